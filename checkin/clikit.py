@@ -1,0 +1,62 @@
+"""What both command lines share: one place that turns our errors into one clear line."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+from zoneinfo import ZoneInfo
+
+import click
+
+from checkin.errors import CheckinError, InputError
+
+EXIT_ERROR = 1
+
+
+def fail(error: CheckinError, *, verbose: bool, code: int = EXIT_ERROR) -> NoReturn:
+    """Print `error [code]: message` to stderr and exit; the traceback only with --verbose."""
+    if verbose:
+        import traceback
+
+        traceback.print_exception(error, file=sys.stderr)
+    click.echo(f"error [{error.code}]: {error.text('en')}", err=True)
+    click.echo(f"lỗi [{error.code}]: {error.text('vi')}", err=True)
+    sys.exit(code)
+
+
+def run_guarded(main: Callable[..., Any], *, exit_codes: dict[type[CheckinError], int] | None = None) -> None:
+    """Run a click group so that every CheckinError ends as one line and an exit code."""
+    verbose = "--verbose" in sys.argv or "-v" in sys.argv
+    try:
+        main(standalone_mode=False)
+    except CheckinError as error:
+        code = next((c for kind, c in (exit_codes or {}).items() if isinstance(error, kind)), EXIT_ERROR)
+        fail(error, verbose=verbose, code=code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(EXIT_ERROR)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def parse_time(text: str, timezone: str, what: str) -> datetime:
+    """An ISO 8601 time; without a zone it is read in `timezone` (the event's, usually)."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(f"{what}: {text!r} is not an ISO 8601 time such as 2022-03-26T07:30") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(timezone))
+    return moment.astimezone(UTC)
+
+
+def now_or(text: str | None, timezone: str) -> datetime:
+    """The current time, or the time given with --now (for demos and tests)."""
+    if text:
+        return parse_time(text, timezone, "--now")
+    return datetime.now(UTC).replace(microsecond=0)

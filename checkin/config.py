@@ -1,0 +1,176 @@
+"""TOML configuration -> frozen dataclasses. Every error names the file and the key.
+
+Paths in the file are relative to the file's folder. Unknown keys are refused, so a typo never
+silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, get_type_hints
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from checkin.errors import ConfigError
+
+ENV_CONFIG = "CHECKIN_CONFIG"
+DEFAULT_NAME = "config.toml"
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Who issues: the iss claim of every ticket and the default time zone."""
+
+    id: str = "demo"
+    name: str = "checkin"
+    timezone: str = "Asia/Ho_Chi_Minh"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where things live, relative to the config file."""
+
+    keys_dir: str = "keys"
+    database: str = "checkin.db"
+    output_dir: str = "out"
+
+
+@dataclass(frozen=True)
+class Issuing:
+    """Default validity of tickets around the event."""
+
+    valid_before_event_hours: int = 24
+    valid_after_event_hours: int = 6
+
+
+@dataclass(frozen=True)
+class QrSettings:
+    """How codes are drawn."""
+
+    scale: int = 8
+    border: int = 4
+
+
+@dataclass(frozen=True)
+class BundleSettings:
+    """How trust bundles for gates are made."""
+
+    validity_hours: int = 72
+    include_names: bool = False
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    """The gate policy carried in bundles."""
+
+    entries_per_credential: int = 0
+    reentry_after_exit: bool = True
+    clock_tolerance_seconds: int = 300
+    stale_grace_hours: int = 24
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration; `root` is the folder relative paths start from."""
+
+    root: Path = Path(".")
+    source: str = "(defaults)"
+    deployment: Deployment = field(default_factory=Deployment)
+    paths: Paths = field(default_factory=Paths)
+    issuing: Issuing = field(default_factory=Issuing)
+    qr: QrSettings = field(default_factory=QrSettings)
+    bundle: BundleSettings = field(default_factory=BundleSettings)
+    policy: PolicySettings = field(default_factory=PolicySettings)
+
+    @property
+    def keys_dir(self) -> Path:
+        """The keys folder."""
+        return self.root / self.paths.keys_dir
+
+    @property
+    def output_dir(self) -> Path:
+        """Where generated codes and sheets go by default."""
+        return self.root / self.paths.output_dir
+
+    @property
+    def database_url(self) -> str:
+        """An SQLAlchemy URL: a bare file name means SQLite in the config's folder."""
+        db = self.paths.database
+        if "://" in db:
+            return db
+        return f"sqlite:///{(self.root / db).resolve()}"
+
+
+_SECTIONS = {
+    "deployment": Deployment,
+    "paths": Paths,
+    "issuing": Issuing,
+    "qr": QrSettings,
+    "bundle": BundleSettings,
+    "policy": PolicySettings,
+}
+_POSITIVE = {"scale", "validity_hours"}
+
+
+def _section(source: str, name: str, cls: type, raw: Any) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: [{name}] must be a table")
+    hints = get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    for key in raw:
+        if key not in known:
+            raise ConfigError(f"{source}: unknown key {name}.{key} (known: {', '.join(sorted(known))})")
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        expected = hints[key]
+        ok = type(value) is expected if expected in (int, bool) else isinstance(value, expected)
+        if not ok:
+            raise ConfigError(f"{source}: {name}.{key} must be {expected.__name__}, not {type(value).__name__}")
+        if expected is int and (value < 0 or (key in _POSITIVE and value == 0)):
+            raise ConfigError(f"{source}: {name}.{key} must be {'positive' if key in _POSITIVE else '0 or more'}")
+        values[key] = value
+    return cls(**values)
+
+
+def parse(text: str, *, root: Path, source: str) -> Config:
+    """Parse configuration text; `source` names the file in errors."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML ({exc})") from None
+    for name in raw:
+        if name not in _SECTIONS:
+            raise ConfigError(f"{source}: unknown section [{name}] (known: {', '.join(_SECTIONS)})")
+    sections = {name: _section(source, name, cls, raw.get(name, {})) for name, cls in _SECTIONS.items()}
+    config = Config(root=root, source=source, **sections)
+    try:
+        ZoneInfo(config.deployment.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{source}: deployment.timezone {config.deployment.timezone!r} is not a time zone") from None
+    if not config.deployment.id.strip():
+        raise ConfigError(f"{source}: deployment.id must not be empty")
+    return config
+
+
+def find(explicit: str | None) -> Path:
+    """The config file: --config, then $CHECKIN_CONFIG, then ./config.toml."""
+    for candidate in (explicit, os.environ.get(ENV_CONFIG), DEFAULT_NAME):
+        if candidate:
+            path = Path(candidate)
+            if not path.is_file():
+                how = "--config" if candidate == explicit else ENV_CONFIG if candidate != DEFAULT_NAME else "./"
+                raise ConfigError(f"{path}: no such config file (from {how}); run `checkin init` first")
+            return path
+    raise ConfigError("no config file")  # unreachable: DEFAULT_NAME is always a candidate
+
+
+def load(explicit: str | None = None) -> Config:
+    """Find and load the configuration."""
+    path = find(explicit)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc})") from None
+    return parse(text, root=path.resolve().parent, source=str(path))

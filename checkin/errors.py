@@ -1,0 +1,183 @@
+"""One error tree for the whole system: every error carries a reason code users see."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class Verdict(StrEnum):
+    """What the gate shows: let in, keep out, or send to a person (medical staff, supervisor)."""
+
+    ADMIT = "admit"
+    DENY = "deny"
+    REFER = "refer"
+
+
+class Reason(StrEnum):
+    """Reason codes: the words on the gate screen, in the journal, the API and the audit pages."""
+
+    # verdict reasons (DESIGN section 6)
+    ADMITTED = "admitted"
+    MALFORMED = "malformed"
+    UNSUPPORTED_FORMAT = "unsupported_format"
+    UNSUPPORTED_ALGORITHM = "unsupported_algorithm"
+    UNKNOWN_KEY = "unknown_key"
+    KEY_REVOKED = "key_revoked"
+    KEY_RETIRED = "key_retired"
+    BAD_SIGNATURE = "bad_signature"
+    WRONG_EVENT = "wrong_event"
+    NOT_YET_VALID = "not_yet_valid"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    ZONE_NOT_ALLOWED = "zone_not_allowed"
+    ALREADY_INSIDE = "already_inside"
+    ENTRY_LIMIT_REACHED = "entry_limit_reached"
+    SCREENING_REQUIRED = "screening_required"
+    SCREENING_FAILED = "screening_failed"
+    BUNDLE_STALE = "bundle_stale"
+    CLOCK_SUSPECT = "clock_suspect"
+    # errors of the tools around the verdicts
+    BUNDLE_INVALID = "bundle_invalid"
+    BUNDLE_ROLLBACK = "bundle_rollback"
+    WRONG_ROOT = "wrong_root"
+    KEY_FILE_INVALID = "key_file_invalid"
+    WRONG_PASSPHRASE = "wrong_passphrase"
+    NO_SIGNING_KEY = "no_signing_key"
+    KEY_EXISTS = "key_exists"
+    CONFIG_INVALID = "config_invalid"
+    NOT_FOUND = "not_found"
+    ALREADY_EXISTS = "already_exists"
+    INVALID_INPUT = "invalid_input"
+    IMAGE_UNREADABLE = "image_unreadable"
+    NO_CODE_FOUND = "no_code_found"
+
+
+# (Vietnamese, English): short enough for a gate banner, plain enough for a guest.
+MESSAGES: dict[Reason, tuple[str, str]] = {
+    Reason.ADMITTED: ("Mời vào", "Admitted"),
+    Reason.MALFORMED: ("Mã không đọc được hoặc bị hỏng", "The code is unreadable or damaged"),
+    Reason.UNSUPPORTED_FORMAT: ("Không phải mã của sự kiện này", "Not a code this system issues"),
+    Reason.UNSUPPORTED_ALGORITHM: (
+        "Mã dùng thuật toán ký không được chấp nhận",
+        "The code uses a signature algorithm that is not accepted",
+    ),
+    Reason.UNKNOWN_KEY: ("Mã do nơi không được tin cậy phát hành", "The code was issued by an unknown key"),
+    Reason.KEY_REVOKED: ("Khóa phát hành mã đã bị thu hồi", "The key that issued this code has been revoked"),
+    Reason.KEY_RETIRED: (
+        "Mã được ký sau khi khóa đã ngừng sử dụng",
+        "The code was signed after its key was retired",
+    ),
+    Reason.BAD_SIGNATURE: ("Chữ ký không hợp lệ: mã giả hoặc bị sửa", "Invalid signature: forged or altered code"),
+    Reason.WRONG_EVENT: ("Mã của sự kiện khác", "The code is for another event"),
+    Reason.NOT_YET_VALID: ("Mã chưa đến thời gian sử dụng", "The code is not valid yet"),
+    Reason.EXPIRED: ("Mã đã hết hạn", "The code has expired"),
+    Reason.REVOKED: ("Mã đã bị thu hồi", "The code has been revoked"),
+    Reason.ZONE_NOT_ALLOWED: ("Không được vào khu vực này", "Not allowed into this zone"),
+    Reason.ALREADY_INSIDE: ("Mã này đã vào và chưa ra", "This code already entered and has not left"),
+    Reason.ENTRY_LIMIT_REACHED: ("Mã đã hết số lượt vào", "The code has no entries left"),
+    Reason.SCREENING_REQUIRED: ("Cần khai báo y tế và đo thân nhiệt", "Health screening required"),
+    Reason.SCREENING_FAILED: ("Mời gặp nhân viên y tế", "Please see the medical staff"),
+    Reason.BUNDLE_STALE: (
+        "Dữ liệu xác thực của cổng đã quá hạn: cần đồng bộ",
+        "The gate's trust data is out of date: sync needed",
+    ),
+    Reason.CLOCK_SUSPECT: (
+        "Đồng hồ của máy quét bị lùi: cần người phụ trách xác nhận",
+        "The gate's clock went backwards: a supervisor must confirm",
+    ),
+    Reason.BUNDLE_INVALID: ("Gói tin cậy không hợp lệ", "The trust bundle is invalid"),
+    Reason.BUNDLE_ROLLBACK: (
+        "Gói tin cậy cũ hơn gói đang dùng",
+        "The trust bundle is older than the one in use",
+    ),
+    Reason.WRONG_ROOT: (
+        "Gói tin cậy không do khóa gốc đã ghim ký",
+        "The trust bundle is not signed by the pinned root key",
+    ),
+    Reason.KEY_FILE_INVALID: ("Tệp khóa không hợp lệ", "The key file is invalid"),
+    Reason.WRONG_PASSPHRASE: ("Sai mật khẩu khóa", "Wrong key passphrase"),
+    Reason.NO_SIGNING_KEY: ("Chưa có khóa phát hành đang hoạt động", "There is no active issuing key"),
+    Reason.KEY_EXISTS: ("Khóa đã tồn tại", "The keys already exist"),
+    Reason.CONFIG_INVALID: ("Cấu hình không hợp lệ", "The configuration is invalid"),
+    Reason.NOT_FOUND: ("Không tìm thấy", "Not found"),
+    Reason.ALREADY_EXISTS: ("Đã tồn tại", "Already exists"),
+    Reason.INVALID_INPUT: ("Dữ liệu nhập không hợp lệ", "Invalid input"),
+    Reason.IMAGE_UNREADABLE: ("Không mở được ảnh", "The image cannot be read"),
+    Reason.NO_CODE_FOUND: ("Không tìm thấy mã QR trong ảnh", "No QR code found in the image"),
+}
+
+# The reasons a gate may show, with the verdict each leads to; everything else is deny.
+_REFER = {Reason.SCREENING_REQUIRED, Reason.SCREENING_FAILED, Reason.CLOCK_SUSPECT}
+
+
+def verdict_for(reason: Reason) -> Verdict:
+    """The verdict a reason leads to: deny by default."""
+    if reason is Reason.ADMITTED:
+        return Verdict.ADMIT
+    if reason in _REFER:
+        return Verdict.REFER
+    return Verdict.DENY
+
+
+def message(reason: Reason, lang: str = "vi") -> str:
+    """The human message of a reason, in Vietnamese ("vi") or English ("en")."""
+    vi, en = MESSAGES[reason]
+    return en if lang == "en" else vi
+
+
+class CheckinError(Exception):
+    """Base of every error we raise: a reason code plus a detail naming what and where."""
+
+    default_reason: Reason = Reason.INVALID_INPUT
+
+    def __init__(self, detail: str = "", reason: Reason | None = None) -> None:
+        self.reason = reason if reason is not None else self.default_reason
+        self.detail = detail
+        super().__init__(self.text())
+
+    @property
+    def code(self) -> str:
+        """The reason code as the word users see."""
+        return self.reason.value
+
+    def text(self, lang: str = "en") -> str:
+        """One line for a person: the reason's message, then the detail."""
+        head = message(self.reason, lang)
+        return f"{head}: {self.detail}" if self.detail else head
+
+
+class CredentialError(CheckinError):
+    """A code failed verification; the reason says at which step.
+
+    `kid` is set once the header was read (a hint only); `credential` only once the signature
+    held, so the journal can name whose revoked or expired code was shown.
+    """
+
+    default_reason = Reason.MALFORMED
+    kid: bytes | None = None
+    credential: Any = None
+
+
+class TrustError(CheckinError):
+    """A trust bundle or root key cannot be used."""
+
+    default_reason = Reason.BUNDLE_INVALID
+
+
+class KeyStoreError(CheckinError):
+    """A key file is missing, unreadable, locked or in the wrong state."""
+
+    default_reason = Reason.KEY_FILE_INVALID
+
+
+class ConfigError(CheckinError):
+    """A configuration file or value is wrong; the detail names the file and key."""
+
+    default_reason = Reason.CONFIG_INVALID
+
+
+class InputError(CheckinError):
+    """Bad input from a person or file: a CSV row, a CLI option, a request field."""
+
+    default_reason = Reason.INVALID_INPUT

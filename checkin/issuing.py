@@ -1,0 +1,262 @@
+"""Issuing tickets: guest lists in, signed CK1 codes, PNGs, badge sheets and an index out.
+
+The CSV reader is pure (bytes in, rows and row errors out); writing files and signing happen in
+`issue_batch`, which the CLI and the web service share.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import unicodedata
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from checkin import credential, qr
+from checkin.credential import Credential
+from checkin.errors import CheckinError, InputError
+from checkin.store import Event, Guest, Store
+
+CSV_HEADER = ("name", "organisation", "category", "zones", "email")
+MAX_CSV_BYTES = 20 * 1024 * 1024
+_EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
+_ZONE_SPLIT = re.compile(r"[;,|\s]+")
+
+
+@dataclass(frozen=True)
+class GuestRow:
+    """One guest read from a list, with the line it came from."""
+
+    line: int
+    name: str
+    organisation: str
+    category: str
+    zones: tuple[str, ...]
+    email: str
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A refused row: its line number and why, in words a registrar understands."""
+
+    line: int
+    reason: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.detail} [{self.reason}]"
+
+
+def _decode_csv(data: bytes) -> str:
+    if len(data) > MAX_CSV_BYTES:
+        raise InputError(f"the guest list is larger than {MAX_CSV_BYTES // (1024 * 1024)} MiB")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"line {line} is not UTF-8; in Excel use 'Save As' > 'CSV UTF-8 (Comma delimited)'"
+        ) from None
+
+
+def read_guest_csv(data: bytes, event_zones: Sequence[str]) -> tuple[list[GuestRow], list[RowError]]:
+    """Read a guest list (UTF-8, with or without BOM); bad rows are reported, not fatal."""
+    text = _decode_csv(data)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InputError("the guest list is empty") from None
+    except csv.Error as exc:
+        raise InputError(f"line 1: the header cannot be read ({exc})") from None
+    columns = [unicodedata.normalize("NFC", h).strip().lower() for h in header]
+    missing = [c for c in CSV_HEADER if c not in columns]
+    if "name" in missing:
+        raise InputError(f"line 1: the header must have the columns {','.join(CSV_HEADER)}; missing: {missing}")
+    index = {c: columns.index(c) for c in CSV_HEADER if c in columns}
+    rows: list[GuestRow] = []
+    errors: list[RowError] = []
+    allowed = set(event_zones)
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            errors.append(RowError(reader.line_num, "invalid_input", f"the row cannot be read ({exc})"))
+            continue
+        line = reader.line_num
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) > len(columns):
+            errors.append(RowError(line, "invalid_input", f"{len(cells)} cells but the header has {len(columns)}"))
+            continue
+
+        def cell(name: str, cells: list[str] = cells) -> str:
+            position = index.get(name)
+            return cells[position].strip() if position is not None and position < len(cells) else ""
+
+        name = cell("name")
+        zones = tuple(z for z in _ZONE_SPLIT.split(cell("zones")) if z) or tuple(event_zones[:1])
+        unknown = [z for z in zones if z not in allowed]
+        email = cell("email")
+        problem = (
+            "the name is empty"
+            if not name
+            else f"unknown zone(s) {', '.join(unknown)}; the event has {', '.join(event_zones)}"
+            if unknown
+            else f"e-mail address {email!r} is not valid"
+            if email and not _EMAIL.match(email)
+            else ""
+        )
+        if problem:
+            errors.append(RowError(line, "invalid_input", problem))
+            continue
+        rows.append(GuestRow(line, name, cell("organisation"), cell("category"), zones, email))
+    return rows, errors
+
+
+def ticket_window(event: Event, before_hours: int, after_hours: int) -> tuple[datetime, datetime]:
+    """The default validity of the event's tickets."""
+    return event.start - timedelta(hours=before_hours), event.end + timedelta(hours=after_hours)
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A signed ticket and the guest it is for."""
+
+    row: GuestRow
+    credential: Credential
+    text: str
+
+
+def sign_rows(
+    rows: Sequence[GuestRow],
+    *,
+    issuer: str,
+    event: Event,
+    key: Ed25519PrivateKey,
+    kid: bytes,
+    window: tuple[datetime, datetime],
+    now: datetime,
+) -> tuple[list[Issued], list[RowError]]:
+    """Sign one ticket per row; a row whose claims are refused becomes a row error."""
+    issued: list[Issued] = []
+    errors: list[RowError] = []
+    for row in rows:
+        try:
+            cred = Credential.create(
+                issuer=issuer,
+                event_id=event.id,
+                name=row.name,
+                organisation=row.organisation,
+                category=row.category,
+                zones=row.zones,
+                not_before=window[0],
+                expires_at=window[1],
+                issued_at=now,
+            )
+            issued.append(Issued(row, cred, credential.sign(cred, key, kid)))
+        except CheckinError as exc:
+            errors.append(RowError(row.line, exc.code, exc.detail))
+    return issued, errors
+
+
+def record(store: Store, event: Event, issued: Sequence[Issued], kid: bytes, now: datetime) -> None:
+    """Store the guests and their credentials."""
+    store.record_issued(
+        (
+            Guest(
+                event_id=event.id,
+                name=item.row.name,
+                organisation=item.row.organisation,
+                category=item.row.category,
+                zones=",".join(item.row.zones),
+                email=item.row.email,
+                created=now,
+            ),
+            item.credential,
+            kid.hex(),
+            item.text,
+        )
+        for item in issued
+    )
+
+
+def _slug(name: str) -> str:
+    plain = unicodedata.normalize("NFKD", name.replace("đ", "d").replace("Đ", "D"))
+    ascii_name = plain.encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_name).strip("-")[:40] or "guest"
+
+
+def png_name(item: Issued) -> str:
+    """The PNG file name for a ticket: line, readable name, short credential id."""
+    return f"{item.row.line:05d}-{_slug(item.credential.name)}-{item.credential.id_hex[:8]}.png"
+
+
+def _render_chunk(job: tuple[list[tuple[str, str]], str, int, int]) -> list[np.ndarray]:
+    pairs, folder, scale, border = job
+    symbols = []
+    for text, file_name in pairs:
+        symbol = qr.modules(text)
+        (Path(folder) / file_name).write_bytes(qr.png(symbol, scale=scale, border=border))
+        symbols.append(symbol)
+    return symbols
+
+
+def render_pngs(items: Sequence[Issued], folder: Path, *, scale: int, border: int) -> list[np.ndarray]:
+    """Write one PNG per ticket, on every core; return the QR modules for the badge sheet."""
+    folder.mkdir(parents=True, exist_ok=True)
+    pairs = [(item.text, png_name(item)) for item in items]
+    workers = min(os.cpu_count() or 1, max(1, len(pairs) // 200))
+    if workers == 1:
+        return _render_chunk((pairs, str(folder), scale, border))
+    size = -(-len(pairs) // (workers * 4))
+    jobs = [(pairs[i : i + size], str(folder), scale, border) for i in range(0, len(pairs), size)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return [symbol for chunk in pool.map(_render_chunk, jobs) for symbol in chunk]
+
+
+def write_index(path: Path, items: Sequence[Issued]) -> None:
+    """index.csv: one line per ticket, for mail merges and the registrar's records."""
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["line", "name", "organisation", "category", "zones", "email", "credential_id", "png", "code"])
+        for item in items:
+            row = item.row
+            writer.writerow(
+                [
+                    row.line,
+                    item.credential.name,
+                    row.organisation,
+                    row.category,
+                    ";".join(row.zones),
+                    row.email,
+                    item.credential.id_hex,
+                    png_name(item),
+                    item.text,
+                ]
+            )
+
+
+def badges(items: Sequence[Issued], symbols: Sequence[np.ndarray] | None = None) -> list[qr.Badge]:
+    """Badges for the sheet, reusing QR modules already drawn."""
+    return [
+        qr.Badge(
+            name=item.credential.name,
+            organisation=item.credential.organisation,
+            category=item.credential.category,
+            zones=item.credential.zones,
+            text=item.text,
+            symbol=None if symbols is None else symbols[i],
+        )
+        for i, item in enumerate(items)
+    ]

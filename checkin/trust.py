@@ -1,0 +1,325 @@
+"""CKB1 trust bundles: what a gate needs to verify offline, signed by the root key. Pure: no I/O.
+
+A bundle names the event, the issuing keys with their status, the revoked credential ids and the
+gate policy. Its version grows by one on every change; a gate refuses an older one than it holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from functools import cached_property
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from nacl.signing import VerifyKey
+
+from checkin import cose
+from checkin.errors import CheckinError, Reason, TrustError
+
+FORMAT = "CKB1"
+MAX_BUNDLE_SIZE = 32 * 1024 * 1024
+_BUNDLE_DEPTH = 6
+
+
+class KeyStatus(StrEnum):
+    """An issuing key's life: it signs while active, verifies while retired, fails when revoked."""
+
+    ACTIVE = "active"
+    RETIRED = "retired"
+    REVOKED = "revoked"
+
+
+class Direction(StrEnum):
+    """Which way a gate counts people."""
+
+    IN = "in"
+    OUT = "out"
+
+
+class Freshness(StrEnum):
+    """How current a bundle is at a moment: fresh, expired but within grace (warn), or stale (deny)."""
+
+    FRESH = "fresh"
+    EXPIRED = "expired"
+    STALE = "stale"
+
+
+@dataclass(frozen=True)
+class BundleKey:
+    """An issuing public key as the gate knows it."""
+
+    kid: bytes
+    public_key: bytes
+    not_before: datetime
+    not_after: datetime | None
+    status: KeyStatus
+
+    @cached_property
+    def verifier(self) -> VerifyKey:
+        """The verification key, parsed once."""
+        return cose.verifier(self.public_key)
+
+
+@dataclass(frozen=True)
+class GateInfo:
+    """A gate of the event: where it stands and which way it counts."""
+
+    id: str
+    name: str
+    zone: str
+    direction: Direction = Direction.IN
+
+
+@dataclass(frozen=True)
+class EventInfo:
+    """The event a bundle is for."""
+
+    id: str
+    name: str
+    timezone: str
+    start: datetime
+    end: datetime
+    venue: str = ""
+    zones: tuple[str, ...] = ()
+    gates: tuple[GateInfo, ...] = ()
+
+
+@dataclass(frozen=True)
+class GatePolicy:
+    """The rules a gate applies after a code verifies."""
+
+    entries_per_credential: int = 0  # 0: unlimited entries, each after an exit
+    reentry_after_exit: bool = True
+    clock_tolerance_seconds: int = 300
+    stale_grace_seconds: int = 24 * 3600
+    screening: Mapping[str, Any] = field(default_factory=dict)
+    include_names: bool = False
+
+
+@dataclass(frozen=True)
+class TrustBundle:
+    """The verified content of a CKB1 bundle."""
+
+    version: int
+    issued_at: datetime
+    expires_at: datetime
+    issuer: str
+    event: EventInfo
+    keys: tuple[BundleKey, ...]
+    revoked: frozenset[bytes] = frozenset()
+    policy: GatePolicy = GatePolicy()
+    names: Mapping[bytes, str] = field(default_factory=dict)
+
+    @cached_property
+    def _by_kid(self) -> dict[bytes, tuple[BundleKey, ...]]:
+        table: dict[bytes, list[BundleKey]] = {}
+        for key in self.keys:
+            table.setdefault(key.kid, []).append(key)
+        return {kid: tuple(keys) for kid, keys in table.items()}
+
+    def keys_for(self, kid: bytes) -> tuple[BundleKey, ...]:
+        """Every key with this kid: the kid is a hint, so all are tried."""
+        return self._by_kid.get(kid, ())
+
+    def freshness(self, now: datetime) -> Freshness:
+        """Fresh until expires_at; then expired (warn) for the policy's grace; then stale (deny)."""
+        if now < self.expires_at:
+            return Freshness.FRESH
+        if now < self.expires_at + timedelta(seconds=self.policy.stale_grace_seconds):
+            return Freshness.EXPIRED
+        return Freshness.STALE
+
+
+# ---- encoding ------------------------------------------------------------------------------
+
+
+def _ts(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def _encode(bundle: TrustBundle) -> dict[str, Any]:
+    event = bundle.event
+    policy = bundle.policy
+    return {
+        "version": bundle.version,
+        "issued_at": _ts(bundle.issued_at),
+        "expires_at": _ts(bundle.expires_at),
+        "issuer": bundle.issuer,
+        "event": {
+            "id": event.id,
+            "name": event.name,
+            "venue": event.venue,
+            "timezone": event.timezone,
+            "start": _ts(event.start),
+            "end": _ts(event.end),
+            "zones": list(event.zones),
+            "gates": [
+                {"id": g.id, "name": g.name, "zone": g.zone, "direction": g.direction.value} for g in event.gates
+            ],
+        },
+        "keys": [
+            {
+                "kid": k.kid,
+                "public_key": k.public_key,
+                "not_before": _ts(k.not_before),
+                "not_after": None if k.not_after is None else _ts(k.not_after),
+                "status": k.status.value,
+            }
+            for k in bundle.keys
+        ],
+        "revoked": sorted(bundle.revoked),
+        "policy": {
+            "entries_per_credential": policy.entries_per_credential,
+            "reentry_after_exit": policy.reentry_after_exit,
+            "clock_tolerance_seconds": policy.clock_tolerance_seconds,
+            "stale_grace_seconds": policy.stale_grace_seconds,
+            "screening": dict(policy.screening),
+            "include_names": policy.include_names,
+        },
+        "names": dict(sorted(bundle.names.items())) if policy.include_names else {},
+    }
+
+
+def sign_bundle(bundle: TrustBundle, root_key: Ed25519PrivateKey) -> bytes:
+    """Serialise and sign a bundle with the root key: the bytes of a `.ckb` file."""
+    payload = cose.canonical_dumps(_encode(bundle))
+    protected = cose.protected_eddsa(cose.kid_of(root_key.public_key()), {cose.HEADER_CONTENT_TYPE: FORMAT})
+    return cose.sign1_eddsa(root_key, payload, protected)
+
+
+# ---- decoding ------------------------------------------------------------------------------
+
+
+class _Reader:
+    """Typed access to a decoded map; every failure names the field."""
+
+    def __init__(self, data: Any, where: str) -> None:
+        if not isinstance(data, dict):
+            raise TrustError(f"{where} is not a map")
+        self.data = data
+        self.where = where
+
+    def get(self, name: str, kind: type | tuple[type, ...]) -> Any:
+        value = self.data.get(name)
+        if kind is int and type(value) is not int or not isinstance(value, kind):
+            raise TrustError(f"{self.where}.{name} is missing or of the wrong type")
+        return value
+
+    def time(self, name: str) -> datetime:
+        return datetime.fromtimestamp(self.get(name, int), UTC)
+
+    def texts(self, name: str) -> tuple[str, ...]:
+        values = self.get(name, list)
+        if not all(isinstance(v, str) for v in values):
+            raise TrustError(f"{self.where}.{name} must be a list of texts")
+        return tuple(values)
+
+    def maps(self, name: str) -> list[_Reader]:
+        return [_Reader(item, f"{self.where}.{name}[{i}]") for i, item in enumerate(self.get(name, list))]
+
+
+def _decode(payload: Any) -> TrustBundle:
+    top = _Reader(payload, "bundle")
+    ev = _Reader(top.get("event", dict), "event")
+    pol = _Reader(top.get("policy", dict), "policy")
+    keys = []
+    for k in top.maps("keys"):
+        not_after = k.data.get("not_after")
+        if not_after is not None and type(not_after) is not int:
+            raise TrustError(f"{k.where}.not_after is of the wrong type")
+        public_key = k.get("public_key", bytes)
+        if len(public_key) != 32 or cose.kid_of(public_key) != k.get("kid", bytes):
+            raise TrustError(f"{k.where} is not an Ed25519 key matching its kid")
+        keys.append(
+            BundleKey(
+                kid=k.get("kid", bytes),
+                public_key=public_key,
+                not_before=k.time("not_before"),
+                not_after=None if not_after is None else datetime.fromtimestamp(not_after, UTC),
+                status=KeyStatus(k.get("status", str)),
+            )
+        )
+    revoked = top.get("revoked", list)
+    if not all(isinstance(r, bytes) for r in revoked):
+        raise TrustError("bundle.revoked must be a list of credential ids")
+    names = top.get("names", dict)
+    if not all(isinstance(a, bytes) and isinstance(b, str) for a, b in names.items()):
+        raise TrustError("bundle.names must map credential ids to texts")
+    return TrustBundle(
+        version=top.get("version", int),
+        issued_at=top.time("issued_at"),
+        expires_at=top.time("expires_at"),
+        issuer=top.get("issuer", str),
+        event=EventInfo(
+            id=ev.get("id", str),
+            name=ev.get("name", str),
+            venue=ev.get("venue", str),
+            timezone=ev.get("timezone", str),
+            start=ev.time("start"),
+            end=ev.time("end"),
+            zones=ev.texts("zones"),
+            gates=tuple(
+                GateInfo(g.get("id", str), g.get("name", str), g.get("zone", str), Direction(g.get("direction", str)))
+                for g in ev.maps("gates")
+            ),
+        ),
+        keys=tuple(keys),
+        revoked=frozenset(revoked),
+        policy=GatePolicy(
+            entries_per_credential=pol.get("entries_per_credential", int),
+            reentry_after_exit=pol.get("reentry_after_exit", bool),
+            clock_tolerance_seconds=pol.get("clock_tolerance_seconds", int),
+            stale_grace_seconds=pol.get("stale_grace_seconds", int),
+            screening=pol.get("screening", dict),
+            include_names=pol.get("include_names", bool),
+        ),
+        names=names,
+    )
+
+
+def verify_bundle(data: bytes, root_key: Ed25519PublicKey, *, held_version: int = 0) -> TrustBundle:
+    """Verify a `.ckb` against the pinned root key; refuse one older than the version held."""
+    if len(data) > MAX_BUNDLE_SIZE:
+        raise TrustError(f"the bundle is larger than {MAX_BUNDLE_SIZE} bytes")
+    try:
+        sign1 = cose.decode_sign1(data)
+        kid = cose.require_eddsa_header(sign1, {cose.HEADER_CONTENT_TYPE: FORMAT})
+    except CheckinError as exc:
+        raise TrustError(f"not a CKB1 bundle ({exc.detail or exc.code})") from None
+    if kid != cose.kid_of(root_key) or not cose.verify_eddsa(sign1, cose.verifier(root_key)):
+        raise TrustError("the signature does not match the pinned root key", Reason.WRONG_ROOT)
+    try:
+        payload = cose.strict_loads(sign1.payload, max_depth=_BUNDLE_DEPTH)
+        bundle = _decode(payload)
+    except TrustError:
+        raise
+    except (CheckinError, ValueError, OverflowError, OSError) as exc:
+        raise TrustError(f"the bundle content is invalid ({exc})") from None
+    if bundle.version < held_version:
+        raise TrustError(
+            f"version {bundle.version} is older than version {held_version} already held", Reason.BUNDLE_ROLLBACK
+        )
+    return bundle
+
+
+def root_key_from_pem(data: bytes) -> Ed25519PublicKey:
+    """Parse a root public key (PEM, SubjectPublicKeyInfo); only Ed25519 is accepted."""
+    try:
+        key = serialization.load_pem_public_key(data)
+    except (ValueError, TypeError) as exc:
+        raise TrustError(f"not a PEM public key ({exc})", Reason.KEY_FILE_INVALID) from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise TrustError("the root key must be Ed25519", Reason.KEY_FILE_INVALID)
+    return key
+
+
+def content(bundle: TrustBundle) -> bytes:
+    """The bundle's content without version and times: what decides whether the version grows."""
+    body = _encode(bundle)
+    for name in ("version", "issued_at", "expires_at"):
+        del body[name]
+    return cose.canonical_dumps(body)
