@@ -2,7 +2,8 @@
 
 Hand-written on purpose: the PyPI `base45` package decodes a ticket in about 30 us, a third of
 the whole Ed25519 verify budget, and silently strips trailing newlines. Decoding here is a C-level
-translate plus one NumPy dot product (about 3 us), and refuses anything outside RFC 9285.
+translate plus one NumPy dot product (about 3 us), and refuses anything outside RFC 9285;
+encoding is the same in reverse.
 """
 
 from __future__ import annotations
@@ -12,23 +13,18 @@ import numpy as np
 ALPHABET = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 _INVALID = 0xFF
 _DECODE_TABLE = bytes(ALPHABET.index(c) if c in ALPHABET else _INVALID for c in range(256))
+_ENCODE_TABLE = ALPHABET + bytes(256 - len(ALPHABET))
 _WEIGHTS = np.array([1, 45, 45 * 45], dtype=np.uint32)
 
 
 def encode(data: bytes) -> str:
     """Encode bytes as Base45 text."""
-    out = bytearray()
-    alphabet = ALPHABET
     full = len(data) & ~1
-    for i in range(0, full, 2):
-        x = (data[i] << 8) | data[i + 1]
-        e, x = divmod(x, 2025)
-        d, c = divmod(x, 45)
-        out += bytes((alphabet[c], alphabet[d], alphabet[e]))
+    words = np.frombuffer(data, dtype=">u2", count=full // 2).astype(np.uint32)
+    digits = np.stack((words % 45, words // 45 % 45, words // 2025), axis=1).astype(np.uint8).tobytes()
     if len(data) & 1:
-        d, c = divmod(data[-1], 45)
-        out += bytes((alphabet[c], alphabet[d]))
-    return out.decode("ascii")
+        digits += bytes((data[-1] % 45, data[-1] // 45))
+    return digits.translate(_ENCODE_TABLE).decode("ascii")
 
 
 def decode(text: str | bytes) -> bytes:

@@ -5,20 +5,22 @@ from __future__ import annotations
 import getpass
 import os
 import shutil
+import sys
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
 import click
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from checkin import config as config_mod
-from checkin import credential, issuing, qr, trust
+from checkin import issuing, qr, trust
 from checkin.clikit import now_or, parse_time, run_guarded
 from checkin.config import Config
 from checkin.errors import InputError, KeyStoreError, Reason
 from checkin.keystore import PASSPHRASE_ENV, KeyStore
-from checkin.store import NewEvent, Store
+from checkin.store import Event, NewEvent, Store
 
 
 @dataclass
@@ -45,7 +47,7 @@ def _passphrase(*, confirm: bool, insecure: bool = False) -> bytes | None:
     from_env = os.environ.get(PASSPHRASE_ENV)
     if from_env:
         return from_env.encode()
-    if not click.get_text_stream("stdin").isatty():
+    if not sys.stdin.isatty():
         raise KeyStoreError(f"no passphrase: set {PASSPHRASE_ENV} or run in a terminal", Reason.WRONG_PASSPHRASE)
     first = getpass.getpass("Key passphrase: ")
     if confirm and getpass.getpass("Repeat the passphrase: ") != first:
@@ -140,11 +142,11 @@ def keys_list(ctx: Context) -> None:
     """Show kid, role, created, status and fingerprint of every key."""
     cfg = ctx.config()
     click.echo(f"{'kid':16}  {'role':7}  {'created':25}  {'status':7}  fingerprint")
-    for info in KeyStore(cfg.keys_dir).keys():
+    for info in KeyStore(cfg.keys_dir).keys():  # noqa: SIM118 - KeyStore.keys() is a list, not a dict
         click.echo(f"{info.kid:16}  {info.role:7}  {info.created:25}  {info.status:7}  {info.fingerprint}")
 
 
-def _signing_key(cfg: Config) -> tuple[KeyStore, bytes, credential.Ed25519PrivateKey]:
+def _signing_key(cfg: Config) -> tuple[KeyStore, bytes, Ed25519PrivateKey]:
     store = KeyStore(cfg.keys_dir)
     info = store.active_issuing()
     key = store.load_private(info, _passphrase(confirm=False, insecure=not info.encrypted))
@@ -254,7 +256,9 @@ def issue(
     if unknown:
         raise InputError(f"unknown zone(s) {', '.join(unknown)}; the event has {', '.join(ev.zone_codes)}")
     _keys, kid, key = _signing_key(cfg)
-    issued, errors = issuing.sign_rows([row], issuer=cfg.deployment.id, event=ev, key=key, kid=kid, window=window, now=now)
+    issued, errors = issuing.sign_rows(
+        [row], issuer=cfg.deployment.id, event=ev, key=key, kid=kid, window=window, now=now
+    )
     if errors:
         raise InputError(errors[0].detail)
     item = issued[0]
@@ -268,7 +272,13 @@ def issue(
 
 
 def _issue_csv(
-    cfg: Config, store: Store, ev: issuing.Event, path: Path, out: Path, window: tuple[datetime, datetime], now: datetime
+    cfg: Config,
+    store: Store,
+    ev: Event,
+    path: Path,
+    out: Path,
+    window: tuple[datetime, datetime],
+    now: datetime,
 ) -> None:
     rows, errors = issuing.read_guest_csv(path.read_bytes(), ev.zone_codes)
     _keys, kid, key = _signing_key(cfg)
@@ -281,8 +291,8 @@ def _issue_csv(
     if not issued:
         raise InputError(f"no ticket issued: all {len(errors)} rows of {path} were refused")
     issuing.record(store, ev, issued, kid, now)
-    symbols = issuing.render_pngs(issued, out, scale=cfg.qr.scale, border=cfg.qr.border)
-    qr.write_badge_sheet(out / "badges.pdf", issuing.badges(issued, symbols), ev.name)
+    sheet = issuing.render(issued, out, scale=cfg.qr.scale, border=cfg.qr.border, event_name=ev.name)
+    (out / "badges.pdf").write_bytes(sheet)
     issuing.write_index(out / "index.csv", issued)
     click.echo(f"issued {len(issued)} tickets into {out} (PNGs, badges.pdf, index.csv); {len(errors)} rows refused")
 

@@ -46,7 +46,7 @@ class _NoTags(dict[int, Any]):
     def __contains__(self, key: object) -> bool:
         return True
 
-    def get(self, key: int, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: int, default: Any = None) -> Any:
         return _reject_tag
 
 

@@ -220,18 +220,18 @@ def _credential_from_claims(claims: Any) -> Credential:
     if not isinstance(cti, bytes) or len(cti) != CTI_SIZE:
         raise CredentialError("claim cti must be 16 bytes")
     return Credential(
-            issuer=_text_claim(claims.get(CLAIM_ISS), "iss"),
-            event_id=_text_claim(claims.get(CLAIM_AUD), "aud"),
-            credential_id=cti,
-            issued_at=datetime.fromtimestamp(_int_claim(claims.get(CLAIM_IAT), "iat"), UTC),
-            not_before=datetime.fromtimestamp(_int_claim(claims.get(CLAIM_NBF), "nbf"), UTC),
-            expires_at=datetime.fromtimestamp(_int_claim(claims.get(CLAIM_EXP), "exp"), UTC),
-            name=_text_claim(guest.get(GUEST_NAME), "name"),
-            organisation=_text_claim(guest.get(GUEST_ORG), "organisation", required=False),
-            category=_text_claim(guest.get(GUEST_CATEGORY), "category", required=False),
-            zones=tuple(zones),
-            health=health,
-        )
+        issuer=_text_claim(claims.get(CLAIM_ISS), "iss"),
+        event_id=_text_claim(claims.get(CLAIM_AUD), "aud"),
+        credential_id=cti,
+        issued_at=datetime.fromtimestamp(_int_claim(claims.get(CLAIM_IAT), "iat"), UTC),
+        not_before=datetime.fromtimestamp(_int_claim(claims.get(CLAIM_NBF), "nbf"), UTC),
+        expires_at=datetime.fromtimestamp(_int_claim(claims.get(CLAIM_EXP), "exp"), UTC),
+        name=_text_claim(guest.get(GUEST_NAME), "name"),
+        organisation=_text_claim(guest.get(GUEST_ORG), "organisation", required=False),
+        category=_text_claim(guest.get(GUEST_CATEGORY), "category", required=False),
+        zones=tuple(zones),
+        health=health,
+    )
 
 
 def _check_key(key: BundleKey, credential: Credential, tolerance: timedelta) -> None:

@@ -42,7 +42,7 @@ class Reason(StrEnum):
     BUNDLE_ROLLBACK = "bundle_rollback"
     WRONG_ROOT = "wrong_root"
     KEY_FILE_INVALID = "key_file_invalid"
-    WRONG_PASSPHRASE = "wrong_passphrase"
+    WRONG_PASSPHRASE = "wrong_passphrase"  # noqa: S105 - a reason code, not a secret
     NO_SIGNING_KEY = "no_signing_key"
     KEY_EXISTS = "key_exists"
     CONFIG_INVALID = "config_invalid"

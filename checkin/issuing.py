@@ -11,7 +11,7 @@ import io
 import os
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -62,9 +62,7 @@ def _decode_csv(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise InputError(
-            f"line {line} is not UTF-8; in Excel use 'Save As' > 'CSV UTF-8 (Comma delimited)'"
-        ) from None
+        raise InputError(f"line {line} is not UTF-8; in Excel use 'Save As' > 'CSV UTF-8 (Comma delimited)'") from None
 
 
 def read_guest_csv(data: bytes, event_zones: Sequence[str]) -> tuple[list[GuestRow], list[RowError]]:
@@ -173,21 +171,23 @@ def sign_rows(
 def record(store: Store, event: Event, issued: Sequence[Issued], kid: bytes, now: datetime) -> None:
     """Store the guests and their credentials."""
     store.record_issued(
-        (
-            Guest(
-                event_id=event.id,
-                name=item.row.name,
-                organisation=item.row.organisation,
-                category=item.row.category,
-                zones=",".join(item.row.zones),
-                email=item.row.email,
-                created=now,
-            ),
-            item.credential,
-            kid.hex(),
-            item.text,
-        )
-        for item in issued
+        [
+            (
+                Guest(
+                    event_id=event.id,
+                    name=item.row.name,
+                    organisation=item.row.organisation,
+                    category=item.row.category,
+                    zones=",".join(item.row.zones),
+                    email=item.row.email,
+                    created=now,
+                ),
+                item.credential,
+                kid.hex(),
+                item.text,
+            )
+            for item in issued
+        ]
     )
 
 
@@ -212,17 +212,22 @@ def _render_chunk(job: tuple[list[tuple[str, str]], str, int, int]) -> list[np.n
     return symbols
 
 
-def render_pngs(items: Sequence[Issued], folder: Path, *, scale: int, border: int) -> list[np.ndarray]:
-    """Write one PNG per ticket, on every core; return the QR modules for the badge sheet."""
+def render(items: Sequence[Issued], folder: Path, *, scale: int, border: int, event_name: str) -> bytes:
+    """Write one PNG per ticket on every core and return the badge sheet PDF.
+
+    Worker processes draw the codes and write the PNGs; this process lays out the sheet from
+    the QR modules they send back, in order, while they go on with the next chunks.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     pairs = [(item.text, png_name(item)) for item in items]
     workers = min(os.cpu_count() or 1, max(1, len(pairs) // 200))
     if workers == 1:
-        return _render_chunk((pairs, str(folder), scale, border))
-    size = -(-len(pairs) // (workers * 4))
+        return qr.badge_sheet(badges(items, _render_chunk((pairs, str(folder), scale, border))), event_name)
+    size = max(1, min(250, -(-len(pairs) // (workers * 4))))
     jobs = [(pairs[i : i + size], str(folder), scale, border) for i in range(0, len(pairs), size)]
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        return [symbol for chunk in pool.map(_render_chunk, jobs) for symbol in chunk]
+        symbols = (symbol for chunk in pool.map(_render_chunk, jobs) for symbol in chunk)
+        return qr.badge_sheet(badges(items, symbols), event_name)
 
 
 def write_index(path: Path, items: Sequence[Issued]) -> None:
@@ -247,16 +252,14 @@ def write_index(path: Path, items: Sequence[Issued]) -> None:
             )
 
 
-def badges(items: Sequence[Issued], symbols: Sequence[np.ndarray] | None = None) -> list[qr.Badge]:
-    """Badges for the sheet, reusing QR modules already drawn."""
-    return [
-        qr.Badge(
+def badges(items: Sequence[Issued], symbols: Iterable[np.ndarray | None]) -> Iterator[qr.Badge]:
+    """Badges for the sheet, reusing the QR modules already drawn for each ticket."""
+    for item, symbol in zip(items, symbols, strict=True):
+        yield qr.Badge(
             name=item.credential.name,
             organisation=item.credential.organisation,
             category=item.credential.category,
             zones=item.credential.zones,
             text=item.text,
-            symbol=None if symbols is None else symbols[i],
+            symbol=symbol,
         )
-        for i, item in enumerate(items)
-    ]

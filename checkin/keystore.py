@@ -30,7 +30,7 @@ INDEX = "keys.json"
 ROOT_PRIVATE = "root.key"
 ROOT_PUBLIC = "root.pub"
 KDF_ROUNDS = 600_000  # OWASP 2023 guidance for PBKDF2-HMAC-SHA256
-PASSPHRASE_ENV = "CHECKIN_KEY_PASSPHRASE"
+PASSPHRASE_ENV = "CHECKIN_KEY_PASSPHRASE"  # noqa: S105 - the variable name, not a secret
 MIN_PASSPHRASE = 12
 
 
@@ -134,7 +134,9 @@ def _der_int(value: int) -> bytes:
 
 def _encrypted_pkcs8(key: Ed25519PrivateKey, passphrase: bytes) -> bytes:
     """PEM of the key as PKCS#8 encrypted with PBKDF2-HMAC-SHA256 (KDF_ROUNDS) and AES-256-CBC."""
-    plain = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    plain = key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     salt, iv = os.urandom(16), os.urandom(16)
     kdf = PBKDF2HMAC(algorithm=hashes.SHA256(), length=32, salt=salt, iterations=KDF_ROUNDS)
     padder = padding.PKCS7(128).padder()
@@ -147,7 +149,9 @@ def _encrypted_pkcs8(key: Ed25519PrivateKey, passphrase: bytes) -> bytes:
     der = _der(0x30, algorithm + _der(0x04, ciphertext))
     body = base64.encodebytes(der).decode().replace("\n", "")
     lines = [body[i : i + 64] for i in range(0, len(body), 64)]
-    return ("-----BEGIN ENCRYPTED PRIVATE KEY-----\n" + "\n".join(lines) + "\n-----END ENCRYPTED PRIVATE KEY-----\n").encode()
+    return (
+        "-----BEGIN ENCRYPTED PRIVATE KEY-----\n" + "\n".join(lines) + "\n-----END ENCRYPTED PRIVATE KEY-----\n"
+    ).encode()
 
 
 def private_pem(key: Ed25519PrivateKey, passphrase: bytes | None) -> bytes:

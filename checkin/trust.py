@@ -205,7 +205,7 @@ class _Reader:
 
     def get(self, name: str, kind: type | tuple[type, ...]) -> Any:
         value = self.data.get(name)
-        if kind is int and type(value) is not int or not isinstance(value, kind):
+        if (kind is int and type(value) is not int) or not isinstance(value, kind):
             raise TrustError(f"{self.where}.{name} is missing or of the wrong type")
         return value
 

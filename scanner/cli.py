@@ -65,7 +65,12 @@ def _inputs(items: tuple[str, ...]) -> list[tuple[str, str | Path]]:
 @click.option("--direction", type=click.Choice([d.value for d in Direction]), default="in")
 @click.argument("inputs", nargs=-1, required=True)
 def verify(
-    bundle_path: Path, root_key_path: Path, at_text: str | None, zone: str | None, direction: str, inputs: tuple[str, ...]
+    bundle_path: Path,
+    root_key_path: Path,
+    at_text: str | None,
+    zone: str | None,
+    direction: str,
+    inputs: tuple[str, ...],
 ) -> None:
     """Dry-check codes: INPUT is CK1 text, an image file, or - for texts on stdin. Writes no journal."""
     bundle = load_bundle(bundle_path, root_key_path)

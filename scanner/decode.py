@@ -33,9 +33,12 @@ def _text(raw: bytes, fallback: str) -> str:
         return fallback
 
 
+_QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+
+
 def _zxing(gray: np.ndarray) -> list[Found]:
     found = []
-    for result in zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormat.QRCode):
+    for result in zxingcpp.read_barcodes(gray, formats=_QR_ONLY):
         if not result.valid:
             continue
         p = result.position

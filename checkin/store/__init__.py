@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -101,26 +101,34 @@ class Store:
 
     # ---- guests and credentials ---------------------------------------------------------------
 
-    def record_issued(self, items: Iterable[tuple[Guest | None, Credential, str, str]]) -> None:
-        """Store guests and the credentials issued to them: (guest, credential, kid, text)."""
+    def record_issued(self, items: Sequence[tuple[Guest | None, Credential, str, str]]) -> None:
+        """Store guests and the credentials issued to them, (guest, credential, kid, text), in bulk."""
         with self.session() as s:
-            for guest, credential, kid, text in items:
-                if guest is not None:
-                    s.add(guest)
-                    s.flush()
-                s.add(
-                    IssuedCredential(
-                        cti=credential.id_hex,
-                        event_id=credential.event_id,
-                        guest_id=None if guest is None else guest.id,
-                        kid=kid,
-                        name=credential.name,
-                        issued_at=credential.issued_at,
-                        not_before=credential.not_before,
-                        expires_at=credential.expires_at,
-                        text=text,
-                    )
-                )
+            guests = [g for g, _c, _k, _t in items if g is not None]
+            ids: list[int] = []
+            if guests:
+                rows = [{c.key: getattr(g, c.key) for c in Guest.__table__.columns if c.key != "id"} for g in guests]
+                ids = list(s.scalars(insert(Guest).returning(Guest.id, sort_by_parameter_order=True), rows))
+            next_id = iter(ids)
+            s.execute(
+                insert(IssuedCredential),
+                [
+                    {
+                        "cti": credential.id_hex,
+                        "event_id": credential.event_id,
+                        "guest_id": None if guest is None else next(next_id),
+                        "kid": kid,
+                        "name": credential.name,
+                        "issued_at": credential.issued_at,
+                        "not_before": credential.not_before,
+                        "expires_at": credential.expires_at,
+                        "status": "active",
+                        "reason": "",
+                        "text": text,
+                    }
+                    for guest, credential, kid, text in items
+                ],
+            )
 
     def revoke(self, cti: str, reason: str, now: datetime) -> IssuedCredential:
         """Revoke one credential by id (hex, or a unique prefix of at least 8 digits)."""
