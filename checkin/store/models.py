@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -95,3 +106,101 @@ class IssuedCredential(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     text: Mapped[str] = mapped_column(Text)
+
+
+class Device(Base):
+    """A gate: created by an admin with a one-time enrolment code, then enrolled with its key."""
+
+    __tablename__ = "devices"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    zone: Mapped[str] = mapped_column(String(32))
+    direction: Mapped[str] = mapped_column(String(8), default="in")
+    created: Mapped[datetime] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, active, revoked
+    enrol_code_hash: Mapped[str] = mapped_column(String(64), default="")  # SHA-256, never the code
+    enrol_expires: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    enrolled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    public_key: Mapped[str] = mapped_column(String(64), default="")  # raw Ed25519, hex
+    token_hash: Mapped[str] = mapped_column(String(64), default="", index=True)  # SHA-256 of the bearer token
+    last_seen: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    acked_seq: Mapped[int] = mapped_column(Integer, default=0)  # highest contiguous seq held
+    head_hash: Mapped[str] = mapped_column(String(64), default="")  # hash of the row at acked_seq
+
+
+class Scan(Base):
+    """A journal row uploaded by a gate, exactly as the gate chained it."""
+
+    __tablename__ = "scans"
+    __table_args__ = (UniqueConstraint("device_id", "seq"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(64), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    wall_ms: Mapped[int] = mapped_column(BigInteger)
+    mono_ms: Mapped[int] = mapped_column(BigInteger)
+    cti: Mapped[str] = mapped_column(String(32), index=True)
+    kid: Mapped[str] = mapped_column(String(16))
+    verdict: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(String(32))
+    direction: Mapped[str] = mapped_column(String(8))
+    zone: Mapped[str] = mapped_column(String(32))
+    operator: Mapped[str] = mapped_column(String(200), default="")
+    screening: Mapped[str] = mapped_column(String(200), default="")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class CheckpointRecord(Base):
+    """A checkpoint a gate signed with its device key, and whether it held."""
+
+    __tablename__ = "checkpoints"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    head: Mapped[str] = mapped_column(String(64))
+    wall_ms: Mapped[int] = mapped_column(BigInteger)
+    signed: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Alert(Base):
+    """Something an officer must look at: a gap, a fork, a bad checkpoint, clock skew, a duplicate."""
+
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), index=True)
+    device_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    created: Mapped[datetime] = mapped_column(UtcDateTime)
+    acknowledged_by: Mapped[str] = mapped_column(String(64), default="")
+
+
+class User(Base):
+    """A person who logs in: admin, registrar or officer."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id
+    role: Mapped[str] = mapped_column(String(16))
+    created: Mapped[datetime] = mapped_column(UtcDateTime)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class AdminAction(Base):
+    """Append-only log of what people did in the service (who, what, to what, when)."""
+
+    __tablename__ = "admin_actions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(200), default="")
+    detail: Mapped[str] = mapped_column(Text, default="")

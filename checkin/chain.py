@@ -1,0 +1,158 @@
+"""The gate journal's hash chain and signed checkpoints (DESIGN section 5). Pure: no I/O.
+
+The gate (scanner/journal.py) writes rows with it; the service (journal upload) checks them with
+the same code, so the two can never disagree on what a row's hash is.
+
+hash(row) = SHA-256(prev_hash || canonical CBOR of the row's fields); the first row's prev_hash is
+32 zero bytes. A checkpoint is a COSE_Sign1 by the gate's device key over {seq, head, wall_ms}.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from checkin import cose
+from checkin.errors import CheckinError, InputError
+
+GENESIS = bytes(32)
+CHECKPOINT_FORMAT = "CKC1"
+MAX_TEXT = 200
+
+
+@dataclass(frozen=True)
+class JournalRow:
+    """One scan as the gate recorded it. Times: wall clock (UTC ms) and the monotonic clock (ms)."""
+
+    seq: int
+    wall_ms: int
+    mono_ms: int
+    cti: str  # hex, "" when the code never verified far enough to be trusted
+    kid: str  # hex, "" when unknown
+    verdict: str
+    reason: str
+    direction: str
+    zone: str
+    operator: str = ""
+    screening: str = ""
+    prev_hash: str = GENESIS.hex()
+    hash: str = ""
+
+    def content(self) -> dict[str, Any]:
+        """The fields the hash covers (all but prev_hash and hash themselves)."""
+        body = asdict(self)
+        del body["prev_hash"], body["hash"]
+        return body
+
+    def compute_hash(self) -> str:
+        """SHA-256(prev_hash || canonical row) as hex."""
+        prev = bytes.fromhex(self.prev_hash)
+        return hashlib.sha256(prev + cose.canonical_dumps(self.content())).hexdigest()
+
+    def to_json(self) -> dict[str, Any]:
+        """The row as the upload API carries it."""
+        return asdict(self)
+
+
+_INT_FIELDS = {"seq", "wall_ms", "mono_ms"}
+_FIELD_NAMES = [f.name for f in fields(JournalRow)]
+
+
+def row_from_json(data: Any, where: str = "row") -> JournalRow:
+    """A JournalRow from untrusted JSON; InputError names the field."""
+    if not isinstance(data, Mapping):
+        raise InputError(f"{where} is not an object")
+    unknown = set(data) - set(_FIELD_NAMES)
+    if unknown:
+        raise InputError(f"{where} has unknown fields {sorted(unknown)}")
+    values: dict[str, Any] = {}
+    for name in _FIELD_NAMES:
+        value = data.get(name)
+        if name in _INT_FIELDS:
+            if type(value) is not int or not 0 <= value < 2**63:
+                raise InputError(f"{where}.{name} must be a whole number 0 or more")
+        elif value is None and name in ("operator", "screening"):
+            value = ""
+        elif not isinstance(value, str) or len(value) > MAX_TEXT:
+            raise InputError(f"{where}.{name} must be text of at most {MAX_TEXT} characters")
+        values[name] = value
+    for name in ("prev_hash", "hash"):
+        if len(values[name]) != 64 or any(c not in "0123456789abcdef" for c in values[name]):
+            raise InputError(f"{where}.{name} must be 64 lowercase hex digits")
+    if values["seq"] < 1:
+        raise InputError(f"{where}.seq must start at 1")
+    return JournalRow(**values)
+
+
+def append(prev: JournalRow | None, **content: Any) -> JournalRow:
+    """The next row after `prev` (None for the first), with seq, prev_hash and hash filled in."""
+    seq = 1 if prev is None else prev.seq + 1
+    prev_hash = GENESIS.hex() if prev is None else prev.hash
+    draft = JournalRow(seq=seq, prev_hash=prev_hash, **content)
+    return JournalRow(**{**asdict(draft), "hash": draft.compute_hash()})
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    """Something wrong in a run of rows: the seq it was found at and what."""
+
+    seq: int
+    kind: str  # "hash_mismatch", "broken_link", "gap", "not_increasing"
+    detail: str
+
+
+def check(rows: Iterable[JournalRow], prev: JournalRow | None = None) -> list[ChainProblem]:
+    """Every problem in a run of rows that follows `prev` (None: the run starts the chain)."""
+    problems: list[ChainProblem] = []
+    last_seq = 0 if prev is None else prev.seq
+    last_hash = GENESIS.hex() if prev is None else prev.hash
+    for row in rows:
+        if row.seq != last_seq + 1:
+            kind = "gap" if row.seq > last_seq + 1 else "not_increasing"
+            problems.append(ChainProblem(row.seq, kind, f"seq {row.seq} follows seq {last_seq}"))
+        elif row.prev_hash != last_hash:
+            problems.append(ChainProblem(row.seq, "broken_link", "prev_hash is not the hash of the row before"))
+        if row.compute_hash() != row.hash:
+            problems.append(ChainProblem(row.seq, "hash_mismatch", "the row's content does not match its hash"))
+        last_seq, last_hash = row.seq, row.hash
+    return problems
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A gate's signed statement: at `seq` the chain's head hash was `head`, at wall time `wall_ms`."""
+
+    seq: int
+    head: str
+    wall_ms: int
+
+
+def sign_checkpoint(checkpoint: Checkpoint, device_key: Ed25519PrivateKey) -> bytes:
+    """A COSE_Sign1 of the checkpoint by the gate's device key."""
+    payload = cose.canonical_dumps(asdict(checkpoint))
+    protected = cose.protected_eddsa(
+        cose.kid_of(device_key.public_key()), {cose.HEADER_CONTENT_TYPE: CHECKPOINT_FORMAT}
+    )
+    return cose.sign1_eddsa(device_key, payload, protected)
+
+
+def verify_checkpoint(data: bytes, device_key: Ed25519PublicKey) -> Checkpoint:
+    """Verify a checkpoint against the enrolled device key; InputError when it does not hold."""
+    try:
+        sign1 = cose.decode_sign1(data)
+        kid = cose.require_eddsa_header(sign1, {cose.HEADER_CONTENT_TYPE: CHECKPOINT_FORMAT})
+    except CheckinError as exc:
+        raise InputError(f"checkpoint is not a CKC1 structure ({exc.detail})") from None
+    if kid != cose.kid_of(device_key) or not cose.verify_eddsa(sign1, cose.verifier(device_key)):
+        raise InputError("checkpoint signature does not match the device key")
+    body = cose.strict_loads(sign1.payload, max_depth=1)
+    if not isinstance(body, dict) or set(body) != {"seq", "head", "wall_ms"}:
+        raise InputError("checkpoint payload has the wrong fields")
+    seq, head, wall_ms = body["seq"], body["head"], body["wall_ms"]
+    if type(seq) is not int or type(wall_ms) is not int or not isinstance(head, str) or len(head) != 64:
+        raise InputError("checkpoint payload has the wrong types")
+    return Checkpoint(seq, head, wall_ms)

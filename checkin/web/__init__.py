@@ -1,0 +1,84 @@
+"""The signing service's Flask app: `create_app(config)` with one blueprint per area.
+
+Time comes from `app.config["CLOCK"]` (a callable returning an aware UTC datetime), so tests
+pass a fixed clock instead of patching one. The session secret lives in the keys folder (0600),
+created on first start; it is never in the config file or the repository.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+from flask import Flask, current_app
+
+from checkin.config import Config
+from checkin.store import Store
+
+SECRET_FILE = "web-secret"
+
+
+def _real_clock() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _secret_key(keys_dir: Path) -> bytes:
+    path = keys_dir / SECRET_FILE
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        secret = secrets.token_bytes(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, secret)
+        finally:
+            os.close(fd)
+        return secret
+
+
+def create_app(config: Config, test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the service app over the configured database and keys."""
+    app = Flask(__name__)
+    app.config.from_mapping(
+        SECRET_KEY=_secret_key(config.keys_dir),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=True,
+        MAX_CONTENT_LENGTH=32 * 1024 * 1024,
+        CLOCK=_real_clock,
+        CHECKIN_CONFIG=config,
+    )
+    if test_config:
+        app.config.update(test_config)
+    store = Store(config.database_url)
+    store.create_schema()
+    app.extensions["checkin.store"] = store
+
+    from checkin.web import admin, api, audit, declare
+
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(audit.bp)
+    app.register_blueprint(declare.bp)
+    return app
+
+
+def store() -> Store:
+    """The current app's store."""
+    return cast(Store, current_app.extensions["checkin.store"])
+
+
+def config() -> Config:
+    """The current app's configuration."""
+    return cast(Config, current_app.config["CHECKIN_CONFIG"])
+
+
+def now() -> datetime:
+    """The current time, from the app's clock."""
+    clock = cast(Callable[[], datetime], current_app.config["CLOCK"])
+    return clock()
