@@ -19,7 +19,7 @@ from flask import Flask, current_app
 from checkin.config import Config
 from checkin.store import Store
 
-SECRET_FILE = "web-secret"
+SECRET_FILE = "web-secret"  # noqa: S105 - a file name, not a secret
 
 
 def _real_clock() -> datetime:
