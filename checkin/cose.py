@@ -150,7 +150,8 @@ def require_eddsa_header(sign1: Sign1, expected: Mapping[int, Any]) -> bytes:
     The algorithm is never taken from the input: anything but -8 in the protected header, or an
     alg in the unprotected header, is refused as unsupported_algorithm.
     """
-    if HEADER_ALG in sign1.unprotected or sign1.header.get(HEADER_ALG) != ALG_EDDSA:
+    alg = sign1.header.get(HEADER_ALG)
+    if HEADER_ALG in sign1.unprotected or type(alg) is not int or alg != ALG_EDDSA:
         raise CredentialError("only EdDSA (alg -8) in the protected header is accepted", Reason.UNSUPPORTED_ALGORITHM)
     if sign1.unprotected:
         raise CredentialError("the unprotected header must be empty")
@@ -163,6 +164,10 @@ def require_eddsa_header(sign1: Sign1, expected: Mapping[int, Any]) -> bytes:
     kid = sign1.header[HEADER_KID]
     if not isinstance(kid, bytes) or len(kid) != KID_SIZE:
         raise CredentialError("kid must be 8 bytes")
+    # Python's equality lets 1 == True and -8 == -8.0 pass as labels and values; the byte-exact
+    # canonical form does not, so one header has one encoding.
+    if sign1.protected != protected_eddsa(kid, expected):
+        raise CredentialError("the protected header is not in its canonical form")
     if len(sign1.signature) != ED25519_SIGNATURE_SIZE:
         raise CredentialError("an Ed25519 signature is 64 bytes", Reason.BAD_SIGNATURE)
     return kid

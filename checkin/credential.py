@@ -34,6 +34,7 @@ GUEST_NAME, GUEST_ORG, GUEST_CATEGORY, GUEST_ZONES, GUEST_HEALTH = 1, 2, 3, 4, 5
 # Limits at issue time keep every ticket well inside MAX_TEXT_LENGTH and a scannable QR.
 MAX_NAME, MAX_ORG, MAX_CATEGORY, MAX_ZONE, MAX_ZONES, MAX_ID = 100, 120, 40, 32, 16, 64
 _PAYLOAD_DEPTH = 6
+_MAX_EPOCH = 253402300799  # 9999-12-31T23:59:59Z, the last second datetime can hold
 
 
 def _utc(moment: datetime, what: str) -> datetime:
@@ -199,7 +200,7 @@ def _text_claim(value: Any, what: str, *, required: bool = True) -> str:
 
 
 def _int_claim(value: Any, what: str) -> int:
-    if type(value) is not int or not 0 <= value < 2**40:
+    if type(value) is not int or not 0 <= value <= _MAX_EPOCH:
         raise CredentialError(f"claim {what} must be a whole number of seconds")
     return value
 
