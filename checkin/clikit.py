@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -21,9 +22,17 @@ def fail(error: CheckinError, *, verbose: bool, code: int = EXIT_ERROR) -> NoRet
         import traceback
 
         traceback.print_exception(error, file=sys.stderr)
-    click.echo(f"error [{error.code}]: {error.text('en')}", err=True)
-    click.echo(f"lỗi [{error.code}]: {error.text('vi')}", err=True)
+    if language() == "vi":
+        click.echo(f"lỗi [{error.code}]: {error.text('vi')}", err=True)
+    else:
+        click.echo(f"error [{error.code}]: {error.text('en')}", err=True)
     sys.exit(code)
+
+
+def language() -> str:
+    """The interface language: CHECKIN_LANG, else LANG; Vietnamese when it starts with "vi"."""
+    chosen = os.environ.get("CHECKIN_LANG") or os.environ.get("LANG") or ""
+    return "vi" if chosen.lower().startswith("vi") else "en"
 
 
 def run_guarded(main: Callable[..., Any], *, exit_codes: dict[type[CheckinError], int] | None = None) -> None:
@@ -40,6 +49,10 @@ def run_guarded(main: Callable[..., Any], *, exit_codes: dict[type[CheckinError]
     except click.ClickException as error:
         error.show()
         sys.exit(error.exit_code)
+    except OSError as error:
+        where = f"{error.filename}: " if error.filename else ""
+        detail = f"{where}{error.strerror or error}; check the path and its permissions"
+        fail(InputError(detail), verbose=verbose)
     except KeyboardInterrupt:
         sys.exit(130)
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 PREFIX = "CK1:"
 DCC_PREFIX = "HC1:"
-MAX_TEXT_LENGTH = 2048  # a version 40-Q alphanumeric QR holds 1,852; ours are about 370
+MAX_TEXT_LENGTH = 2048  # a version 40-Q alphanumeric QR holds 2,420; ours are about 400
 CTI_SIZE = 16
 
 CLAIM_ISS, CLAIM_AUD, CLAIM_EXP, CLAIM_NBF, CLAIM_IAT, CLAIM_CTI = 1, 3, 4, 5, 6, 7

@@ -58,10 +58,11 @@ class RowError:
 def _decode_csv(data: bytes) -> str:
     if len(data) > MAX_CSV_BYTES:
         raise InputError(f"the guest list is larger than {MAX_CSV_BYTES // (1024 * 1024)} MiB")
+    body = data.removeprefix(b"\xef\xbb\xbf")  # Excel's "CSV UTF-8" starts with a BOM
     try:
-        return data.decode("utf-8-sig")
+        return body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
+        line = body[: exc.start].count(b"\n") + 1
         raise InputError(f"line {line} is not UTF-8; in Excel use 'Save As' > 'CSV UTF-8 (Comma delimited)'") from None
 
 
@@ -100,7 +101,8 @@ def read_guest_csv(data: bytes, event_zones: Sequence[str]) -> tuple[list[GuestR
 
         def cell(name: str, cells: list[str] = cells) -> str:
             position = index.get(name)
-            return cells[position].strip() if position is not None and position < len(cells) else ""
+            value = cells[position] if position is not None and position < len(cells) else ""
+            return unicodedata.normalize("NFC", value).strip()
 
         name = cell("name")
         zones = tuple(z for z in _ZONE_SPLIT.split(cell("zones")) if z) or tuple(event_zones[:1])

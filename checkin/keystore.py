@@ -300,7 +300,9 @@ class KeyStore:
         """Revoke an issuing key: every ticket it signed fails from the next bundle on."""
         target = self.find(kid)
         if target.role is Role.ROOT:
-            raise KeyStoreError("the root key cannot be revoked here; re-enrol the gates with a new root")
+            raise KeyStoreError(
+                "the root key cannot be revoked here; re-enrol the gates with a new root", Reason.INVALID_INPUT
+            )
         updated = replace(target, status=KeyStatus.REVOKED, revoked=now.isoformat())
         self._save([updated if k.kid == target.kid else k for k in self.keys()])
         return updated

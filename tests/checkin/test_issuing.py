@@ -1,0 +1,268 @@
+"""Guest lists: UTF-8 CSV in, rows and line-numbered row errors out."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import UTC, datetime
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from checkin import cose, credential, issuing
+from checkin.errors import InputError
+from checkin.issuing import GuestRow, RowError, read_guest_csv
+from checkin.store.models import Event, Zone
+
+ZONES = ("hall", "vip", "press")
+HEADER = "name,organisation,category,zones,email"
+BOM = b"\xef\xbb\xbf"
+
+
+def csv_bytes(*lines: str, bom: bool = False, newline: str = "\n") -> bytes:
+    return (BOM if bom else b"") + newline.join(lines).encode("utf-8") + newline.encode()
+
+
+def by_line(rows: list[GuestRow]) -> dict[int, GuestRow]:
+    return {r.line: r for r in rows}
+
+
+def error_lines(errors: list[RowError]) -> list[int]:
+    return [e.line for e in errors]
+
+
+# ---- encodings and text -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bom", [False, True], ids=["no-bom", "bom"])
+def test_reads_utf8_with_and_without_bom(bom: bool) -> None:
+    data = csv_bytes(
+        HEADER,
+        "Nguyễn Văn An,Sở Thông tin và Truyền thông,delegate,hall;vip,an.nguyen@example.vn",
+        "Trần Thị Bình,Báo Hải Dương,press,press,",
+        bom=bom,
+    )
+    rows, errors = read_guest_csv(data, ZONES)
+    assert errors == []
+    assert rows == [
+        GuestRow(
+            2, "Nguyễn Văn An", "Sở Thông tin và Truyền thông", "delegate", ("hall", "vip"), "an.nguyen@example.vn"
+        ),
+        GuestRow(3, "Trần Thị Bình", "Báo Hải Dương", "press", ("press",), ""),
+    ]
+
+
+def test_crlf_line_endings() -> None:
+    data = csv_bytes(HEADER, "An,,,hall,", "Bình,,,vip,", newline="\r\n", bom=True)
+    rows, errors = read_guest_csv(data, ZONES)
+    assert errors == []
+    assert [(r.line, r.name, r.zones) for r in rows] == [(2, "An", ("hall",)), (3, "Bình", ("vip",))]
+
+
+NAMES = ["Nguyễn Thị Ánh Tuyết", "Đặng Quốc Hưng", "Phạm Ngọc Điệp", "Lưu Thị Ngọc Ỷ"]
+
+
+@pytest.mark.parametrize("form", ["NFC", "NFD"])
+def test_vietnamese_names_in_either_normal_form_come_through(form: str) -> None:
+    lines = [HEADER] + [f"{unicodedata.normalize(form, n)},{unicodedata.normalize(form, 'Sở Y tế')},,," for n in NAMES]
+    rows, errors = read_guest_csv(csv_bytes(*lines), ZONES)
+    assert errors == []
+    assert [unicodedata.normalize("NFC", r.name) for r in rows] == NAMES
+    assert [r.line for r in rows] == [2, 3, 4, 5]
+
+
+def test_nfd_names_are_read_as_nfc() -> None:
+    """The reader's rows feed both the guests table and the ticket: they must agree on one form."""
+    lines = [HEADER] + [
+        f"{unicodedata.normalize('NFD', n)},{unicodedata.normalize('NFD', 'Sở Y tế')},,," for n in NAMES
+    ]
+    rows, _ = read_guest_csv(csv_bytes(*lines), ZONES)
+    not_nfc = [ascii(r.name) for r in rows if not unicodedata.is_normalized("NFC", r.name)]
+    assert not_nfc == [], "GuestRow.name kept the decomposed (NFD) form"
+    assert [r.name for r in rows] == NAMES
+    assert {r.organisation for r in rows} == {"Sở Y tế"}
+
+
+def test_nfd_header_is_understood() -> None:
+    rows, errors = read_guest_csv(csv_bytes(unicodedata.normalize("NFD", " Name , ZONES ,Email"), "An,vip,"), ZONES)
+    assert errors == []
+    assert [(r.name, r.zones) for r in rows] == [("An", ("vip",))]
+
+
+# ---- cells --------------------------------------------------------------------------------------
+
+
+def test_quoted_fields_with_commas_and_quotes() -> None:
+    data = csv_bytes(
+        HEADER,
+        '"Nguyễn Văn An, Jr.","Sở Thông tin và Truyền thông, tỉnh Hải Dương",delegate,hall,',
+        '"Lê ""Tí"" Văn",UBND,citizen,hall,',
+    )
+    rows, errors = read_guest_csv(data, ZONES)
+    assert errors == []
+    assert rows[0].name == "Nguyễn Văn An, Jr."
+    assert rows[0].organisation == "Sở Thông tin và Truyền thông, tỉnh Hải Dương"
+    assert rows[1].name == 'Lê "Tí" Văn'
+
+
+@pytest.mark.parametrize("cell", ['"hall;vip"', '"hall,vip"', '"hall, vip"', '" hall ; vip "', "hall vip", "hall|vip"])
+def test_zones_split_on_semicolon_or_comma_in_a_quoted_cell(cell: str) -> None:
+    rows, errors = read_guest_csv(csv_bytes(HEADER, f"An,,,{cell},an@example.vn"), ZONES)
+    assert errors == []
+    assert rows[0].zones == ("hall", "vip")
+    assert rows[0].email == "an@example.vn"
+
+
+def test_empty_zones_take_the_first_zone_of_the_event() -> None:
+    rows, _ = read_guest_csv(csv_bytes(HEADER, "An,,,,"), ZONES)
+    assert rows[0].zones == ("hall",)
+
+
+def test_header_columns_in_any_order_and_case() -> None:
+    data = csv_bytes("EMAIL,Zones,Name", "an@example.vn,vip,Nguyễn Văn An")
+    rows, errors = read_guest_csv(data, ZONES)
+    assert errors == []
+    assert rows == [GuestRow(2, "Nguyễn Văn An", "", "", ("vip",), "an@example.vn")]
+
+
+def test_short_rows_fill_missing_cells_with_blanks() -> None:
+    rows, errors = read_guest_csv(csv_bytes(HEADER, "An"), ZONES)
+    assert errors == []
+    assert rows == [GuestRow(2, "An", "", "", ("hall",), "")]
+
+
+def test_blank_lines_are_skipped_and_line_numbers_stay_physical() -> None:
+    data = csv_bytes(HEADER, "", "An,,,hall,", "   ", ",,,,", "", "Bình,,,vip,", "")
+    rows, errors = read_guest_csv(data, ZONES)
+    assert errors == []
+    assert [(r.line, r.name) for r in rows] == [(3, "An"), (7, "Bình")]
+
+
+def test_a_quoted_newline_does_not_shift_later_line_numbers() -> None:
+    data = csv_bytes(HEADER, 'An,"Sở Thông tin\nvà Truyền thông",,hall,', "Bình,,,nowhere,", "Cường,,,vip,")
+    rows, errors = read_guest_csv(data, ZONES)
+    assert [r.line for r in rows if r.name == "Cường"] == [5]
+    assert error_lines(errors) == [4]
+    assert rows[0].organisation == "Sở Thông tin\nvà Truyền thông"
+
+
+# ---- bad rows -----------------------------------------------------------------------------------
+
+
+def test_bad_rows_are_reported_by_line_and_good_rows_come_through() -> None:
+    data = csv_bytes(
+        HEADER,  # 1
+        "Nguyễn Văn An,Sở TT&TT,delegate,hall,an@example.vn",  # 2
+        "Trần Thị Bình,,press,backstage,",  # 3: unknown zone
+        ",Báo Hải Dương,press,press,",  # 4: empty name
+        "Lê Văn Cường,,citizen,hall,cuong-at-example.vn",  # 5: bad e-mail
+        "Phạm Minh Đức,,business,hall,duc@example.vn,extra",  # 6: too many cells
+        "   ,,,,",  # 7: blank in effect: skipped, not an error
+        'Hoàng Thu Hà,,staff,"vip;stage",',  # 8: one of two zones unknown
+        "Vũ Thị Lan,,citizen,press,lan@example",  # 9: e-mail without a domain dot
+        "Đỗ Hải Yến,,citizen,vip,yen@example.vn",  # 10
+    )
+    rows, errors = read_guest_csv(data, ZONES)
+    assert [(r.line, r.name) for r in rows] == [(2, "Nguyễn Văn An"), (10, "Đỗ Hải Yến")]
+    assert error_lines(errors) == [3, 4, 5, 6, 8, 9]
+    details = {e.line: e for e in errors}
+    assert "backstage" in details[3].detail
+    assert "name" in details[4].detail
+    assert "cuong-at-example.vn" in details[5].detail
+    assert "6" in details[6].detail and "5" in details[6].detail
+    assert "stage" in details[8].detail
+    assert "lan@example" in details[9].detail
+    assert all(e.reason == "invalid_input" for e in errors)
+    assert str(details[3]).startswith("line 3: ")
+
+
+def test_whitespace_only_name_is_empty() -> None:
+    rows, errors = read_guest_csv(csv_bytes(HEADER, "   ,Sở,,hall,"), ZONES)
+    assert rows == []
+    assert error_lines(errors) == [2]
+
+
+# ---- whole-file refusals ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "line"),
+    [
+        pytest.param(csv_bytes(HEADER, "An,,,hall,", "José,,,hall,").replace("é".encode(), b"\xe9"), 3, id="latin-1"),
+        pytest.param(
+            csv_bytes(HEADER, "An,,,hall,", "Bình,,,hall,", "Hà Nội,,,hall,").replace(
+                "à".encode(), "à".encode("cp1258")
+            ),
+            4,
+            id="cp1258",
+        ),
+        pytest.param(BOM + b"name,zones\n\xc9milie,hall\n", 2, id="bom-then-bad-byte-at-line-start"),
+        pytest.param(b"name,zones\n\xc9milie,hall\n", 2, id="bad-byte-at-line-start"),
+        pytest.param(b"\xff\xfen\x00a\x00m\x00e\x00\n\x00", 1, id="utf-16"),
+    ],
+)
+def test_non_utf8_file_is_refused_naming_the_line(data: bytes, line: int) -> None:
+    with pytest.raises(InputError) as caught:
+        read_guest_csv(data, ZONES)
+    assert f"line {line} " in caught.value.detail
+    assert "UTF-8" in caught.value.detail
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(csv_bytes("organisation,category,zones,email", "Sở,,hall,"), id="no-name-column"),
+        pytest.param(csv_bytes("Nguyễn Văn An,Sở TT,delegate,hall,an@example.vn"), id="no-header-at-all"),
+        pytest.param(b"", id="empty"),
+        pytest.param(BOM, id="bom-only"),
+    ],
+)
+def test_missing_header_is_refused(data: bytes) -> None:
+    with pytest.raises(InputError) as caught:
+        read_guest_csv(data, ZONES)
+    assert caught.value.code == "invalid_input"
+
+
+def test_missing_header_names_line_1_and_the_columns() -> None:
+    with pytest.raises(InputError) as caught:
+        read_guest_csv(csv_bytes("organisation,zones", "Sở,hall"), ZONES)
+    assert "line 1" in caught.value.detail
+    assert "name" in caught.value.detail
+
+
+def test_oversized_file_is_refused() -> None:
+    with pytest.raises(InputError):
+        read_guest_csv(b"name\n" + b"a" * (issuing.MAX_CSV_BYTES + 1), ZONES)
+
+
+# ---- rows to tickets --------------------------------------------------------------------------
+
+
+def test_rows_the_signer_refuses_keep_their_line_number() -> None:
+    event = Event(
+        id="cds2022",
+        name="Ngày Chuyển đổi số tỉnh Hải Dương 2022",
+        venue="",
+        timezone="Asia/Ho_Chi_Minh",
+        start=datetime(2022, 3, 26, 0, 30, tzinfo=UTC),
+        end=datetime(2022, 3, 26, 10, 30, tzinfo=UTC),
+    )
+    event.zones = [Zone(code=z, position=i) for i, z in enumerate(ZONES)]
+    nfd = unicodedata.normalize("NFD", "Nguyễn Văn An")
+    rows, errors = read_guest_csv(csv_bytes(HEADER, f"{nfd},,,vip,", f"{'A' * 101},,,hall,", "Bình\x07,,,hall,"), ZONES)
+    assert errors == []
+    key = Ed25519PrivateKey.generate()
+    window = issuing.ticket_window(event, 24, 6)
+    assert window == (datetime(2022, 3, 25, 0, 30, tzinfo=UTC), datetime(2022, 3, 26, 16, 30, tzinfo=UTC))
+    issued, refused = issuing.sign_rows(
+        rows,
+        issuer="hd-stttt",
+        event=event,
+        key=key,
+        kid=cose.kid_of(key.public_key()),
+        window=window,
+        now=datetime(2022, 3, 20, 2, 0, tzinfo=UTC),
+    )
+    assert [i.row.line for i in issued] == [2]
+    assert issued[0].credential.name == "Nguyễn Văn An"  # NFC on the ticket
+    assert issued[0].text.startswith(credential.PREFIX)
+    assert error_lines(refused) == [3, 4]
