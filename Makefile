@@ -22,6 +22,7 @@ demo: $(STAMP)
 	@PATH="$(CURDIR)/$(BIN):$$PATH" ./scripts/demo.sh
 
 test: $(STAMP)
+	-@WITH_BROWSER=1 ./scripts/system-deps.sh  # Chromium for tests/browser; they skip, saying why, without it
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

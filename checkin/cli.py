@@ -6,16 +6,16 @@ import getpass
 import os
 import shutil
 import sys
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 
 import click
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from checkin import bundles, issuing, qr, trust
 from checkin import config as config_mod
-from checkin import issuing, qr, trust
 from checkin.clikit import now_or, parse_time, run_guarded
 from checkin.config import Config
 from checkin.errors import InputError, KeyStoreError, Reason
@@ -67,6 +67,8 @@ def _zones(text: str | None) -> tuple[str, ...]:
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None, verbose: bool, now_text: str | None) -> None:
     """checkin: signed QR credentials for public events (service and administration)."""
+    if now_text:
+        parse_time(now_text, "UTC", "--now")  # refuse a bad --now even where the time is not needed
     ctx.obj = Context(config_path, verbose, now_text)
 
 
@@ -86,7 +88,7 @@ def init(ctx: Context, directory: Path, deployment_id: str | None) -> None:
     cfg = config_mod.parse(template, root=directory.resolve(), source=str(target))
     target.write_text(template, encoding="utf-8")
     cfg.keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    Store(cfg.database_url).create_schema()
+    Store(cfg.database_url).migrate()
     click.echo(f"wrote {target}, {cfg.keys_dir}/ and the database {cfg.paths.database}")
     click.echo(f"next: checkin --config {target} keys init")
 
@@ -120,7 +122,7 @@ def keys_rotate(ctx: Context) -> None:
     """Make a new issuing key; the old one stops signing but still verifies its tickets."""
     cfg = ctx.config()
     store = KeyStore(cfg.keys_dir)
-    passphrase = _passphrase(confirm=True, insecure=not store.active_issuing().encrypted)
+    passphrase = _passphrase(confirm=True, insecure=not store.root().encrypted)
     info = store.rotate(passphrase, ctx.now(cfg))
     click.echo(f"new issuing key {info.kid}  {info.fingerprint}")
     click.echo("export new bundles so gates learn it: checkin bundle export ...")
@@ -316,39 +318,6 @@ def bundle() -> None:
     """Signed trust bundles for gates."""
 
 
-def build_bundle(cfg: Config, store: Store, event_id: str, now: datetime) -> trust.TrustBundle:
-    """The event's current trust bundle, with its version bumped if anything changed."""
-    ev = store.event(event_id)
-    policy = trust.GatePolicy(
-        entries_per_credential=cfg.policy.entries_per_credential,
-        reentry_after_exit=cfg.policy.reentry_after_exit,
-        clock_tolerance_seconds=cfg.policy.clock_tolerance_seconds,
-        stale_grace_seconds=cfg.policy.stale_grace_hours * 3600,
-        include_names=cfg.bundle.include_names,
-    )
-    draft = trust.TrustBundle(
-        version=0,
-        issued_at=now,
-        expires_at=now,
-        issuer=cfg.deployment.id,
-        event=trust.EventInfo(
-            id=ev.id,
-            name=ev.name,
-            venue=ev.venue,
-            timezone=ev.timezone,
-            start=ev.start,
-            end=ev.end,
-            zones=ev.zone_codes,
-        ),
-        keys=KeyStore(cfg.keys_dir).bundle_keys(),
-        revoked=store.revoked_ids(ev.id),
-        policy=policy,
-        names=store.credential_names(ev.id) if policy.include_names else {},
-    )
-    version = store.next_bundle_version(ev.id, trust.content(draft))
-    return replace(draft, version=version, expires_at=now + timedelta(hours=cfg.bundle.validity_hours))
-
-
 @bundle.command("export")
 @click.option("--event", "event_id", required=True)
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
@@ -359,7 +328,7 @@ def bundle_export(ctx: Context, event_id: str, out_path: Path) -> None:
     keystore = KeyStore(cfg.keys_dir)
     root = keystore.root()
     root_key = keystore.load_private(root, _passphrase(confirm=False, insecure=not root.encrypted))
-    result = build_bundle(cfg, Store(cfg.database_url), event_id, ctx.now(cfg))
+    result = bundles.build_bundle(cfg, Store(cfg.database_url), event_id, ctx.now(cfg))
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_bytes(trust.sign_bundle(result, root_key))
     root_pub = out_path.with_name("root.pub")
@@ -375,6 +344,9 @@ def run() -> None:
     """Console entry point."""
     run_guarded(main)
 
+
+import checkin.cli_service  # noqa: E402, F401 - registers `gate` and `serve`
+from checkin import cli_users  # noqa: E402, F401 - registers `user`
 
 if __name__ == "__main__":
     run()

@@ -72,6 +72,29 @@ class PolicySettings:
 
 
 @dataclass(frozen=True)
+class MailSettings:
+    """E-mail delivery of codes to guests over SMTP; an empty host turns it off.
+
+    The password is never in the file: it comes from the environment variable MAIL_PASSWORD_ENV.
+    """
+
+    host: str = ""
+    port: int = 587
+    sender: str = ""
+    starttls: bool = True
+    username: str = ""
+    timeout_seconds: int = 20
+
+    @property
+    def enabled(self) -> bool:
+        """True when a server and a sender are set."""
+        return bool(self.host.strip() and self.sender.strip())
+
+
+MAIL_PASSWORD_ENV = "CHECKIN_MAIL_PASSWORD"  # noqa: S105 - the variable name, not a secret
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration; `root` is the folder relative paths start from."""
 
@@ -83,6 +106,7 @@ class Config:
     qr: QrSettings = field(default_factory=QrSettings)
     bundle: BundleSettings = field(default_factory=BundleSettings)
     policy: PolicySettings = field(default_factory=PolicySettings)
+    mail: MailSettings = field(default_factory=MailSettings)
 
     @property
     def keys_dir(self) -> Path:
@@ -110,8 +134,9 @@ _SECTIONS = {
     "qr": QrSettings,
     "bundle": BundleSettings,
     "policy": PolicySettings,
+    "mail": MailSettings,
 }
-_POSITIVE = {"scale", "validity_hours"}
+_POSITIVE = {"scale", "validity_hours", "port", "timeout_seconds"}
 
 
 def _section(source: str, name: str, cls: type, raw: Any) -> Any:
@@ -151,6 +176,10 @@ def parse(text: str, *, root: Path, source: str) -> Config:
         raise ConfigError(f"{source}: deployment.timezone {config.deployment.timezone!r} is not a time zone") from None
     if not config.deployment.id.strip():
         raise ConfigError(f"{source}: deployment.id must not be empty")
+    if config.mail.port > 65535:
+        raise ConfigError(f"{source}: mail.port must be a TCP port (1 to 65535)")
+    if config.mail.host.strip() and "@" not in config.mail.sender:
+        raise ConfigError(f"{source}: mail.sender must be an e-mail address when mail.host is set")
     return config
 
 

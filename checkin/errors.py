@@ -51,6 +51,30 @@ class Reason(StrEnum):
     INVALID_INPUT = "invalid_input"
     IMAGE_UNREADABLE = "image_unreadable"
     NO_CODE_FOUND = "no_code_found"
+    # people, sessions and delivery (the admin pages and `checkin user`)
+    LOGIN_FAILED = "login_failed"
+    ACCOUNT_LOCKED = "account_locked"
+    TOO_MANY_ATTEMPTS = "too_many_attempts"
+    FORBIDDEN = "forbidden"
+    FORM_EXPIRED = "form_expired"
+    WEAK_PASSWORD = "weak_password"  # noqa: S105 - a reason code, not a secret
+    MAIL_NOT_CONFIGURED = "mail_not_configured"
+    MAIL_FAILED = "mail_failed"
+    # gate operator actions, journalled like verdicts
+    REFUSED_BY_STAFF = "refused_by_staff"
+    CLOCK_ACKNOWLEDGED = "clock_acknowledged"
+    # the service's gate API (enrolment, bundle, journal upload)
+    ENROLMENT_INVALID = "enrolment_invalid"
+    UNAUTHORIZED = "unauthorized"
+    DEVICE_REVOKED = "device_revoked"
+    JOURNAL_GAP = "gap"
+    JOURNAL_FORK = "fork"
+    BROKEN_CHAIN = "broken_chain"
+    BAD_CHECKPOINT = "bad_checkpoint"
+    CLOCK_SKEW = "clock_skew"
+    TOO_LARGE = "too_large"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    SERVICE_UNAVAILABLE = "service_unavailable"
 
 
 # (Vietnamese, English): short enough for a gate banner, plain enough for a guest.
@@ -105,6 +129,48 @@ MESSAGES: dict[Reason, tuple[str, str]] = {
     Reason.INVALID_INPUT: ("Dữ liệu nhập không hợp lệ", "Invalid input"),
     Reason.IMAGE_UNREADABLE: ("Không mở được ảnh", "The image cannot be read"),
     Reason.NO_CODE_FOUND: ("Không tìm thấy mã QR trong ảnh", "No QR code found in the image"),
+    Reason.LOGIN_FAILED: ("Sai tên đăng nhập hoặc mật khẩu", "Wrong user name or password"),
+    Reason.ACCOUNT_LOCKED: (
+        "Tài khoản tạm bị khóa vì nhập sai mật khẩu nhiều lần",
+        "The account is locked for a while after too many wrong passwords",
+    ),
+    Reason.TOO_MANY_ATTEMPTS: ("Quá nhiều lần thử: hãy đợi rồi thử lại", "Too many attempts: wait, then try again"),
+    Reason.FORBIDDEN: ("Vai trò của bạn không được phép làm việc này", "Your role does not allow this"),
+    Reason.FORM_EXPIRED: (
+        "Biểu mẫu đã hết hạn hoặc không hợp lệ: hãy tải lại trang rồi thử lại",
+        "The form has expired or is invalid: reload the page and try again",
+    ),
+    Reason.WEAK_PASSWORD: ("Mật khẩu quá ngắn hoặc quá dễ đoán", "The password is too short or too easy to guess"),
+    Reason.MAIL_NOT_CONFIGURED: ("Chưa cấu hình gửi thư điện tử", "E-mail delivery is not configured"),
+    Reason.MAIL_FAILED: ("Không gửi được thư điện tử", "The e-mail could not be sent"),
+    Reason.REFUSED_BY_STAFF: ("Nhân viên đã từ chối cho vào", "Refused entry by staff"),
+    Reason.CLOCK_ACKNOWLEDGED: (
+        "Người phụ trách đã xác nhận đồng hồ của máy quét",
+        "A supervisor confirmed the gate's clock",
+    ),
+    Reason.ENROLMENT_INVALID: (
+        "Mã đăng ký cổng không đúng, đã dùng hoặc đã hết hạn",
+        "The gate enrolment code is wrong, used or expired",
+    ),
+    Reason.UNAUTHORIZED: ("Thiết bị chưa được xác thực", "The device is not authenticated"),
+    Reason.DEVICE_REVOKED: ("Thiết bị đã bị thu hồi quyền truy cập", "The device has been revoked"),
+    Reason.JOURNAL_GAP: (
+        "Nhật ký thiếu dòng: gửi lại từ dòng tiếp theo đã xác nhận",
+        "Journal rows are missing: resend from the row after the acknowledged one",
+    ),
+    Reason.JOURNAL_FORK: (
+        "Nhật ký bị rẽ nhánh: cùng số thứ tự nhưng nội dung khác",
+        "The journal forked: the same sequence number with other content",
+    ),
+    Reason.BROKEN_CHAIN: ("Chuỗi băm của nhật ký bị đứt", "The journal's hash chain is broken"),
+    Reason.BAD_CHECKPOINT: (
+        "Điểm kiểm tra nhật ký không do khóa của thiết bị ký hoặc không khớp",
+        "The journal checkpoint is not signed by the device key or does not match",
+    ),
+    Reason.CLOCK_SKEW: ("Đồng hồ của máy quét lệch so với máy chủ", "The gate's clock differs from the server's"),
+    Reason.TOO_LARGE: ("Yêu cầu quá lớn", "The request is too large"),
+    Reason.METHOD_NOT_ALLOWED: ("Phương thức không được hỗ trợ", "Method not allowed"),
+    Reason.SERVICE_UNAVAILABLE: ("Dịch vụ tạm thời không sẵn sàng", "The service is temporarily unavailable"),
 }
 
 # The reasons a gate may show, with the verdict each leads to; everything else is deny.

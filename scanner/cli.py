@@ -1,27 +1,48 @@
-"""The `checkin-gate` command: the gate laptop's program."""
+"""The `checkin-gate` command: the gate laptop's program.
+
+`verify` dry-checks codes with a bundle file and writes nothing. Everything else works on the
+gate's data folder (--data, $CHECKIN_GATE_DATA or ./gate-data): `enroll` sets it up, `run` is
+the scan loop (window or --headless JSON lines), `sync` and `status` talk about the network side,
+`journal verify|export` check and export the journal, `clock-ack` confirms a clock alarm.
+"""
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
+import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any, TextIO
 
 import click
 
-from checkin import trust
-from checkin.clikit import now_or, run_guarded
-from checkin.errors import CheckinError, Reason, TrustError, Verdict
+from checkin import cose, trust
+from checkin.clikit import EXIT_ERROR, now_or, parse_time, run_guarded
+from checkin.errors import CheckinError, InputError, Reason, TrustError, Verdict
 from checkin.trust import Direction
-from scanner import decode, gate
+from scanner import camera, datadir, decode, gate, runner, sync
+from scanner.datadir import GateData
+from scanner.journal import Journal
 
 EXIT_BAD_TRUST = 2
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", is_flag=True, help="show details, tracebacks included, on errors")
+@click.option(
+    "--data",
+    "data_dir",
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help=f"the gate's data folder (else ${datadir.DATA_ENV}, else ./{datadir.DEFAULT_DIR})",
+)
 @click.version_option(package_name="checkin")
-def main(verbose: bool) -> None:
+@click.pass_context
+def main(ctx: click.Context, verbose: bool, data_dir: Path | None) -> None:
     """checkin-gate: verify codes offline with public keys only."""
+    ctx.obj = GateData(datadir.resolve(data_dir))
 
 
 def load_bundle(bundle_path: Path, root_key_path: Path) -> trust.TrustBundle:
@@ -44,13 +65,21 @@ def load_bundle(bundle_path: Path, root_key_path: Path) -> trust.TrustBundle:
         raise TrustError(f"{bundle_path}: {exc.detail}", exc.reason) from None
 
 
+def _is_file(item: str) -> bool:
+    """True when the argument names a file; a code text longer than a file name can be is not one."""
+    try:
+        return Path(item).is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def _inputs(items: tuple[str, ...]) -> list[tuple[str, str | Path]]:
     """(label, text or image path) for each INPUT; '-' reads one text per line from stdin."""
     out: list[tuple[str, str | Path]] = []
     for item in items:
         if item == "-":
             out.extend((line, line) for line in (raw.strip() for raw in sys.stdin) if line)
-        elif Path(item).is_file():
+        elif _is_file(item):
             out.append((item, Path(item)))
         else:
             out.append((item, item))
@@ -74,7 +103,7 @@ def verify(
 ) -> None:
     """Dry-check codes: INPUT is CK1 text, an image file, or - for texts on stdin. Writes no journal."""
     bundle = load_bundle(bundle_path, root_key_path)
-    now = now_or(at_text, bundle.event.timezone)
+    now = parse_time(at_text, bundle.event.timezone, "--at") if at_text else now_or(None, bundle.event.timezone)
     state = gate.GateState(zone=zone, direction=Direction(direction))
     for label, source in _inputs(inputs):
         if isinstance(source, str):
@@ -99,6 +128,321 @@ def _refusal(label: str, reason: Reason, detail: str) -> dict[str, object]:
 
 def _emit(record: dict[str, object]) -> None:
     click.echo(json.dumps(record, ensure_ascii=False))
+
+
+# ---- the gate's data folder: enrolment, the scan loop, sync, status, journal ------------------------
+
+pass_data = click.make_pass_decorator(GateData)
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
+
+
+def _clock(now_text: str | None, timezone: str) -> runner.Clock:
+    """The machine's clock, or one that starts at --now and runs on (rehearsals of a past event)."""
+    if not now_text:
+        return runner.system_clock
+    return runner.shifted_clock(parse_time(now_text, timezone, "--now"))
+
+
+now_option = click.option("--now", "now_text", metavar="ISO", help="act as if it were this time (rehearsals, demos)")
+
+
+def _enrolled(data: GateData, now_text: str | None) -> tuple[datadir.Device, trust.TrustBundle, runner.Clock]:
+    """The enrolment facts, the verified bundle and the clock (--now or the machine's)."""
+    data.require_enrolled()
+    bundle = data.bundle()
+    return data.device(), bundle, _clock(now_text, bundle.event.timezone)
+
+
+def _journal(data: GateData, settings: datadir.Settings) -> Journal:
+    return Journal(
+        data.journal_path,
+        data.device_key(),
+        checkpoint_rows=settings.checkpoint_rows,
+        checkpoint_ms=int(settings.checkpoint_minutes * 60_000),
+    )
+
+
+@main.command()
+@click.option("--server", metavar="URL", help="network enrolment: the service's address")
+@click.option("--code", help="network enrolment: the one-time code from the service")
+@click.option("--bundle", "bundle_path", type=click.Path(dir_okay=False, path_type=Path), help="USB: a .ckb file")
+@click.option("--root-key", "root_key_path", type=click.Path(dir_okay=False, path_type=Path), help="USB: root.pub")
+@click.option("--zone", help="USB: the zone this gate opens")
+@click.option("--direction", type=click.Choice([d.value for d in Direction]), help="USB: in or out")
+@click.option("--name", default="gate", show_default=True, help="USB: a name for this gate")
+@pass_data
+def enroll(
+    data: GateData,
+    server: str | None,
+    code: str | None,
+    bundle_path: Path | None,
+    root_key_path: Path | None,
+    zone: str | None,
+    direction: str | None,
+    name: str,
+) -> None:
+    """Enrol this gate: --server URL --code CODE, or --bundle FILE.ckb --root-key root.pub (USB).
+
+    A USB enrolment into a folder that is already enrolled installs a newer bundle (same root).
+    """
+    if server and code and not bundle_path:
+        device = sync.enroll_network(data, server, code)
+        _emit({"enrolled": device.device_id, "event": device.event_id, "zone": device.zone, "server": device.server})
+        return
+    if not (bundle_path and root_key_path) or server or code:
+        raise InputError("give either --server URL --code CODE, or --bundle FILE.ckb --root-key root.pub")
+    bundle = load_bundle(bundle_path, root_key_path)
+    root_pem = root_key_path.read_bytes()
+    if data.enrolled():
+        if trust.root_key_from_pem(root_pem).public_bytes_raw() != data.root_key().public_bytes_raw():
+            raise TrustError(f"{root_key_path} is not the root key this gate pinned", Reason.WRONG_ROOT)
+        installed = data.install_bundle(bundle_path.read_bytes())
+        _emit({"updated": data.device().device_id, "bundle_version": installed.version})
+        return
+    data.create()
+    data.save_root(root_pem)
+    data.install_bundle(bundle_path.read_bytes(), held_version=0)
+    key = data.new_device_key()
+    device = datadir.Device(
+        device_id="usb-" + cose.kid_of(key.public_key()).hex(),
+        event_id=bundle.event.id,
+        name=name,
+        zone=zone or "",
+        direction=direction or Direction.IN.value,
+    )
+    data.save_device(device)
+    _emit(
+        {"enrolled": device.device_id, "event": device.event_id, "zone": device.zone, "bundle_version": bundle.version}
+    )
+
+
+# the service's `checkin gate add` tells staff to type `checkin-gate enrol`: both spellings work
+_enrol = copy.copy(enroll)
+_enrol.hidden = True
+main.add_command(_enrol, "enrol")
+
+
+@main.command("run")
+@click.option("--camera", type=int, metavar="N", help="webcam index")
+@click.option("--video", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="a video file")
+@click.option("--images", type=click.Path(file_okay=False, exists=True, path_type=Path), help="a folder of images")
+@click.option("--texts", type=click.File("r", encoding="utf-8"), help="one code text per line ('-': stdin)")
+@click.option("--headless", is_flag=True, help="no window: one JSON line per verdict on stdout")
+@click.option("--direction", type=click.Choice([d.value for d in Direction]), help="override the enrolled direction")
+@click.option("--zone", help="override the enrolled zone")
+@click.option("--operator", help="who staffs the gate (journalled with each row)")
+@now_option
+@click.option("--no-sync", is_flag=True, help="do not talk to the service while running")
+@pass_data
+def run_command(
+    data: GateData,
+    camera: int | None,
+    video: Path | None,
+    images: Path | None,
+    texts: TextIO | None,
+    headless: bool,
+    direction: str | None,
+    zone: str | None,
+    operator: str | None,
+    now_text: str | None,
+    no_sync: bool,
+) -> None:
+    """The scan loop: decode, decide, journal (committed first), then show or print each verdict."""
+    if sum(x is not None for x in (camera, video, images, texts)) != 1:
+        raise InputError("give exactly one of --camera N, --video FILE, --images DIR, --texts FILE")
+    if texts is not None and not headless:
+        raise InputError("--texts runs --headless only")
+    device, bundle, clock = _enrolled(data, now_text)
+    settings = data.settings()
+    journal = _journal(data, settings)
+    gate_ = runner.Gate(
+        journal,
+        bundle,
+        zone=zone if zone is not None else (device.zone or None),
+        direction=Direction(direction or device.direction),
+        clock=clock,
+        operator=operator if operator is not None else settings.operator,
+    )
+    syncer = (
+        None
+        if no_sync or not device.server
+        else sync.Syncer(data, clock=clock, settings=settings, on_bundle=gate_.set_bundle)
+    )
+    if syncer is not None:
+        syncer.start()
+    try:
+        if texts is not None:
+            runner.run_texts(gate_, texts, lambda record, _found: _emit(record.to_json()))
+            return
+        dedup = decode.Deduplicator(settings.repeat_seconds * 1000)
+        with runner.frame_source(camera=camera, video=video, images=images) as frames:
+            if headless:
+                runner.run_frames(
+                    gate_, frames, decode.decode_frame, dedup=dedup, on_verdict=lambda r, _f: _emit(r.to_json())
+                )
+                return
+            from scanner import ui
+
+            def status() -> ui.StatusView:
+                return ui.status_view(gate_, None if syncer is None else syncer.board.get(), frames.last_event)
+
+            ui.run_window(gate_, frames, dedup, settings=settings, status=status, title=f"checkin · {device.name}")
+    finally:
+        if syncer is not None:
+            syncer.stop()
+        journal.close()
+
+
+@main.command("decode")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path))
+def decode_command(inputs: tuple[Path, ...]) -> None:
+    """Read QR codes from images or videos: one JSON line per input, texts found and milliseconds taken."""
+    for path in inputs:
+        if path.suffix.lower() in VIDEO_SUFFIXES:
+            frames: Iterable[tuple[Any, float]] = camera.VideoFileSource(path)
+        else:
+            try:
+                frames = [(decode.read_image(path), 0)]
+            except CheckinError as error:
+                _emit({"input": str(path), "error": error.code, "detail": error.detail})
+                continue
+        texts: dict[str, str] = {}
+        count, spent = 0, 0.0
+        for frame, _ts in frames:
+            start = time.perf_counter()
+            found = decode.decode_frame(frame)
+            spent += time.perf_counter() - start
+            count += 1
+            for item in found:
+                texts.setdefault(item.text, item.decoder)
+        _emit(
+            {
+                "input": str(path),
+                "texts": list(texts),
+                "decoders": list(texts.values()),
+                "frames": count,
+                "ms": round(spent * 1000, 2),
+                "ms_per_frame": round(spent * 1000 / max(count, 1), 2),
+            }
+        )
+
+
+@main.command("sync")
+@now_option
+@pass_data
+def sync_command(data: GateData, now_text: str | None) -> None:
+    """One sync round now: pull a newer bundle, push every row not yet acknowledged."""
+    _device, _bundle, clock = _enrolled(data, now_text)
+    settings = data.settings()
+    syncer = sync.Syncer(data, clock=clock, settings=settings)
+    with _journal(data, settings) as journal:
+        result = syncer.sync_once(journal)
+        _emit(
+            {
+                "pushed": result.pushed,
+                "acked_seq": result.acked_seq,
+                "pending": journal.pending(),
+                "bundle_version": syncer.bundle_version,
+                "new_bundle": result.bundle is not None,
+            }
+        )
+
+
+@main.command("status")
+@now_option
+@pass_data
+def status_command(data: GateData, now_text: str | None) -> None:
+    """The gate's state as JSON: enrolment, bundle, journal, upload and clock."""
+    device, bundle, clock = _enrolled(data, now_text)
+    now = clock()
+    with Journal(data.journal_path) as journal:
+        state = journal.state(device.zone or None, Direction(device.direction))
+        checkpoints = journal.checkpoints()
+        _emit(
+            {
+                "device": device.device_id,
+                "event": device.event_id,
+                "name": device.name,
+                "zone": device.zone,
+                "direction": device.direction,
+                "server": device.server,
+                "bundle_version": bundle.version,
+                "bundle_issued_at": bundle.issued_at.isoformat(),
+                "bundle_expires_at": bundle.expires_at.isoformat(),
+                "bundle_freshness": bundle.freshness(now).value,
+                "rows": journal.last_seq(),
+                "acked_seq": journal.acked_seq,
+                "pending": journal.pending(),
+                "inside": len(state.inside),
+                "checkpoints": len(checkpoints),
+                "last_checkpoint_seq": checkpoints[-1].checkpoint.seq if checkpoints else 0,
+                "time_floor": gate.from_ms(journal.time_floor_ms).isoformat() if journal.time_floor_ms else None,
+                "clock_alarm": gate.clock_suspect(bundle, state, now),
+            }
+        )
+
+
+@main.command("clock-ack")
+@click.option("--operator", default="", help="who confirms the clock")
+@now_option
+@pass_data
+def clock_ack(data: GateData, operator: str, now_text: str | None) -> None:
+    """Confirm the gate's clock after a clock alarm (a journalled row); admissions resume."""
+    device, bundle, clock = _enrolled(data, now_text)
+    with _journal(data, data.settings()) as journal:
+        gate_ = runner.Gate(
+            journal,
+            bundle,
+            zone=device.zone or None,
+            direction=Direction(device.direction),
+            clock=clock,
+            operator=operator,
+        )
+        if not gate_.clock_alarm():
+            _emit({"clock_alarm": False})
+            return
+        _emit(gate_.acknowledge_clock().to_json())
+
+
+@main.group("journal")
+def journal_group() -> None:
+    """Check and export the gate's journal."""
+
+
+@journal_group.command("verify")
+@pass_data
+def journal_verify(data: GateData) -> None:
+    """Check SQLite integrity, the hash chain and every signed checkpoint; exit 1 on any fault."""
+    if not data.journal_path.exists():
+        raise InputError(f"{data.journal_path}: no journal", Reason.NOT_FOUND)
+    public = data.device_public() if data.path(datadir.KEY_FILE).exists() else None
+    with Journal(data.journal_path) as journal:
+        problems = journal.verify(public)
+        for problem in problems:
+            click.echo(f"seq {problem.seq}: {problem.kind}: {problem.detail}", err=True)
+        _emit(
+            {
+                "ok": not problems,
+                "rows": journal.last_seq(),
+                "checkpoints": len(journal.checkpoints()),
+                "checkpoints_checked": public is not None,
+                "faults": len(problems),
+            }
+        )
+    if problems:
+        sys.exit(EXIT_ERROR)
+
+
+@journal_group.command("export")
+@click.option("--csv", "csv_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@pass_data
+def journal_export(data: GateData, csv_path: Path) -> None:
+    """Write every journal row to a CSV file."""
+    if not data.journal_path.exists():
+        raise InputError(f"{data.journal_path}: no journal", Reason.NOT_FOUND)
+    with Journal(data.journal_path) as journal:
+        count = journal.export_csv(csv_path)
+    click.echo(f"{count} rows -> {csv_path}", err=True)
 
 
 def run() -> None:

@@ -1,28 +1,99 @@
 """The gate's decision: text, bundle, gate state and `now` in; a verdict out. Pure: no I/O.
 
-This holds the stateless part of DESIGN section 3's order (format, signature, claims, audience,
-time, revocation, bundle freshness, zone). Entry counting and anti-passback join it with the gate
-journal.
+DESIGN section 3's order: format, signature, claims, audience, time, revocation (all in
+`checkin.credential.verify`), then the bundle's freshness, then the gate policy (zone, direction,
+anti-passback, entries per credential), then screening. Before all of it stands the gate's own
+clock: below its time floor nothing is admitted until an operator acknowledges.
+
+The state (who is inside, entries counted, the time floor) is a frozen value that the journal
+rebuilds from its rows; `decide` never changes it, the runner applies a decision with `after`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 from checkin import credential
 from checkin.credential import Credential
 from checkin.errors import CredentialError, Reason, Verdict, message, verdict_for
 from checkin.trust import Direction, Freshness, TrustBundle
+from scanner import screening
+
+# Failures that depend on the gate's clock: under a suspect clock they become clock_suspect.
+_CLOCK_DEPENDENT = frozenset({Reason.NOT_YET_VALID, Reason.EXPIRED})
+_EMPTY: Mapping[bytes, int] = MappingProxyType({})
+
+
+def to_ms(moment: datetime) -> int:
+    """A datetime as whole milliseconds since the Unix epoch (UTC)."""
+    return int(moment.timestamp() * 1000)
+
+
+def from_ms(ms: int) -> datetime:
+    """Milliseconds since the Unix epoch as an aware UTC datetime."""
+    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 @dataclass(frozen=True)
 class GateState:
-    """Where the gate stands and which way it counts."""
+    """Where the gate stands, which way it counts, who is inside and the lowest time it trusts.
+
+    `inside` holds the credential ids that entered through this gate's journal and have not left;
+    `entries` counts admitted entries per credential id; `time_floor_ms` is the latest of the last
+    journalled wall time and the last server time (0: no floor yet).
+    """
 
     zone: str | None = None
     direction: Direction = Direction.IN
+    inside: frozenset[bytes] = frozenset()
+    entries: Mapping[bytes, int] = field(default_factory=lambda: _EMPTY)
+    time_floor_ms: int = 0
+
+    def entries_of(self, cti: bytes) -> int:
+        """How many times this credential was admitted to enter."""
+        return self.entries.get(cti, 0)
+
+    def after(self, decision: Decision, wall_ms: int | None = None) -> GateState:
+        """The state once `decision` was journalled (at `wall_ms`, which raises the time floor)."""
+        floor = self.time_floor_ms if wall_ms is None else max(self.time_floor_ms, wall_ms)
+        cti = decision.credential.credential_id if decision.credential is not None else None
+        if decision.verdict is not Verdict.ADMIT or cti is None:
+            return replace(self, time_floor_ms=floor) if floor != self.time_floor_ms else self
+        inside, entries = set(self.inside), dict(self.entries)
+        count(inside, entries, cti, self.direction)
+        return replace(self, inside=frozenset(inside), entries=MappingProxyType(entries), time_floor_ms=floor)
+
+    def acknowledged(self, wall_ms: int) -> GateState:
+        """The state once an operator confirmed the clock: the floor restarts at the confirmed time."""
+        return replace(self, time_floor_ms=wall_ms)
+
+
+def count(inside: set[bytes], entries: dict[bytes, int], cti: bytes, direction: Direction) -> None:
+    """Apply one admitted passage to mutable tallies: the single rule `after` and the journal share."""
+    if direction is Direction.IN:
+        inside.add(cti)
+        entries[cti] = entries.get(cti, 0) + 1
+    else:
+        inside.discard(cti)
+
+
+def rebuild(
+    passages: Iterable[tuple[bytes, Direction]],
+    *,
+    zone: str | None,
+    direction: Direction,
+    time_floor_ms: int,
+) -> GateState:
+    """A state from the admitted passages (credential id, direction) in journal order."""
+    inside: set[bytes] = set()
+    entries: dict[bytes, int] = {}
+    for cti, way in passages:
+        count(inside, entries, cti, way)
+    return GateState(zone, direction, frozenset(inside), MappingProxyType(entries), time_floor_ms)
 
 
 @dataclass(frozen=True)
@@ -35,6 +106,7 @@ class Decision:
     credential: Credential | None = None
     kid: bytes | None = None
     warning: str = ""
+    screening: str = ""
 
     def message(self, lang: str = "vi") -> str:
         """The reason in words, in Vietnamese or English."""
@@ -58,25 +130,117 @@ def _decision(reason: Reason, detail: str = "", **fields: Any) -> Decision:
     return Decision(verdict_for(reason), reason, detail, **fields)
 
 
+def clock_suspect(bundle: TrustBundle, state: GateState, now: datetime) -> bool:
+    """True when `now` is below the time floor by more than the policy's clock tolerance.
+
+    A step back within the tolerance gains nothing the ticket checks do not already allow, and
+    it absorbs the small corrections a time service makes.
+    """
+    tolerance_ms = bundle.policy.clock_tolerance_seconds * 1000
+    return state.time_floor_ms > 0 and to_ms(now) < state.time_floor_ms - tolerance_ms
+
+
 def decide(text: str, bundle: TrustBundle, state: GateState, now: datetime) -> Decision:
-    """Verify a scanned text and apply the gate's zone and the bundle's freshness."""
+    """Verify a scanned text and apply the clock, bundle freshness, zone, direction and entry policy."""
     freshness = bundle.freshness(now)
     warning = "bundle_expired" if freshness is Freshness.EXPIRED else ""
+    suspect = clock_suspect(bundle, state, now)
     try:
         verified = credential.verify(text, bundle, now)
     except CredentialError as error:
-        return _decision(error.reason, error.detail, credential=error.credential, kid=error.kid, warning=warning)
-    cred = verified.credential
-    if freshness is Freshness.STALE:
+        context: dict[str, Any] = {"credential": error.credential, "kid": error.kid, "warning": warning}
+        if suspect and error.reason in _CLOCK_DEPENDENT:
+            return _suspect(state, now, **context)
+        return _decision(error.reason, error.detail, **context)
+    if suspect:
+        return _suspect(state, now, credential=verified.credential, kid=verified.kid, warning=warning)
+    return admit_by_policy(verified.credential, verified.kid, bundle, state, now, warning=warning)
+
+
+def _suspect(state: GateState, now: datetime, **context: Any) -> Decision:
+    floor = from_ms(state.time_floor_ms).isoformat()
+    detail = f"the clock says {now.astimezone(UTC).isoformat()}, below the last known time {floor}"
+    return _decision(Reason.CLOCK_SUSPECT, detail, **context)
+
+
+def admit_by_policy(
+    cred: Credential,
+    kid: bytes | None,
+    bundle: TrustBundle,
+    state: GateState,
+    now: datetime,
+    *,
+    warning: str = "",
+) -> Decision:
+    """The steps after a credential verified: bundle freshness, zone, direction, entries, screening."""
+    context: dict[str, Any] = {"credential": cred, "kid": kid, "warning": warning}
+    if bundle.freshness(now) is Freshness.STALE:
         # the code itself verified, but revocations newer than this bundle may be missing
         detail = f"bundle v{bundle.version} expired at {bundle.expires_at.isoformat()}; sync the gate"
-        return _decision(Reason.BUNDLE_STALE, detail, credential=cred, kid=verified.kid)
+        return _decision(Reason.BUNDLE_STALE, detail, **{**context, "warning": ""})
+    if state.direction is Direction.OUT:
+        # a way out is never barred by zone, passback or entry limits: the person is leaving
+        return _decision(Reason.ADMITTED, "exit", **context)
     if state.zone is not None and state.zone not in cred.zones:
-        return _decision(
-            Reason.ZONE_NOT_ALLOWED,
-            f"zone {state.zone!r} is not among {', '.join(cred.zones) or 'none'}",
-            credential=cred,
-            kid=verified.kid,
-            warning=warning,
-        )
-    return _decision(Reason.ADMITTED, credential=cred, kid=verified.kid, warning=warning)
+        detail = f"zone {state.zone!r} is not among {', '.join(cred.zones) or 'none'}"
+        return _decision(Reason.ZONE_NOT_ALLOWED, detail, **context)
+    cti = cred.credential_id
+    policy = bundle.policy
+    if policy.reentry_after_exit and cti in state.inside:
+        return _decision(Reason.ALREADY_INSIDE, "entered before and has not exited", **context)
+    used = state.entries_of(cti)
+    if policy.entries_per_credential and used >= policy.entries_per_credential:
+        detail = f"{used} of {policy.entries_per_credential} entries used"
+        return _decision(Reason.ENTRY_LIMIT_REACHED, detail, **context)
+    outcome = screening.screen(cred, policy.screening)
+    if outcome.reason is not None:
+        return _decision(outcome.reason, outcome.detail, screening=outcome.code, **context)
+    return _decision(Reason.ADMITTED, screening=outcome.code, **context)
+
+
+def decide_manual(
+    cti: bytes,
+    bundle: TrustBundle,
+    state: GateState,
+    now: datetime,
+    known: Credential | None,
+) -> Decision:
+    """A decision for a damaged badge looked up by staff: no signature to check, only the id.
+
+    `known` is the credential as it verified earlier on this gate, if it did; without it only the
+    bundle's revocation list and names speak for the id, so the zone cannot be checked.
+    """
+    if clock_suspect(bundle, state, now):
+        return _suspect(state, now, credential=known)
+    if cti in bundle.revoked:
+        return _decision(Reason.REVOKED, f"credential {cti.hex()} is revoked", credential=known)
+    if known is not None:
+        if now < known.not_before:
+            return _decision(Reason.NOT_YET_VALID, f"valid from {known.not_before.isoformat()}", credential=known)
+        if now >= known.expires_at:
+            return _decision(Reason.EXPIRED, f"expired at {known.expires_at.isoformat()}", credential=known)
+        return admit_by_policy(known, None, bundle, state, now)
+    name = bundle.names.get(cti, "")
+    placeholder = Credential(
+        issuer=bundle.issuer,
+        event_id=bundle.event.id,
+        credential_id=cti,
+        issued_at=bundle.issued_at,
+        not_before=bundle.event.start,
+        expires_at=bundle.event.end,
+        name=name or cti.hex()[:8],
+        zones=() if state.zone is None else (state.zone,),
+    )
+    return admit_by_policy(placeholder, None, bundle, state, now)
+
+
+def refused_by_staff(shown: Decision | None) -> Decision:
+    """The decision a staff refusal journals: deny, refused_by_staff, about the person last shown."""
+    cred = None if shown is None else shown.credential
+    kid = None if shown is None else shown.kid
+    return Decision(Verdict.DENY, Reason.REFUSED_BY_STAFF, "refused by staff", credential=cred, kid=kid)
+
+
+def clock_acknowledged() -> Decision:
+    """The decision an operator's clock confirmation journals (verdict refer: it admits no one)."""
+    return Decision(Verdict.REFER, Reason.CLOCK_ACKNOWLEDGED, "the operator confirmed the clock")

@@ -1,32 +1,109 @@
-"""The service's database: SQLite (WAL) by default, PostgreSQL by URL. All time is a parameter."""
+"""The service's database: SQLite (WAL) by default, PostgreSQL by URL. All time is a parameter.
+
+The schema is made and upgraded by the Alembic revisions in `checkin/store/migrations/`
+(`Store.migrate()`), never by `create_all`, so a deployment's database and the code always agree
+on which revision they are at.
+
+Transactions: `session()` reads, `writing()` writes. On SQLite a write transaction starts with
+BEGIN IMMEDIATE, so concurrent writers queue on the busy timeout instead of failing when a read
+transaction tries to become a write one (SQLITE_BUSY_SNAPSHOT in WAL mode); on PostgreSQL the
+rows a writer depends on are locked with SELECT ... FOR UPDATE.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, insert, select
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from checkin.chain import JournalRow
 from checkin.credential import Credential
 from checkin.errors import InputError, Reason
-from checkin.store.models import Base, Event, Guest, IssuedCredential, Zone
+from checkin.store import journal
+from checkin.store.journal import AlertNote, Ingested, JournalRefused
+from checkin.store.models import (
+    AdminAction,
+    Alert,
+    Base,
+    CheckpointRecord,
+    Device,
+    Event,
+    Guest,
+    IssuedCredential,
+    Scan,
+    User,
+    Zone,
+)
 
-__all__ = ["Event", "Guest", "IssuedCredential", "NewEvent", "Store", "Zone"]
+__all__ = [
+    "AdminAction",
+    "Alert",
+    "AlertNote",
+    "Base",
+    "BundleInputs",
+    "CheckpointRecord",
+    "Device",
+    "Event",
+    "Guest",
+    "Ingested",
+    "IssuedCredential",
+    "JournalRefused",
+    "NewEvent",
+    "Scan",
+    "Store",
+    "User",
+    "Zone",
+    "sha256_hex",
+]
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+ENROL_VALIDITY = timedelta(minutes=15)
+# Enrolment codes are typed at the gate: 16 characters of an alphabet without 0/O, 1/I/L (80 bits).
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_LENGTH = 16
+DIRECTIONS = ("in", "out")
+LAST_SEEN_EVERY = timedelta(minutes=1)  # a bundle fetch records last_seen at most this often
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def sha256_hex(text: str) -> str:
+    """SHA-256 of a secret as hex: what the store keeps instead of codes and tokens."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def normalise_code(text: str) -> str:
+    """An enrolment code as typed (any case, dashes and spaces) in its canonical form."""
+    return "".join(c for c in text.upper() if c not in "- \t")
+
+
+def _new_code() -> str:
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    return "-".join(raw[i : i + 4] for i in range(0, CODE_LENGTH, 4))
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own transaction handling is switched off: the "begin" listener below emits
+    # BEGIN or BEGIN IMMEDIATE itself.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    immediate = connection.get_execution_options().get("checkin_write", False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 @dataclass(frozen=True)
@@ -42,23 +119,58 @@ class NewEvent:
     venue: str = ""
 
 
+@dataclass(frozen=True)
+class BundleInputs:
+    """What a trust bundle is built from, read in one transaction."""
+
+    event: Event
+    revoked: frozenset[bytes]
+    names: dict[bytes, str]
+
+
 class Store:
-    """Sessions over one database, with the few queries the tools need."""
+    """Sessions over one database, with the queries the tools and the service need."""
 
     def __init__(self, url: str) -> None:
         self.engine: Engine = create_engine(url)
         if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "connect", _sqlite_connect)
+            event.listen(self.engine, "begin", _sqlite_begin)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._writers = sessionmaker(self.engine.execution_options(checkin_write=True), expire_on_commit=False)
 
-    def create_schema(self) -> None:
-        """Create the tables that do not exist yet."""
-        Base.metadata.create_all(self.engine)
+    def migrate(self, revision: str = "head") -> None:
+        """Upgrade the schema to `revision` (the newest by default) with the Alembic migrations."""
+        self._alembic("upgrade", revision)
+
+    def downgrade(self, revision: str) -> None:
+        """Take the schema back to `revision` ("base": no tables)."""
+        self._alembic("downgrade", revision)
+
+    def _alembic(self, verb: str, revision: str) -> None:
+        from alembic import command
+        from alembic.config import Config as AlembicConfig
+
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as connection:
+            cfg.attributes["connection"] = connection
+            getattr(command, verb)(cfg, revision)
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session committed on success, rolled back on any error."""
+        """A session for reading (committed on success, rolled back on any error)."""
         with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """A session for writing: on SQLite it holds the write lock from its first statement."""
+        with self._writers() as session, session.begin():
             yield session
 
     # ---- events -----------------------------------------------------------------------------
@@ -70,7 +182,7 @@ class Store:
         if not new.zones:
             raise InputError("an event needs at least one zone")
         try:
-            with self.session() as s:
+            with self.writing() as s:
                 row = Event(
                     id=new.id,
                     name=new.name,
@@ -89,9 +201,7 @@ class Store:
     def event(self, event_id: str) -> Event:
         """One event with its zones."""
         with self.session() as s:
-            row = s.scalars(select(Event).where(Event.id == event_id).options(selectinload(Event.zones))).first()
-        if row is None:
-            raise InputError(f"no event {event_id!r}; create it with `checkin event create`", Reason.NOT_FOUND)
+            row = _event(s, event_id)
         return row
 
     def events(self) -> Sequence[Event]:
@@ -103,7 +213,7 @@ class Store:
 
     def record_issued(self, items: Sequence[tuple[Guest | None, Credential, str, str]]) -> None:
         """Store guests and the credentials issued to them, (guest, credential, kid, text), in bulk."""
-        with self.session() as s:
+        with self.writing() as s:
             guests = [g for g, _c, _k, _t in items if g is not None]
             ids: list[int] = []
             if guests:
@@ -135,7 +245,7 @@ class Store:
         cti = cti.lower()
         if len(cti) < 8:
             raise InputError("give at least 8 hex digits of the credential id")
-        with self.session() as s:
+        with self.writing() as s:
             rows = s.scalars(select(IssuedCredential).where(IssuedCredential.cti.startswith(cti))).all()
             if len(rows) != 1:
                 raise InputError(f"no single credential matches {cti!r}", Reason.NOT_FOUND)
@@ -146,29 +256,236 @@ class Store:
     def revoked_ids(self, event_id: str) -> frozenset[bytes]:
         """The ids of the event's revoked credentials."""
         with self.session() as s:
-            ids = s.scalars(
-                select(IssuedCredential.cti).where(
-                    IssuedCredential.event_id == event_id, IssuedCredential.status == "revoked"
-                )
-            ).all()
-        return frozenset(bytes.fromhex(c) for c in ids)
+            return _revoked(s, event_id)
 
     def credential_names(self, event_id: str) -> dict[bytes, str]:
         """Display names by credential id, for bundles whose policy includes them."""
         with self.session() as s:
-            rows = s.execute(
-                select(IssuedCredential.cti, IssuedCredential.name).where(IssuedCredential.event_id == event_id)
-            ).all()
-        return {bytes.fromhex(cti): name for cti, name in rows}
+            return _names(s, event_id)
 
-    def next_bundle_version(self, event_id: str, content: bytes) -> int:
-        """The bundle version for this content: the same as last time, or one more if it changed."""
+    # ---- trust bundles --------------------------------------------------------------------------
+
+    def bundle_inputs(self, event_id: str, *, names: bool) -> BundleInputs:
+        """The event, its revoked ids and (when asked) display names, in one read transaction."""
+        with self.session() as s:
+            ev = _event(s, event_id)
+            return BundleInputs(ev, _revoked(s, event_id), _names(s, event_id) if names else {})
+
+    def bundle_version(
+        self, event_id: str, content: bytes, now: datetime, renew_after: timedelta | None = None
+    ) -> tuple[int, datetime]:
+        """The bundle version for this content and when that version was signed.
+
+        The version grows by one when the content changed, or, with `renew_after`, when the
+        current version was signed longer ago than that (or in the future of `now`): a renewed
+        expiry is new bytes, and one version must always mean one byte string.
+        """
         digest = hashlib.sha256(content).hexdigest()
         with self.session() as s:
+            current = s.execute(
+                select(Event.bundle_version, Event.bundle_digest, Event.bundle_issued_at).where(Event.id == event_id)
+            ).first()
+        if current is None:
+            raise InputError(f"no event {event_id!r}", Reason.NOT_FOUND)
+        if not _bundle_outdated(current.bundle_digest, current.bundle_issued_at, digest, now, renew_after):
+            assert current.bundle_issued_at is not None
+            return current.bundle_version, current.bundle_issued_at
+        with self.writing() as s:
             row = s.get(Event, event_id, with_for_update=True)
             if row is None:
                 raise InputError(f"no event {event_id!r}", Reason.NOT_FOUND)
-            if row.bundle_digest != digest:
+            if _bundle_outdated(row.bundle_digest, row.bundle_issued_at, digest, now, renew_after):
                 row.bundle_version += 1
                 row.bundle_digest = digest
-            return row.bundle_version
+                row.bundle_issued_at = now
+            assert row.bundle_issued_at is not None
+            return row.bundle_version, row.bundle_issued_at
+
+    # ---- gate devices ----------------------------------------------------------------------------
+
+    def create_device(
+        self, event_id: str, name: str, zone: str | None, direction: str, now: datetime
+    ) -> tuple[Device, str]:
+        """Register a gate for an event; return it and its one-time enrolment code (valid 15 minutes)."""
+        name = name.strip()
+        if not name or len(name) > 100:
+            raise InputError("a gate needs a name of 1 to 100 characters")
+        if direction not in DIRECTIONS:
+            raise InputError(f"direction must be one of {', '.join(DIRECTIONS)}, not {direction!r}")
+        code = _new_code()
+        with self.writing() as s:
+            ev = _event(s, event_id)
+            zone = zone or ev.zone_codes[0]
+            if zone not in ev.zone_codes:
+                raise InputError(f"unknown zone {zone!r}; the event has {', '.join(ev.zone_codes)}")
+            device = Device(
+                id=secrets.token_hex(8),
+                event_id=event_id,
+                name=name,
+                zone=zone,
+                direction=direction,
+                created=now,
+                status="pending",
+                enrol_code_hash=sha256_hex(normalise_code(code)),
+                enrol_expires=now + ENROL_VALIDITY,
+                public_key="",
+                token_hash="",
+                acked_seq=0,
+                head_hash="",
+            )
+            s.add(device)
+        return device, code
+
+    def enrol_device(self, code: str, public_key_hex: str, now: datetime) -> tuple[Device, str]:
+        """Use a one-time enrolment code: bind the gate's public key, return the device and its token.
+
+        The code is spent by a single conditional UPDATE, so two gates racing with one code
+        cannot both enrol. The token is returned once and only its SHA-256 is kept.
+        """
+        token = secrets.token_urlsafe(32)
+        invalid = InputError("ask an administrator for a new one (checkin gate add)", Reason.ENROLMENT_INVALID)
+        code_hash = sha256_hex(normalise_code(code))
+        with self.writing() as s:
+            result = s.execute(
+                update(Device)
+                .where(
+                    Device.enrol_code_hash == code_hash,
+                    Device.status == "pending",
+                    Device.enrol_expires > now,
+                )
+                .values(
+                    status="active",
+                    enrol_code_hash="",
+                    enrol_expires=None,
+                    public_key=public_key_hex,
+                    token_hash=sha256_hex(token),
+                    enrolled_at=now,
+                    last_seen=now,
+                )
+                .returning(Device.id)
+            )
+            device_id = result.scalar_one_or_none()
+            if device_id is None:
+                raise invalid
+            device = s.get(Device, device_id, populate_existing=True)
+            assert device is not None
+        return device, token
+
+    def device_for_token(self, token: str) -> Device | None:
+        """The device a bearer token belongs to (whatever its status), or None."""
+        with self.session() as s:
+            return s.scalars(select(Device).where(Device.token_hash == sha256_hex(token))).first()
+
+    def device(self, device_id: str) -> Device:
+        """One device by id."""
+        with self.session() as s:
+            row = s.get(Device, device_id)
+        if row is None:
+            raise InputError(f"no gate {device_id!r}", Reason.NOT_FOUND)
+        return row
+
+    def devices(self, event_id: str | None = None) -> Sequence[Device]:
+        """Every device (of one event, if given), oldest first."""
+        query = select(Device).order_by(Device.created, Device.id)
+        if event_id is not None:
+            query = query.where(Device.event_id == event_id)
+        with self.session() as s:
+            return s.scalars(query).all()
+
+    def revoke_device(self, device_id: str, now: datetime) -> Device:
+        """Revoke a gate: its token stops working at once and its enrolment code is spent."""
+        with self.writing() as s:
+            row = s.get(Device, device_id, with_for_update=True)
+            if row is None:
+                raise InputError(f"no gate {device_id!r}", Reason.NOT_FOUND)
+            row.status, row.revoked_at = "revoked", now
+            row.enrol_code_hash, row.enrol_expires = "", None
+        return row
+
+    def seen(self, device: Device, now: datetime) -> None:
+        """Record that a device was heard from; written at most once a minute per device."""
+        if device.last_seen is not None and device.last_seen <= now < device.last_seen + LAST_SEEN_EVERY:
+            return
+        with self.writing() as s:
+            s.execute(update(Device).where(Device.id == device.id).values(last_seen=now))
+
+    # ---- journal upload --------------------------------------------------------------------------
+
+    def ingest_journal(self, device: Device, rows: Sequence[JournalRow], checkpoint: bytes, now: datetime) -> Ingested:
+        """Check and store a batch of a gate's journal rows; JournalRefused (alert kept) when refused.
+
+        The chain and the checkpoint are verified before the write transaction starts, so gates
+        uploading at once spend their CPU in parallel and hold the write lock only to store.
+        """
+        batch = journal.check_batch(rows, checkpoint, device.public_key)
+        with self.writing() as s:
+            outcome = journal.ingest(s, device.id, batch, now)
+        if isinstance(outcome, JournalRefused):
+            raise outcome
+        return outcome
+
+    def journal_rows(self, device_id: str) -> list[JournalRow]:
+        """A device's uploaded journal, in seq order, as the gate chained it."""
+        with self.session() as s:
+            return journal.held_rows(s, device_id)
+
+    def scan_count(self, event_id: str | None = None) -> int:
+        """How many journal rows are held (for one event, if given)."""
+        query = select(func.count()).select_from(Scan)
+        if event_id is not None:
+            query = query.where(Scan.event_id == event_id)
+        with self.session() as s:
+            return int(s.scalar(query) or 0)
+
+    def alerts(self, *, event_id: str | None = None, device_id: str | None = None) -> Sequence[Alert]:
+        """Alerts, oldest first, optionally for one event or one device."""
+        query = select(Alert).order_by(Alert.id)
+        if event_id is not None:
+            query = query.where(Alert.event_id == event_id)
+        if device_id is not None:
+            query = query.where(Alert.device_id == device_id)
+        with self.session() as s:
+            return s.scalars(query).all()
+
+    # ---- the admin action log ----------------------------------------------------------------------
+
+    def record_action(self, actor: str, action: str, target: str, detail: str, now: datetime) -> None:
+        """Append one entry to the admin action log (the table refuses updates and deletes)."""
+        with self.writing() as s:
+            s.execute(insert(AdminAction).values(at=now, actor=actor, action=action, target=target, detail=detail))
+
+    def actions(self, limit: int = 100) -> Sequence[AdminAction]:
+        """The newest entries of the admin action log, newest first."""
+        with self.session() as s:
+            return s.scalars(select(AdminAction).order_by(AdminAction.id.desc()).limit(limit)).all()
+
+
+def _event(s: Session, event_id: str) -> Event:
+    row = s.scalars(select(Event).where(Event.id == event_id).options(selectinload(Event.zones))).first()
+    if row is None:
+        raise InputError(f"no event {event_id!r}; create it with `checkin event create`", Reason.NOT_FOUND)
+    return row
+
+
+def _revoked(s: Session, event_id: str) -> frozenset[bytes]:
+    ids = s.scalars(
+        select(IssuedCredential.cti).where(IssuedCredential.event_id == event_id, IssuedCredential.status == "revoked")
+    ).all()
+    return frozenset(bytes.fromhex(c) for c in ids)
+
+
+def _names(s: Session, event_id: str) -> dict[bytes, str]:
+    rows = s.execute(
+        select(IssuedCredential.cti, IssuedCredential.name).where(IssuedCredential.event_id == event_id)
+    ).all()
+    return {bytes.fromhex(cti): name for cti, name in rows}
+
+
+def _bundle_outdated(
+    held_digest: str, signed_at: datetime | None, digest: str, now: datetime, renew_after: timedelta | None
+) -> bool:
+    if held_digest != digest or signed_at is None:
+        return True
+    if renew_after is None:
+        return False
+    return not signed_at <= now < signed_at + renew_after

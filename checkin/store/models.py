@@ -39,6 +39,9 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+_TEXT = 200  # checkin.chain.MAX_TEXT; not imported so the models stay free of the chain module
+
+
 class Base(DeclarativeBase):
     """Base of every model."""
 
@@ -56,6 +59,8 @@ class Event(Base):
     created: Mapped[datetime] = mapped_column(UtcDateTime)
     bundle_version: Mapped[int] = mapped_column(Integer, default=0)
     bundle_digest: Mapped[str] = mapped_column(String(64), default="")
+    # when the current version was signed: one version is one byte string (ETag "v<version>")
+    bundle_issued_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     zones: Mapped[list[Zone]] = relationship(back_populates="event", order_by="Zone.position")
 
     @property
@@ -119,18 +124,23 @@ class Device(Base):
     direction: Mapped[str] = mapped_column(String(8), default="in")
     created: Mapped[datetime] = mapped_column(UtcDateTime)
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, active, revoked
-    enrol_code_hash: Mapped[str] = mapped_column(String(64), default="")  # SHA-256, never the code
+    enrol_code_hash: Mapped[str] = mapped_column(String(64), default="", index=True)  # SHA-256, never the code
     enrol_expires: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     enrolled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     public_key: Mapped[str] = mapped_column(String(64), default="")  # raw Ed25519, hex
     token_hash: Mapped[str] = mapped_column(String(64), default="", index=True)  # SHA-256 of the bearer token
     last_seen: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     acked_seq: Mapped[int] = mapped_column(Integer, default=0)  # highest contiguous seq held
     head_hash: Mapped[str] = mapped_column(String(64), default="")  # hash of the row at acked_seq
 
 
 class Scan(Base):
-    """A journal row uploaded by a gate, exactly as the gate chained it."""
+    """A journal row uploaded by a gate, exactly as the gate chained it.
+
+    Text columns are as wide as the chain allows (checkin.chain.MAX_TEXT): a row the gate signed
+    into its chain must be storable whatever it says, or the gate could never upload past it.
+    """
 
     __tablename__ = "scans"
     __table_args__ = (UniqueConstraint("device_id", "seq"),)
@@ -140,12 +150,12 @@ class Scan(Base):
     seq: Mapped[int] = mapped_column(Integer)
     wall_ms: Mapped[int] = mapped_column(BigInteger)
     mono_ms: Mapped[int] = mapped_column(BigInteger)
-    cti: Mapped[str] = mapped_column(String(32), index=True)
-    kid: Mapped[str] = mapped_column(String(16))
-    verdict: Mapped[str] = mapped_column(String(8))
-    reason: Mapped[str] = mapped_column(String(32))
-    direction: Mapped[str] = mapped_column(String(8))
-    zone: Mapped[str] = mapped_column(String(32))
+    cti: Mapped[str] = mapped_column(String(_TEXT), index=True)
+    kid: Mapped[str] = mapped_column(String(_TEXT))
+    verdict: Mapped[str] = mapped_column(String(_TEXT))
+    reason: Mapped[str] = mapped_column(String(_TEXT))
+    direction: Mapped[str] = mapped_column(String(_TEXT))
+    zone: Mapped[str] = mapped_column(String(_TEXT))
     operator: Mapped[str] = mapped_column(String(200), default="")
     screening: Mapped[str] = mapped_column(String(200), default="")
     prev_hash: Mapped[str] = mapped_column(String(64))
@@ -172,7 +182,7 @@ class Alert(Base):
     __tablename__ = "alerts"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[str] = mapped_column(String(64), index=True)
-    device_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    device_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     kind: Mapped[str] = mapped_column(String(32))
     seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
     detail: Mapped[str] = mapped_column(Text, default="")

@@ -56,7 +56,7 @@ def create_app(config: Config, test_config: Mapping[str, Any] | None = None) -> 
     if test_config:
         app.config.update(test_config)
     store = Store(config.database_url)
-    store.create_schema()
+    store.migrate()
     app.extensions["checkin.store"] = store
 
     from checkin.web import admin, api, audit, declare

@@ -1,7 +1,337 @@
-"""The JSON API for gates, versioned under /api/v1/: enrolment, bundles, journal upload."""
+"""The JSON API for gates, versioned under /api/v1/: enrolment, bundles, journal upload.
+
+Every answer is JSON (the bundle itself excepted: raw CKB1 bytes); every refusal is
+`{"reason": <code word>, "message": <English>, "message_vi": <Vietnamese>}` with a 4xx status, and
+no input, however malformed, ends in a 500. Gates authenticate with the bearer token they got at
+enrolment; the service keeps only its SHA-256, and a revoked gate's token fails at once because
+every request looks the device up again.
+
+The root key is loaded once, when the blueprint is registered, and lives only in the
+BundleService; it signs bundles and nothing else.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import base64
+import binascii
+import json
+import logging
+import os
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, NoReturn, cast
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from flask import Blueprint, Flask, Response, current_app, request
+from flask.blueprints import BlueprintSetupState
+from werkzeug.exceptions import HTTPException
+
+from checkin import chain
+from checkin.bundles import BundleService, load_root_key
+from checkin.config import Config
+from checkin.errors import CheckinError, Reason
+from checkin.keystore import PASSPHRASE_ENV
+from checkin.store import Device, JournalRefused, Store
+from checkin.web import now, store
+from checkin.web.openapi import document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+log = logging.getLogger(__name__)
+
+MAX_ROWS = 5000
+MAX_CHECKPOINT = 1024  # base64 characters; a CKC1 checkpoint is about 200
+MAX_TOKEN = 200
+ROOT_KEY_CONFIG = "CHECKIN_ROOT_KEY"  # an already opened root key handed over by `checkin serve`
+_BUNDLES = "checkin.bundles"
+_ROUTES = {  # path below /api/v1/ -> methods, for a JSON 405 (routing errors never reach a blueprint)
+    "devices/enroll": ("POST",),
+    "bundle": ("GET", "HEAD"),
+    "journal": ("POST",),
+    "openapi.json": ("GET", "HEAD"),
+}
+_STATUS_REASONS = {
+    400: Reason.INVALID_INPUT,
+    401: Reason.UNAUTHORIZED,
+    403: Reason.ENROLMENT_INVALID,
+    404: Reason.NOT_FOUND,
+    405: Reason.METHOD_NOT_ALLOWED,
+    409: Reason.JOURNAL_GAP,
+    413: Reason.TOO_LARGE,
+    503: Reason.SERVICE_UNAVAILABLE,
+}
+_REASON_STATUS = {
+    Reason.INVALID_INPUT: 400,
+    Reason.UNAUTHORIZED: 401,
+    Reason.DEVICE_REVOKED: 401,
+    Reason.ENROLMENT_INVALID: 403,
+    Reason.NOT_FOUND: 404,
+    Reason.JOURNAL_GAP: 409,
+    Reason.TOO_LARGE: 413,
+    Reason.JOURNAL_FORK: 422,
+    Reason.BROKEN_CHAIN: 422,
+    Reason.BAD_CHECKPOINT: 422,
+    Reason.SERVICE_UNAVAILABLE: 503,
+}
+
+
+class ApiError(CheckinError):
+    """A refusal with its reason; `extra` fields join the JSON body."""
+
+    def __init__(self, detail: str, reason: Reason, **extra: Any) -> None:
+        super().__init__(detail, reason)
+        self.extra = extra
+
+
+# ---- set-up ------------------------------------------------------------------------------------
+
+
+@bp.record_once
+def _load_root_key(state: BlueprintSetupState) -> None:
+    """Open the root key once, at start: from `checkin serve`, or with $CHECKIN_KEY_PASSPHRASE.
+
+    A service whose keys are missing or locked still starts (the admin pages work); enrolment
+    and bundles then answer 503 until it is restarted with the key.
+    """
+    app = cast(Flask, state.app)
+    key = cast(Ed25519PrivateKey | None, app.config.pop(ROOT_KEY_CONFIG, None))
+    if key is None:
+        passphrase = os.environ.get(PASSPHRASE_ENV)
+        try:
+            key = load_root_key(config_of(app), passphrase.encode() if passphrase else None)
+        except CheckinError as exc:
+            log.warning("gate API without the root key (enrolment and bundles answer 503): %s", exc.code)
+            return
+    app.extensions[_BUNDLES] = BundleService(config_of(app), cast(Store, app.extensions["checkin.store"]), key)
+
+
+def config_of(app: Flask) -> Config:
+    """The checkin configuration of an app."""
+    return cast(Config, app.config["CHECKIN_CONFIG"])
+
+
+def _bundles() -> BundleService:
+    service = current_app.extensions.get(_BUNDLES)
+    if service is None:
+        raise ApiError("the service was started without its root key", Reason.SERVICE_UNAVAILABLE)
+    return cast(BundleService, service)
+
+
+# ---- errors --------------------------------------------------------------------------------------
+
+
+def error_response(status: int, reason: Reason, detail: str = "", **extra: Any) -> Response:
+    """The JSON body of every refusal."""
+    error = CheckinError(detail, reason)
+    body = {"reason": reason.value, "message": error.text("en"), "message_vi": error.text("vi"), **extra}
+    response = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.errorhandler(CheckinError)
+def _checkin_error(exc: CheckinError) -> Response:
+    extra = exc.extra if isinstance(exc, ApiError) else {}
+    return error_response(_REASON_STATUS.get(exc.reason, 400), exc.reason, exc.detail, **extra)
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> Response:
+    status = exc.code or 400
+    response = error_response(status, _STATUS_REASONS.get(status, Reason.INVALID_INPUT), exc.description or "")
+    methods = getattr(exc, "valid_methods", None)
+    if status == 405 and isinstance(methods, list):
+        response.headers["Allow"] = ", ".join(methods)
+    return response
+
+
+@bp.errorhandler(Exception)
+def _unexpected(exc: Exception) -> Response:
+    log.exception("gate API failure on %s %s", request.method, request.path)
+    return error_response(500, Reason.SERVICE_UNAVAILABLE, "unexpected error; it has been logged")
+
+
+@bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"])
+def _unknown(rest: str) -> Response:
+    """Paths below /api/v1/ that match no route (or not with this method), answered in JSON."""
+    allowed = _ROUTES.get(rest)
+    if allowed is None:
+        return error_response(404, Reason.NOT_FOUND, f"no API route /api/v1/{rest}")
+    response = error_response(405, Reason.METHOD_NOT_ALLOWED, f"/api/v1/{rest} takes {' or '.join(allowed)}")
+    response.headers["Allow"] = ", ".join(allowed)
+    return response
+
+
+# ---- input ----------------------------------------------------------------------------------------
+
+
+def _json_object() -> Mapping[str, Any]:
+    """The request body as a JSON object (whatever the Content-Type says)."""
+    raw = request.get_data(cache=False)
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ApiError("the body is not valid JSON (UTF-8)", Reason.INVALID_INPUT) from None
+    if not isinstance(data, dict):
+        raise ApiError("the body must be a JSON object", Reason.INVALID_INPUT)
+    return data
+
+
+def _only(body: Mapping[str, Any], allowed: set[str]) -> None:
+    unknown = set(body) - allowed
+    if unknown:
+        raise ApiError(f"unknown fields {sorted(unknown)}", Reason.INVALID_INPUT)
+
+
+def _text(body: Mapping[str, Any], name: str, limit: int) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise ApiError(f"{name} must be text of 1 to {limit} characters", Reason.INVALID_INPUT)
+    return value
+
+
+def _clean(texts: list[str], where: str) -> None:
+    """Refuse text no database can store faithfully: NUL characters and lone surrogates."""
+    joined = "".join(texts)
+    if "\x00" in joined:
+        raise ApiError(f"{where} contains a NUL character", Reason.INVALID_INPUT)
+    try:
+        joined.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(f"{where} contains text that is not valid Unicode", Reason.INVALID_INPUT) from None
+
+
+def _device() -> Device:
+    """The device whose bearer token came with the request; 401 otherwise."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN:
+        raise ApiError("send the device token as `Authorization: Bearer <token>`", Reason.UNAUTHORIZED)
+    device = store().device_for_token(token)
+    if device is None:
+        raise ApiError("the device token is not known", Reason.UNAUTHORIZED)
+    if device.status == "revoked":
+        raise ApiError(f"gate {device.id} has been revoked", Reason.DEVICE_REVOKED)
+    if device.status != "active":
+        raise ApiError("the device is not enrolled", Reason.UNAUTHORIZED)
+    return device
+
+
+def _times(moment: datetime) -> dict[str, Any]:
+    utc = moment.astimezone(UTC)
+    return {
+        "server_time": utc.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "server_time_ms": int(utc.timestamp() * 1000),
+    }
+
+
+def _json(body: Mapping[str, Any]) -> Response:
+    response = Response(json.dumps(body, ensure_ascii=False), mimetype="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# ---- routes -------------------------------------------------------------------------------------
+
+
+@bp.post("/devices/enroll")
+def enroll() -> Response:
+    """Spend a one-time enrolment code: bind the gate's public key, hand out token, root key and bundle."""
+    body = _json_object()
+    _only(body, {"code", "public_key"})
+    code = _text(body, "code", 64)
+    public_hex = _text(body, "public_key", 64).lower()
+    _clean([code], "code")
+    try:
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_hex))
+        if len(public_hex) != 64:
+            raise ValueError
+    except ValueError:
+        raise ApiError("public_key must be 64 hex digits: a raw Ed25519 public key", Reason.INVALID_INPUT) from None
+    service = _bundles()
+    moment = now()
+    device, token = store().enrol_device(code, public_hex, moment)
+    signed = service.current(device.event_id, moment)
+    return _json(
+        {
+            "device_id": device.id,
+            "token": token,
+            "event_id": device.event_id,
+            "name": device.name,
+            "zone": device.zone,
+            "direction": device.direction,
+            "root_public_key": service.root_public_pem(),
+            "bundle": base64.b64encode(signed.data).decode(),
+            "bundle_version": signed.version,
+            **_times(moment),
+        }
+    )
+
+
+@bp.get("/bundle")
+def bundle() -> Response:
+    """The newest signed bundle of the device's event; 304 when the gate already holds it."""
+    device = _device()
+    service = _bundles()
+    moment = now()
+    signed = service.current(device.event_id, moment)
+    store().seen(device, moment)
+    etag = f"v{signed.version}"
+    if request.if_none_match.contains_weak(etag):
+        response = Response(status=304)
+    else:
+        response = Response(signed.data, mimetype="application/cose")
+    response.set_etag(etag)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.post("/journal")
+def journal() -> Response:
+    """Take a batch of journal rows with a checkpoint signed by the device key."""
+    device = _device()
+    body = _json_object()
+    _only(body, {"rows", "checkpoint"})
+    raw_rows = body.get("rows")
+    if not isinstance(raw_rows, list) or not raw_rows:
+        raise ApiError("rows must be a non-empty list of journal rows", Reason.INVALID_INPUT)
+    if len(raw_rows) > MAX_ROWS:
+        raise ApiError(f"a batch holds at most {MAX_ROWS} rows; this one has {len(raw_rows)}", Reason.TOO_LARGE)
+    checkpoint = _checkpoint(body.get("checkpoint"))
+    rows = [chain.row_from_json(item, f"rows[{i}]") for i, item in enumerate(raw_rows)]
+    _clean([text for row in rows for text in vars(row).values() if isinstance(text, str)], "rows")
+    moment = now()
+    try:
+        result = store().ingest_journal(device, rows, checkpoint, moment)
+    except JournalRefused as refused:
+        _refuse(refused)
+    return _json(
+        {
+            "acked_seq": result.acked_seq,
+            "head_hash": result.head_hash,
+            "stored": result.stored,
+            **_times(moment),
+            "alerts": [note.to_json() for note in result.alerts],
+        }
+    )
+
+
+def _checkpoint(value: Any) -> bytes:
+    if not isinstance(value, str) or not value or len(value) > MAX_CHECKPOINT:
+        raise ApiError(f"checkpoint must be base64 of at most {MAX_CHECKPOINT} characters", Reason.INVALID_INPUT)
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError("checkpoint is not valid base64", Reason.INVALID_INPUT) from None
+
+
+def _refuse(refused: JournalRefused) -> NoReturn:
+    extra: dict[str, Any] = {"acked_seq": refused.acked_seq}
+    if refused.reason is not Reason.DEVICE_REVOKED:
+        extra.update(head_hash=refused.head_hash, seq=refused.seq)
+    raise ApiError(refused.detail, refused.reason, **extra)
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI 3.0 description of this API."""
+    return _json(document(MAX_ROWS))

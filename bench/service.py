@@ -1,0 +1,423 @@
+"""Service benchmark: the gate API served by `checkin serve` (a real WSGI server on localhost).
+
+Measures, on SQLite and (when CHECKIN_TEST_DATABASE_URL is set) PostgreSQL:
+- journal rows ingested per second: gates upload batches of 500 rows at once, each batch's chain
+  and checkpoint verified by the service; afterwards every row is counted and every chain checked;
+- bundle fetch latency (GET /api/v1/bundle, full signed body, one gate after another);
+- issue requests per second. There is no JSON issue endpoint (issuing is an admin form behind a
+  login), so this signs and records one credential per request in this process, exactly as the
+  service does it (Credential.create, credential.sign, Store.record_issued), one transaction each.
+
+The same run measures the other WSGI server (waitress against gunicorn gthread) on SQLite, so the
+choice in checkin/cli_service.py stands on numbers from this machine. Prints one table.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from checkin import chain, credential
+from checkin.config import load
+from checkin.credential import Credential
+from checkin.keystore import KeyStore
+from checkin.store import Guest, NewEvent, Store
+from checkin.store.scratch import scratch_schema
+
+EVENT = "cds-hd-2022"
+BATCH = 500
+GATES = 4
+BATCHES_PER_GATE = 10
+ROUNDS = 3
+FETCHES = 300
+ISSUES = 600
+GUESTS = 2000
+REVOKED = 50
+NOW = datetime.now(UTC).replace(microsecond=0)
+ROWS: list[tuple[str, ...]] = []
+TARGET_ROWS, TARGET_FETCH_MS, TARGET_ISSUE = 20_000, 20.0, 300
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def row(*cells: str) -> None:
+    ROWS.append(cells)
+
+
+def verdict(ok: bool) -> str:
+    return "MET" if ok else "MISSED"
+
+
+@dataclass
+class Deployment:
+    """A config folder with keys, one event, guests with credentials, some revoked."""
+
+    home: Path
+    url: str
+
+    @property
+    def config_path(self) -> Path:
+        return self.home / "config.toml"
+
+    def create(self) -> Store:
+        self.config_path.write_text(
+            f'[deployment]\nid = "hd-stttt"\n\n[paths]\ndatabase = "{self.url}"\n', encoding="utf-8"
+        )
+        cfg = load(str(self.config_path))
+        KeyStore(cfg.keys_dir).init(None, NOW - timedelta(days=30))
+        store = Store(cfg.database_url)
+        store.migrate()
+        start = NOW + timedelta(hours=2)
+        end = start + timedelta(hours=10)
+        store.create_event(NewEvent(EVENT, "Ngày Chuyển đổi số", start, end, "Asia/Ho_Chi_Minh", ("hall", "vip")), NOW)
+        keys = KeyStore(cfg.keys_dir)
+        info = keys.active_issuing()
+        key = keys.load_private(info, None)
+        items = []
+        for i in range(GUESTS):
+            cred = _credential(f"Khách mời {i}")
+            items.append((_guest(cred.name), cred, info.kid, credential.sign(cred, key, info.kid_bytes)))
+        store.record_issued(items)
+        for _guest_row, cred, _kid, _text in items[:REVOKED]:
+            store.revoke(cred.id_hex, "benchmark", NOW)
+        return store
+
+
+def _credential(name: str) -> Credential:
+    return Credential.create(
+        issuer="hd-stttt",
+        event_id=EVENT,
+        name=name,
+        organisation="Sở Thông tin và Truyền thông",
+        category="delegate",
+        zones=("hall",),
+        not_before=NOW,
+        expires_at=NOW + timedelta(days=2),
+        issued_at=NOW,
+    )
+
+
+def _guest(name: str) -> Guest:
+    return Guest(event_id=EVENT, name=name, organisation="", category="", zones="hall", email="", created=NOW)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds spent so far by a server process and its workers (Linux /proc)."""
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        pids += [int(p) for p in (task / "children").read_text().split()]
+    ticks = 0
+    for each in pids:
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def served(deployment: Deployment, server: str) -> Iterator[tuple[int, int]]:
+    """`checkin serve` in a subprocess; yields its port and pid once it answers."""
+    port = free_port()
+    cli = str(Path(sys.executable).with_name("checkin"))
+    args = [cli, "--config", str(deployment.config_path), "serve", "--port", str(port), "--server", server]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                status, _headers, _body = request(port, "GET", "/api/v1/openapi.json")
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{server} did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+            time.sleep(0.1)
+        yield port, proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def request(
+    port: int, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None,
+    conn: http.client.HTTPConnection | None = None,
+) -> tuple[int, dict[str, str], bytes]:  # fmt: skip
+    own = conn is None
+    conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        if own:
+            conn.close()
+
+
+@dataclass
+class Gate:
+    device_id: str
+    token: str
+    key: Ed25519PrivateKey
+    bodies: list[bytes]
+
+
+def enrol_gates(store: Store, port: int, count: int, batches: int) -> list[Gate]:
+    gates = []
+    for i in range(count):
+        device, code = store.create_device(EVENT, f"Cổng {i}", "hall", "in", NOW)
+        key = Ed25519PrivateKey.generate()
+        body = json.dumps({"code": code, "public_key": key.public_key().public_bytes_raw().hex()}).encode()
+        status, _h, answer = request(port, "POST", "/api/v1/devices/enroll", body, {"Content-Type": "application/json"})
+        assert status == 200, answer
+        gates.append(Gate(device.id, json.loads(answer)["token"], key, journal_bodies(key, batches)))
+    return gates
+
+
+def journal_bodies(key: Ed25519PrivateKey, batches: int) -> list[bytes]:
+    """A gate's journal, cut into upload bodies of BATCH rows, each with its signed checkpoint."""
+    prev: chain.JournalRow | None = None
+    wall = int(NOW.timestamp() * 1000)
+    bodies = []
+    for _ in range(batches):
+        rows = []
+        for _ in range(BATCH):
+            wall += 700
+            prev = chain.append(
+                prev,
+                wall_ms=wall,
+                mono_ms=wall - 1_600_000_000_000,
+                cti=secrets.token_hex(16),
+                kid="1a2b3c4d5e6f7081",
+                verdict="admit",
+                reason="admitted",
+                direction="in",
+                zone="hall",
+                operator="gate-staff-1",
+            )
+            rows.append(prev.to_json())
+        assert prev is not None
+        signed = chain.sign_checkpoint(chain.Checkpoint(prev.seq, prev.hash, wall), key)
+        bodies.append(json.dumps({"rows": rows, "checkpoint": base64.b64encode(signed).decode()}).encode())
+    return bodies
+
+
+def upload(port: int, gates: list[Gate]) -> tuple[float, list[float]]:
+    """Every gate uploads its batches in order, all gates at once: (rows per second, batch latencies)."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def run(gate: Gate) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        headers = {"Authorization": f"Bearer {gate.token}", "Content-Type": "application/json"}
+        for body in gate.bodies:
+            start = time.perf_counter()
+            status, _h, answer = request(port, "POST", "/api/v1/journal", body, headers, conn)
+            spent = time.perf_counter() - start
+            with lock:
+                latencies.append(spent)
+                if status != 200:
+                    errors.append(answer.decode()[:200])
+        conn.close()
+
+    threads = [threading.Thread(target=run, args=(gate,)) for gate in gates]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise RuntimeError(f"uploads refused: {errors[:3]}")
+    return sum(len(g.bodies) for g in gates) * BATCH / elapsed, latencies
+
+
+def check_held(store: Store, gates: list[Gate]) -> str:
+    """Count what the service holds and verify every chain."""
+    held = 0
+    for gate in gates:
+        rows = store.journal_rows(gate.device_id)
+        if chain.check(rows):
+            return f"chain of {gate.device_id} BROKEN"
+        held += len(rows)
+    expected = sum(len(g.bodies) for g in gates) * BATCH
+    return f"{held:,}/{expected:,} rows held, chains verified" if held == expected else f"LOST rows {held}/{expected}"
+
+
+def fetch_latencies(port: int, token: str) -> list[float]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Authorization": f"Bearer {token}"}
+    out = []
+    for _ in range(FETCHES):
+        start = time.perf_counter()
+        status, _h, body = request(port, "GET", "/api/v1/bundle", None, headers, conn)
+        out.append(time.perf_counter() - start)
+        assert status == 200 and body, status
+    conn.close()
+    return out
+
+
+@dataclass(frozen=True)
+class ServerRun:
+    server: str
+    rows_per_s: list[float]
+    batch_latency: list[float]
+    fetch: list[float]
+    held: str
+    rows_per_cpu_s: list[float]
+
+
+def bench_server(deployment: Deployment, store: Store, server: str) -> ServerRun:
+    with served(deployment, server) as (port, pid):
+        rates: list[float] = []
+        latencies: list[float] = []
+        per_cpu: list[float] = []
+        held = ""
+        for _ in range(ROUNDS):
+            gates = enrol_gates(store, port, GATES, BATCHES_PER_GATE)
+            cpu = server_cpu(pid)
+            rate, batch = upload(port, gates)
+            per_cpu.append(GATES * BATCHES_PER_GATE * BATCH / max(server_cpu(pid) - cpu, 1e-3))
+            rates.append(rate)
+            latencies += batch
+            held = check_held(store, gates)
+        fetch = fetch_latencies(port, gates[0].token)
+    return ServerRun(server, rates, latencies, fetch, held, per_cpu)
+
+
+def bench_issue(deployment: Deployment, store: Store) -> tuple[float, list[float]]:
+    """Sign and record one credential per request, as the service's issuing does."""
+    keys = KeyStore(load(str(deployment.config_path)).keys_dir)
+    info = keys.active_issuing()
+    key = keys.load_private(info, None)
+    latencies = []
+    start = time.perf_counter()
+    for i in range(ISSUES):
+        begin = time.perf_counter()
+        cred = _credential(f"Người nhận {i}")
+        text = credential.sign(cred, key, info.kid_bytes)
+        store.record_issued([(_guest(cred.name), cred, info.kid, text)])
+        latencies.append(time.perf_counter() - begin)
+    return ISSUES / (time.perf_counter() - start), latencies
+
+
+def report(backend: str, runs: list[ServerRun], issue: tuple[float, list[float]]) -> None:
+    chosen = runs[0]
+    rate = statistics.median(chosen.rows_per_s)
+    other = runs[1] if len(runs) > 1 else None
+    against = ratio = ""
+    if other:
+        other_rate = statistics.median(other.rows_per_s)
+        against, ratio = f"{other.server} {other_rate:,.0f}", f"{rate / other_rate:.2f}"
+    row(
+        f"{backend}: journal rows/s ingested ({chosen.server})",
+        f"{rate:,.0f}",
+        against,
+        ratio,
+        f">= {TARGET_ROWS:,} {verdict(rate >= TARGET_ROWS)}",
+    )
+    row(
+        f"{backend}:   rows per server CPU-second",
+        f"{statistics.median(chosen.rows_per_cpu_s):,.0f}",
+        f"{other.server} {statistics.median(other.rows_per_cpu_s):,.0f}" if other else "",
+        "",
+        "what 1 free core ingests; the client shares the cores",
+    )
+    row(
+        f"{backend}:   batch of {BATCH} latency med / p95",
+        f"{statistics.median(chosen.batch_latency) * 1e3:.0f} / {pct(chosen.batch_latency, 0.95) * 1e3:.0f} ms",
+        f"{GATES} gates at once",
+        "",
+        chosen.held,
+    )
+    fetch_p95 = pct(chosen.fetch, 0.95) * 1e3
+    against = ratio = ""
+    if other:
+        other_p95 = pct(other.fetch, 0.95) * 1e3
+        against, ratio = f"{other.server} p95 {other_p95:.1f} ms", f"{other_p95 / fetch_p95:.2f}"
+    row(
+        f"{backend}: bundle fetch med / p95 ({chosen.server})",
+        f"{statistics.median(chosen.fetch) * 1e3:.1f} / {fetch_p95:.1f} ms",
+        against,
+        ratio,
+        f"p95 <= {TARGET_FETCH_MS:.0f} ms {verdict(fetch_p95 <= TARGET_FETCH_MS)}",
+    )
+    row(
+        f"{backend}: issue requests/s (sign + record)",
+        f"{issue[0]:,.0f}",
+        f"latency med / p95 {statistics.median(issue[1]) * 1e3:.1f} / {pct(issue[1], 0.95) * 1e3:.1f} ms",
+        "",
+        f">= {TARGET_ISSUE} {verdict(issue[0] >= TARGET_ISSUE)}",
+    )
+
+
+def run_backend(backend: str, url_for: Callable[[Path], str], servers: tuple[str, ...]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        deployment = Deployment(Path(tmp), url_for(Path(tmp)))
+        store = deployment.create()
+        runs = [bench_server(deployment, store, server) for server in servers]
+        issue = bench_issue(deployment, store)
+        store.dispose()
+    report(backend, runs, issue)
+
+
+def main() -> None:
+    from checkin.cli_service import DEFAULT_SERVER, SERVERS
+
+    other = next(s for s in SERVERS if s != DEFAULT_SERVER)
+    run_backend("SQLite", lambda home: (home / "checkin.db").name, (DEFAULT_SERVER, other))
+    pg = os.environ.get("CHECKIN_TEST_DATABASE_URL")
+    if pg:
+        with scratch_schema(pg, "bench") as url:
+            run_backend("PostgreSQL", lambda _home: url, (DEFAULT_SERVER,))
+    else:
+        row("PostgreSQL", "skipped", "CHECKIN_TEST_DATABASE_URL is not set", "", "")
+    header = ("measured", "value", "alternative (same run)", "ratio", "target")
+    widths = [max(len(h), *(len(r[i]) for r in ROWS)) for i, h in enumerate(header)]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    print("  ".join("-" * w for w in widths))
+    for r in ROWS:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+    print(
+        f"\ncpu cores: {os.cpu_count()}; python {sys.version.split()[0]}; {ROUNDS} rounds of {GATES} gates x "
+        f"{BATCHES_PER_GATE} batches x {BATCH} rows per server; {FETCHES} bundle fetches "
+        f"({GUESTS:,} credentials, {REVOKED} revoked); {ISSUES} issue requests; client and server share the cores; "
+        f"load average at the end {os.getloadavg()[0]:.1f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

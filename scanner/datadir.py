@@ -1,0 +1,277 @@
+"""The gate's data folder: enrolment facts, device key, token, pinned root key, bundle, journal.
+
+```
+gate-data/            (--data DIR, or $CHECKIN_GATE_DATA, or ./gate-data), mode 0700
+  gate.toml           optional settings (banner hold, checkpoints, batches, sync interval)
+  device.json         device id, event, name, zone, direction, server URL
+  device.key          the device's Ed25519 key (PKCS#8; encrypted with $CHECKIN_GATE_PASSPHRASE), 0600
+  token               the bearer token for the service's API, 0600
+  root.pub            the root public key pinned at enrolment
+  bundle.ckb          the newest verified trust bundle
+  journal.db          the journal (SQLite, WAL)
+```
+Files are replaced atomically (write a sibling, fsync, rename), so a crash leaves the old or
+the new file, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from checkin import trust
+from checkin.errors import ConfigError, KeyStoreError, Reason, TrustError
+from checkin.trust import Direction, TrustBundle
+
+DATA_ENV = "CHECKIN_GATE_DATA"
+PASSPHRASE_ENV = "CHECKIN_GATE_PASSPHRASE"  # noqa: S105 - the variable name, not a secret
+DEFAULT_DIR = "gate-data"
+SETTINGS_FILE = "gate.toml"
+DEVICE_FILE = "device.json"
+KEY_FILE = "device.key"
+TOKEN_FILE = "token"  # noqa: S105 - a file name
+ROOT_FILE = "root.pub"
+BUNDLE_FILE = "bundle.ckb"
+JOURNAL_FILE = "journal.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Gate settings from the optional `[gate]` table of gate.toml; every one has a default."""
+
+    banner_hold_seconds: float = 3.0
+    repeat_seconds: float = 3.0  # the same code read again within this time is the same scan
+    checkpoint_rows: int = 100
+    checkpoint_minutes: float = 5.0
+    batch_size: int = 500
+    sync_interval_seconds: float = 15.0
+    operator: str = ""
+    language: str = "vi"
+    sound: bool = True
+
+
+def parse_settings(text: str, source: str) -> Settings:
+    """Settings from TOML text; unknown keys and wrong types are errors naming the key."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    unknown_tables = set(data) - {"gate"}
+    if unknown_tables:
+        raise ConfigError(f"{source}: unknown table(s) {sorted(unknown_tables)}; only [gate]")
+    table = data.get("gate", {})
+    known = {f.name: f for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in known:
+            raise ConfigError(f"{source}: [gate].{key} is not a setting; known: {', '.join(known)}")
+        default = getattr(Settings(), key)
+        kind = type(default)
+        ok = isinstance(value, kind) or (kind is float and type(value) is int)
+        if not ok or (kind is int and type(value) is bool):
+            raise ConfigError(f"{source}: [gate].{key} must be of type {kind.__name__}")
+        if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
+            raise ConfigError(f"{source}: [gate].{key} must be above 0")
+        values[key] = float(value) if kind is float else value
+    if values.get("language", "vi") not in ("vi", "en"):
+        raise ConfigError(f"{source}: [gate].language must be vi or en")
+    return replace(Settings(), **values)
+
+
+@dataclass(frozen=True)
+class Device:
+    """What enrolment told the gate about itself."""
+
+    device_id: str
+    event_id: str
+    name: str
+    zone: str
+    direction: str
+    server: str = ""  # empty: enrolled from a USB bundle, no network sync
+    enrolled_at: str = ""
+
+
+def resolve(path: str | Path | None) -> Path:
+    """The data folder: the option, else $CHECKIN_GATE_DATA, else ./gate-data."""
+    if path:
+        return Path(path)
+    return Path(os.environ.get(DATA_ENV) or DEFAULT_DIR)
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Replace a file atomically with `mode`: write a sibling, fsync, rename, fsync the folder."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.fchmod(fd, mode)
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
+class GateData:
+    """Typed access to one gate's data folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, name: str) -> Path:
+        """A file of the folder."""
+        return self.root / name
+
+    @property
+    def journal_path(self) -> Path:
+        """Where the journal lives."""
+        return self.root / JOURNAL_FILE
+
+    def create(self) -> None:
+        """Make the folder, readable by its owner only."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root, 0o700)
+
+    def enrolled(self) -> bool:
+        """True once device.json, the key, the root key and a bundle are all here."""
+        return all(self.path(n).exists() for n in (DEVICE_FILE, KEY_FILE, ROOT_FILE, BUNDLE_FILE))
+
+    def require_enrolled(self) -> None:
+        """Raise a clear error when the gate was never enrolled into this folder."""
+        if not self.enrolled():
+            raise ConfigError(
+                f"{self.root}: no enrolled gate here; run `checkin-gate enroll` first (or give --data)",
+                Reason.NOT_FOUND,
+            )
+
+    # ---- settings and device facts ----------------------------------------------------------
+
+    def settings(self) -> Settings:
+        """gate.toml's settings, or the defaults when there is no such file."""
+        path = self.path(SETTINGS_FILE)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return Settings()
+        return parse_settings(text, str(path))
+
+    def device(self) -> Device:
+        """The enrolment facts."""
+        path = self.path(DEVICE_FILE)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return Device(**data)
+        except FileNotFoundError:
+            self.require_enrolled()
+            raise
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"{path} is damaged ({exc})") from None
+
+    def save_device(self, device: Device) -> None:
+        """Write the enrolment facts."""
+        body = json.dumps(asdict(device), indent=2, ensure_ascii=False) + "\n"
+        write_atomic(self.path(DEVICE_FILE), body.encode(), 0o600)
+
+    def direction(self) -> Direction:
+        """The direction this gate was enrolled for."""
+        return Direction(self.device().direction)
+
+    # ---- secrets -------------------------------------------------------------------------------
+
+    def new_device_key(self) -> Ed25519PrivateKey:
+        """Generate the device key and store it."""
+        key = Ed25519PrivateKey.generate()
+        self.save_device_key(key)
+        return key
+
+    def save_device_key(self, key: Ed25519PrivateKey) -> None:
+        """Store the device key: PKCS#8, 0600, encrypted when $CHECKIN_GATE_PASSPHRASE is set."""
+        passphrase = os.environ.get(PASSPHRASE_ENV)
+        encryption: serialization.KeySerializationEncryption = (
+            serialization.BestAvailableEncryption(passphrase.encode()) if passphrase else serialization.NoEncryption()
+        )
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+        write_atomic(self.path(KEY_FILE), pem, 0o600)
+
+    def device_key(self) -> Ed25519PrivateKey:
+        """The device key that signs checkpoints."""
+        path = self.path(KEY_FILE)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise KeyStoreError(f"{path} is missing; enrol the gate first", Reason.NOT_FOUND) from None
+        passphrase = os.environ.get(PASSPHRASE_ENV)
+        encrypted = b"ENCRYPTED" in data.split(b"\n", 1)[0]
+        if encrypted and not passphrase:
+            raise KeyStoreError(f"{path} is encrypted: set {PASSPHRASE_ENV}", Reason.WRONG_PASSPHRASE)
+        try:
+            key = serialization.load_pem_private_key(
+                data, password=passphrase.encode() if encrypted and passphrase else None
+            )
+        except (ValueError, TypeError) as exc:
+            reason = Reason.WRONG_PASSPHRASE if encrypted else Reason.KEY_FILE_INVALID
+            raise KeyStoreError(f"cannot open {path} ({exc})", reason) from None
+        if not isinstance(key, Ed25519PrivateKey):
+            raise KeyStoreError(f"{path} is not an Ed25519 key")
+        return key
+
+    def device_public(self) -> Ed25519PublicKey:
+        """The public half of the device key."""
+        return self.device_key().public_key()
+
+    def token(self) -> str:
+        """The bearer token for the API ('' for a USB-enrolled gate)."""
+        try:
+            return self.path(TOKEN_FILE).read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            return ""
+
+    def save_token(self, token: str) -> None:
+        """Store the bearer token, 0600."""
+        write_atomic(self.path(TOKEN_FILE), token.encode("ascii"), 0o600)
+
+    # ---- trust -----------------------------------------------------------------------------------
+
+    def root_key(self) -> Ed25519PublicKey:
+        """The root key pinned at enrolment."""
+        path = self.path(ROOT_FILE)
+        try:
+            return trust.root_key_from_pem(path.read_bytes())
+        except FileNotFoundError:
+            raise TrustError(f"{path} is missing; enrol the gate first", Reason.NOT_FOUND) from None
+
+    def save_root(self, pem: bytes) -> None:
+        """Pin the root key (once: a gate never changes its root, it is re-enrolled)."""
+        trust.root_key_from_pem(pem)
+        write_atomic(self.path(ROOT_FILE), pem, 0o644)
+
+    def bundle_bytes(self) -> bytes:
+        """The stored bundle's bytes."""
+        path = self.path(BUNDLE_FILE)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise TrustError(f"{path} is missing; enrol the gate first", Reason.NOT_FOUND) from None
+
+    def bundle(self) -> TrustBundle:
+        """The stored bundle, verified again with the pinned root key."""
+        return trust.verify_bundle(self.bundle_bytes(), self.root_key())
+
+    def install_bundle(self, data: bytes, held_version: int | None = None) -> TrustBundle:
+        """Verify a bundle with the pinned root key, refuse an older one, then store it."""
+        if held_version is None:
+            held_version = self.bundle().version if self.path(BUNDLE_FILE).exists() else 0
+        bundle = trust.verify_bundle(data, self.root_key(), held_version=held_version)
+        write_atomic(self.path(BUNDLE_FILE), data, 0o644)
+        return bundle

@@ -1,0 +1,373 @@
+"""The gate's local journal (DESIGN section 5): one SQLite file, a hash chain, signed checkpoints.
+
+Every scan, admitted or not, becomes a row chained with `checkin.chain.append` and committed with
+`journal_mode=WAL, synchronous=FULL` before its verdict is shown: a verdict on screen is a row on
+disk. Every `checkpoint_rows` rows or `checkpoint_ms` of wall time, and at each sync, the gate
+signs a checkpoint of the chain's head with its device key. Rows are never deleted; the server's
+acknowledged seq only says which rows need not be sent again.
+
+The time floor (the latest of the journalled wall times and the last server time) lives in the
+same transaction as the rows, so it can never lag behind them.
+"""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import astuple, dataclass, fields
+from pathlib import Path
+from types import TracebackType
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from checkin import chain
+from checkin.chain import ChainProblem, Checkpoint, JournalRow
+from checkin.errors import CheckinError, InputError, Reason, Verdict
+from checkin.trust import Direction
+from scanner import gate
+from scanner.gate import Decision, GateState
+
+FILE_NAME = "journal.db"
+CHECKPOINT_ROWS = 100
+CHECKPOINT_MS = 5 * 60 * 1000
+_COLUMNS = [f.name for f in fields(JournalRow)]
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM rows"  # noqa: S608 - fixed column names
+_INSERT = f"INSERT INTO rows ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"  # noqa: S608 - fixed column names
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS rows (
+    seq INTEGER PRIMARY KEY,
+    wall_ms INTEGER NOT NULL,
+    mono_ms INTEGER NOT NULL,
+    cti TEXT NOT NULL,
+    kid TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    zone TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    screening TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    seq INTEGER PRIMARY KEY,
+    head TEXT NOT NULL,
+    wall_ms INTEGER NOT NULL,
+    signed BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+_META_DEFAULTS = {"acked_seq": 0, "time_floor_ms": 0, "server_time_ms": 0}
+
+
+class JournalError(CheckinError):
+    """The journal cannot be written or does not hold together."""
+
+    default_reason = Reason.INVALID_INPUT
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A committed checkpoint: what it says and its signed bytes."""
+
+    checkpoint: Checkpoint
+    signed: bytes
+
+
+def _row(values: tuple[object, ...]) -> JournalRow:
+    return JournalRow(*values)  # type: ignore[arg-type]  # the columns are the fields, in order
+
+
+class Journal:
+    """One gate's journal file. Use one instance per thread (an SQLite connection is per thread)."""
+
+    def __init__(
+        self,
+        path: Path,
+        device_key: Ed25519PrivateKey | None = None,
+        *,
+        checkpoint_rows: int = CHECKPOINT_ROWS,
+        checkpoint_ms: int = CHECKPOINT_MS,
+    ) -> None:
+        self.path = path
+        self.device_key = device_key
+        self.checkpoint_rows = checkpoint_rows
+        self.checkpoint_ms = checkpoint_ms
+        self._db = sqlite3.connect(path, isolation_level=None, timeout=10.0)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        with self._transaction():
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            for key, value in _META_DEFAULTS.items():
+                self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # ---- plumbing -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    class _Txn:
+        def __init__(self, db: sqlite3.Connection) -> None:
+            self.db = db
+
+        def __enter__(self) -> sqlite3.Connection:
+            # IMMEDIATE: take the write lock now, so the read of the head and the insert are one step
+            self.db.execute("BEGIN IMMEDIATE")
+            return self.db
+
+        def __exit__(
+            self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+        ) -> None:
+            self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+    def _transaction(self) -> Journal._Txn:
+        return Journal._Txn(self._db)
+
+    def pragma(self, name: str) -> str:
+        """The value of a PRAGMA (journal_mode, synchronous, integrity_check...)."""
+        value = self._db.execute(f"PRAGMA {name}").fetchone()  # - names come from our code only
+        return str(value[0])
+
+    def _meta(self, key: str) -> int:
+        return int(self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0])
+
+    def _set_meta(self, key: str, value: int) -> None:
+        self._db.execute("UPDATE meta SET value = ? WHERE key = ?", (value, key))
+
+    # ---- reading ------------------------------------------------------------------------------
+
+    def head(self) -> JournalRow | None:
+        """The last row, or None for an empty journal."""
+        found = self._db.execute(f"{_SELECT} ORDER BY seq DESC LIMIT 1").fetchone()
+        return None if found is None else _row(found)
+
+    def row(self, seq: int) -> JournalRow | None:
+        """The row at `seq`, if there is one."""
+        found = self._db.execute(f"{_SELECT} WHERE seq = ?", (seq,)).fetchone()
+        return None if found is None else _row(found)
+
+    def last_seq(self) -> int:
+        """The seq of the last row (0 when empty)."""
+        return int(self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM rows").fetchone()[0])
+
+    def rows(self, after: int = 0, limit: int | None = None) -> list[JournalRow]:
+        """Rows with seq above `after`, in seq order, at most `limit` of them."""
+        query = f"{_SELECT} WHERE seq > ? ORDER BY seq"
+        if limit is None:
+            return [_row(r) for r in self._db.execute(query, (after,))]
+        return [_row(r) for r in self._db.execute(query + " LIMIT ?", (after, limit))]
+
+    def iter_rows(self, batch: int = 2000) -> Iterator[JournalRow]:
+        """Every row in seq order, read in batches."""
+        after = 0
+        while True:
+            chunk = self.rows(after, batch)
+            if not chunk:
+                return
+            yield from chunk
+            after = chunk[-1].seq
+
+    @property
+    def acked_seq(self) -> int:
+        """The highest seq the server confirmed it holds, with every row before it."""
+        return self._meta("acked_seq")
+
+    def pending(self) -> int:
+        """Rows the server has not acknowledged yet."""
+        return max(0, self.last_seq() - self.acked_seq)
+
+    @property
+    def time_floor_ms(self) -> int:
+        """The lowest wall time the gate trusts: its last journalled time or the last server time."""
+        return self._meta("time_floor_ms")
+
+    @property
+    def server_time_ms(self) -> int:
+        """The last time the server told (0: never)."""
+        return self._meta("server_time_ms")
+
+    def state(self, zone: str | None, direction: Direction) -> GateState:
+        """The gate state this journal implies: who is inside, entries used, the time floor."""
+        passages = (
+            (bytes.fromhex(cti), Direction(way))
+            for cti, way in self._db.execute(
+                "SELECT cti, direction FROM rows WHERE verdict = ? AND cti != '' ORDER BY seq", (Verdict.ADMIT.value,)
+            )
+        )
+        return gate.rebuild(passages, zone=zone, direction=direction, time_floor_ms=self.time_floor_ms)
+
+    def checkpoints(self) -> list[Stored]:
+        """Every checkpoint, oldest first."""
+        return [
+            Stored(Checkpoint(seq, head, wall_ms), bytes(signed))
+            for seq, head, wall_ms, signed in self._db.execute(
+                "SELECT seq, head, wall_ms, signed FROM checkpoints ORDER BY seq"
+            )
+        ]
+
+    # ---- writing ------------------------------------------------------------------------------
+
+    def append(
+        self,
+        *,
+        wall_ms: int,
+        mono_ms: int,
+        verdict: str,
+        reason: str,
+        direction: str,
+        zone: str,
+        cti: str = "",
+        kid: str = "",
+        operator: str = "",
+        screening: str = "",
+        resets_floor: bool = False,
+    ) -> JournalRow:
+        """Chain and commit one row; it is on disk (fsynced) when this returns.
+
+        The time floor rises to the row's wall time, or restarts there when `resets_floor` (an
+        operator confirmed the clock). A checkpoint is signed in the same transaction when due.
+        """
+        with self._transaction() as db:
+            row = chain.append(
+                self.head(),
+                wall_ms=wall_ms,
+                mono_ms=mono_ms,
+                cti=cti,
+                kid=kid,
+                verdict=verdict,
+                reason=reason,
+                direction=direction,
+                zone=zone,
+                operator=operator,
+                screening=screening,
+            )
+            db.execute(_INSERT, astuple(row))
+            floor = wall_ms if resets_floor else max(self._meta("time_floor_ms"), wall_ms)
+            if resets_floor:
+                self._set_meta("server_time_ms", 0)
+            self._set_meta("time_floor_ms", floor)
+            if self._checkpoint_due(row):
+                self._sign(row, wall_ms)
+        return row
+
+    def record(
+        self,
+        decision: Decision,
+        *,
+        wall_ms: int,
+        mono_ms: int,
+        direction: Direction,
+        zone: str | None,
+        operator: str = "",
+        resets_floor: bool = False,
+    ) -> JournalRow:
+        """Journal a gate decision (admitted, denied or referred) with what it is about."""
+        cred = decision.credential
+        return self.append(
+            wall_ms=wall_ms,
+            mono_ms=mono_ms,
+            cti="" if cred is None else cred.id_hex,
+            kid="" if decision.kid is None else decision.kid.hex(),
+            verdict=decision.verdict.value,
+            reason=decision.reason.value,
+            direction=direction.value,
+            zone=zone or "",
+            operator=operator,
+            screening=decision.screening,
+            resets_floor=resets_floor,
+        )
+
+    def _checkpoint_due(self, row: JournalRow) -> bool:
+        if self.device_key is None:
+            return False
+        last = self._db.execute("SELECT seq, wall_ms FROM checkpoints ORDER BY seq DESC LIMIT 1").fetchone()
+        if last is None:
+            return row.seq >= self.checkpoint_rows
+        last_seq, last_wall = int(last[0]), int(last[1])
+        return row.seq - last_seq >= self.checkpoint_rows or row.wall_ms - last_wall >= self.checkpoint_ms
+
+    def _sign(self, row: JournalRow, wall_ms: int) -> Stored:
+        assert self.device_key is not None
+        checkpoint = Checkpoint(seq=row.seq, head=row.hash, wall_ms=wall_ms)
+        signed = chain.sign_checkpoint(checkpoint, self.device_key)
+        self._db.execute(
+            "INSERT OR REPLACE INTO checkpoints (seq, head, wall_ms, signed) VALUES (?, ?, ?, ?)",
+            (checkpoint.seq, checkpoint.head, checkpoint.wall_ms, signed),
+        )
+        return Stored(checkpoint, signed)
+
+    def checkpoint(self, wall_ms: int, upto: JournalRow | None = None) -> Stored | None:
+        """Sign a checkpoint of `upto` (default: the head) now, as at each sync; None when empty."""
+        if self.device_key is None:
+            raise JournalError("the journal has no device key to sign checkpoints with")
+        with self._transaction():
+            row = upto if upto is not None else self.head()
+            if row is None:
+                return None
+            return self._sign(row, wall_ms)
+
+    def acknowledge(self, seq: int, head_hash: str) -> None:
+        """Record the server's highest contiguous seq; its hash must be ours (else the chains forked)."""
+        with self._transaction():
+            if seq > 0:
+                mine = self.row(seq)
+                if mine is None:
+                    raise JournalError(f"the server acknowledged seq {seq}, beyond this journal's head")
+                if head_hash and mine.hash != head_hash:
+                    raise JournalError(f"the server holds another row at seq {seq}: the chains forked")
+            self._set_meta("acked_seq", seq)
+
+    def note_server_time(self, server_ms: int) -> None:
+        """Raise the time floor to the time the server told."""
+        with self._transaction():
+            self._set_meta("server_time_ms", max(self._meta("server_time_ms"), server_ms))
+            self._set_meta("time_floor_ms", max(self._meta("time_floor_ms"), server_ms))
+
+    # ---- checking and export -------------------------------------------------------------------
+
+    def verify(self, device_public: Ed25519PublicKey | None) -> list[ChainProblem]:
+        """Every fault: SQLite integrity, the chain, each checkpoint's signature and head, the meta."""
+        problems: list[ChainProblem] = []
+        integrity = self.pragma("integrity_check")
+        if integrity != "ok":
+            problems.append(ChainProblem(0, "integrity", integrity))
+        problems.extend(chain.check(self.iter_rows()))
+        last = self.last_seq()
+        for stored in self.checkpoints():
+            seq = stored.checkpoint.seq
+            if device_public is not None:
+                try:
+                    signed = chain.verify_checkpoint(stored.signed, device_public)
+                except InputError as exc:
+                    problems.append(ChainProblem(seq, "bad_checkpoint", exc.detail))
+                    continue
+                if signed != stored.checkpoint:
+                    problems.append(ChainProblem(seq, "bad_checkpoint", "the signed checkpoint differs from its row"))
+            row = self.row(seq)
+            if row is None or row.hash != stored.checkpoint.head:
+                problems.append(ChainProblem(seq, "checkpoint_mismatch", "the checkpoint's head is not the row's hash"))
+        if self.acked_seq > last:
+            problems.append(ChainProblem(self.acked_seq, "acked_beyond_head", f"acked {self.acked_seq}, head {last}"))
+        return problems
+
+    def export_csv(self, path: Path) -> int:
+        """Write every row to a CSV file (with an ISO wall time column); return the count."""
+        n = 0
+        with path.open("w", encoding="utf-8", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(["wall_time", *_COLUMNS])
+            for row in self.iter_rows():
+                writer.writerow([gate.from_ms(row.wall_ms).isoformat(), *astuple(row)])
+                n += 1
+        return n

@@ -1,0 +1,245 @@
+"""The scan loop: frames in, codes decoded, decided, journalled, then shown. No window here.
+
+`Gate` holds what a verdict needs (bundle, state, journal, clocks) and turns a text into a
+committed row: decide, journal (fsynced), then update the state; the caller shows the verdict
+only after `scan` returns. `run_frames` drives it from any frame source, with the decoder's
+`Deduplicator` so a code held in front of the camera for many frames is one scan. The window (scanner/ui.py) and
+the headless JSON printer sit on top of the same loop.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from checkin.chain import JournalRow
+from checkin.credential import Credential
+from checkin.trust import Direction, TrustBundle
+from scanner import camera as camera_mod
+from scanner import gate
+from scanner.camera import FrameSource
+from scanner.decode import Deduplicator, Found
+from scanner.gate import Decision
+from scanner.journal import Journal
+
+Clock = Callable[[], datetime]
+MonoClock = Callable[[], int]
+Frame = tuple[np.ndarray, float]  # (image, timestamp in ms)
+
+
+def system_clock() -> datetime:
+    """The machine's wall clock, UTC."""
+    return datetime.now(UTC)
+
+
+def monotonic_ms() -> int:
+    """The machine's monotonic clock in ms."""
+    return time.monotonic_ns() // 1_000_000
+
+
+def shifted_clock(start: datetime, mono: MonoClock = monotonic_ms) -> Clock:
+    """A clock that starts at `start` and runs at the monotonic clock's pace (demos, replays, tests)."""
+    origin = mono()
+
+    def clock() -> datetime:
+        return start + timedelta(milliseconds=mono() - origin)
+
+    return clock
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A committed verdict: the decision, the journal row that records it, the text it was about."""
+
+    decision: Decision
+    row: JournalRow
+    text: str = ""
+    decoder: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The headless JSON line: `checkin-gate verify`'s fields plus seq, direction and zone."""
+        body = self.decision.to_json(self.text)
+        body.update(seq=self.row.seq, direction=self.row.direction, zone=self.row.zone, wall_ms=self.row.wall_ms)
+        if self.decoder:
+            body["decoder"] = self.decoder
+        if self.row.operator:
+            body["operator"] = self.row.operator
+        return body
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A credential a damaged-badge lookup found: from a code seen at this gate or the bundle's names."""
+
+    cti: bytes
+    name: str
+    credential: Credential | None
+
+
+class Gate:
+    """Decide, journal, update state: the one path every verdict takes, window or headless."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        bundle: TrustBundle,
+        *,
+        zone: str | None,
+        direction: Direction,
+        clock: Clock = system_clock,
+        mono: MonoClock = monotonic_ms,
+        operator: str = "",
+    ) -> None:
+        self.journal = journal
+        self._bundle = bundle
+        self._lock = threading.Lock()
+        self.clock = clock
+        self.mono = mono
+        self.operator = operator
+        self.state = journal.state(zone, direction)
+        self.seen: dict[bytes, Credential] = {}
+        self.last_seq = journal.last_seq()
+
+    # ---- what the loop reads --------------------------------------------------------------------
+
+    @property
+    def bundle(self) -> TrustBundle:
+        """The bundle in force (the sync thread may swap it at any time)."""
+        with self._lock:
+            return self._bundle
+
+    def set_bundle(self, bundle: TrustBundle) -> None:
+        """Put a newer bundle in force; an older one is ignored. Safe from any thread."""
+        with self._lock:
+            if bundle.version >= self._bundle.version:
+                self._bundle = bundle
+
+    @property
+    def direction(self) -> Direction:
+        """Which way this gate counts now."""
+        return self.state.direction
+
+    def set_direction(self, direction: Direction) -> None:
+        """Switch entry/exit."""
+        self.state = replace(self.state, direction=direction)
+
+    def clock_alarm(self) -> bool:
+        """True while the clock is below the time floor and no operator has confirmed it."""
+        self._refresh_floor()
+        return gate.clock_suspect(self.bundle, self.state, self.clock())
+
+    # ---- the paths to a row ----------------------------------------------------------------------
+
+    def _refresh_floor(self) -> None:
+        # the sync thread (server time) or `checkin-gate clock-ack` may have moved it
+        floor = self.journal.time_floor_ms
+        if floor != self.state.time_floor_ms:
+            self.state = replace(self.state, time_floor_ms=floor)
+
+    def _commit(self, decision: Decision, text: str, decoder: str = "", *, resets_floor: bool = False) -> Recorded:
+        wall = self.clock()
+        row = self.journal.record(
+            decision,
+            wall_ms=gate.to_ms(wall),
+            mono_ms=self.mono(),
+            direction=self.state.direction,
+            zone=self.state.zone,
+            operator=self.operator,
+            resets_floor=resets_floor,
+        )
+        self.last_seq = row.seq
+        self.state = self.state.acknowledged(row.wall_ms) if resets_floor else self.state.after(decision, row.wall_ms)
+        if decision.credential is not None and decision.kid is not None:
+            self.seen[decision.credential.credential_id] = decision.credential
+        return Recorded(decision, row, text, decoder)
+
+    def scan(self, text: str, decoder: str = "") -> Recorded:
+        """Decide on a scanned text and commit its row; show the verdict only after this returns."""
+        self._refresh_floor()
+        decision = gate.decide(text, self.bundle, self.state, self.clock())
+        return self._commit(decision, text, decoder)
+
+    def refuse(self, shown: Decision | None) -> Recorded:
+        """Staff refused the person last shown: journal `refused_by_staff` about them."""
+        return self._commit(gate.refused_by_staff(shown), "")
+
+    def acknowledge_clock(self) -> Recorded:
+        """An operator confirmed the clock: journal it; the time floor restarts at the current time."""
+        return self._commit(gate.clock_acknowledged(), "", resets_floor=True)
+
+    def lookup(self, prefix: str, limit: int = 8) -> list[Candidate]:
+        """Credentials whose id starts with `prefix` (hex): codes seen at this gate, then the bundle's names."""
+        key = prefix.strip().lower()
+        if len(key) < 4 or any(c not in "0123456789abcdef" for c in key):
+            return []
+        found: dict[bytes, Candidate] = {}
+        for cti, cred in self.seen.items():
+            if cti.hex().startswith(key):
+                found[cti] = Candidate(cti, cred.name, cred)
+        for cti, name in self.bundle.names.items():
+            if cti.hex().startswith(key) and cti not in found:
+                found[cti] = Candidate(cti, name, None)
+        return list(found.values())[:limit]
+
+    def manual(self, candidate: Candidate) -> Recorded:
+        """Decide on a looked-up credential (damaged badge) and commit it, marked as manual."""
+        self._refresh_floor()
+        decision = gate.decide_manual(candidate.cti, self.bundle, self.state, self.clock(), candidate.credential)
+        decision = replace(decision, detail=("manual lookup; " + decision.detail).rstrip("; "))
+        operator, self.operator = self.operator, f"manual:{self.operator}" if self.operator else "manual"
+        try:
+            return self._commit(decision, f"manual:{candidate.cti.hex()}")
+        finally:
+            self.operator = operator
+
+
+def frame_source(*, camera: int | None, video: Path | None, images: Path | None) -> FrameSource:
+    """The one source the options name (scanner/camera.py): webcam, video file or image folder."""
+    return camera_mod.open_source(camera=camera, video=video, images=images)
+
+
+Decoder = Callable[[np.ndarray], list[Found]]
+OnVerdict = Callable[[Recorded, Found | None], None]
+OnFrame = Callable[[np.ndarray, list[Found]], bool]
+
+
+def run_frames(
+    gate_: Gate,
+    frames: Iterable[Frame],
+    decoder: Decoder,
+    *,
+    dedup: Deduplicator,
+    on_verdict: OnVerdict,
+    on_frame: OnFrame | None = None,
+) -> int:
+    """Decode each frame, decide and journal each new code, then hand it on; return the scans made.
+
+    `on_frame` sees every frame after its verdicts were committed; it returns False to stop.
+    """
+    scans = 0
+    for frame, ts_ms in frames:
+        found = decoder(frame)
+        for item in dedup.fresh(found, ts_ms):
+            on_verdict(gate_.scan(item.text, item.decoder), item)
+            scans += 1
+        if on_frame is not None and not on_frame(frame, found):
+            break
+    return scans
+
+
+def run_texts(gate_: Gate, lines: Iterable[str], on_verdict: OnVerdict) -> int:
+    """One scan per non-empty line: for tests, rehearsals and a scanner that types into a terminal."""
+    scans = 0
+    for line in lines:
+        text = line.strip()
+        if text:
+            on_verdict(gate_.scan(text, "text"), None)
+            scans += 1
+    return scans

@@ -1,0 +1,392 @@
+"""Talk to the service: enrol, pull the trust bundle when newer, push the journal; in the background.
+
+The scan loop never waits on the network: a `Syncer` thread does all of it with its own journal
+connection and publishes a `SyncStatus` the loop reads under a lock. Upload is at-least-once in
+seq order with a signed checkpoint per batch; the server answers with the highest contiguous seq
+it holds, which is all the gate records (rows are never deleted). Failures back off
+exponentially with jitter.
+
+API (service, /api/v1): POST devices/enroll, GET bundle (If-None-Match "v<version>"),
+POST journal {rows, checkpoint} -> {acked_seq, head_hash, server_time_ms, alerts}, or 409 gap,
+422 fork / broken_chain / bad_checkpoint, 413 batch too large, 401 device revoked.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from checkin import trust
+from checkin.chain import JournalRow
+from checkin.errors import CheckinError, Reason, TrustError
+from checkin.trust import TrustBundle
+from scanner.datadir import Device, GateData, Settings
+from scanner.gate import to_ms
+from scanner.journal import Journal, JournalError
+
+MAX_BATCH = 500
+BACKOFF_BASE_SECONDS = 1.0
+BACKOFF_CAP_SECONDS = 300.0
+CONNECT_TIMEOUT = 3.05
+READ_TIMEOUT = 20.0
+
+Clock = Callable[[], datetime]
+
+
+class SyncError(CheckinError):
+    """The service could not be reached or refused a request; `status` is the HTTP status (0: none)."""
+
+    default_reason = Reason.INVALID_INPUT
+
+    def __init__(self, detail: str, reason: Reason | None = None, *, status: int = 0, body: Any = None) -> None:
+        super().__init__(detail, reason)
+        self.status = status
+        self.body = body if isinstance(body, dict) else {}
+
+    @property
+    def server_reason(self) -> str:
+        """The `reason` word the server gave, if any."""
+        return str(self.body.get("reason", ""))
+
+
+class Client:
+    """The service's gate API over HTTP."""
+
+    def __init__(self, server: str, token: str = "", *, session: requests.Session | None = None) -> None:
+        self.server = server.rstrip("/")
+        self.token = token
+        self.http = session or requests.Session()
+
+    def _url(self, path: str) -> str:
+        return f"{self.server}/api/v1/{path}"
+
+    def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return {**headers, **(extra or {})}
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        try:
+            return self.http.request(method, self._url(path), timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), **kwargs)
+        except requests.RequestException as exc:
+            raise SyncError(f"{self.server} cannot be reached ({type(exc).__name__})") from None
+
+    @staticmethod
+    def _fail(response: requests.Response, what: str) -> SyncError:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        reason = body.get("reason", "") if isinstance(body, dict) else ""
+        detail = f"{what}: HTTP {response.status_code}" + (f" ({reason})" if reason else "")
+        return SyncError(detail, status=response.status_code, body=body)
+
+    def enroll(self, code: str, public_key_hex: str) -> dict[str, Any]:
+        """Exchange a one-time enrolment code and the device's public key for a token and a bundle."""
+        response = self._send("POST", "devices/enroll", json={"code": code, "public_key": public_key_hex})
+        if response.status_code != 200:
+            raise self._fail(response, "enrolment refused")
+        return _json_object(response)
+
+    def bundle(self, held_version: int) -> bytes | None:
+        """The current bundle's bytes, or None when the server has nothing newer than `held_version`."""
+        headers = self._headers({"If-None-Match": f'"v{held_version}"'} if held_version else None)
+        response = self._send("GET", "bundle", headers=headers)
+        if response.status_code == 304:
+            return None
+        if response.status_code != 200:
+            raise self._fail(response, "bundle refused")
+        return response.content
+
+    def push(self, rows: list[JournalRow], checkpoint: bytes) -> dict[str, Any]:
+        """Upload a batch of rows with a signed checkpoint of its last row."""
+        body = {"rows": [r.to_json() for r in rows], "checkpoint": base64.b64encode(checkpoint).decode("ascii")}
+        response = self._send("POST", "journal", json=body, headers=self._headers())
+        if response.status_code != 200:
+            raise self._fail(response, "journal upload refused")
+        return _json_object(response)
+
+
+def _json_object(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise SyncError("the server's answer is not a JSON object", status=response.status_code)
+    return body
+
+
+def _int(body: dict[str, Any], name: str) -> int:
+    value = body.get(name)
+    if type(value) is not int:
+        raise SyncError(f"the server's answer has no whole number {name!r}")
+    return value
+
+
+# ---- enrolment ------------------------------------------------------------------------------------
+
+
+def enroll_network(data: GateData, server: str, code: str, *, session: requests.Session | None = None) -> Device:
+    """Enrol over the network: a new device key, the code exchanged, everything stored in `data`."""
+    if data.enrolled():
+        raise CheckinError(f"{data.root} already holds an enrolled gate; use another --data folder", Reason.KEY_EXISTS)
+    key = Ed25519PrivateKey.generate()
+    answer = Client(server, session=session).enroll(code.strip(), key.public_key().public_bytes_raw().hex())
+    try:
+        root_pem = str(answer["root_public_key"]).encode()
+        bundle_bytes = base64.b64decode(str(answer["bundle"]), validate=True)
+        device = Device(
+            device_id=str(answer["device_id"]),
+            event_id=str(answer["event_id"]),
+            name=str(answer["name"]),
+            zone=str(answer["zone"]),
+            direction=str(answer["direction"]),
+            server=server.rstrip("/"),
+            enrolled_at=str(answer.get("server_time", "")),
+        )
+        token = str(answer["token"])
+        server_ms = answer.get("server_time_ms")
+    except (KeyError, ValueError) as exc:
+        raise SyncError(f"the enrolment answer is incomplete ({exc})") from None
+    bundle = trust.verify_bundle(bundle_bytes, trust.root_key_from_pem(root_pem))
+    if bundle.event.id != device.event_id:
+        raise TrustError(f"the bundle is for event {bundle.event.id!r}, the gate for {device.event_id!r}")
+    data.create()
+    data.save_root(root_pem)
+    data.install_bundle(bundle_bytes, held_version=0)
+    data.save_device_key(key)
+    data.save_token(token)
+    data.save_device(device)
+    if type(server_ms) is int:
+        with Journal(data.journal_path) as journal:
+            journal.note_server_time(server_ms)
+    return device
+
+
+# ---- status ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    """What the screen shows about the network side. Times are UTC ms (0: never)."""
+
+    enabled: bool = False
+    online: bool = False
+    last_attempt_ms: int = 0
+    last_success_ms: int = 0
+    last_error: str = ""
+    acked_seq: int = 0
+    bundle_version: int = 0
+    bundle_issued_ms: int = 0
+    device_revoked: bool = False
+    alerts: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready view for `checkin-gate status`."""
+        return {
+            "enabled": self.enabled,
+            "online": self.online,
+            "last_attempt_ms": self.last_attempt_ms,
+            "last_success_ms": self.last_success_ms,
+            "last_error": self.last_error,
+            "acked_seq": self.acked_seq,
+            "bundle_version": self.bundle_version,
+            "bundle_issued_ms": self.bundle_issued_ms,
+            "device_revoked": self.device_revoked,
+            "alerts": list(self.alerts),
+        }
+
+
+class StatusBoard:
+    """A SyncStatus shared between the sync thread (writes) and the scan loop (reads)."""
+
+    def __init__(self, status: SyncStatus) -> None:
+        self._lock = threading.Lock()
+        self._status = status
+
+    def get(self) -> SyncStatus:
+        """The current status."""
+        with self._lock:
+            return self._status
+
+    def update(self, **changes: Any) -> SyncStatus:
+        """Change some fields at once."""
+        with self._lock:
+            self._status = replace(self._status, **changes)
+            return self._status
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What one sync round did."""
+
+    bundle: TrustBundle | None  # a newer bundle installed, or None
+    pushed: int
+    acked_seq: int
+
+
+def backoff_seconds(failures: int, rng: random.Random, *, base: float = BACKOFF_BASE_SECONDS) -> float:
+    """Exponential backoff with jitter: uniform in [d/2, d] where d = base * 2^(failures-1), capped."""
+    ceiling = min(BACKOFF_CAP_SECONDS, base * 2 ** max(0, failures - 1))
+    return rng.uniform(ceiling / 2, ceiling)
+
+
+class Syncer:
+    """Pulls bundles and pushes the journal, once (`sync_once`) or in a background thread (`start`)."""
+
+    def __init__(
+        self,
+        data: GateData,
+        *,
+        clock: Clock,
+        settings: Settings | None = None,
+        on_bundle: Callable[[TrustBundle], None] | None = None,
+        session: requests.Session | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.data = data
+        self.clock = clock
+        self.settings = settings or data.settings()
+        self.on_bundle = on_bundle
+        self.device = data.device()
+        self.client = Client(self.device.server, data.token(), session=session) if self.device.server else None
+        self.device_key = data.device_key()
+        self.rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
+        held = data.bundle()
+        self.bundle_version = held.version
+        self.board = StatusBoard(
+            SyncStatus(
+                enabled=self.client is not None,
+                bundle_version=held.version,
+                bundle_issued_ms=to_ms(held.issued_at),
+            )
+        )
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.failures = 0
+
+    # ---- one round ----------------------------------------------------------------------------
+
+    def sync_once(self, journal: Journal) -> SyncResult:
+        """Pull a newer bundle, then push every unacknowledged row; raise SyncError on failure."""
+        if self.client is None:
+            raise SyncError("this gate was enrolled from a USB bundle: no server to sync with", Reason.NOT_FOUND)
+        now_ms = to_ms(self.clock())
+        self.board.update(last_attempt_ms=now_ms)
+        try:
+            installed = self._pull()
+            pushed = self._push(journal)
+        except SyncError as error:
+            self.board.update(
+                online=error.status != 0,
+                last_error=error.text("en"),
+                device_revoked=error.server_reason == "device_revoked",
+            )
+            raise
+        except (TrustError, JournalError) as error:
+            self.board.update(online=True, last_error=error.text("en"))
+            raise
+        self.board.update(online=True, last_success_ms=now_ms, last_error="", acked_seq=journal.acked_seq)
+        return SyncResult(installed, pushed, journal.acked_seq)
+
+    def _pull(self) -> TrustBundle | None:
+        assert self.client is not None
+        data = self.client.bundle(self.bundle_version)
+        if data is None:
+            return None
+        bundle = self.data.install_bundle(data, held_version=self.bundle_version)
+        if bundle.version == self.bundle_version:
+            return None
+        self.bundle_version = bundle.version
+        self.board.update(bundle_version=bundle.version, bundle_issued_ms=to_ms(bundle.issued_at))
+        if self.on_bundle is not None:
+            self.on_bundle(bundle)
+        return bundle
+
+    def _push(self, journal: Journal) -> int:
+        assert self.client is not None
+        batch = max(1, min(self.settings.batch_size, MAX_BATCH))
+        pushed = 0
+        gaps = 0
+        while True:
+            rows = journal.rows(after=journal.acked_seq, limit=batch)
+            if not rows:
+                return pushed
+            stored = journal.checkpoint(to_ms(self.clock()), upto=rows[-1])
+            assert stored is not None
+            try:
+                answer = self.client.push(rows, stored.signed)
+            except SyncError as error:
+                if error.status == 409 and type(error.body.get("acked_seq")) is int and gaps < 3:
+                    gaps += 1  # the server holds less than we thought: resend from what it holds
+                    journal.acknowledge(int(error.body["acked_seq"]), "")
+                    continue
+                if error.status == 413 and batch > 1:
+                    batch //= 2
+                    continue
+                if error.status == 422:
+                    self.board.update(alerts=(*self.board.get().alerts, error.server_reason or "rejected"))
+                raise
+            acked = _int(answer, "acked_seq")
+            journal.acknowledge(acked, str(answer.get("head_hash", "")))
+            server_ms = answer.get("server_time_ms")
+            if type(server_ms) is int:
+                journal.note_server_time(server_ms)
+            alerts = answer.get("alerts")
+            if isinstance(alerts, list) and alerts:
+                self.board.update(alerts=tuple(json.dumps(a, ensure_ascii=False) for a in alerts[-5:]))
+            pushed += len(rows)
+            if acked < rows[-1].seq:
+                raise SyncError(f"the server acknowledged {acked} of the rows up to {rows[-1].seq}")
+
+    # ---- background ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Run rounds in a daemon thread: every sync interval, or with backoff after a failure."""
+        if self.client is None or self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="checkin-sync", daemon=True)
+        self._thread.start()
+
+    def poke(self) -> None:
+        """Ask for a round now (after an operator action, say)."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the thread, waiting at most `timeout` seconds for a round in flight."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        journal = Journal(
+            self.data.journal_path,
+            self.device_key,
+            checkpoint_rows=self.settings.checkpoint_rows,
+            checkpoint_ms=int(self.settings.checkpoint_minutes * 60_000),
+        )
+        try:
+            while not self._stop.is_set():
+                try:
+                    self.sync_once(journal)
+                    self.failures = 0
+                    wait = self.settings.sync_interval_seconds
+                except (CheckinError, OSError):
+                    self.failures += 1
+                    wait = backoff_seconds(self.failures, self.rng)
+                self._wake.wait(wait)
+                self._wake.clear()
+        finally:
+            journal.close()

@@ -1,0 +1,113 @@
+"""What the web tests share besides fixtures: the fixed moment, the event, the app's clock, the CLI
+runner and an enrolled gate that keeps its own journal. Imported as `apikit` (conftest.py puts
+this folder on sys.path; the suite runs with --import-mode=importlib).
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner, Result
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from checkin import chain
+from checkin.cli import main
+from checkin.store.scratch import TEST_DATABASE_ENV
+
+FIXED = datetime(2022, 3, 26, 1, 0, tzinfo=UTC)  # 08:00 in Hanoi, the morning of the event
+ISSUER = "hd-stttt"
+EVENT_ID = "cds2022"
+EVENT_NAME = "Ngày Chuyển đổi số tỉnh Hải Dương 2022"
+ZONES = ("hall", "vip", "press")
+PG_SKIP = (
+    f"PostgreSQL runs need {TEST_DATABASE_ENV} (.ci/run sets it to postgresql+psycopg://postgres@127.0.0.1:5432/test)"
+)
+
+
+class Clock:
+    """The app's clock: a fixed moment that tests move forward."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+    @property
+    def ms(self) -> int:
+        return int(self.now.timestamp() * 1000)
+
+
+@dataclass
+class Runner:
+    """`checkin --config <the test's config> ...`, in process."""
+
+    config_path: Path
+
+    def __call__(self, *args: str, now: datetime | None = None) -> Result:
+        head = ["--config", str(self.config_path)]
+        if now is not None:
+            head += ["--now", now.isoformat()]
+        return CliRunner().invoke(main, [*head, *args])
+
+
+@dataclass
+class Gate:
+    """An enrolled gate as the tests drive it: its key, token and the journal it keeps."""
+
+    client: FlaskClient
+    clock: Clock
+    device_id: str
+    token: str
+    key: Ed25519PrivateKey
+    enrolment: dict[str, Any]
+    journal: list[chain.JournalRow] = field(default_factory=list)
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def scan(self, count: int, **content: Any) -> list[chain.JournalRow]:
+        """Record `count` more scans in the gate's journal (an hour ago and after); return them."""
+        rows = []
+        for _ in range(count):
+            prev = self.journal[-1] if self.journal else None
+            seq = 1 if prev is None else prev.seq + 1
+            fields: dict[str, Any] = {
+                "wall_ms": self.clock.ms - 3_600_000 + seq * 100,
+                "mono_ms": 5_000 + seq * 100,
+                "cti": f"{seq:032x}",
+                "kid": "1a2b3c4d5e6f7081",
+                "verdict": "admit",
+                "reason": "admitted",
+                "direction": "in",
+                "zone": "hall",
+                "operator": "Nguyễn Văn Bảo",
+            }
+            fields.update(content)
+            row = chain.append(prev, **fields)
+            self.journal.append(row)
+            rows.append(row)
+        return rows
+
+    def body(
+        self, rows: list[chain.JournalRow], *, key: Ed25519PrivateKey | None = None, wall_ms: int | None = None
+    ) -> dict[str, Any]:
+        """An upload body: the rows and a checkpoint over the last one, signed by `key` (the gate's)."""
+        last = rows[-1]
+        checkpoint = chain.Checkpoint(last.seq, last.hash, self.clock.ms if wall_ms is None else wall_ms)
+        signed = chain.sign_checkpoint(checkpoint, key or self.key)
+        return {"rows": [row.to_json() for row in rows], "checkpoint": base64.b64encode(signed).decode()}
+
+    def upload(self, rows: list[chain.JournalRow], **kw: Any) -> TestResponse:
+        return self.client.post("/api/v1/journal", json=self.body(rows, **kw), headers=self.auth)

@@ -1,0 +1,228 @@
+"""E-mail delivery of codes against a real SMTP server on 127.0.0.1 (aiosmtpd), started by the test."""
+
+from __future__ import annotations
+
+import io
+import re
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+import zxingcpp
+from aiosmtpd.controller import Controller
+from flask.testing import FlaskClient
+from PIL import Image
+
+from checkin import issuing, mail, qr
+from checkin.config import Config, MailSettings
+from checkin.errors import Reason
+from checkin.keystore import KeyStore
+from checkin.store import Store, people
+
+EVENT = "cds2022"
+SENDER = "Ban tổ chức <sukien@example.gov.vn>"
+
+
+@dataclass
+class Inbox:
+    """What the local SMTP server received."""
+
+    messages: list[tuple[str, list[str], EmailMessage]] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        parsed = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), parsed))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield inbox, controller.port
+    finally:
+        controller.stop()
+
+
+def settings(port: int, **overrides: Any) -> MailSettings:
+    values: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": port,
+        "sender": SENDER,
+        "starttls": False,
+        "timeout_seconds": 5,
+    }
+    values.update(overrides)
+    return MailSettings(**values)
+
+
+CODE = "CK1:" + "ABC123 $%*+-./:" * 8  # any QR-alphanumeric text draws a code
+
+
+def code_mail(**overrides: Any) -> mail.CodeMail:
+    values: dict[str, Any] = {
+        "name": "Nguyễn Thị Ánh",
+        "address": "anh@example.vn",
+        "event_name": "Ngày Chuyển đổi số tỉnh Hải Dương 2022",
+        "venue": "Trung tâm Văn hóa Xứ Đông",
+        "when": "26/03/2022 07:30 – 26/03/2022 17:30 (Asia/Ho_Chi_Minh)",
+        "zones": ("hall", "vip"),
+        "png": qr.png(CODE),
+        "file_name": "nguyen-thi-anh.png",
+    }
+    values.update(overrides)
+    return mail.CodeMail(**values)
+
+
+def decoded(png: bytes) -> list[str]:
+    return [b.text for b in zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))]
+
+
+# ---- the message and the SMTP conversation --------------------------------------------------------
+
+
+def test_the_message_is_bilingual_with_the_code_attached() -> None:
+    message = mail.compose(settings(25), code_mail())
+    assert message["Subject"] == "Mã QR vào cửa / Your entry code: Ngày Chuyển đổi số tỉnh Hải Dương 2022"
+    assert message["To"] == "Nguyễn Thị Ánh <anh@example.vn>"
+    body = message.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    assert "Kính gửi Nguyễn Thị Ánh" in text and "Dear Nguyễn Thị Ánh" in text
+    assert "Khu vực được vào: hall, vip" in text and "Zones: hall, vip" in text
+    attachments = list(message.iter_attachments())
+    assert [a.get_filename() for a in attachments] == ["nguyen-thi-anh.png"]
+    assert decoded(attachments[0].get_content()) == [CODE]
+
+
+def test_delivered_to_the_local_server(smtp: tuple[Inbox, int]) -> None:
+    inbox, port = smtp
+    mail.send(settings(port), mail.compose(settings(port), code_mail()))
+    [(sender, recipients, received)] = inbox.messages
+    assert sender == "sukien@example.gov.vn" and recipients == ["anh@example.vn"]
+    assert "Quý khách" in received.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    png = next(received.iter_attachments()).get_content()
+    assert decoded(png) == [CODE]
+
+
+def test_never_sends_in_clear_when_starttls_is_asked_for(smtp: tuple[Inbox, int]) -> None:
+    inbox, port = smtp
+    strict = settings(port, starttls=True)
+    with pytest.raises(mail.MailError, match="STARTTLS") as caught:
+        mail.send(strict, mail.compose(strict, code_mail()))
+    assert caught.value.reason is Reason.MAIL_FAILED
+    assert inbox.messages == []
+
+
+def test_a_login_needs_the_password_from_the_environment(
+    smtp: tuple[Inbox, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox, port = smtp
+    monkeypatch.delenv("CHECKIN_MAIL_PASSWORD", raising=False)
+    with_user = settings(port, username="sukien")
+    with pytest.raises(mail.MailError, match="CHECKIN_MAIL_PASSWORD"):
+        mail.send(with_user, mail.compose(with_user, code_mail()))
+    assert inbox.messages == []
+
+
+def test_a_server_that_is_not_there() -> None:
+    port = free_port()
+    with pytest.raises(mail.MailError, match=f"127.0.0.1:{port}") as caught:
+        mail.send(settings(port), mail.compose(settings(port), code_mail()))
+    assert caught.value.reason is Reason.MAIL_FAILED
+
+
+@pytest.mark.parametrize("address", ["anh@example.vn\r\nBcc: everyone@example.vn", "not an address", "a@b@c"])
+def test_addresses_that_could_inject_headers_are_refused(address: str) -> None:
+    with pytest.raises(mail.MailError):
+        mail.send(settings(25), mail.compose(settings(25), code_mail(address=address)))
+
+
+def test_not_configured() -> None:
+    with pytest.raises(mail.MailError) as caught:
+        mail.compose(MailSettings(), code_mail())
+    assert caught.value.reason is Reason.MAIL_NOT_CONFIGURED
+
+
+# ---- from the guest page ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def config(config: Config, smtp: tuple[Inbox, int]) -> Config:
+    """The base deployment, with [mail] pointing at the local server."""
+    return replace(config, mail=settings(smtp[1]))
+
+
+@pytest.fixture
+def guest(store: Store, config: Config, clock: Any) -> tuple[int, str]:
+    """A guest with an e-mail address and an active code: (guest id, code text)."""
+    ev = store.event(EVENT)
+    keystore = KeyStore(config.keys_dir)
+    info = keystore.active_issuing()
+    row = issuing.GuestRow(2, "Nguyễn Thị Ánh", "Sở TT&TT", "delegate", ("hall", "vip"), "anh@example.vn")
+    signed, _errors = issuing.sign_rows(
+        [row],
+        issuer="hd-stttt",
+        event=ev,
+        key=keystore.load_private(info, None),
+        kid=info.kid_bytes,
+        window=issuing.ticket_window(ev, 24, 6),
+        now=clock(),
+    )
+    issuing.record(store, ev, signed, info.kid_bytes, clock())
+    return people.guest_views(store, EVENT)[0].guest.id, signed[0].text
+
+
+def post_email(client: FlaskClient, guest_id: int) -> Any:
+    page = client.get(f"/admin/guests/{guest_id}").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token
+    return client.post(f"/admin/guests/{guest_id}/email", data={"csrf_token": token.group(1)})
+
+
+def test_send_from_the_guest_page(
+    smtp: tuple[Inbox, int], guest: tuple[int, str], login_as: Callable[[str | None], FlaskClient], store: Store
+) -> None:
+    inbox, _port = smtp
+    guest_id, text = guest
+    client = login_as("registrar")
+    response = post_email(client, guest_id)
+    assert response.status_code == 302
+    assert "Đã gửi mã tới anh@example.vn." in client.get(response.headers["Location"]).text
+    [(_sender, recipients, received)] = inbox.messages
+    assert recipients == ["anh@example.vn"]
+    assert "26/03/2022 07:30" in received.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert decoded(next(received.iter_attachments()).get_content()) == [text]
+    last = store.actions()[0]
+    assert (last.actor, last.action, last.detail) == ("registrar", "credential.email", "anh@example.vn")
+
+
+def test_a_failure_is_shown_and_logged(
+    smtp: tuple[Inbox, int],
+    guest: tuple[int, str],
+    login_as: Callable[[str | None], FlaskClient],
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    inbox, _port = smtp
+    client = login_as("registrar")
+    app = client.application
+    monkeypatch.setitem(app.config, "CHECKIN_CONFIG", replace(app.config["CHECKIN_CONFIG"], mail=settings(free_port())))
+    response = post_email(client, guest[0])
+    assert response.status_code == 303
+    assert "Chưa gửi được e-mail" in client.get(response.headers["Location"]).text
+    assert store.actions()[0].action == "credential.email_failed"
+    assert inbox.messages == []
