@@ -9,78 +9,24 @@ is `already_inside`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import cv2
-import numpy as np
 from gatekit import EVENT_ID, ISSUER, forged, guest, json_lines, keystore_sign, run_gate
 
-from checkin import qr, trust
+from checkin import trust
 from checkin.credential import Credential
 from checkin.keystore import KeyStore
 from checkin.trust import EventInfo, TrustBundle
-from scanner import camera
+from scanner.scene import BETWEEN, SHOWN, Presentation, render_video
 
 NOW = datetime(2022, 3, 26, 1, 30, tzinfo=UTC)
 GATE_NOW = "2022-03-26T08:30"
-FPS = 30
-SHOWN = 18  # frames a code is held up
-BETWEEN = 4  # empty frames between people
-
-
-@dataclass(frozen=True)
-class Presentation:
-    texts: tuple[str, ...]
-    angle: float  # degrees the badge is turned
-    tilt: float  # perspective jitter, a share of the side
-    blur: float
-    noise: float
-    motion: int  # motion smear in pixels
 
 
 def issue(key_store: KeyStore, name: str, **changes: object) -> tuple[Credential, str]:
     cred = guest(name, NOW, zones=("hall",), **changes)
     return cred, keystore_sign(key_store, cred)
-
-
-def paste_near(frame: np.ndarray, picture: np.ndarray, quad: np.ndarray) -> None:
-    """camera.paste limited to the quad's bounding box: the same picture, a tenth of the work."""
-    x0, y0 = np.maximum(np.floor(quad.min(axis=0)).astype(int) - 2, 0)
-    x1, y1 = np.ceil(quad.max(axis=0)).astype(int) + 2
-    camera.paste(frame[y0:y1, x0:x1], picture, quad - np.array([x0, y0], dtype=np.float32))
-
-
-def render(path: Path, shows: list[Presentation], seed: int = 7) -> int:
-    """Write an MJPEG video of the presentations; each code moves across the frame while shown."""
-    rng = np.random.default_rng(seed)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, (1280, 720))
-    assert writer.isOpened()
-    count = 0
-    for show in shows:
-        background = camera.scene_background(rng)
-        pictures = [camera.code_picture(qr.modules(t), module_px=4) for t in show.texts]
-        # sensor noise: two fields drawn once per person and alternated (drawing one a frame is slow)
-        noise = [rng.normal(0, show.noise, background.shape).astype(np.int16) for _ in range(2)]
-        slot = 1280 / len(pictures)
-        start = [(slot * i + slot / 2 - 60, 360 + float(rng.uniform(-60, 60))) for i in range(len(pictures))]
-        for f in range(SHOWN + BETWEEN):
-            frame = background.copy()
-            if f < SHOWN:
-                for (x, y), picture in zip(start, pictures, strict=True):
-                    centre = (x + 7 * f, y - 2 * f)  # walking towards the camera, moving the badge
-                    side = 300.0
-                    c, s = np.cos(np.radians(show.angle)), np.sin(np.radians(show.angle))
-                    box = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], dtype=np.float64) * side / 2
-                    quad = box @ np.array([[c, s], [-s, c]]) + rng.uniform(-show.tilt, show.tilt, (4, 2)) * side
-                    paste_near(frame, picture, (quad + np.array(centre)).astype(np.float32))
-            frame = camera.lens_and_sensor(frame, rng, blur_sigma=show.blur, motion_px=show.motion, jpeg_quality=None)
-            frame = np.clip(frame.astype(np.int16) + noise[f % 2], 0, 255).astype(np.uint8)
-            writer.write(frame)
-            count += 1
-    writer.release()
-    return count
 
 
 def test_video_through_the_gate(tmp_path: Path) -> None:
@@ -130,7 +76,7 @@ def test_video_through_the_gate(tmp_path: Path) -> None:
         Presentation((g[0],), angle=-18, tilt=0.04, blur=0.7, noise=4, motion=0),  # back without an exit
     ]
     video = tmp_path / "gate.avi"
-    frames = render(video, shows)
+    frames = render_video(video, shows)
     assert frames == len(shows) * (SHOWN + BETWEEN)
 
     data = tmp_path / "gate"
