@@ -19,11 +19,13 @@ from checkin.errors import CheckinError, Reason
 from checkin.keystore import PASSPHRASE_ENV, KeyStore
 from checkin.store import DIRECTIONS, Store
 
-# Measured with bench/service.py on this 2-core machine (the numbers are in the docstring of
-# bench/service.py): gunicorn with 2 gthread workers ingests journals about 1.6 times as fast as
-# waitress, because waitress runs every request in one process and the ingest is CPU-bound Python
-# (JSON, row checks, SHA-256 chains) that one GIL serialises; bundle fetches are equally fast on
-# both. So gunicorn it is; waitress stays available (--server waitress), e.g. where fork is not.
+# Chosen by measurement (bench/service.py, this 2-core machine, 4 gates uploading batches of 500
+# rows at once, SQLite): gunicorn with 2 gthread workers ingested 22,500 journal rows/s against
+# waitress's 15,300 (1.47x), while bundle fetches were alike (p95 4.3 ms against 4.0 ms). An upload
+# is CPU-bound Python (JSON, row checks, SHA-256 chain, checkpoint signature), and waitress runs
+# every request in one process under one GIL; gunicorn's two processes use both cores, and the
+# chain is verified before the write lock is taken, so they overlap. Waitress stays available
+# (--server waitress) where fork is not.
 SERVERS = ("gunicorn", "waitress")
 DEFAULT_SERVER = "gunicorn"
 
@@ -62,7 +64,7 @@ def gate_add(ctx: Context, event_id: str, name: str, zone: str | None, direction
     click.echo(f"gate {device.id}: {device.name}, zone {device.zone}, direction {device.direction}")
     click.echo(
         f"enrolment code valid until {device.enrol_expires.isoformat()} (15 minutes, one use); "
-        "enter it at the gate: checkin-gate enrol",
+        "at the gate: checkin-gate enroll --server URL --code CODE",
         err=True,
     )
     click.echo(code)

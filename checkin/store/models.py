@@ -131,7 +131,7 @@ class Device(Base):
     token_hash: Mapped[str] = mapped_column(String(64), default="", index=True)  # SHA-256 of the bearer token
     last_seen: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
-    acked_seq: Mapped[int] = mapped_column(Integer, default=0)  # highest contiguous seq held
+    acked_seq: Mapped[int] = mapped_column(BigInteger, default=0)  # highest contiguous seq held
     head_hash: Mapped[str] = mapped_column(String(64), default="")  # hash of the row at acked_seq
 
 
@@ -147,7 +147,7 @@ class Scan(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
     event_id: Mapped[str] = mapped_column(String(64), index=True)
-    seq: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(BigInteger)
     wall_ms: Mapped[int] = mapped_column(BigInteger)
     mono_ms: Mapped[int] = mapped_column(BigInteger)
     cti: Mapped[str] = mapped_column(String(_TEXT), index=True)
@@ -169,7 +169,7 @@ class CheckpointRecord(Base):
     __tablename__ = "checkpoints"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
-    seq: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(BigInteger)
     head: Mapped[str] = mapped_column(String(64))
     wall_ms: Mapped[int] = mapped_column(BigInteger)
     signed: Mapped[bytes] = mapped_column(LargeBinary)
@@ -184,7 +184,7 @@ class Alert(Base):
     event_id: Mapped[str] = mapped_column(String(64), index=True)
     device_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     kind: Mapped[str] = mapped_column(String(32))
-    seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     detail: Mapped[str] = mapped_column(Text, default="")
     created: Mapped[datetime] = mapped_column(UtcDateTime)
     acknowledged_by: Mapped[str] = mapped_column(String(64), default="")

@@ -219,3 +219,12 @@ def test_one_gate_cannot_upload_into_another(enrol: Callable[..., Gate], store: 
     response = south.client.post(JOURNAL, json=north.body(rows), headers=south.auth)
     refused(response, 422, "bad_checkpoint")
     assert store.journal_rows(north.device_id) == [] and store.journal_rows(south.device_id) == []
+
+
+def test_huge_seqs_are_refused_and_kept_in_alerts(gate: Gate, store: Store) -> None:
+    """Found by schemathesis on PostgreSQL: a seq beyond 32 bits once broke the alert insert."""
+    far = replace(gate.scan(1)[0], seq=2**40, hash="")
+    far = replace(far, hash=far.compute_hash())
+    assert refused(gate.upload([far]), 409, "gap")["acked_seq"] == 0
+    refused(gate.upload([far], key=Ed25519PrivateKey.generate()), 422, "bad_checkpoint")
+    assert alert_kinds(store, gate) == [("gap", 2**40), ("bad_checkpoint", 2**40)]
