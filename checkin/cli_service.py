@@ -15,6 +15,7 @@ from flask import Flask
 
 from checkin.bundles import load_root_key
 from checkin.cli import Context, _passphrase, main, pass_ctx
+from checkin.clikit import shifted_clock
 from checkin.errors import CheckinError, Reason
 from checkin.keystore import PASSPHRASE_ENV, KeyStore
 from checkin.store import DIRECTIONS, Store
@@ -109,14 +110,20 @@ def gate_revoke(ctx: Context, device_id: str) -> None:
 def serve(ctx: Context, host: str, port: int, server: str, workers: int, threads: int) -> None:
     """Run the service (admin pages and gate API) under a production WSGI server."""
     from checkin.web import create_app
+    from checkin.web.admin import PASSPHRASE_CONFIG
     from checkin.web.api import ROOT_KEY_CONFIG
 
     cfg = ctx.config()
     overrides: dict[str, Any] = {}
+    if ctx.now_text:  # a rehearsal or demo: the service's clock starts at --now and runs on
+        overrides["CLOCK"] = shifted_clock(ctx.now(cfg))
     keys = KeyStore(cfg.keys_dir)
     if keys.exists():
-        # Open the root key now, so a wrong passphrase stops the start with one clear line.
-        overrides[ROOT_KEY_CONFIG] = load_root_key(cfg, _passphrase(confirm=False, insecure=not keys.root().encrypted))
+        # Open the root key now, so a wrong passphrase stops the start with one clear line; the
+        # issuing key (admin pages) is opened with the same passphrase when the app is built.
+        passphrase = _passphrase(confirm=False, insecure=not keys.root().encrypted)
+        overrides[ROOT_KEY_CONFIG] = load_root_key(cfg, passphrase)
+        overrides[PASSPHRASE_CONFIG] = passphrase
     else:
         click.echo("warning: no keys yet (checkin keys init): gate enrolment and bundles answer 503", err=True)
     os.environ.pop(PASSPHRASE_ENV, None)  # nothing started from here inherits it

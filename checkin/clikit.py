@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
@@ -66,6 +67,16 @@ def parse_time(text: str, timezone: str, what: str) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(timezone))
     return moment.astimezone(UTC)
+
+
+def shifted_clock(start: datetime, mono: Callable[[], float] = time.monotonic) -> Callable[[], datetime]:
+    """A clock that starts at `start` and runs at the monotonic clock's pace (demos, replays, tests)."""
+    origin = mono()
+
+    def clock() -> datetime:
+        return start + timedelta(seconds=mono() - origin)
+
+    return clock
 
 
 def now_or(text: str | None, timezone: str) -> datetime:

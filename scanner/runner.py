@@ -13,12 +13,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from checkin import clikit
 from checkin.chain import JournalRow
 from checkin.credential import Credential
 from checkin.trust import Direction, TrustBundle
@@ -45,13 +46,8 @@ def monotonic_ms() -> int:
 
 
 def shifted_clock(start: datetime, mono: MonoClock = monotonic_ms) -> Clock:
-    """A clock that starts at `start` and runs at the monotonic clock's pace (demos, replays, tests)."""
-    origin = mono()
-
-    def clock() -> datetime:
-        return start + timedelta(milliseconds=mono() - origin)
-
-    return clock
+    """A clock that starts at `start` and runs at the gate's monotonic pace (demos, replays, tests)."""
+    return clikit.shifted_clock(start, lambda: mono() / 1000.0)
 
 
 @dataclass(frozen=True)

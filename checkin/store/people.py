@@ -14,7 +14,7 @@ import secrets
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from argon2 import PasswordHasher
@@ -27,7 +27,7 @@ from checkin.credential import Credential
 from checkin.errors import InputError, Reason
 from checkin.issuing import GuestRow
 from checkin.store import Store
-from checkin.store.models import AdminAction, Guest, IssuedCredential, User
+from checkin.store.models import AdminAction, Device, Guest, IssuedCredential, Scan, User
 
 LOCK_AFTER_FAILURES = 5
 LOCK_FOR = timedelta(minutes=15)
@@ -489,3 +489,42 @@ def event_counts(store: Store) -> dict[str, EventCounts]:
         e: EventCounts(guests.get(e, 0), by_status.get(e, {}).get("active", 0), by_status.get(e, {}).get("revoked", 0))
         for e in ids
     }
+
+
+@dataclass(frozen=True)
+class EntryView:
+    """A scan a gate uploaded, with the gate's and the guest's names, for the event page."""
+
+    at: datetime
+    gate: str
+    name: str
+    cti: str
+    direction: str
+    verdict: str
+    reason: str
+
+
+def recent_entries(store: Store, event_id: str, limit: int = 50) -> tuple[list[EntryView], int]:
+    """The event's newest uploaded scans (newest first) and how many there are in all."""
+    with store.session() as s:
+        total = s.scalar(select(func.count()).select_from(Scan).where(Scan.event_id == event_id)) or 0
+        rows = s.execute(
+            select(Scan, Device.name, IssuedCredential.name)
+            .join(Device, Device.id == Scan.device_id)
+            .outerjoin(IssuedCredential, IssuedCredential.cti == Scan.cti)
+            .where(Scan.event_id == event_id)
+            .order_by(Scan.wall_ms.desc(), Scan.id.desc())
+            .limit(limit)
+        ).all()
+    return [
+        EntryView(
+            at=datetime.fromtimestamp(scan.wall_ms / 1000, UTC),
+            gate=gate,
+            name=name or "",
+            cti=scan.cti,
+            direction=scan.direction,
+            verdict=scan.verdict,
+            reason=scan.reason,
+        )
+        for scan, gate, name in rows
+    ], total

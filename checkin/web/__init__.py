@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from flask import Flask, current_app
+from flask import Flask, current_app, redirect, url_for
 
 from checkin.config import Config
 from checkin.store import Store
@@ -65,6 +65,7 @@ def create_app(config: Config, test_config: Mapping[str, Any] | None = None) -> 
     app.register_blueprint(api.bp)
     app.register_blueprint(audit.bp)
     app.register_blueprint(declare.bp)
+    app.add_url_rule("/", "index", lambda: redirect(url_for("admin.home")))
     return app
 
 

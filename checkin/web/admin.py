@@ -70,12 +70,15 @@ class Signer:
     key: Ed25519PrivateKey = field(repr=False)
 
 
-def load_signer(cfg: Config) -> Signer | KeyStoreError:
-    """Decrypt the active issuing key with CHECKIN_KEY_PASSPHRASE, or say why it cannot be used."""
+PASSPHRASE_CONFIG = "CHECKIN_KEY_PASSPHRASE"  # noqa: S105 - a config key name; the value is handed over by `checkin serve` and dropped
+
+
+def load_signer(cfg: Config, given: bytes | None = None) -> Signer | KeyStoreError:
+    """Decrypt the active issuing key with the passphrase given (else CHECKIN_KEY_PASSPHRASE), or say why not."""
     try:
         keystore = KeyStore(cfg.keys_dir)
         info = keystore.active_issuing()
-        passphrase = os.environ.get(PASSPHRASE_ENV)
+        passphrase = given.decode() if given is not None else os.environ.get(PASSPHRASE_ENV)
         if info.encrypted and not passphrase:
             raise KeyStoreError(f"start the service with {PASSPHRASE_ENV} set to issue codes", Reason.WRONG_PASSPHRASE)
         key = keystore.load_private(info, passphrase.encode() if info.encrypted and passphrase else None)
@@ -88,9 +91,16 @@ def _setup(state: BlueprintSetupState) -> None:
     app = cast(Flask, state.app)
     auth.init_app(app)
     i18n.init_app(app)
-    app.extensions[SIGNER] = load_signer(cast(Config, app.config["CHECKIN_CONFIG"]))
+    given = cast(bytes | None, app.config.pop(PASSPHRASE_CONFIG, None))
+    app.extensions[SIGNER] = load_signer(cast(Config, app.config["CHECKIN_CONFIG"]), given)
     app.jinja_env.filters["local"] = _local_time
-    app.jinja_env.globals["reason_text"] = lambda reason: message(Reason(reason), language())
+    app.jinja_env.globals["reason_text"] = _reason_text
+
+
+def _reason_text(reason: str) -> str:
+    """A reason code in words; a code this version does not know (from a newer gate) as itself."""
+    known = Reason._value2member_map_.get(reason)
+    return message(Reason(reason), language()) if known is not None else reason
 
 
 bp.record_once(_setup)
@@ -332,6 +342,7 @@ def event(event_id: str) -> ResponseReturnValue:
         pending=pending,
         counts=people.event_counts(store()).get(ev.id, people.EventCounts()),
         gates=store().devices(ev.id),
+        entries=people.recent_entries(store(), ev.id),
         signer_problem=signer_problem(),
         mail_enabled=config().mail.enabled,
     )
