@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEMO=demo
+DEMO_SERVICE_PID="$DEMO/service.pid"
+if [ -f "$DEMO_SERVICE_PID" ]; then kill "$(cat "$DEMO_SERVICE_PID")" 2>/dev/null || true; fi
 rm -rf "$DEMO"
 mkdir -p "$DEMO"
 # A fresh random passphrase for the demo keys, kept in a 0600 file, never printed.
@@ -55,5 +57,49 @@ printf '%s\n' "$forged" | checkin-gate verify --bundle "$DEMO/gate/cds-hd-2022.c
   --root-key "$DEMO/gate/root.pub" --at 2022-03-26T09:10 --zone vip "$vip_png" "$press_png" - \
   | python3 scripts/verdicts.py
 
+# ---- the service and a gate on the network ---------------------------------------------------
+# The service replays the event morning too: its clock starts at 08:20 on 26 March 2022 and runs on.
+if [ -f "$DEMO_SERVICE_PID" ]; then kill "$(cat "$DEMO_SERVICE_PID")" 2>/dev/null || true; fi
+START_REAL=$(date +%s)
+event_time() {  # the replayed time now: 08:20 plus the seconds the demo has run since
+  python3 -c 'import sys,time; from datetime import datetime, timedelta; print((datetime.fromisoformat("2022-03-26T08:20:00+07:00") + timedelta(seconds=time.time() - int(sys.argv[1]))).isoformat(timespec="seconds"))' "$START_REAL"
+}
+PORT=${DEMO_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
+URL="http://127.0.0.1:$PORT"
+
+step "9. An administrator account, with a freshly generated password"
+ADMIN_PASSWORD=$($CK user add admin --role admin --generate | tail -n 1)
+(umask 077 && printf '%s\n' "$ADMIN_PASSWORD" > "$DEMO/.admin-password")
+
+step "10. Register the main gate; the service gives a one-time enrolment code (15 minutes)"
+GATE_CODE=$($CK --now "$(event_time)" gate add --event cds-hd-2022 --name "Cổng chính - sảnh" --zone hall --direction in | tail -n 1)
+
+step "11. Start the service on $URL (gunicorn; log in $DEMO/service.log)"
+nohup $CK --now "$(event_time)" serve --port "$PORT" > "$DEMO/service.log" 2>&1 &
+echo $! > "$DEMO_SERVICE_PID"
+for _ in $(seq 60); do
+  python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1] + "/api/v1/openapi.json", timeout=1)' "$URL" 2>/dev/null && break
+  sleep 0.5
+done
+
+step "12. The gate laptop enrols over the network with the code (it pins the root key)"
+GATE="checkin-gate --data $DEMO/gate-data"
+$GATE enroll --server "$URL" --code "$GATE_CODE"
+
+step "13. Film the arrivals: badges, phones, two at once, a forged and a revoked code"
+python3 scripts/demo_video.py "$DEMO/codes/index.csv" "$DEMO/gate/arrivals.avi"
+
+step "14. The gate reads the video headless: decode, verify offline, journal, verdict"
+$GATE run --video "$DEMO/gate/arrivals.avi" --headless --no-sync --now "$(event_time)" > "$DEMO/gate/arrivals.jsonl"
+python3 scripts/verdicts.py < "$DEMO/gate/arrivals.jsonl"
+$GATE journal verify
+
+step "15. The network is back: the gate uploads its journal; the service holds the entries"
+$GATE sync --now "$(event_time)"
+$CK gate list --event cds-hd-2022
+
 step "Done"
 echo "codes and badges.pdf: $DEMO/codes/   gate bundle: $DEMO/gate/   key passphrase: $DEMO/.passphrase"
+echo
+echo "The service is running: $URL/  (log in as admin, password: $ADMIN_PASSWORD)"
+echo "The event page shows the gate's entries. Stop the service with: kill \$(cat $DEMO_SERVICE_PID)"
