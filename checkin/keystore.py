@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
-from checkin import cose
+from checkin import cose, files
 from checkin.errors import KeyStoreError, Reason
 from checkin.trust import BundleKey, KeyStatus
 
@@ -79,30 +79,11 @@ def fingerprint(public_key: Ed25519PublicKey) -> str:
 
 
 def _write_exclusive(path: Path, data: bytes, mode: int) -> None:
-    """Create a file that must not exist yet, with `mode` whatever the umask, and fsync it."""
+    """Create a key file that must not exist yet: an existing key is never overwritten."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        files.write_new(path, data, mode)
     except FileExistsError:
         raise KeyStoreError(f"{path} already exists; refusing to overwrite a key", Reason.KEY_EXISTS) from None
-    try:
-        os.fchmod(fd, mode)
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_replace(path: Path, data: bytes, mode: int) -> None:
-    """Replace a file atomically: write a sibling, fsync, rename."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.fchmod(fd, mode)
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
 
 
 def _check_passphrase(passphrase: bytes | None) -> None:
@@ -250,7 +231,7 @@ class KeyStore:
 
     def _save(self, infos: list[KeyInfo]) -> None:
         body = {"keys": [{**asdict(k), "role": k.role.value, "status": k.status.value} for k in infos]}
-        _write_replace(self.directory / INDEX, (json.dumps(body, indent=2) + "\n").encode(), 0o644)
+        files.write_atomic(self.directory / INDEX, (json.dumps(body, indent=2) + "\n").encode(), 0o644)
 
     def _new_key(self, role: Role, passphrase: bytes | None, now: datetime) -> KeyInfo:
         key = Ed25519PrivateKey.generate()

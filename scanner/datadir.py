@@ -26,7 +26,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from checkin import trust
+from checkin import files, trust
 from checkin.errors import ConfigError, KeyStoreError, Reason, TrustError
 from checkin.trust import Direction, TrustBundle
 
@@ -105,24 +105,6 @@ def resolve(path: str | Path | None) -> Path:
     return Path(os.environ.get(DATA_ENV) or DEFAULT_DIR)
 
 
-def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Replace a file atomically with `mode`: write a sibling, fsync, rename, fsync the folder."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.fchmod(fd, mode)
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
-
-
 class GateData:
     """Typed access to one gate's data folder."""
 
@@ -181,7 +163,7 @@ class GateData:
     def save_device(self, device: Device) -> None:
         """Write the enrolment facts."""
         body = json.dumps(asdict(device), indent=2, ensure_ascii=False) + "\n"
-        write_atomic(self.path(DEVICE_FILE), body.encode(), 0o600)
+        files.write_atomic(self.path(DEVICE_FILE), body.encode(), 0o600)
 
     def direction(self) -> Direction:
         """The direction this gate was enrolled for."""
@@ -202,7 +184,7 @@ class GateData:
             serialization.BestAvailableEncryption(passphrase.encode()) if passphrase else serialization.NoEncryption()
         )
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
-        write_atomic(self.path(KEY_FILE), pem, 0o600)
+        files.write_atomic(self.path(KEY_FILE), pem, 0o600)
 
     def device_key(self) -> Ed25519PrivateKey:
         """The device key that signs checkpoints."""
@@ -239,7 +221,7 @@ class GateData:
 
     def save_token(self, token: str) -> None:
         """Store the bearer token, 0600."""
-        write_atomic(self.path(TOKEN_FILE), token.encode("ascii"), 0o600)
+        files.write_atomic(self.path(TOKEN_FILE), token.encode("ascii"), 0o600)
 
     # ---- trust -----------------------------------------------------------------------------------
 
@@ -254,7 +236,7 @@ class GateData:
     def save_root(self, pem: bytes) -> None:
         """Pin the root key (once: a gate never changes its root, it is re-enrolled)."""
         trust.root_key_from_pem(pem)
-        write_atomic(self.path(ROOT_FILE), pem, 0o644)
+        files.write_atomic(self.path(ROOT_FILE), pem, 0o644)
 
     def bundle_bytes(self) -> bytes:
         """The stored bundle's bytes."""
@@ -273,5 +255,5 @@ class GateData:
         if held_version is None:
             held_version = self.bundle().version if self.path(BUNDLE_FILE).exists() else 0
         bundle = trust.verify_bundle(data, self.root_key(), held_version=held_version)
-        write_atomic(self.path(BUNDLE_FILE), data, 0o644)
+        files.write_atomic(self.path(BUNDLE_FILE), data, 0o644)
         return bundle

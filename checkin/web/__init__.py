@@ -7,7 +7,6 @@ created on first start; it is never in the config file or the repository.
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from typing import Any, cast
 
 from flask import Flask, current_app, redirect, url_for
 
+from checkin import files
 from checkin.config import Config
 from checkin.store import Store
 
@@ -33,11 +33,7 @@ def _secret_key(keys_dir: Path) -> bytes:
     except FileNotFoundError:
         keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         secret = secrets.token_bytes(32)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, secret)
-        finally:
-            os.close(fd)
+        files.write_new(path, secret, 0o600)
         return secret
 
 
