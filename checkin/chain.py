@@ -10,6 +10,7 @@ hash(row) = SHA-256(prev_hash || canonical CBOR of the row's fields); the first 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -44,9 +45,20 @@ class JournalRow:
 
     def content(self) -> dict[str, Any]:
         """The fields the hash covers (all but prev_hash and hash themselves)."""
-        body = asdict(self)
-        del body["prev_hash"], body["hash"]
-        return body
+        # spelt out rather than dataclasses.asdict, which deep-copies and costs half the hash time
+        return {
+            "seq": self.seq,
+            "wall_ms": self.wall_ms,
+            "mono_ms": self.mono_ms,
+            "cti": self.cti,
+            "kid": self.kid,
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "direction": self.direction,
+            "zone": self.zone,
+            "operator": self.operator,
+            "screening": self.screening,
+        }
 
     def compute_hash(self) -> str:
         """SHA-256(prev_hash || canonical row) as hex."""
@@ -59,6 +71,7 @@ class JournalRow:
 
 
 _INT_FIELDS = {"seq", "wall_ms", "mono_ms"}
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 _FIELD_NAMES = [f.name for f in fields(JournalRow)]
 
 
@@ -81,7 +94,7 @@ def row_from_json(data: Any, where: str = "row") -> JournalRow:
             raise InputError(f"{where}.{name} must be text of at most {MAX_TEXT} characters")
         values[name] = value
     for name in ("prev_hash", "hash"):
-        if len(values[name]) != 64 or any(c not in "0123456789abcdef" for c in values[name]):
+        if not _HEX64.fullmatch(values[name]):
             raise InputError(f"{where}.{name} must be 64 lowercase hex digits")
     if values["seq"] < 1:
         raise InputError(f"{where}.seq must start at 1")
