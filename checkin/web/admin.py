@@ -612,13 +612,14 @@ def event_issue(event_id: str) -> ResponseReturnValue:
 @allow(REGISTRATION)
 def guest_issue(guest_id: int) -> ResponseReturnValue:
     """Issue a guest's code; with reissue=1, revoke their active code and issue a new one."""
-    row = _guest_or_404(guest_id)
-    ev = _event_or_404(row.event_id)
+    context = people.issue_context(store(), guest_id)
+    if context is None:
+        abort(404)
+    row = context.guest
     reissue = request.form.get("reissue") == "1"
-    has_active = any(c.status == "active" for c in people.guest_credentials(store(), guest_id))
-    if has_active and not reissue:
+    if context.has_active and not reissue:
         return _guest_page(row, {"issue": _("This guest already has an active code; use Re-issue to replace it.")}, 409)
-    _issue_and_report(ev, [row], reissue=reissue)
+    _issue_and_report(context.event, [row], reissue=reissue)
     return redirect(url_for("admin.guest", guest_id=guest_id))
 
 
