@@ -21,7 +21,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from checkin.credential import Credential
 from checkin.errors import InputError, Reason
@@ -101,9 +101,13 @@ def burn_verification(password: str) -> None:
 # ---- the admin action log -----------------------------------------------------------------------
 
 
+def _action(actor: str, action: str, target: str, detail: str, now: datetime) -> dict[str, object]:
+    return {"at": now, "actor": actor, "action": action, "target": target[:200], "detail": detail}
+
+
 def record_action(session: Session, actor: str, action: str, target: str, detail: str, now: datetime) -> None:
     """Append one line to the admin action log, in the caller's transaction."""
-    session.add(AdminAction(at=now, actor=actor, action=action, target=target[:200], detail=detail))
+    session.execute(insert(AdminAction), [_action(actor, action, target, detail, now)])
 
 
 def actions(store: Store, *, limit: int, offset: int = 0) -> tuple[Sequence[AdminAction], int]:
@@ -398,20 +402,16 @@ def record_credentials(
     """
     items = list(items)
     with store.writing() as s:
+        actions: list[dict[str, object]] = []
         if revoke_active:
             guest_ids = [gid for gid, _c, _k, _t in items]
             old = s.scalars(
-                select(IssuedCredential.cti).where(
-                    IssuedCredential.guest_id.in_(guest_ids), IssuedCredential.status == "active"
-                )
-            ).all()
-            s.execute(
                 update(IssuedCredential)
-                .where(IssuedCredential.cti.in_(old))
+                .where(IssuedCredential.guest_id.in_(guest_ids), IssuedCredential.status == "active")
                 .values(status="revoked", reason="re-issued", revoked_at=now)
-            )
-            for cti in old:
-                record_action(s, actor, "credential.revoke", cti, "re-issued", now)
+                .returning(IssuedCredential.cti)
+            ).all()
+            actions += [_action(actor, "credential.revoke", cti, "re-issued", now) for cti in old]
         if items:  # a Core insert: the ORM's unit of work doubled the cost of a single issue
             s.execute(
                 insert(IssuedCredential),
@@ -433,9 +433,11 @@ def record_credentials(
                 ],
             )
         if len(items) == 1:
-            record_action(s, actor, "credential.issue", items[0][1].id_hex, f"guest {items[0][0]}", now)
+            actions.append(_action(actor, "credential.issue", items[0][1].id_hex, f"guest {items[0][0]}", now))
         elif items:
-            record_action(s, actor, "credential.issue", items[0][1].event_id, f"{len(items)} credentials", now)
+            actions.append(_action(actor, "credential.issue", items[0][1].event_id, f"{len(items)} credentials", now))
+        if actions:
+            s.execute(insert(AdminAction), actions)
     return len(items)
 
 
@@ -546,13 +548,16 @@ class IssueContext:
 def issue_context(store: Store, guest_id: int) -> IssueContext | None:
     """The guest, its event (with zones) and whether it holds an active code; None if no such guest."""
     with store.session() as s:
-        row = s.get(Guest, guest_id)
-        if row is None:
+        found = s.execute(
+            select(Guest, Event).join(Event, Event.id == Guest.event_id).where(Guest.id == guest_id)
+        ).first()
+        if found is None:
             return None
-        event = s.scalars(select(Event).where(Event.id == row.event_id).options(selectinload(Event.zones))).one()
+        row, event = found
+        event.zones  # noqa: B018 - load the zones while the session is open
         active = s.scalar(
-            select(func.count())
-            .select_from(IssuedCredential)
+            select(IssuedCredential.cti)
             .where(IssuedCredential.guest_id == guest_id, IssuedCredential.status == "active")
+            .limit(1)
         )
-    return IssueContext(row, event, bool(active))
+    return IssueContext(row, event, active is not None)
