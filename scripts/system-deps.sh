@@ -7,8 +7,10 @@ set -euo pipefail
 missing=()
 ldconfig -p 2>/dev/null | grep -q 'libzbar\.so\.0' || missing+=(libzbar0)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
-if [ "${WITH_BROWSER:-0}" = 1 ]; then
+if [ "${WITH_BROWSER:-0}" = 1 ]; then  # what the test suite drives: a browser, a virtual screen, keys
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v Xvfb >/dev/null 2>&1 || missing+=(xvfb)
+  command -v xdotool >/dev/null 2>&1 || missing+=(xdotool)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
