@@ -18,7 +18,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from checkin import cose
-from checkin.errors import CheckinError, InputError
+from checkin.errors import CheckinError, InputError, Reason
 
 GENESIS = bytes(32)
 CHECKPOINT_FORMAT = "CKC1"
@@ -146,23 +146,18 @@ class Checkpoint:
 
 def sign_checkpoint(checkpoint: Checkpoint, device_key: Ed25519PrivateKey) -> bytes:
     """A COSE_Sign1 of the checkpoint by the gate's device key."""
-    payload = cose.canonical_dumps(asdict(checkpoint))
-    protected = cose.protected_eddsa(
-        cose.kid_of(device_key.public_key()), {cose.HEADER_CONTENT_TYPE: CHECKPOINT_FORMAT}
-    )
-    return cose.sign1_eddsa(device_key, payload, protected)
+    return cose.sign_typed(device_key, cose.canonical_dumps(asdict(checkpoint)), CHECKPOINT_FORMAT)
 
 
 def verify_checkpoint(data: bytes, device_key: Ed25519PublicKey) -> Checkpoint:
     """Verify a checkpoint against the enrolled device key; InputError when it does not hold."""
     try:
-        sign1 = cose.decode_sign1(data)
-        kid = cose.require_eddsa_header(sign1, {cose.HEADER_CONTENT_TYPE: CHECKPOINT_FORMAT})
+        signed = cose.verify_typed(data, device_key, CHECKPOINT_FORMAT)
     except CheckinError as exc:
+        if exc.reason is Reason.BAD_SIGNATURE:
+            raise InputError("checkpoint signature does not match the device key") from None
         raise InputError(f"checkpoint is not a CKC1 structure ({exc.detail})") from None
-    if kid != cose.kid_of(device_key) or not cose.verify_eddsa(sign1, cose.verifier(device_key)):
-        raise InputError("checkpoint signature does not match the device key")
-    body = cose.strict_loads(sign1.payload, max_depth=1)
+    body = cose.strict_loads(signed, max_depth=1)
     if not isinstance(body, dict) or set(body) != {"seq", "head", "wall_ms"}:
         raise InputError("checkpoint payload has the wrong fields")
     seq, head, wall_ms = body["seq"], body["head"], body["wall_ms"]

@@ -173,6 +173,23 @@ def require_eddsa_header(sign1: Sign1, expected: Mapping[int, Any]) -> bytes:
     return kid
 
 
+def sign_typed(private_key: Ed25519PrivateKey, payload: bytes, content_type: str) -> bytes:
+    """A COSE_Sign1 whose protected header names its content type (bundles, checkpoints), so one
+    kind of signed object can never be taken for another."""
+    protected = protected_eddsa(kid_of(private_key.public_key()), {HEADER_CONTENT_TYPE: content_type})
+    return sign1_eddsa(private_key, payload, protected)
+
+
+def verify_typed(data: bytes, public_key: Ed25519PublicKey, content_type: str) -> bytes:
+    """The payload of a sign_typed structure made by exactly this key; CredentialError otherwise:
+    malformed (shape or content type) or bad_signature (another key, or altered)."""
+    sign1 = decode_sign1(data)
+    kid = require_eddsa_header(sign1, {HEADER_CONTENT_TYPE: content_type})
+    if kid != kid_of(public_key) or not verify_eddsa(sign1, verifier(public_key)):
+        raise CredentialError("the signature does not match the expected key", Reason.BAD_SIGNATURE)
+    return sign1.payload
+
+
 def verifier(public_key: Ed25519PublicKey | bytes) -> VerifyKey:
     """A verification key for the hot path.
 

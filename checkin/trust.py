@@ -186,9 +186,7 @@ def _encode(bundle: TrustBundle) -> dict[str, Any]:
 
 def sign_bundle(bundle: TrustBundle, root_key: Ed25519PrivateKey) -> bytes:
     """Serialise and sign a bundle with the root key: the bytes of a `.ckb` file."""
-    payload = cose.canonical_dumps(_encode(bundle))
-    protected = cose.protected_eddsa(cose.kid_of(root_key.public_key()), {cose.HEADER_CONTENT_TYPE: FORMAT})
-    return cose.sign1_eddsa(root_key, payload, protected)
+    return cose.sign_typed(root_key, cose.canonical_dumps(_encode(bundle)), FORMAT)
 
 
 # ---- decoding ------------------------------------------------------------------------------
@@ -286,14 +284,13 @@ def verify_bundle(data: bytes, root_key: Ed25519PublicKey, *, held_version: int 
     if len(data) > MAX_BUNDLE_SIZE:
         raise TrustError(f"the bundle is larger than {MAX_BUNDLE_SIZE} bytes")
     try:
-        sign1 = cose.decode_sign1(data)
-        kid = cose.require_eddsa_header(sign1, {cose.HEADER_CONTENT_TYPE: FORMAT})
+        signed = cose.verify_typed(data, root_key, FORMAT)
     except CheckinError as exc:
+        if exc.reason is Reason.BAD_SIGNATURE:
+            raise TrustError("the signature does not match the pinned root key", Reason.WRONG_ROOT) from None
         raise TrustError(f"not a CKB1 bundle ({exc.detail or exc.code})") from None
-    if kid != cose.kid_of(root_key) or not cose.verify_eddsa(sign1, cose.verifier(root_key)):
-        raise TrustError("the signature does not match the pinned root key", Reason.WRONG_ROOT)
     try:
-        payload = cose.strict_loads(sign1.payload, max_depth=_BUNDLE_DEPTH)
+        payload = cose.strict_loads(signed, max_depth=_BUNDLE_DEPTH)
         bundle = _decode(payload)
     except TrustError:
         raise
