@@ -61,3 +61,42 @@ def user_list(ctx: Context) -> None:
     for row in people.users(Store(cfg.database_url)):
         state = "disabled" if not row.active else "locked" if people.is_locked(row, now) else "active"
         click.echo(f"{row.username:24} {row.role:10} {state}")
+
+
+@main.group()
+def token() -> None:
+    """API tokens for registration systems that issue codes through the API."""
+
+
+@token.command("add")
+@click.argument("name")
+@click.option(
+    "--role", default="registrar", show_default=True, type=click.Choice([r.value for r in people.TOKEN_ROLES])
+)
+@pass_ctx
+def token_add(ctx: Context, name: str, role: str) -> None:
+    """Make a token; it is printed once, as the last line, and stored only as a hash."""
+    cfg = ctx.config()
+    row, secret = people.create_api_token(Store(cfg.database_url), name, Role(role), ctx.now(cfg), actor="cli")
+    click.echo(f"API token {row.name} ({row.role}); send it as `Authorization: Bearer <token>`", err=True)
+    click.echo(secret)
+
+
+@token.command("list")
+@pass_ctx
+def token_list(ctx: Context) -> None:
+    """Show every API token: name, role, created, state (never the secret)."""
+    cfg = ctx.config()
+    for row in people.api_tokens(Store(cfg.database_url)):
+        state = f"revoked {row.revoked_at.isoformat()}" if row.revoked_at else "active"
+        click.echo(f"{row.name:24} {row.role:10} {row.created.isoformat():26} {state}")
+
+
+@token.command("revoke")
+@click.argument("name")
+@pass_ctx
+def token_revoke(ctx: Context, name: str) -> None:
+    """Revoke a token: it fails from the next request on."""
+    cfg = ctx.config()
+    row = people.revoke_api_token(Store(cfg.database_url), name, ctx.now(cfg), actor="cli")
+    click.echo(f"API token {row.name} revoked")

@@ -27,7 +27,7 @@ from checkin.store import Event, Guest, Store
 
 CSV_HEADER = ("name", "organisation", "category", "zones", "email")
 MAX_CSV_BYTES = 20 * 1024 * 1024
-_EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
+EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
 _ZONE_SPLIT = re.compile(r"[;,|\s]+")
 
 
@@ -114,7 +114,7 @@ def read_guest_csv(data: bytes, event_zones: Sequence[str]) -> tuple[list[GuestR
             else f"unknown zone(s) {', '.join(unknown)}; the event has {', '.join(event_zones)}"
             if unknown
             else f"e-mail address {email!r} is not valid"
-            if email and not _EMAIL.match(email)
+            if email and not EMAIL.match(email)
             else ""
         )
         if problem:

@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session
 from checkin.credential import Credential
 from checkin.errors import InputError, Reason
 from checkin.issuing import GuestRow
-from checkin.store import Store
-from checkin.store.models import AdminAction, Device, Event, Guest, IssuedCredential, Scan, User
+from checkin.store import Store, sha256_hex
+from checkin.store.models import AdminAction, ApiToken, Device, Event, Guest, IssuedCredential, Scan, User
 
 LOCK_AFTER_FAILURES = 5
 LOCK_FOR = timedelta(minutes=15)
@@ -561,3 +561,92 @@ def issue_context(store: Store, guest_id: int) -> IssueContext | None:
             .limit(1)
         )
     return IssueContext(row, event, active is not None)
+
+
+# ---- API tokens for registration systems ---------------------------------------------------------
+
+TOKEN_ROLES = (Role.REGISTRAR, Role.ADMIN)
+
+
+def create_api_token(store: Store, name: str, role: Role, now: datetime, *, actor: str) -> tuple[ApiToken, str]:
+    """A new API token for a registration system; the secret is returned once and stored as SHA-256."""
+    name = name.strip()
+    if not name or len(name) > 64:
+        raise InputError("a token needs a name of 1 to 64 characters")
+    if role not in TOKEN_ROLES:
+        raise InputError(f"API tokens may be {' or '.join(TOKEN_ROLES)}, not {role}")
+    secret = "ck_" + secrets.token_urlsafe(32)
+    try:
+        with store.writing() as s:
+            row = ApiToken(name=name, role=role.value, token_hash=sha256_hex(secret), created=now, created_by=actor)
+            s.add(row)
+            s.flush()
+            record_action(s, actor, "token.add", name, role.value, now)
+    except IntegrityError:
+        raise InputError(f"a token named {name!r} exists already", Reason.ALREADY_EXISTS) from None
+    return row, secret
+
+
+def api_token(store: Store, secret: str) -> ApiToken | None:
+    """The token a secret belongs to (revoked or not), or None."""
+    with store.session() as s:
+        return s.scalars(select(ApiToken).where(ApiToken.token_hash == sha256_hex(secret))).first()
+
+
+def api_tokens(store: Store) -> Sequence[ApiToken]:
+    """Every API token, oldest first."""
+    with store.session() as s:
+        return s.scalars(select(ApiToken).order_by(ApiToken.id)).all()
+
+
+def revoke_api_token(store: Store, name: str, now: datetime, *, actor: str) -> ApiToken:
+    """Revoke a token by name: it fails from the next request on."""
+    with store.writing() as s:
+        row = s.scalars(select(ApiToken).where(ApiToken.name == name)).first()
+        if row is None:
+            raise InputError(f"no API token named {name!r}", Reason.NOT_FOUND)
+        if row.revoked_at is None:
+            row.revoked_at = now
+            record_action(s, actor, "token.revoke", name, "", now)
+    return row
+
+
+def issue_to_new_guest(
+    store: Store, guest: GuestRow, event_id: str, issued: Credential, kid: str, text: str, now: datetime, *, actor: str
+) -> int:
+    """Add a guest and the credential issued to them in one transaction; return the guest's id."""
+    with store.writing() as s:
+        guest_id = s.scalars(
+            insert(Guest).returning(Guest.id),
+            [
+                {
+                    "event_id": event_id,
+                    "name": guest.name,
+                    "organisation": guest.organisation,
+                    "category": guest.category,
+                    "zones": ",".join(guest.zones),
+                    "email": guest.email,
+                    "created": now,
+                }
+            ],
+        ).one()
+        s.execute(
+            insert(IssuedCredential),
+            [
+                {
+                    "cti": issued.id_hex,
+                    "event_id": event_id,
+                    "guest_id": guest_id,
+                    "kid": kid,
+                    "name": issued.name,
+                    "issued_at": issued.issued_at,
+                    "not_before": issued.not_before,
+                    "expires_at": issued.expires_at,
+                    "status": "active",
+                    "reason": "",
+                    "text": text,
+                }
+            ],
+        )
+        s.execute(insert(AdminAction), [_action(actor, "credential.issue", issued.id_hex, f"guest {guest_id}", now)])
+    return guest_id

@@ -199,7 +199,7 @@ def _guest_errors(row: GuestRow, event: Event) -> dict[str, str]:
         errors["zones"] = _("Choose at least one zone.")
     elif unknown:
         errors["zones"] = _("Unknown zone: %(zones)s.", zones=", ".join(unknown))
-    if row.email and (len(row.email) > 254 or not issuing._EMAIL.match(row.email)):
+    if row.email and (len(row.email) > 254 or not issuing.EMAIL.match(row.email)):
         errors["email"] = _("Not a valid e-mail address.")
     return errors
 
@@ -502,7 +502,7 @@ def guest_import(event_id: str) -> ResponseReturnValue:
     fresh = _without_repeats(ev, rows, refused)
     issued = 0
     if fresh and issue_now:
-        signer, moment, signed, sign_errors = _sign(ev, fresh)
+        signer, moment, signed, sign_errors = sign_for_event(ev, fresh)
         refused.extend(sign_errors)
         issuing.record(store(), ev, signed, signer.kid, moment)
         issued = len(signed)
@@ -553,7 +553,9 @@ def _window(ev: Event, moment: datetime) -> tuple[datetime, datetime]:
     return window
 
 
-def _sign(ev: Event, rows: Sequence[GuestRow]) -> tuple[Signer, datetime, list[issuing.Issued], list[RowError]]:
+def sign_for_event(
+    ev: Event, rows: Sequence[GuestRow]
+) -> tuple[Signer, datetime, list[issuing.Issued], list[RowError]]:
     """Sign one code per row with the loaded key, valid for the event's default window."""
     signer = _signer()
     moment = now()
@@ -572,7 +574,7 @@ def _sign(ev: Event, rows: Sequence[GuestRow]) -> tuple[Signer, datetime, list[i
 def _issue(ev: Event, guests: Sequence[Guest], *, reissue: bool) -> tuple[int, list[RowError]]:
     """Sign a code for each guest and store it; with `reissue`, their active codes are revoked."""
     rows = [people.guest_row(g, line=g.id) for g in guests]  # the line carries the guest id back
-    signer, moment, signed, errors = _sign(ev, rows)
+    signer, moment, signed, errors = sign_for_event(ev, rows)
     count = people.record_credentials(
         store(),
         [(item.row.line, item.credential, signer.kid.hex(), item.text) for item in signed],

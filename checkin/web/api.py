@@ -26,13 +26,15 @@ from flask import Blueprint, Flask, Response, current_app, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
 
-from checkin import chain
+from checkin import chain, credential, issuing
 from checkin.bundles import BundleService, load_root_key
 from checkin.config import Config
-from checkin.errors import CheckinError, Reason
+from checkin.errors import CheckinError, KeyStoreError, Reason
 from checkin.keystore import PASSPHRASE_ENV
-from checkin.store import Device, JournalRefused, Store
+from checkin.store import Device, JournalRefused, Store, people
+from checkin.store.models import ApiToken
 from checkin.web import now, store
+from checkin.web.admin import sign_for_event
 from checkin.web.openapi import document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -64,6 +66,7 @@ _REASON_STATUS = {
     Reason.UNAUTHORIZED: 401,
     Reason.DEVICE_REVOKED: 401,
     Reason.ENROLMENT_INVALID: 403,
+    Reason.FORBIDDEN: 403,
     Reason.NOT_FOUND: 404,
     Reason.JOURNAL_GAP: 409,
     Reason.TOO_LARGE: 413,
@@ -329,6 +332,90 @@ def _refuse(refused: JournalRefused) -> NoReturn:
     if refused.reason is not Reason.DEVICE_REVOKED:
         extra.update(head_hash=refused.head_hash, seq=refused.seq)
     raise ApiError(refused.detail, refused.reason, **extra)
+
+
+# ---- issuing, for registration systems -----------------------------------------------------------
+
+MAX_ZONES_FIELD = 16
+
+
+def _issuer() -> ApiToken:
+    """The API token that came with the request, if it may issue codes; 401/403 otherwise."""
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    secret = secret.strip()
+    if scheme.lower() != "bearer" or not secret or len(secret) > MAX_TOKEN:
+        raise ApiError("send an API token as `Authorization: Bearer <token>`", Reason.UNAUTHORIZED)
+    token = people.api_token(store(), secret)
+    if token is None or token.revoked_at is not None:
+        raise ApiError("the API token is not known or was revoked", Reason.UNAUTHORIZED)
+    if people.Role(token.role) not in people.TOKEN_ROLES:
+        raise ApiError("this token may not issue codes", Reason.FORBIDDEN)
+    return token
+
+
+def _optional_text(body: Mapping[str, Any], name: str, limit: int) -> str:
+    value = body.get(name, "")
+    if not isinstance(value, str) or len(value) > limit:
+        raise ApiError(f"{name} must be text of at most {limit} characters", Reason.INVALID_INPUT)
+    return value
+
+
+def _guest_row(body: Mapping[str, Any], zones_of_event: tuple[str, ...]) -> issuing.GuestRow:
+    _only(body, {"name", "organisation", "category", "zones", "email"})
+    name = _text(body, "name", credential.MAX_NAME)
+    organisation = _optional_text(body, "organisation", credential.MAX_ORG)
+    category = _optional_text(body, "category", credential.MAX_CATEGORY)
+    email = _optional_text(body, "email", 254)
+    zones = body.get("zones", list(zones_of_event[:1]))
+    if (
+        not isinstance(zones, list)
+        or not 1 <= len(zones) <= MAX_ZONES_FIELD
+        or not all(isinstance(z, str) for z in zones)
+    ):
+        raise ApiError(f"zones must be a list of 1 to {MAX_ZONES_FIELD} zone codes", Reason.INVALID_INPUT)
+    _clean([name, organisation, category, email, *zones], "the guest")
+    unknown = [z for z in zones if z not in zones_of_event]
+    if unknown:
+        raise ApiError(f"unknown zone(s) {unknown}; the event has {list(zones_of_event)}", Reason.INVALID_INPUT)
+    if email and not issuing.EMAIL.match(email):
+        raise ApiError("email is not a valid address", Reason.INVALID_INPUT)
+    return issuing.GuestRow(0, name, organisation, category, tuple(zones), email)
+
+
+@bp.post("/events/<event_id>/credentials")
+def issue(event_id: str) -> Response:
+    """Add a guest to an event and issue their code: for registration systems, with an API token."""
+    token = _issuer()
+    body = _json_object()
+    try:
+        ev = store().event(event_id)
+    except CheckinError:
+        raise ApiError(f"no event {event_id!r}", Reason.NOT_FOUND) from None
+    row = _guest_row(body, ev.zone_codes)
+    try:
+        signer, moment, signed, errors = sign_for_event(ev, [row])
+    except KeyStoreError as exc:
+        raise ApiError(exc.detail, Reason.SERVICE_UNAVAILABLE) from None
+    if errors:
+        raise ApiError(errors[0].detail, Reason.INVALID_INPUT)
+    item = signed[0]
+    actor = f"token:{token.name}"
+    guest_id = people.issue_to_new_guest(
+        store(), row, ev.id, item.credential, signer.kid.hex(), item.text, moment, actor=actor
+    )
+    response = _json(
+        {
+            "credential_id": item.credential.id_hex,
+            "guest_id": guest_id,
+            "code": item.text,
+            "name": item.credential.name,
+            "zones": list(item.credential.zones),
+            "valid_from": item.credential.not_before.isoformat(),
+            "valid_until": item.credential.expires_at.isoformat(),
+        }
+    )
+    response.status_code = 201
+    return response
 
 
 @bp.get("/openapi.json")

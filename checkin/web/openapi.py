@@ -1,4 +1,4 @@
-"""The OpenAPI 3.0 description of the gate API (served at /api/v1/openapi.json).
+"""The OpenAPI 3.0 description of the API (served at /api/v1/openapi.json): gates, and issuing.
 
 Written by hand next to the routes in checkin/web/api.py; the test suite runs schemathesis
 against it, which also checks that every answer matches what is written here.
@@ -150,6 +150,37 @@ def _schemas(max_rows: int) -> dict[str, Any]:
                 },
             },
         },
+        "IssueRequest": {
+            "type": "object",
+            "required": ["name"],
+            "additionalProperties": False,
+            "properties": {
+                "name": {"type": "string", "minLength": 1, "maxLength": 100, "description": "as on the badge"},
+                "organisation": {"type": "string", "maxLength": 120},
+                "category": {"type": "string", "maxLength": 40, "description": "delegate, press, business ..."},
+                "zones": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": 16,
+                    "items": {"type": "string"},
+                    "description": "zone codes of the event (default: its first zone)",
+                },
+                "email": {"type": "string", "maxLength": 254},
+            },
+        },
+        "Issued": {
+            "type": "object",
+            "required": ["credential_id", "guest_id", "code", "name", "zones", "valid_from", "valid_until"],
+            "properties": {
+                "credential_id": {"type": "string", "description": "32 hex digits"},
+                "guest_id": {"type": "integer"},
+                "code": {"type": "string", "description": "the CK1 text to put in the guest's QR code"},
+                "name": {"type": "string"},
+                "zones": {"type": "array", "items": {"type": "string"}},
+                "valid_from": {"type": "string", "format": "date-time"},
+                "valid_until": {"type": "string", "format": "date-time"},
+            },
+        },
         "Alert": {
             "type": "object",
             "required": ["kind", "seq", "detail"],
@@ -240,6 +271,24 @@ def document(max_rows: int) -> dict[str, Any]:
                     },
                 }
             },
+            "/api/v1/events/{event_id}/credentials": {
+                "post": {
+                    "operationId": "issue",
+                    "summary": "Add a guest to an event and issue their signed code (registration systems)",
+                    "security": [{"apiToken": []}],
+                    "parameters": [{"name": "event_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "requestBody": _json_body("IssueRequest"),
+                    "responses": {
+                        "201": _ok("issued", "Issued"),
+                        "400": _error("malformed request, unknown zone or the event is over (reason invalid_input)"),
+                        "401": _error("no, unknown or revoked API token (reason unauthorized)"),
+                        "403": _error("the token may not issue (reason forbidden)"),
+                        "404": _error("no such event (reason not_found)"),
+                        "413": _error("body too large (reason too_large)"),
+                        "503": _error("the service has no usable issuing key (reason service_unavailable)"),
+                    },
+                }
+            },
             "/api/v1/openapi.json": {
                 "get": {
                     "operationId": "openapi",
@@ -251,7 +300,10 @@ def document(max_rows: int) -> dict[str, Any]:
             },
         },
         "components": {
-            "securitySchemes": {"deviceToken": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "deviceToken": {"type": "http", "scheme": "bearer"},
+                "apiToken": {"type": "http", "scheme": "bearer", "description": "from `checkin token add`"},
+            },
             "schemas": _schemas(max_rows),
         },
     }
