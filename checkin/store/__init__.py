@@ -65,6 +65,7 @@ __all__ = [
     "Store",
     "User",
     "Zone",
+    "credential_values",
     "sha256_hex",
 ]
 
@@ -264,19 +265,7 @@ class Store:
             s.execute(
                 insert(IssuedCredential),
                 [
-                    {
-                        "cti": credential.id_hex,
-                        "event_id": credential.event_id,
-                        "guest_id": None if guest is None else next(next_id),
-                        "kid": kid,
-                        "name": credential.name,
-                        "issued_at": credential.issued_at,
-                        "not_before": credential.not_before,
-                        "expires_at": credential.expires_at,
-                        "status": "active",
-                        "reason": "",
-                        "text": text,
-                    }
+                    credential_values(None if guest is None else next(next_id), credential, kid, text)
                     for guest, credential, kid, text in items
                 ],
             )
@@ -499,6 +488,23 @@ class Store:
         """The newest entries of the admin action log, newest first."""
         with self.session() as s:
             return s.scalars(select(AdminAction).order_by(AdminAction.id.desc()).limit(limit)).all()
+
+
+def credential_values(guest_id: int | None, issued: Credential, kid: str, text: str) -> dict[str, Any]:
+    """The row of a freshly issued credential, for Core inserts (the ORM doubled the cost of one issue)."""
+    return {
+        "cti": issued.id_hex,
+        "event_id": issued.event_id,
+        "guest_id": guest_id,
+        "kid": kid,
+        "name": issued.name,
+        "issued_at": issued.issued_at,
+        "not_before": issued.not_before,
+        "expires_at": issued.expires_at,
+        "status": "active",
+        "reason": "",
+        "text": text,
+    }
 
 
 def _event(s: Session, event_id: str) -> Event:

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from checkin.credential import Credential
 from checkin.errors import InputError, Reason
 from checkin.issuing import GuestRow
-from checkin.store import Store, sha256_hex
+from checkin.store import Store, credential_values, sha256_hex
 from checkin.store.models import AdminAction, ApiToken, Device, Event, Guest, IssuedCredential, Scan, User
 
 LOCK_AFTER_FAILURES = 5
@@ -412,26 +412,8 @@ def record_credentials(
                 .returning(IssuedCredential.cti)
             ).all()
             actions += [_action(actor, "credential.revoke", cti, "re-issued", now) for cti in old]
-        if items:  # a Core insert: the ORM's unit of work doubled the cost of a single issue
-            s.execute(
-                insert(IssuedCredential),
-                [
-                    {
-                        "cti": cred.id_hex,
-                        "event_id": cred.event_id,
-                        "guest_id": guest_id,
-                        "kid": kid,
-                        "name": cred.name,
-                        "issued_at": cred.issued_at,
-                        "not_before": cred.not_before,
-                        "expires_at": cred.expires_at,
-                        "status": "active",
-                        "reason": "",
-                        "text": text,
-                    }
-                    for guest_id, cred, kid, text in items
-                ],
-            )
+        if items:
+            s.execute(insert(IssuedCredential), [credential_values(*item) for item in items])
         if len(items) == 1:
             actions.append(_action(actor, "credential.issue", items[0][1].id_hex, f"guest {items[0][0]}", now))
         elif items:
@@ -612,7 +594,7 @@ def revoke_api_token(store: Store, name: str, now: datetime, *, actor: str) -> A
 
 
 def issue_to_new_guest(
-    store: Store, guest: GuestRow, event_id: str, issued: Credential, kid: str, text: str, now: datetime, *, actor: str
+    store: Store, guest: GuestRow, issued: Credential, kid: str, text: str, now: datetime, *, actor: str
 ) -> int:
     """Add a guest and the credential issued to them in one transaction; return the guest's id."""
     with store.writing() as s:
@@ -620,7 +602,7 @@ def issue_to_new_guest(
             insert(Guest).returning(Guest.id),
             [
                 {
-                    "event_id": event_id,
+                    "event_id": issued.event_id,
                     "name": guest.name,
                     "organisation": guest.organisation,
                     "category": guest.category,
@@ -630,23 +612,6 @@ def issue_to_new_guest(
                 }
             ],
         ).one()
-        s.execute(
-            insert(IssuedCredential),
-            [
-                {
-                    "cti": issued.id_hex,
-                    "event_id": event_id,
-                    "guest_id": guest_id,
-                    "kid": kid,
-                    "name": issued.name,
-                    "issued_at": issued.issued_at,
-                    "not_before": issued.not_before,
-                    "expires_at": issued.expires_at,
-                    "status": "active",
-                    "reason": "",
-                    "text": text,
-                }
-            ],
-        )
+        s.execute(insert(IssuedCredential), [credential_values(guest_id, issued, kid, text)])
         s.execute(insert(AdminAction), [_action(actor, "credential.issue", issued.id_hex, f"guest {guest_id}", now)])
     return guest_id

@@ -203,13 +203,18 @@ def _clean(texts: list[str], where: str) -> None:
         raise ApiError(f"{where} contains text that is not valid Unicode", Reason.INVALID_INPUT) from None
 
 
-def _device() -> Device:
-    """The device whose bearer token came with the request; 401 otherwise."""
+def _bearer(what: str) -> str:
+    """The bearer token of the request; 401 when there is none or it cannot be one of ours."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN:
-        raise ApiError("send the device token as `Authorization: Bearer <token>`", Reason.UNAUTHORIZED)
-    device = store().device_for_token(token)
+        raise ApiError(f"send {what} as `Authorization: Bearer <token>`", Reason.UNAUTHORIZED)
+    return token
+
+
+def _device() -> Device:
+    """The device whose bearer token came with the request; 401 otherwise."""
+    device = store().device_for_token(_bearer("the device token"))
     if device is None:
         raise ApiError("the device token is not known", Reason.UNAUTHORIZED)
     if device.status == "revoked":
@@ -341,11 +346,7 @@ MAX_ZONES_FIELD = 16
 
 def _issuer() -> ApiToken:
     """The API token that came with the request, if it may issue codes; 401/403 otherwise."""
-    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
-    secret = secret.strip()
-    if scheme.lower() != "bearer" or not secret or len(secret) > MAX_TOKEN:
-        raise ApiError("send an API token as `Authorization: Bearer <token>`", Reason.UNAUTHORIZED)
-    token = people.api_token(store(), secret)
+    token = people.api_token(store(), _bearer("an API token"))
     if token is None or token.revoked_at is not None:
         raise ApiError("the API token is not known or was revoked", Reason.UNAUTHORIZED)
     if people.Role(token.role) not in people.TOKEN_ROLES:
@@ -401,7 +402,7 @@ def issue(event_id: str) -> Response:
     item = signed[0]
     actor = f"token:{token.name}"
     guest_id = people.issue_to_new_guest(
-        store(), row, ev.id, item.credential, signer.kid.hex(), item.text, moment, actor=actor
+        store(), row, item.credential, signer.kid.hex(), item.text, moment, actor=actor
     )
     response = _json(
         {
