@@ -259,7 +259,7 @@ class Store:
             guests = [g for g, _c, _k, _t in items if g is not None]
             ids: list[int] = []
             if guests:
-                rows = [{c.key: getattr(g, c.key) for c in Guest.__table__.columns if c.key != "id"} for g in guests]
+                rows = [{c.key: getattr(g, c.key) for c in Guest.table().columns if c.key != "id"} for g in guests]
                 ids = list(s.scalars(insert(Guest).returning(Guest.id, sort_by_parameter_order=True), rows))
             next_id = iter(ids)
             s.execute(

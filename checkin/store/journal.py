@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from operator import attrgetter
-from typing import Any, cast
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from checkin import chain
@@ -185,7 +185,7 @@ def _store_rows(s: Session, device: Device, rows: Sequence[JournalRow], now: dat
     SQLite. The ORM costs more per row than everything else in an upload together."""
     connection = s.connection()
     dialect = connection.dialect
-    table = cast(Table, Scan.__table__)
+    table = Scan.table()
     process = table.c.received_at.type.dialect_impl(dialect).bind_processor(dialect)
     received = process(now) if process else now
     device_id, event_id = device.id, device.event_id

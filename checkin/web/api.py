@@ -32,7 +32,7 @@ from checkin.config import Config
 from checkin.errors import CheckinError, KeyStoreError, Reason
 from checkin.keystore import PASSPHRASE_ENV
 from checkin.store import Device, JournalRefused, Store, people
-from checkin.store.models import ApiToken
+from checkin.store.models import ApiToken, Event
 from checkin.web import now, store
 from checkin.web.admin import sign_for_event
 from checkin.web.openapi import document
@@ -344,14 +344,17 @@ def _refuse(refused: JournalRefused) -> NoReturn:
 MAX_ZONES_FIELD = 16
 
 
-def _issuer() -> ApiToken:
-    """The API token that came with the request, if it may issue codes; 401/403 otherwise."""
-    token = people.api_token(store(), _bearer("an API token"))
+def _issuer_and_event(event_id: str) -> tuple[ApiToken, Event]:
+    """The API token that came with the request, if it may issue codes (401/403 otherwise), and
+    the event it issues for (404)."""
+    token, ev = people.api_token_and_event(store(), _bearer("an API token"), event_id)
     if token is None or token.revoked_at is not None:
         raise ApiError("the API token is not known or was revoked", Reason.UNAUTHORIZED)
     if people.Role(token.role) not in people.TOKEN_ROLES:
         raise ApiError("this token may not issue codes", Reason.FORBIDDEN)
-    return token
+    if ev is None:
+        raise ApiError(f"no event {event_id!r}", Reason.NOT_FOUND)
+    return token, ev
 
 
 def _optional_text(body: Mapping[str, Any], name: str, limit: int) -> str:
@@ -386,12 +389,8 @@ def _guest_row(body: Mapping[str, Any], zones_of_event: tuple[str, ...]) -> issu
 @bp.post("/events/<event_id>/credentials")
 def issue(event_id: str) -> Response:
     """Add a guest to an event and issue their code: for registration systems, with an API token."""
-    token = _issuer()
+    token, ev = _issuer_and_event(event_id)
     body = _json_object()
-    try:
-        ev = store().event(event_id)
-    except CheckinError:
-        raise ApiError(f"no event {event_id!r}", Reason.NOT_FOUND) from None
     row = _guest_row(body, ev.zone_codes)
     try:
         signer, moment, signed, errors = sign_for_event(ev, [row])

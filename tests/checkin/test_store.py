@@ -87,6 +87,18 @@ def test_migrate_is_repeatable_and_reversible(blank: Store) -> None:
     assert {t.name for t in Base.metadata.sorted_tables} <= set(inspect(blank.engine).get_table_names())
 
 
+def test_a_guests_credentials_are_found_by_index_not_by_reading_the_table(store: Store) -> None:
+    # re-issue, the guest page and the issue form look credentials up by guest on every request
+    lookup = "SELECT cti FROM credentials WHERE guest_id = 7 AND status = 'active'"
+    with store.engine.connect() as connection:
+        if store.engine.dialect.name == "sqlite":
+            plan = " ".join(str(r[-1]) for r in connection.execute(text(f"EXPLAIN QUERY PLAN {lookup}")))
+        else:
+            connection.execute(text("SET enable_seqscan = off"))  # an empty table would be scanned anyway
+            plan = " ".join(str(r[0]) for r in connection.execute(text(f"EXPLAIN {lookup}")))
+    assert "ix_credentials_guest_id" in plan, plan
+
+
 # ---- the admin action log ---------------------------------------------------------------------------
 
 

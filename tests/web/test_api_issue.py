@@ -89,6 +89,9 @@ def test_bad_input_is_400_naming_the_field(client: FlaskClient, token: str, body
 def test_unknown_event_is_404(client: FlaskClient, token: str) -> None:
     status, answer = post(client, {"name": "A"}, token, "/api/v1/events/no-such-event/credentials")
     assert status == 404 and answer["reason"] == "not_found"
+    # without a valid token, which events exist is not given away
+    status, answer = post(client, {"name": "A"}, "ck_made_up", "/api/v1/events/no-such-event/credentials")
+    assert status == 401 and answer["reason"] == "unauthorized"
 
 
 def test_tokens_are_required_and_revocation_works_at_once(
