@@ -186,8 +186,9 @@ def _text_error(value: str, limit: int, *, required: bool) -> str | None:
     return None
 
 
-def _guest_errors(row: GuestRow, event: Event) -> dict[str, str]:
-    """Field errors of one guest, with the limits a ticket has: shared by the form and CSV import."""
+def guest_errors(row: GuestRow, event: Event) -> dict[str, str]:
+    """Field errors of one guest, with the limits a ticket has: shared by the form, CSV import and
+    the issuing API."""
     checks = {
         "name": _text_error(row.name, credential.MAX_NAME, required=True),
         "organisation": _text_error(row.organisation, credential.MAX_ORG, required=False),
@@ -408,7 +409,7 @@ def guest_new(event_id: str) -> ResponseReturnValue:
         row = GuestRow(0, "", "", "", ev.zone_codes[:1], "")
         return render_template("admin/guest_form.html", event=ev, row=row, errors={}, guest=None, issue_now=True)
     row = _guest_form_row()
-    errors = _guest_errors(row, ev)
+    errors = guest_errors(row, ev)
     issue_now = request.form.get("issue_now") == "1"
     if errors:
         return render_template(
@@ -457,7 +458,7 @@ def guest_edit(guest_id: int) -> ResponseReturnValue:
             "admin/guest_form.html", event=ev, row=people.guest_row(current), errors={}, guest=current, issue_now=False
         )
     row = _guest_form_row()
-    errors = _guest_errors(row, ev)
+    errors = guest_errors(row, ev)
     if errors:
         return render_template(
             "admin/guest_form.html", event=ev, row=row, errors=errors, guest=current, issue_now=False
@@ -529,7 +530,7 @@ def _without_repeats(ev: Event, rows: Sequence[GuestRow], refused: list[RowError
     fresh: list[GuestRow] = []
     for row in rows:
         key = people.guest_key(row.name, row.organisation, row.email)
-        problems = _guest_errors(row, ev)
+        problems = guest_errors(row, ev)
         if problems:
             refused.append(RowError(row.line, Reason.INVALID_INPUT.value, " ".join(problems.values())))
         elif key in known:

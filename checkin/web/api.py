@@ -33,8 +33,8 @@ from checkin.errors import CheckinError, KeyStoreError, Reason
 from checkin.keystore import PASSPHRASE_ENV
 from checkin.store import Device, JournalRefused, Store, people
 from checkin.store.models import ApiToken, Event
-from checkin.web import now, store
-from checkin.web.admin import sign_for_event
+from checkin.web import i18n, now, store
+from checkin.web.admin import guest_errors, sign_for_event
 from checkin.web.openapi import document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -364,13 +364,15 @@ def _optional_text(body: Mapping[str, Any], name: str, limit: int) -> str:
     return value
 
 
-def _guest_row(body: Mapping[str, Any], zones_of_event: tuple[str, ...]) -> issuing.GuestRow:
+def _guest_row(body: Mapping[str, Any], ev: Event) -> issuing.GuestRow:
+    """The guest in a request body: its shape checked here, its content by the same checks as the
+    admin pages' guest form (worded in English)."""
     _only(body, {"name", "organisation", "category", "zones", "email"})
-    name = _text(body, "name", credential.MAX_NAME)
+    name = _optional_text(body, "name", credential.MAX_NAME)
     organisation = _optional_text(body, "organisation", credential.MAX_ORG)
     category = _optional_text(body, "category", credential.MAX_CATEGORY)
     email = _optional_text(body, "email", 254)
-    zones = body.get("zones", list(zones_of_event[:1]))
+    zones = body.get("zones", list(ev.zone_codes[:1]))
     if (
         not isinstance(zones, list)
         or not 1 <= len(zones) <= MAX_ZONES_FIELD
@@ -378,12 +380,12 @@ def _guest_row(body: Mapping[str, Any], zones_of_event: tuple[str, ...]) -> issu
     ):
         raise ApiError(f"zones must be a list of 1 to {MAX_ZONES_FIELD} zone codes", Reason.INVALID_INPUT)
     _clean([name, organisation, category, email, *zones], "the guest")
-    unknown = [z for z in zones if z not in zones_of_event]
-    if unknown:
-        raise ApiError(f"unknown zone(s) {unknown}; the event has {list(zones_of_event)}", Reason.INVALID_INPUT)
-    if email and not issuing.EMAIL.match(email):
-        raise ApiError("email is not a valid address", Reason.INVALID_INPUT)
-    return issuing.GuestRow(0, name, organisation, category, tuple(zones), email)
+    row = issuing.GuestRow(0, name, organisation, category, tuple(zones), email)
+    with i18n.speaking("en"):
+        errors = guest_errors(row, ev)
+    if errors:
+        raise ApiError("; ".join(f"{field}: {problem}" for field, problem in errors.items()), Reason.INVALID_INPUT)
+    return row
 
 
 @bp.post("/events/<event_id>/credentials")
@@ -391,7 +393,7 @@ def issue(event_id: str) -> Response:
     """Add a guest to an event and issue their code: for registration systems, with an API token."""
     token, ev = _issuer_and_event(event_id)
     body = _json_object()
-    row = _guest_row(body, ev.zone_codes)
+    row = _guest_row(body, ev)
     try:
         signer, moment, signed, errors = sign_for_event(ev, [row])
     except KeyStoreError as exc:

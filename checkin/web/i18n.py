@@ -9,6 +9,8 @@ format filters); templates and Python code translate through `gettext` here.
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -16,11 +18,12 @@ from typing import Any
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
-from flask import Flask, has_request_context, session
+from flask import Flask, g, has_request_context, session
 from flask_babel import Babel  # type: ignore[import-untyped]
 
 LANGUAGES = ("vi", "en")
 DEFAULT = "vi"
+_SPEAKING = "checkin_speaking"
 CATALOG = Path(__file__).parent / "translations" / "vi" / "LC_MESSAGES" / "messages.po"
 
 
@@ -36,9 +39,26 @@ def catalogs() -> dict[str, NullTranslations]:
 
 
 def language() -> str:
-    """The current request's language: the session's choice, else Vietnamese."""
-    chosen = session.get("lang") if has_request_context() else None
+    """The current request's language: a `speaking` block's, else the session's choice, else
+    Vietnamese."""
+    if not has_request_context():
+        return DEFAULT
+    chosen = g.get(_SPEAKING) or session.get("lang")
     return chosen if chosen in LANGUAGES else DEFAULT
+
+
+@contextmanager
+def speaking(lang: str) -> Iterator[None]:
+    """Translate into `lang` within the block, whatever the session says: the JSON API words its
+    refusals in English, with the same checks as the pages."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"no catalog for {lang!r}")
+    before = g.get(_SPEAKING)
+    setattr(g, _SPEAKING, lang)
+    try:
+        yield
+    finally:
+        setattr(g, _SPEAKING, before)
 
 
 def gettext(message: str, **variables: Any) -> str:

@@ -66,3 +66,20 @@ def test_row_errors_of_the_csv_reader_read_in_vietnamese(app: Flask, line: str, 
         session["lang"] = "en"
         assert row_error_text(error).endswith(".")  # our sentence, not the reader's raw detail
         assert not any(ch in row_error_text(error) for ch in "ạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹđ")
+
+
+def test_a_speaking_block_overrides_the_sessions_language_and_ends_with_the_block(app: Flask) -> None:
+    with app.test_request_context():
+        assert i18n.gettext("Events") == "Sự kiện"
+        with i18n.speaking("en"):
+            assert i18n.gettext("Events") == "Events"
+            with i18n.speaking("vi"):
+                assert i18n.gettext("Events") == "Sự kiện"
+            assert i18n.gettext("Events") == "Events"
+        assert i18n.gettext("Events") == "Sự kiện"
+        session["lang"] = "en"
+        with i18n.speaking("vi"):
+            assert i18n.gettext("Events") == "Sự kiện"
+        assert i18n.gettext("Events") == "Events"
+        with pytest.raises(ValueError, match="fr"), i18n.speaking("fr"):
+            pass

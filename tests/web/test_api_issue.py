@@ -76,6 +76,12 @@ def test_zones_default_to_the_events_first_zone(client: FlaskClient, token: str)
         ({"name": "A", "email": "not an address"}, "email"),
         ({"name": "A", "colour": "red"}, "colour"),
         ({"name": "A\x00B"}, "NUL"),
+        # the admin form's own checks, worded in English: no line breaks or bidi overrides in a
+        # name that a badge and a gate screen will show
+        ({"name": "A\nB"}, "name: Control characters are not allowed"),
+        ({"name": "Nguy\u202eễn"}, "name: Control characters are not allowed"),
+        ({"name": "A", "organisation": "Sở\tTT"}, "organisation: Control characters"),
+        ({"name": "A", "zones": ["hall", "ballroom"]}, "zones: Unknown zone: ballroom"),
         ({"name": "A" * 101}, "name"),
         (["not", "an", "object"], "object"),
     ],
