@@ -275,7 +275,7 @@ def run_command(
             runner.run_texts(gate_, texts, lambda record, _found: _emit(record.to_json()))
             return
         dedup = decode.Deduplicator(settings.repeat_seconds * 1000)
-        with runner.frame_source(camera=camera, video=video, images=images) as frames:
+        with runner.frame_source(camera=camera, video=video, images=images, settings=settings.camera) as frames:
             if headless:
                 runner.run_frames(
                     gate_, frames, decode.decode_frame, dedup=dedup, on_verdict=lambda r, _f: _emit(r.to_json())

@@ -2,7 +2,8 @@
 
 ```
 gate-data/            (--data DIR, or $CHECKIN_GATE_DATA, or ./gate-data), mode 0700
-  gate.toml           optional settings (banner hold, checkpoints, batches, sync interval)
+  gate.toml           optional settings: [gate] (banner hold, checkpoints, batches, sync interval)
+                      and [camera] (resolution, frame rate, focus)
   device.json         device id, event, name, zone, direction, server URL
   device.key          the device's Ed25519 key (PKCS#8; encrypted with $CHECKIN_GATE_PASSPHRASE), 0600
   token               the bearer token for the service's API, 0600
@@ -19,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import tomllib
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from checkin import files, trust
 from checkin.errors import ConfigError, KeyStoreError, Reason, TrustError
 from checkin.trust import Direction, TrustBundle
+from scanner.camera import CameraSettings
 
 DATA_ENV = "CHECKIN_GATE_DATA"
 PASSPHRASE_ENV = "CHECKIN_GATE_PASSPHRASE"  # noqa: S105 - the variable name, not a secret
@@ -44,7 +46,8 @@ JOURNAL_FILE = "journal.db"
 
 @dataclass(frozen=True)
 class Settings:
-    """Gate settings from the optional `[gate]` table of gate.toml; every one has a default."""
+    """Gate settings from the optional gate.toml: the `[gate]` table, and the webcam's from the
+    `[camera]` table; every one has a default."""
 
     banner_hold_seconds: float = 3.0
     repeat_seconds: float = 3.0  # the same code read again within this time is the same scan
@@ -55,34 +58,68 @@ class Settings:
     operator: str = ""
     language: str = "vi"
     sound: bool = True
+    camera: CameraSettings = field(default_factory=CameraSettings)
+
+
+# [camera] keys, their types and bounds: what a laptop webcam or a USB document camera can be asked
+_CAMERA_KEYS: dict[str, tuple[type, float, float]] = {
+    "width": (int, 160, 7680),
+    "height": (int, 120, 4320),
+    "fps": (float, 1, 240),
+    "autofocus": (bool, 0, 1),
+    "focus": (float, 0, 10_000),  # driver units; sets autofocus off
+    "mjpeg": (bool, 0, 1),
+}
 
 
 def parse_settings(text: str, source: str) -> Settings:
-    """Settings from TOML text; unknown keys and wrong types are errors naming the key."""
+    """Settings from TOML text; unknown keys, wrong types and values out of range are errors naming
+    the key."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: {exc}") from None
-    unknown_tables = set(data) - {"gate"}
+    unknown_tables = set(data) - {"gate", "camera"}
     if unknown_tables:
-        raise ConfigError(f"{source}: unknown table(s) {sorted(unknown_tables)}; only [gate]")
-    table = data.get("gate", {})
-    known = {f.name: f for f in fields(Settings)}
-    values: dict[str, Any] = {}
-    for key, value in table.items():
-        if key not in known:
-            raise ConfigError(f"{source}: [gate].{key} is not a setting; known: {', '.join(known)}")
-        default = getattr(Settings(), key)
-        kind = type(default)
-        ok = isinstance(value, kind) or (kind is float and type(value) is int)
-        if not ok or (kind is int and type(value) is bool):
-            raise ConfigError(f"{source}: [gate].{key} must be of type {kind.__name__}")
+        raise ConfigError(f"{source}: unknown table(s) {sorted(unknown_tables)}; only [gate] and [camera]")
+    defaults = Settings()
+    kinds = {f.name: type(getattr(defaults, f.name)) for f in fields(Settings) if f.name != "camera"}
+    values = _typed(data.get("gate", {}), "gate", kinds, source)
+    for key, value in values.items():
         if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
             raise ConfigError(f"{source}: [gate].{key} must be above 0")
-        values[key] = float(value) if kind is float else value
     if values.get("language", "vi") not in ("vi", "en"):
         raise ConfigError(f"{source}: [gate].language must be vi or en")
-    return replace(Settings(), **values)
+    return replace(defaults, **values, camera=_camera(data.get("camera", {}), source))
+
+
+def _camera(table: Any, source: str) -> CameraSettings:
+    values = _typed(table, "camera", {key: kind for key, (kind, _low, _high) in _CAMERA_KEYS.items()}, source)
+    for key, value in values.items():
+        kind, low, high = _CAMERA_KEYS[key]
+        if kind is not bool and not low <= value <= high:
+            raise ConfigError(f"{source}: [camera].{key} must be from {low:g} to {high:g}")
+    if "focus" in values:
+        if values.get("autofocus", False):
+            raise ConfigError(f"{source}: [camera].focus sets the focus by hand; it needs autofocus = false")
+        values["autofocus"] = False
+    return replace(CameraSettings(), **values)
+
+
+def _typed(table: Any, name: str, kinds: dict[str, type], source: str) -> dict[str, Any]:
+    """The values of one table, each checked against its type (an integer serves as a float)."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{source}: [{name}] must be a table")
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in kinds:
+            raise ConfigError(f"{source}: [{name}].{key} is not a setting; known: {', '.join(kinds)}")
+        kind = kinds[key]
+        ok = isinstance(value, kind) or (kind is float and type(value) is int)
+        if not ok or (kind in (int, float) and type(value) is bool):
+            raise ConfigError(f"{source}: [{name}].{key} must be of type {kind.__name__}")
+        values[key] = float(value) if kind is float else value
+    return values
 
 
 @dataclass(frozen=True)

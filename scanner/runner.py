@@ -196,9 +196,12 @@ class Gate:
             self.operator = operator
 
 
-def frame_source(*, camera: int | None, video: Path | None, images: Path | None) -> FrameSource:
-    """The one source the options name (scanner/camera.py): webcam, video file or image folder."""
-    return camera_mod.open_source(camera=camera, video=video, images=images)
+def frame_source(
+    *, camera: int | None, video: Path | None, images: Path | None, settings: camera_mod.CameraSettings | None = None
+) -> FrameSource:
+    """The one source the options name (scanner/camera.py): webcam (with gate.toml's [camera]
+    settings), video file or image folder."""
+    return camera_mod.open_source(camera=camera, video=video, images=images, settings=settings)
 
 
 Decoder = Callable[[np.ndarray], list[Found]]

@@ -16,7 +16,8 @@ from gatekit import Clock, World, enrol_usb, forged, json_lines, run_gate
 from checkin import qr
 from checkin.errors import ConfigError, Reason, Verdict
 from checkin.trust import Direction
-from scanner import decode, ui
+from scanner import decode, runner, ui
+from scanner.camera import CameraSettings, CameraSource
 from scanner.datadir import GateData, parse_settings
 from scanner.journal import Journal
 from scanner.runner import Gate, Recorded, run_frames, run_texts
@@ -220,6 +221,37 @@ def test_settings_file() -> None:
     for bad in ("[gate]\nbanner_hold = 5\n", "[gate]\nbatch_size = 'x'\n", "[gate]\nbatch_size = 0\n", "[other]\n"):
         with pytest.raises(ConfigError):
             parse_settings(bad, "gate.toml")
+    assert settings.camera == CameraSettings()
+
+
+def test_camera_settings_come_from_the_camera_table_and_reach_the_webcam_source() -> None:
+    settings = parse_settings("[camera]\nwidth = 1920\nheight = 1080\nfps = 15\nmjpeg = false\n", "gate.toml")
+    assert settings.camera == CameraSettings(width=1920, height=1080, fps=15.0, mjpeg=False)
+    fixed = parse_settings("[camera]\nfocus = 40\n", "gate.toml").camera
+    assert (fixed.focus, fixed.autofocus) == (40.0, False)  # a focus by hand turns autofocus off
+    source = runner.frame_source(camera=0, video=None, images=None, settings=settings.camera)
+    assert isinstance(source, CameraSource) and source.settings == settings.camera
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("[camera]\nresolution = '720p'\n", "[camera].resolution is not a setting"),
+        ("[camera]\nwidth = '1280'\n", "[camera].width must be of type int"),
+        ("[camera]\nwidth = 1280.5\n", "[camera].width must be of type int"),
+        ("[camera]\nautofocus = 1\n", "[camera].autofocus must be of type bool"),
+        ("[camera]\nfps = true\n", "[camera].fps must be of type float"),
+        ("[camera]\nwidth = 20\n", "[camera].width must be from 160 to 7680"),
+        ("[camera]\nfps = 0\n", "[camera].fps must be from 1 to 240"),
+        ("[camera]\nfocus = 40\nautofocus = true\n", "it needs autofocus = false"),
+        ("camera = 5\n", "[camera] must be a table"),
+        ("gate = 5\n", "[gate] must be a table"),
+    ],
+)
+def test_bad_camera_settings_are_refused_naming_the_key(text: str, words: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        parse_settings(text, "gate-data/gate.toml")
+    assert words in str(refused.value) and "gate-data/gate.toml" in str(refused.value)
 
 
 # ---- the commands -------------------------------------------------------------------------------------------------
