@@ -29,6 +29,21 @@ CSV_HEADER = ("name", "organisation", "category", "zones", "email")
 MAX_CSV_BYTES = 20 * 1024 * 1024
 EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
 _ZONE_SPLIT = re.compile(r"[;,|\s]+")
+# A header cell, in English or Vietnamese, to the column it names.
+_HEADER_NAMES = {
+    alias: column
+    for column, aliases in {
+        "name": ("name", "họ tên", "họ và tên"),  # not "tên" alone: beside a "họ" column it is the given name
+        "organisation": ("organisation", "organization", "đơn vị", "cơ quan", "tổ chức"),
+        "category": ("category", "loại", "nhóm", "đối tượng", "loại khách"),
+        "zones": ("zones", "zone", "khu vực"),
+        "email": ("email", "e-mail", "thư điện tử"),
+    }.items()
+    for alias in aliases
+}
+# Excel writes the system's list separator: ";" wherever the decimal mark is a comma, Vietnamese
+# Windows included, and a tab in "Unicode Text".
+_DELIMITERS = (",", ";", "\t")
 
 
 @dataclass(frozen=True)
@@ -67,16 +82,18 @@ def _decode_csv(data: bytes) -> str:
 
 
 def read_guest_csv(data: bytes, event_zones: Sequence[str]) -> tuple[list[GuestRow], list[RowError]]:
-    """Read a guest list (UTF-8, with or without BOM); bad rows are reported, not fatal."""
+    """Read a guest list (UTF-8, with or without BOM; comma, semicolon or tab separated; English or
+    Vietnamese column names); bad rows are reported, not fatal."""
     text = _decode_csv(data)
-    reader = csv.reader(io.StringIO(text, newline=""))
+    delimiter = _delimiter(text.partition("\n")[0])
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:
         raise InputError("the guest list is empty") from None
     except csv.Error as exc:
         raise InputError(f"line 1: the header cannot be read ({exc})") from None
-    columns = [unicodedata.normalize("NFC", h).strip().lower() for h in header]
+    columns = [_column(h) for h in header]
     missing = [c for c in CSV_HEADER if c not in columns]
     if "name" in missing:
         raise InputError(f"line 1: the header must have the columns {','.join(CSV_HEADER)}; missing: {missing}")
@@ -122,6 +139,25 @@ def read_guest_csv(data: bytes, event_zones: Sequence[str]) -> tuple[list[GuestR
             continue
         rows.append(GuestRow(line, name, cell("organisation"), cell("category"), zones, email))
     return rows, errors
+
+
+def _column(cell: str) -> str:
+    """The column a header cell names (English or Vietnamese, any case), or the cell itself."""
+    words = " ".join(unicodedata.normalize("NFC", cell).split()).casefold()
+    return _HEADER_NAMES.get(words, words)
+
+
+def _delimiter(first_line: str) -> str:
+    """The separator under which the header names the most known columns; a comma on a tie."""
+
+    def known(delimiter: str) -> int:
+        try:
+            cells = next(csv.reader([first_line], delimiter=delimiter), [])
+        except csv.Error:
+            return 0
+        return len({_column(c) for c in cells} & set(CSV_HEADER))
+
+    return max(_DELIMITERS, key=known)  # max keeps the first of equals: the comma
 
 
 def ticket_window(event: Event, before_hours: int, after_hours: int) -> tuple[datetime, datetime]:

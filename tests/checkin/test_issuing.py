@@ -88,6 +88,52 @@ def test_nfd_header_is_understood() -> None:
     assert [(r.name, r.zones) for r in rows] == [("An", ("vip",))]
 
 
+def test_excel_on_vietnamese_windows_separates_with_semicolons() -> None:
+    # Excel writes the list separator of the system's region: ";" where the decimal mark is ","
+    data = csv_bytes(
+        "name;organisation;category;zones;email",
+        'Nguyễn Văn An;Sở Thông tin và Truyền thông, tỉnh Hải Dương;delegate;"hall;vip";an@example.vn',
+        "Trần Thị Bình;Báo Hải Dương;press;press;",
+        bom=True,
+        newline="\r\n",
+    )
+    rows, errors = read_guest_csv(data, ZONES)
+    assert errors == []
+    assert rows == [
+        GuestRow(
+            2, "Nguyễn Văn An", "Sở Thông tin và Truyền thông, tỉnh Hải Dương", "delegate", ("hall", "vip"),
+            "an@example.vn",
+        ),
+        GuestRow(3, "Trần Thị Bình", "Báo Hải Dương", "press", ("press",), ""),
+    ]  # fmt: skip
+
+
+def test_tab_separated_unicode_text_is_read_too() -> None:
+    rows, errors = read_guest_csv(csv_bytes("name\tzones\temail", "Lê Văn Cường\tvip\tcuong@example.vn"), ZONES)
+    assert errors == []
+    assert rows == [GuestRow(2, "Lê Văn Cường", "", "", ("vip",), "cuong@example.vn")]
+
+
+def test_vietnamese_column_names_are_understood() -> None:
+    data = csv_bytes("Họ và tên,Đơn vị,Đối tượng,Khu vực,Thư điện tử", "Phạm Thu Hà,Sở Y tế,delegate,vip,ha@example.vn")
+    rows, errors = read_guest_csv(data, ZONES)
+    assert errors == []
+    assert rows == [GuestRow(2, "Phạm Thu Hà", "Sở Y tế", "delegate", ("vip",), "ha@example.vn")]
+    rows, _ = read_guest_csv(csv_bytes("HỌ  TÊN;E-mail", "An;an@example.vn"), ZONES)
+    assert [(r.name, r.email) for r in rows] == [("An", "an@example.vn")]
+
+
+def test_a_comma_file_with_semicolons_in_its_cells_stays_a_comma_file() -> None:
+    rows, errors = read_guest_csv(csv_bytes(HEADER, "An;Bình,Sở;UBND,,hall,"), ZONES)
+    assert errors == []
+    assert [(r.name, r.organisation) for r in rows] == [("An;Bình", "Sở;UBND")]
+
+
+def test_given_name_alone_is_not_taken_for_the_full_name() -> None:
+    with pytest.raises(InputError, match="missing"):
+        read_guest_csv(csv_bytes("Họ đệm,Tên", "Nguyễn Văn,An"), ZONES)
+
+
 # ---- cells --------------------------------------------------------------------------------------
 
 

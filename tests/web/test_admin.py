@@ -370,6 +370,23 @@ def test_import_reports_refused_rows_and_skips_repeats(
     assert len(people.guest_views(store, EVENT)) == 2
 
 
+def test_import_takes_excel_vietnamese_csv_with_semicolons_and_vietnamese_headers(
+    login_as: Callable[[str | None], FlaskClient], store: Store
+) -> None:
+    import io
+
+    client = login_as("registrar")
+    data = "\ufeffHọ và tên;Đơn vị;Đối tượng;Khu vực;Email\r\nLê Thị Hồng;Sở Y tế, tỉnh Hải Dương;delegate;vip;\r\n"
+    response = client.post(
+        f"/admin/events/{EVENT}/import",
+        data={"csrf_token": token(client), "file": (io.BytesIO(data.encode()), "danh-sach.csv")},
+    )
+    assert response.status_code == 200
+    [view] = people.guest_views(store, EVENT)
+    guest = view.guest
+    assert (guest.name, guest.organisation, guest.zones) == ("Lê Thị Hồng", "Sở Y tế, tỉnh Hải Dương", "vip")
+
+
 def test_import_refuses_a_file_that_is_not_utf8(login_as: Callable[[str | None], FlaskClient]) -> None:
     import io
 
