@@ -4,7 +4,8 @@ Measures, on SQLite and (when CHECKIN_TEST_DATABASE_URL is set) PostgreSQL:
 - journal rows ingested per second: gates upload batches of 500 rows at once, each batch's chain
   and checkpoint verified by the service; afterwards every row is counted and every chain checked;
 - bundle fetch latency (GET /api/v1/bundle, full signed body, one gate after another);
-- issue requests per second over HTTP: a registration system's JSON request with an API token
+- issue requests per second over HTTP: a registration system's JSON request with an API token and an
+  Idempotency-Key
   (POST /api/v1/events/<id>/credentials: a new guest and their code), beside a registrar's
   re-issue form (logged in, CSRF token) and beside signing and recording in this process.
 
@@ -374,14 +375,17 @@ def _login(port: int, username: str, password: str) -> tuple[dict[str, str], str
     return {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}, match.group(1)
 
 
-def _client(job: tuple[int, list[tuple[str, bytes]], dict[str, str], int]) -> list[float]:
+Request = tuple[str, bytes, dict[str, str]]  # path, body, headers of this request alone
+
+
+def _client(job: tuple[int, list[Request], dict[str, str], int]) -> list[float]:
     """One client: its own process and connection, one request after another; the latencies."""
     port, mine, headers, expect = job
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     took = []
-    for path, body in mine:
+    for path, body, own in mine:
         begin = time.perf_counter()
-        status, _h, answer = request(port, "POST", path, body, headers, conn)
+        status, _h, answer = request(port, "POST", path, body, {**headers, **own}, conn)
         if status != expect:
             raise RuntimeError(f"{path} answered {status}: {answer[:200]!r}")
         took.append(time.perf_counter() - begin)
@@ -389,7 +393,7 @@ def _client(job: tuple[int, list[tuple[str, bytes]], dict[str, str], int]) -> li
     return took
 
 
-def _load(port: int, requests: list[tuple[str, bytes]], headers: dict[str, str], expect: int) -> Rate:
+def _load(port: int, requests: list[Request], headers: dict[str, str], expect: int) -> Rate:
     """Send the requests from HTTP_CLIENTS client processes at once (threads in one process were
     the bottleneck: py-spy showed the server idle 43% of the time); rate and latencies.
 
@@ -423,6 +427,7 @@ def bench_issue_http(
             (
                 f"/api/v1/events/{EVENT}/credentials",
                 json.dumps({"name": f"Người đăng ký {i}", "organisation": "Sở TT&TT", "zones": ["hall"]}).encode(),
+                {"Idempotency-Key": f"dk-2022-{i:05d}"},  # as a registration system that retries sends it
             )
             for i in range(WARMUP + ISSUES)
         ]
@@ -431,7 +436,7 @@ def bench_issue_http(
         headers, csrf = _login(port, "bench", password)
         form = urlencode({"reissue": "1", "csrf_token": csrf}).encode()
         guest_ids = range(1 + REVOKED, 1 + REVOKED + WARMUP + ISSUES)
-        by_form = _load(port, [(f"/admin/guests/{g}/issue", form) for g in guest_ids], headers, 302)
+        by_form = _load(port, [(f"/admin/guests/{g}/issue", form, {}) for g in guest_ids], headers, 302)
     return by_api, by_form
 
 
@@ -494,7 +499,7 @@ def report(
         f"{statistics.median(by_api[1]) * 1e3:.1f} / {pct(by_api[1], 0.95) * 1e3:.1f} ms",
         f"form {statistics.median(by_form[1]) * 1e3:.1f} / {pct(by_form[1], 0.95) * 1e3:.1f} ms",
         "",
-        f"{HTTP_CLIENTS} clients at once; API: new guest + code; form: revoke + sign + record + redirect",
+        f"{HTTP_CLIENTS} clients at once; API: new guest + code, keyed; form: revoke + sign + record + redirect",
     )
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -100,6 +101,11 @@ class Guest(Base):
     zones: Mapped[str] = mapped_column(String(600), default="")
     email: Mapped[str] = mapped_column(String(254), default="")
     created: Mapped[datetime] = mapped_column(UtcDateTime)
+    # "<api token id>:<Idempotency-Key>" of the API request that added the guest: a retried
+    # request finds its guest instead of adding a second one with a second valid code
+    request_key: Mapped[str | None] = mapped_column(String(120), nullable=True)
+
+    __table_args__ = (Index("ix_guests_request_key", "event_id", "request_key", unique=True),)
 
 
 class IssuedCredential(Base):

@@ -582,13 +582,32 @@ def api_token(store: Store, secret: str) -> ApiToken | None:
         return _api_token(s, secret)
 
 
-def api_token_and_event(store: Store, secret: str, event_id: str) -> tuple[ApiToken | None, Event | None]:
-    """The token a secret belongs to and the event (with zones), in one read: the issuing API
-    needs both on every request."""
+@dataclass(frozen=True)
+class IssueReads:
+    """What the issuing API reads before it signs, in one read: the token, the event (with zones),
+    and the guest an earlier request with the same Idempotency-Key added, with their active code."""
+
+    token: ApiToken | None
+    event: Event | None
+    earlier: tuple[Guest, IssuedCredential | None] | None
+
+
+def issue_reads(store: Store, secret: str, event_id: str, idempotency_key: str | None) -> IssueReads:
+    """The token a secret belongs to, the event and, given a key, the guest of an earlier request."""
     with store.session() as s:
         token = _api_token(s, secret)
         event = s.scalars(select(Event).where(Event.id == event_id).options(joinedload(Event.zones))).unique().first()
-    return token, event
+        earlier = (
+            _guest_for_request(s, event_id, request_key(token, idempotency_key))
+            if token is not None and event is not None and idempotency_key is not None
+            else None
+        )
+    return IssueReads(token, event, earlier)
+
+
+def request_key(token: ApiToken, idempotency_key: str) -> str:
+    """An Idempotency-Key as stored: scoped to its token, so the keys of two systems never meet."""
+    return f"{token.id}:{idempotency_key}"
 
 
 def _api_token(s: Session, secret: str) -> ApiToken | None:
@@ -614,25 +633,60 @@ def revoke_api_token(store: Store, name: str, now: datetime, *, actor: str) -> A
 
 
 def issue_to_new_guest(
-    store: Store, guest: GuestRow, issued: Credential, kid: str, text: str, now: datetime, *, actor: str
-) -> int:
-    """Add a guest and the credential issued to them in one transaction; return the guest's id."""
+    store: Store,
+    guest: GuestRow,
+    issued: Credential,
+    kid: str,
+    text: str,
+    now: datetime,
+    *,
+    actor: str,
+    request_key: str | None = None,
+) -> int | None:
+    """Add a guest and the credential issued to them in one transaction; return the guest's id,
+    or None when a guest of the event already carries `request_key` (nothing is written then)."""
     guests = Guest.table()  # Core statements: the ORM's bulk paths cost a third of this request's time
-    with store.writing() as s:
-        guest_id: int = s.execute(
-            insert(guests).returning(guests.c.id),
-            {
-                "event_id": issued.event_id,
-                "name": guest.name,
-                "organisation": guest.organisation,
-                "category": guest.category,
-                "zones": ",".join(guest.zones),
-                "email": guest.email,
-                "created": now,
-            },
-        ).scalar_one()
-        s.execute(insert(IssuedCredential.table()), credential_values(guest_id, issued, kid, text))
-        s.execute(
-            insert(AdminAction.table()), _action(actor, "credential.issue", issued.id_hex, f"guest {guest_id}", now)
-        )
+    try:
+        with store.writing() as s:
+            guest_id: int = s.execute(
+                insert(guests).returning(guests.c.id),
+                {
+                    "event_id": issued.event_id,
+                    "name": guest.name,
+                    "organisation": guest.organisation,
+                    "category": guest.category,
+                    "zones": ",".join(guest.zones),
+                    "email": guest.email,
+                    "created": now,
+                    "request_key": request_key,
+                },
+            ).scalar_one()
+            s.execute(insert(IssuedCredential.table()), credential_values(guest_id, issued, kid, text))
+            s.execute(
+                insert(AdminAction.table()),
+                _action(actor, "credential.issue", issued.id_hex, f"guest {guest_id}", now),
+            )
+    except IntegrityError:
+        if request_key is None or guest_for_request(store, issued.event_id, request_key) is None:
+            raise
+        return None
     return guest_id
+
+
+def guest_for_request(store: Store, event_id: str, request_key: str) -> tuple[Guest, IssuedCredential | None] | None:
+    """The guest an earlier API request with this key added, and their newest active credential."""
+    with store.session() as s:
+        return _guest_for_request(s, event_id, request_key)
+
+
+def _guest_for_request(s: Session, event_id: str, key: str) -> tuple[Guest, IssuedCredential | None] | None:
+    row = s.scalars(select(Guest).where(Guest.event_id == event_id, Guest.request_key == key)).first()
+    if row is None:
+        return None
+    active = s.scalars(
+        select(IssuedCredential)
+        .where(IssuedCredential.guest_id == row.id, IssuedCredential.status == "active")
+        .order_by(IssuedCredential.issued_at.desc())
+        .limit(1)
+    ).first()
+    return row, active

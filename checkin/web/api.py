@@ -17,6 +17,7 @@ import binascii
 import json
 import logging
 import os
+import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, NoReturn, cast
@@ -32,7 +33,7 @@ from checkin.config import Config
 from checkin.errors import CheckinError, KeyStoreError, Reason
 from checkin.keystore import PASSPHRASE_ENV
 from checkin.store import Device, JournalRefused, Store, people
-from checkin.store.models import ApiToken, Event
+from checkin.store.models import ApiToken, Event, Guest, IssuedCredential
 from checkin.web import i18n, now, store
 from checkin.web.admin import guest_errors, sign_for_event
 from checkin.web.openapi import document
@@ -67,6 +68,7 @@ _REASON_STATUS = {
     Reason.DEVICE_REVOKED: 401,
     Reason.ENROLMENT_INVALID: 403,
     Reason.FORBIDDEN: 403,
+    Reason.ALREADY_EXISTS: 409,
     Reason.NOT_FOUND: 404,
     Reason.JOURNAL_GAP: 409,
     Reason.TOO_LARGE: 413,
@@ -342,19 +344,30 @@ def _refuse(refused: JournalRefused) -> NoReturn:
 # ---- issuing, for registration systems -----------------------------------------------------------
 
 MAX_ZONES_FIELD = 16
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_IDEMPOTENCY_KEY = 100
+_KEY_CHARACTERS = frozenset(chr(c) for c in range(0x21, 0x7F))  # visible ASCII
 
 
-def _issuer_and_event(event_id: str) -> tuple[ApiToken, Event]:
-    """The API token that came with the request, if it may issue codes (401/403 otherwise), and
-    the event it issues for (404)."""
-    token, ev = people.api_token_and_event(store(), _bearer("an API token"), event_id)
+def _issue_reads(event_id: str) -> tuple[ApiToken, Event, str | None, people.IssueReads]:
+    """The API token that came with the request, if it may issue codes (401/403 otherwise), the
+    event it issues for (404), the request's Idempotency-Key (400 if malformed) and what the
+    store holds for them, read at once."""
+    raw_key = request.headers.get(IDEMPOTENCY_HEADER)
+    well_formed = raw_key is not None and 1 <= len(raw_key) <= MAX_IDEMPOTENCY_KEY and set(raw_key) <= _KEY_CHARACTERS
+    reads = people.issue_reads(store(), _bearer("an API token"), event_id, raw_key if well_formed else None)
+    token, ev = reads.token, reads.event
     if token is None or token.revoked_at is not None:
         raise ApiError("the API token is not known or was revoked", Reason.UNAUTHORIZED)
     if people.Role(token.role) not in people.TOKEN_ROLES:
         raise ApiError("this token may not issue codes", Reason.FORBIDDEN)
     if ev is None:
         raise ApiError(f"no event {event_id!r}", Reason.NOT_FOUND)
-    return token, ev
+    if raw_key is not None and not well_formed:
+        raise ApiError(
+            f"{IDEMPOTENCY_HEADER} must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters", Reason.INVALID_INPUT
+        )
+    return token, ev, None if raw_key is None else people.request_key(token, raw_key), reads
 
 
 def _optional_text(body: Mapping[str, Any], name: str, limit: int) -> str:
@@ -362,6 +375,11 @@ def _optional_text(body: Mapping[str, Any], name: str, limit: int) -> str:
     if not isinstance(value, str) or len(value) > limit:
         raise ApiError(f"{name} must be text of at most {limit} characters", Reason.INVALID_INPUT)
     return value
+
+
+def _nfc(text: str) -> str:
+    """As the admin forms keep text: NFC (one form for Vietnamese letters), no edge spaces."""
+    return unicodedata.normalize("NFC", text).strip()
 
 
 def _guest_row(body: Mapping[str, Any], ev: Event) -> issuing.GuestRow:
@@ -380,7 +398,8 @@ def _guest_row(body: Mapping[str, Any], ev: Event) -> issuing.GuestRow:
     ):
         raise ApiError(f"zones must be a list of 1 to {MAX_ZONES_FIELD} zone codes", Reason.INVALID_INPUT)
     _clean([name, organisation, category, email, *zones], "the guest")
-    row = issuing.GuestRow(0, name, organisation, category, tuple(zones), email)
+    name, organisation, category, email = (_nfc(v) for v in (name, organisation, category, email))
+    row = issuing.GuestRow(0, name, organisation, category, tuple(_nfc(z) for z in zones), email)
     with i18n.speaking("en"):
         errors = guest_errors(row, ev)
     if errors:
@@ -390,10 +409,15 @@ def _guest_row(body: Mapping[str, Any], ev: Event) -> issuing.GuestRow:
 
 @bp.post("/events/<event_id>/credentials")
 def issue(event_id: str) -> Response:
-    """Add a guest to an event and issue their code: for registration systems, with an API token."""
-    token, ev = _issuer_and_event(event_id)
-    body = _json_object()
-    row = _guest_row(body, ev)
+    """Add a guest to an event and issue their code: for registration systems, with an API token.
+
+    With an Idempotency-Key header, a retried request (the first answer lost on the way) gets the
+    first request's guest and code again, 200 instead of 201, rather than a second valid code.
+    """
+    token, ev, key, reads = _issue_reads(event_id)
+    row = _guest_row(_json_object(), ev)
+    if reads.earlier is not None:
+        return _replay(row, *reads.earlier)
     try:
         signer, moment, signed, errors = sign_for_event(ev, [row])
     except KeyStoreError as exc:
@@ -401,22 +425,58 @@ def issue(event_id: str) -> Response:
     if errors:
         raise ApiError(errors[0].detail, Reason.INVALID_INPUT)
     item = signed[0]
-    actor = f"token:{token.name}"
     guest_id = people.issue_to_new_guest(
-        store(), row, item.credential, signer.kid.hex(), item.text, moment, actor=actor
+        store(), row, item.credential, signer.kid.hex(), item.text, moment, actor=f"token:{token.name}", request_key=key
     )
+    if guest_id is None:  # the same request, retried at the same moment, was stored first
+        assert key is not None
+        return _replay(row, *cast(tuple[Guest, IssuedCredential | None], people.guest_for_request(store(), ev.id, key)))
+    made = item.credential
+    return _issued(201, made.id_hex, guest_id, item.text, made.name, made.zones, made.not_before, made.expires_at)
+
+
+def _replay(row: issuing.GuestRow, guest: Guest, active: IssuedCredential | None) -> Response:
+    """The answer to a request whose Idempotency-Key was used before: the same guest, their code."""
+    zones = tuple(guest.zones.split(","))
+    if (guest.name, guest.organisation, guest.category, zones, guest.email) != (
+        row.name, row.organisation, row.category, row.zones, row.email
+    ):  # fmt: skip
+        raise ApiError(
+            f"this {IDEMPOTENCY_HEADER} was used for another guest (guest {guest.id}); use a new key",
+            Reason.ALREADY_EXISTS,
+        )
+    if active is None:
+        raise ApiError(
+            f"guest {guest.id}, added by this {IDEMPOTENCY_HEADER}, holds no active code now; "
+            "re-issue it in the admin pages",
+            Reason.ALREADY_EXISTS,
+        )
+    return _issued(200, active.cti, guest.id, active.text, active.name, zones, active.not_before, active.expires_at)
+
+
+def _issued(
+    status: int,
+    cti: str,
+    guest_id: int,
+    text: str,
+    name: str,
+    zones: tuple[str, ...],
+    valid_from: datetime,
+    valid_until: datetime,
+) -> Response:
     response = _json(
         {
-            "credential_id": item.credential.id_hex,
+            "credential_id": cti,
             "guest_id": guest_id,
-            "code": item.text,
-            "name": item.credential.name,
-            "zones": list(item.credential.zones),
-            "valid_from": item.credential.not_before.isoformat(),
-            "valid_until": item.credential.expires_at.isoformat(),
+            "code": text,
+            "name": name,
+            "zones": list(zones),
+            "valid_from": valid_from.isoformat(),
+            "valid_until": valid_until.isoformat(),
+            "replayed": status == 200,
         }
     )
-    response.status_code = 201
+    response.status_code = status
     return response
 
 

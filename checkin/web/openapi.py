@@ -170,7 +170,7 @@ def _schemas(max_rows: int) -> dict[str, Any]:
         },
         "Issued": {
             "type": "object",
-            "required": ["credential_id", "guest_id", "code", "name", "zones", "valid_from", "valid_until"],
+            "required": ["credential_id", "guest_id", "code", "name", "zones", "valid_from", "valid_until", "replayed"],
             "properties": {
                 "credential_id": {"type": "string", "description": "32 hex digits"},
                 "guest_id": {"type": "integer"},
@@ -179,6 +179,7 @@ def _schemas(max_rows: int) -> dict[str, Any]:
                 "zones": {"type": "array", "items": {"type": "string"}},
                 "valid_from": {"type": "string", "format": "date-time"},
                 "valid_until": {"type": "string", "format": "date-time"},
+                "replayed": {"type": "boolean", "description": "true: the answer to an earlier request, sent again"},
             },
         },
         "Alert": {
@@ -276,14 +277,29 @@ def document(max_rows: int) -> dict[str, Any]:
                     "operationId": "issue",
                     "summary": "Add a guest to an event and issue their signed code (registration systems)",
                     "security": [{"apiToken": []}],
-                    "parameters": [{"name": "event_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "parameters": [
+                        {"name": "event_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                        {
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "required": False,
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[!-~]+$"},
+                            "description": "a key of the caller's choosing, one per guest: a retried request "
+                            "gets the first answer again (200) instead of a second guest and code",
+                        },
+                    ],
                     "requestBody": _json_body("IssueRequest"),
                     "responses": {
                         "201": _ok("issued", "Issued"),
+                        "200": _ok("this Idempotency-Key was used before: the same guest and code", "Issued"),
                         "400": _error("malformed request, unknown zone or the event is over (reason invalid_input)"),
                         "401": _error("no, unknown or revoked API token (reason unauthorized)"),
                         "403": _error("the token may not issue (reason forbidden)"),
                         "404": _error("no such event (reason not_found)"),
+                        "409": _error(
+                            "the Idempotency-Key was used for another guest, or its guest's code was revoked "
+                            "(reason already_exists)"
+                        ),
                         "413": _error("body too large (reason too_large)"),
                         "503": _error("the service has no usable issuing key (reason service_unavailable)"),
                     },

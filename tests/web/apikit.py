@@ -6,6 +6,9 @@ this folder on sys.path; the suite runs with --import-mode=importlib).
 from __future__ import annotations
 
 import base64
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +16,9 @@ from typing import Any
 
 from click.testing import CliRunner, Result
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from flask import Flask
 from flask.testing import FlaskClient
+from waitress.server import create_server
 from werkzeug.test import TestResponse
 
 from checkin import chain
@@ -111,3 +116,17 @@ class Gate:
 
     def upload(self, rows: list[chain.JournalRow], **kw: Any) -> TestResponse:
         return self.client.post("/api/v1/journal", json=self.body(rows, **kw), headers=self.auth)
+
+
+@contextmanager
+def waitress_thread(app: Flask, threads: int) -> Iterator[int]:
+    """The app under waitress (a real WSGI server) on a free port of 127.0.0.1, in a thread."""
+    server = create_server(app, host="127.0.0.1", port=0, threads=threads)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield int(server.effective_port)
+    finally:
+        server.close()
+        server.task_dispatcher.shutdown()
+        thread.join(10)

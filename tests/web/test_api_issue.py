@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import http.client
+import json
+import threading
+import unicodedata
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from apikit import EVENT_ID, ISSUER, ZONES, Clock, Gate, Runner
+from apikit import EVENT_ID, ISSUER, ZONES, Clock, Gate, Runner, waitress_thread
+from flask import Flask
 from flask.testing import FlaskClient
 
 from checkin import credential
@@ -140,3 +146,84 @@ def test_cli_tokens_add_list_revoke(runner: Runner) -> None:
     assert "portal" in listed.output and secret not in listed.output
     assert runner("token", "revoke", "portal").exit_code == 0
     assert "revoked" in runner("token", "list").output
+
+
+# ---- retries: Idempotency-Key -------------------------------------------------------------------
+
+
+def post_keyed(client: FlaskClient, body: object, secret: str, key: str) -> tuple[int, dict[str, Any]]:
+    response = client.post(ROUTE, json=body, headers={"Authorization": f"Bearer {secret}", "Idempotency-Key": key})
+    return response.status_code, response.get_json()
+
+
+GUEST = {"name": "Nguyễn Thị Ánh", "organisation": "Sở Y tế", "zones": ["hall", "vip"], "email": "anh@example.vn"}
+
+
+def test_a_retried_request_gets_the_same_guest_and_code_not_a_second_one(
+    client: FlaskClient, store: Store, token: str
+) -> None:
+    status, first = post_keyed(client, GUEST, token, "reg-2022-0001")
+    assert status == 201 and first["replayed"] is False
+    status, again = post_keyed(client, GUEST, token, "reg-2022-0001")
+    assert status == 200 and again["replayed"] is True
+    assert {k: v for k, v in again.items() if k != "replayed"} == {k: v for k, v in first.items() if k != "replayed"}
+    assert [v.guest.name for v in people.guest_views(store, EVENT_ID)] == ["Nguyễn Thị Ánh"]
+    assert [a.action for a in store.actions()] == ["credential.issue", "token.add"]
+    # the same text, decomposed and padded as another system may send it, is the same guest
+    nfd = {**GUEST, "name": " " + unicodedata.normalize("NFD", GUEST["name"]) + " "}  # type: ignore[operator]
+    assert post_keyed(client, nfd, token, "reg-2022-0001")[0] == 200
+    # a new key is a new request
+    assert post_keyed(client, GUEST, token, "reg-2022-0002")[0] == 201
+    assert len(people.guest_views(store, EVENT_ID)) == 2
+
+
+def test_a_key_used_for_another_guest_or_a_revoked_code_is_a_conflict(
+    client: FlaskClient, store: Store, clock: Clock, token: str
+) -> None:
+    status, first = post_keyed(client, GUEST, token, "k1")
+    assert status == 201
+    status, answer = post_keyed(client, {**GUEST, "name": "Trần Văn Bình"}, token, "k1")
+    assert status == 409 and answer["reason"] == "already_exists" and "another guest" in str(answer["message"])
+    store.revoke(str(first["credential_id"]), "lost badge", clock())
+    status, answer = post_keyed(client, GUEST, token, "k1")
+    assert status == 409 and answer["reason"] == "already_exists" and "re-issue" in str(answer["message"])
+    assert len(people.guest_views(store, EVENT_ID)) == 1
+
+
+def test_keys_of_two_registration_systems_never_meet(
+    client: FlaskClient, store: Store, clock: Clock, token: str
+) -> None:
+    other = people.create_api_token(store, "cổng báo chí", people.Role.REGISTRAR, clock(), actor="test")[1]
+    assert post_keyed(client, GUEST, token, "0001")[0] == 201
+    assert post_keyed(client, GUEST, other, "0001")[0] == 201
+
+
+@pytest.mark.parametrize("key", ["", "x" * 101, "khóa-1", "two words", "tab\there"])
+def test_a_malformed_key_is_400(client: FlaskClient, token: str, key: str) -> None:
+    status, answer = post_keyed(client, GUEST, token, key)
+    assert status == 400 and answer["reason"] == "invalid_input" and "Idempotency-Key" in str(answer["message"])
+    assert post_keyed(client, GUEST, "ck_made_up", key)[0] == 401  # who asks is checked first
+
+
+def test_retries_racing_through_a_real_server_store_one_guest(app: Flask, store: Store, token: str) -> None:
+    answers: list[tuple[int, dict[str, Any]]] = []
+    start = threading.Barrier(8)
+
+    def retry(port: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": "race", "Content-Type": "application/json"}
+        start.wait()
+        conn.request("POST", ROUTE, body=json.dumps(GUEST), headers=headers)
+        response = conn.getresponse()
+        answers.append((response.status, json.loads(response.read())))
+        conn.close()
+
+    with waitress_thread(app, threads=8) as port:
+        threads = [threading.Thread(target=retry, args=(port,)) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    assert sorted(status for status, _ in answers) == [200] * 7 + [201]
+    assert len({body["credential_id"] for _, body in answers}) == 1
+    assert len(people.guest_views(store, EVENT_ID)) == 1

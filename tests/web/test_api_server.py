@@ -12,37 +12,21 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from apikit import EVENT_ID, Clock, Gate, Runner
+from apikit import EVENT_ID, Clock, Gate, Runner, waitress_thread
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 from flask.testing import FlaskClient
-from waitress.server import create_server
 
 from checkin import chain
 from checkin.config import Config
 from checkin.store import Store
 
 GATES, ROWS_PER_GATE, BATCH = 10, 2000, 250
-
-
-@contextmanager
-def waitress_thread(app: Flask) -> Iterator[int]:
-    """The app under waitress on a free port of 127.0.0.1, in a thread of this process."""
-    server = create_server(app, host="127.0.0.1", port=0, threads=GATES + 2)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield int(server.effective_port)
-    finally:
-        server.close()
-        server.task_dispatcher.shutdown()
-        thread.join(10)
 
 
 def post(conn: http.client.HTTPConnection, path: str, body: object, token: str = "") -> tuple[int, dict]:  # type: ignore[type-arg]
@@ -71,7 +55,7 @@ def test_ten_gates_uploading_at_once_lose_nothing(
         conn.close()
         results[gate.device_id] = answers
 
-    with waitress_thread(app) as port:
+    with waitress_thread(app, threads=GATES + 2) as port:
         threads = [threading.Thread(target=upload, args=(port, gate)) for gate in gates]
         for thread in threads:
             thread.start()
