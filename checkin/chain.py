@@ -23,6 +23,7 @@ from checkin.errors import CheckinError, InputError, Reason
 GENESIS = bytes(32)
 CHECKPOINT_FORMAT = "CKC1"
 MAX_TEXT = 200
+MAX_BATCH = 5000  # rows in one upload, the most the service takes
 
 
 @dataclass(frozen=True)

@@ -43,13 +43,23 @@ def _utc(moment: datetime, what: str) -> datetime:
     return moment.astimezone(UTC).replace(microsecond=0)
 
 
+# Control, format (bidi overrides, zero-width), surrogate, private-use, line and paragraph
+# separator characters: nothing a badge or a gate screen should print.
+_CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
+
+
+def has_control(text: str) -> bool:
+    """True if the text holds a character that no name, organisation or e-mail may hold."""
+    return any(unicodedata.category(ch) in _CONTROL_CATEGORIES for ch in text)
+
+
 def _clean_text(value: str, what: str, limit: int, *, required: bool) -> str:
     text = unicodedata.normalize("NFC", value).strip()
     if required and not text:
         raise InputError(f"{what} is empty")
     if len(text) > limit:
         raise InputError(f"{what} is longer than {limit} characters")
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") for ch in text):
+    if has_control(text):
         raise InputError(f"{what} contains control characters")
     return text
 

@@ -77,16 +77,15 @@ def _decode_csv(data: bytes) -> str:
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = body[: exc.start].count(b"\n") + 1
+        line = len(re.findall(rb"\r\n|\r|\n", body[: exc.start])) + 1
         raise InputError(f"line {line} is not UTF-8; in Excel use 'Save As' > 'CSV UTF-8 (Comma delimited)'") from None
 
 
 def read_guest_csv(data: bytes, event_zones: Sequence[str]) -> tuple[list[GuestRow], list[RowError]]:
     """Read a guest list (UTF-8, with or without BOM; comma, semicolon or tab separated; English or
-    Vietnamese column names); bad rows are reported, not fatal."""
+    Vietnamese column names); bad rows are reported with the line they start on, not fatal."""
     text = _decode_csv(data)
-    delimiter = _delimiter(text.partition("\n")[0])
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     try:
         header = next(reader)
     except StopIteration:
@@ -97,19 +96,27 @@ def read_guest_csv(data: bytes, event_zones: Sequence[str]) -> tuple[list[GuestR
     missing = [c for c in CSV_HEADER if c not in columns]
     if "name" in missing:
         raise InputError(f"line 1: the header must have the columns {','.join(CSV_HEADER)}; missing: {missing}")
+    twice = [c for c in CSV_HEADER if columns.count(c) > 1]
+    if twice:
+        raise InputError(f"line 1: the column {twice[0]} appears twice in the header; keep one")
     index = {c: columns.index(c) for c in CSV_HEADER if c in columns}
     rows: list[GuestRow] = []
     errors: list[RowError] = []
     allowed = set(event_zones)
     while True:
+        line = reader.line_num + 1  # where the next record starts: a quoted cell may run over lines
         try:
             cells = next(reader)
         except StopIteration:
             break
         except csv.Error as exc:
-            errors.append(RowError(reader.line_num, "invalid_input", f"the row cannot be read ({exc})"))
+            # a cell over csv's size limit: the reader may have stopped inside a quoted cell, and
+            # reading on could turn the rest of that cell into guests, so the rest is left unread
+            errors.append(RowError(line, "invalid_input", f"the row cannot be read ({exc}); nor what follows"))
+            break
+        if reader.line_num > line:
+            errors.append(RowError(line, "invalid_input", f"a cell runs from line {line} to line {reader.line_num}"))
             continue
-        line = reader.line_num
         if not any(c.strip() for c in cells):
             continue
         if len(cells) > len(columns):
@@ -131,7 +138,7 @@ def read_guest_csv(data: bytes, event_zones: Sequence[str]) -> tuple[list[GuestR
             else f"unknown zone(s) {', '.join(unknown)}; the event has {', '.join(event_zones)}"
             if unknown
             else f"e-mail address {email!r} is not valid"
-            if email and not EMAIL.match(email)
+            if email and (not EMAIL.match(email) or credential.has_control(email))
             else ""
         )
         if problem:
@@ -142,22 +149,35 @@ def read_guest_csv(data: bytes, event_zones: Sequence[str]) -> tuple[list[GuestR
 
 
 def _column(cell: str) -> str:
-    """The column a header cell names (English or Vietnamese, any case), or the cell itself."""
-    words = " ".join(unicodedata.normalize("NFC", cell).split()).casefold()
+    """The column a header cell names (English or Vietnamese, any case), or the cell itself.
+    Invisible characters (zero-width spaces, word joiners, a second BOM) count as spaces: a
+    spreadsheet's copy and paste leaves them, and a column must not vanish behind one."""
+    visible = "".join(" " if unicodedata.category(ch) == "Cf" else ch for ch in unicodedata.normalize("NFC", cell))
+    words = " ".join(visible.split()).casefold()
     return _HEADER_NAMES.get(words, words)
 
 
-def _delimiter(first_line: str) -> str:
-    """The separator under which the header names the most known columns; a comma on a tie."""
+def _delimiter(text: str) -> str:
+    """The separator under which the header (the first record, however its lines end) names the
+    most known columns; a comma when none does. A header that names different known columns under
+    two separators is refused: guessing would put e-mail addresses into names."""
 
-    def known(delimiter: str) -> int:
+    def known(delimiter: str) -> frozenset[str]:
         try:
-            cells = next(csv.reader([first_line], delimiter=delimiter), [])
+            cells = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
         except csv.Error:
-            return 0
-        return len({_column(c) for c in cells} & set(CSV_HEADER))
+            return frozenset()
+        return frozenset(_column(c) for c in cells) & frozenset(CSV_HEADER)
 
-    return max(_DELIMITERS, key=known)  # max keeps the first of equals: the comma
+    found = {d: known(d) for d in _DELIMITERS}
+    most = max(len(columns) for columns in found.values())
+    readings = {columns for columns in found.values() if len(columns) == most}
+    if most and len(readings) > 1:
+        raise InputError(
+            "line 1: the header names different columns when split at commas and at semicolons; "
+            "in Excel use 'Save As' > 'CSV UTF-8 (Comma delimited)'"
+        )
+    return next(d for d, columns in found.items() if len(columns) == most)
 
 
 def ticket_window(event: Event, before_hours: int, after_hours: int) -> tuple[datetime, datetime]:

@@ -143,6 +143,14 @@ def _clock(now_text: str | None, timezone: str) -> runner.Clock:
     return runner.shifted_clock(parse_time(now_text, timezone, "--now"))
 
 
+def _checked_operator(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """--operator as the journal takes it (the same rule as gate.toml's [gate].operator)."""
+    problem = None if value is None else datadir.operator_problem(value)
+    if problem:
+        raise click.BadParameter(problem)
+    return value
+
+
 now_option = click.option("--now", "now_text", metavar="ISO", help="act as if it were this time (rehearsals, demos)")
 
 
@@ -230,7 +238,7 @@ main.add_command(_enrol, "enrol")
 @click.option("--headless", is_flag=True, help="no window: one JSON line per verdict on stdout")
 @click.option("--direction", type=click.Choice([d.value for d in Direction]), help="override the enrolled direction")
 @click.option("--zone", help="override the enrolled zone")
-@click.option("--operator", help="who staffs the gate (journalled with each row)")
+@click.option("--operator", callback=_checked_operator, help="who staffs the gate (journalled with each row)")
 @now_option
 @click.option("--no-sync", is_flag=True, help="do not talk to the service while running")
 @pass_data
@@ -383,7 +391,7 @@ def status_command(data: GateData, now_text: str | None) -> None:
 
 
 @main.command("clock-ack")
-@click.option("--operator", default="", help="who confirms the clock")
+@click.option("--operator", default="", callback=_checked_operator, help="who confirms the clock")
 @now_option
 @pass_data
 def clock_ack(data: GateData, operator: str, now_text: str | None) -> None:

@@ -27,7 +27,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from checkin import files, trust
+from checkin import chain, credential, files, trust
 from checkin.errors import ConfigError, KeyStoreError, Reason, TrustError
 from checkin.trust import Direction, TrustBundle
 from scanner.camera import CameraSettings
@@ -61,7 +61,17 @@ class Settings:
     camera: CameraSettings = field(default_factory=CameraSettings)
 
 
-# [camera] keys, their types and bounds: what a laptop webcam or a USB document camera can be asked
+# Numeric keys and their bounds. [gate]: above the low bound, at most the high one; the batch can
+# be no larger than the service takes in one upload. [camera]: from low to high, what a laptop
+# webcam or a USB document camera can be asked.
+_GATE_BOUNDS: dict[str, tuple[float, float]] = {
+    "banner_hold_seconds": (0, 60),
+    "repeat_seconds": (0, 3600),
+    "checkpoint_rows": (0, 100_000),
+    "checkpoint_minutes": (0, 24 * 60),
+    "batch_size": (0, chain.MAX_BATCH),
+    "sync_interval_seconds": (0, 24 * 3600),
+}
 _CAMERA_KEYS: dict[str, tuple[type, float, float]] = {
     "width": (int, 160, 7680),
     "height": (int, 120, 4320),
@@ -70,6 +80,16 @@ _CAMERA_KEYS: dict[str, tuple[type, float, float]] = {
     "focus": (float, 0, 10_000),  # driver units; sets autofocus off
     "mjpeg": (bool, 0, 1),
 }
+MAX_OPERATOR = 64  # a person's name; the journal takes chain.MAX_TEXT with "manual:" before it
+
+
+def operator_problem(operator: str) -> str | None:
+    """Why a gate operator's name cannot be journalled with every scan, or None."""
+    if len(operator) > MAX_OPERATOR:
+        return f"must be at most {MAX_OPERATOR} characters"
+    if credential.has_control(operator):
+        return "must not hold control characters (line breaks, tabs, direction marks)"
+    return None
 
 
 def parse_settings(text: str, source: str) -> Settings:
@@ -77,8 +97,10 @@ def parse_settings(text: str, source: str) -> Settings:
     the key."""
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:  # TOMLDecodeError, and an integer of thousands of digits
         raise ConfigError(f"{source}: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: values nested too deeply") from None
     unknown_tables = set(data) - {"gate", "camera"}
     if unknown_tables:
         raise ConfigError(f"{source}: unknown table(s) {sorted(unknown_tables)}; only [gate] and [camera]")
@@ -86,15 +108,20 @@ def parse_settings(text: str, source: str) -> Settings:
     kinds = {f.name: type(getattr(defaults, f.name)) for f in fields(Settings) if f.name != "camera"}
     values = _typed(data.get("gate", {}), "gate", kinds, source)
     for key, value in values.items():
-        if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
-            raise ConfigError(f"{source}: [gate].{key} must be above 0")
+        low, high = _GATE_BOUNDS.get(key, (0, 0))
+        if key in _GATE_BOUNDS and not low < value <= high:  # NaN fails both comparisons
+            raise ConfigError(f"{source}: [gate].{key} must be above 0 and at most {high:g}")
     if values.get("language", "vi") not in ("vi", "en"):
         raise ConfigError(f"{source}: [gate].language must be vi or en")
-    return replace(defaults, **values, camera=_camera(data.get("camera", {}), source))
+    problem = operator_problem(values.get("operator", ""))
+    if problem:
+        raise ConfigError(f"{source}: [gate].operator {problem}")
+    return replace(defaults, **_floats(values, kinds), camera=_camera(data.get("camera", {}), source))
 
 
 def _camera(table: Any, source: str) -> CameraSettings:
-    values = _typed(table, "camera", {key: kind for key, (kind, _low, _high) in _CAMERA_KEYS.items()}, source)
+    kinds = {key: kind for key, (kind, _low, _high) in _CAMERA_KEYS.items()}
+    values = _typed(table, "camera", kinds, source)
     for key, value in values.items():
         kind, low, high = _CAMERA_KEYS[key]
         if kind is not bool and not low <= value <= high:
@@ -103,7 +130,7 @@ def _camera(table: Any, source: str) -> CameraSettings:
         if values.get("autofocus", False):
             raise ConfigError(f"{source}: [camera].focus sets the focus by hand; it needs autofocus = false")
         values["autofocus"] = False
-    return replace(CameraSettings(), **values)
+    return replace(CameraSettings(), **_floats(values, kinds))
 
 
 def _typed(table: Any, name: str, kinds: dict[str, type], source: str) -> dict[str, Any]:
@@ -118,8 +145,13 @@ def _typed(table: Any, name: str, kinds: dict[str, type], source: str) -> dict[s
         ok = isinstance(value, kind) or (kind is float and type(value) is int)
         if not ok or (kind in (int, float) and type(value) is bool):
             raise ConfigError(f"{source}: [{name}].{key} must be of type {kind.__name__}")
-        values[key] = float(value) if kind is float else value
+        values[key] = value
     return values
+
+
+def _floats(values: dict[str, Any], kinds: dict[str, type]) -> dict[str, Any]:
+    """Integers given for float settings, as floats (after the bounds: a huge one is no float)."""
+    return {key: float(value) if kinds[key] is float else value for key, value in values.items()}
 
 
 @dataclass(frozen=True)
@@ -183,6 +215,8 @@ class GateData:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return Settings()
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: not UTF-8 text; save it as UTF-8") from None
         return parse_settings(text, str(path))
 
     def device(self) -> Device:

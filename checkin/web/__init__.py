@@ -10,10 +10,11 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 from typing import Any, cast
 
-from flask import Flask, current_app, redirect, url_for
+from flask import Flask, abort, current_app, redirect, request, url_for
 
 from checkin import files
 from checkin.config import Config
@@ -55,6 +56,8 @@ def create_app(config: Config, test_config: Mapping[str, Any] | None = None) -> 
     store.migrate()
     app.extensions["checkin.store"] = store
 
+    app.before_request(_refuse_nul)
+
     from checkin.web import admin, api, audit, declare
 
     app.register_blueprint(admin.bp)
@@ -63,6 +66,20 @@ def create_app(config: Config, test_config: Mapping[str, Any] | None = None) -> 
     app.register_blueprint(declare.bp)
     app.add_url_rule("/", "index", lambda: redirect(url_for("admin.home")))
     return app
+
+
+_FORMS = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+def _refuse_nul() -> None:
+    """A NUL in the path, the query or a form field is refused (400) before any view: nobody types
+    one, and PostgreSQL refuses it in text, so it must never reach a query. JSON bodies are
+    checked where they are read (api._clean)."""
+    fields = request.args.items(multi=True)
+    if request.mimetype in _FORMS:
+        fields = chain(fields, request.form.items(multi=True))
+    if "\x00" in request.path or any("\x00" in key or "\x00" in value for key, value in fields):
+        abort(400)
 
 
 def store() -> Store:

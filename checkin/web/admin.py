@@ -172,16 +172,12 @@ def _form(name: str) -> str:
     return unicodedata.normalize("NFC", request.form.get(name, "")).strip()
 
 
-def _has_control(text: str) -> bool:
-    return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") for ch in text)
-
-
 def _text_error(value: str, limit: int, *, required: bool) -> str | None:
     if required and not value:
         return _("This field is required.")
     if len(value) > limit:
         return _("At most %(limit)d characters.", limit=limit)
-    if _has_control(value):
+    if credential.has_control(value):
         return _("Control characters are not allowed.")
     return None
 
@@ -200,7 +196,7 @@ def guest_errors(row: GuestRow, event: Event) -> dict[str, str]:
         errors["zones"] = _("Choose at least one zone.")
     elif unknown:
         errors["zones"] = _("Unknown zone: %(zones)s.", zones=", ".join(unknown))
-    if row.email and (len(row.email) > 254 or not issuing.EMAIL.match(row.email)):
+    if row.email and (len(row.email) > 254 or not issuing.EMAIL.match(row.email) or credential.has_control(row.email)):
         errors["email"] = _("Not a valid e-mail address.")
     return errors
 
@@ -218,6 +214,14 @@ _ROW_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     (re.compile(r"^already on the guest list$"), N_("Already on the guest list.")),
     (re.compile(r"^the same guest as line (?P<line>\d+)$"), N_("The same guest as line %(line)s.")),
+    (
+        re.compile(r"^a cell runs from line (?P<start>\d+) to line (?P<end>\d+)$"),
+        N_("A cell runs from line %(start)s to line %(end)s: a line break in a cell, or a quote left open."),
+    ),
+    (
+        re.compile(r"^the row cannot be read \(.*\); nor what follows$"),
+        N_("This row cannot be read (a cell is far too long), nor the rows after it."),
+    ),
 )
 
 

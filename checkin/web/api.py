@@ -17,6 +17,7 @@ import binascii
 import json
 import logging
 import os
+import re
 import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -27,7 +28,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
 
-from checkin import chain, credential, issuing
+from checkin import chain, issuing
 from checkin.bundles import BundleService, load_root_key
 from checkin.config import Config
 from checkin.errors import CheckinError, KeyStoreError, Reason
@@ -41,7 +42,7 @@ from checkin.web.openapi import document
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 log = logging.getLogger(__name__)
 
-MAX_ROWS = 5000
+MAX_ROWS = chain.MAX_BATCH
 MAX_CHECKPOINT = 1024  # base64 characters; a CKC1 checkpoint is about 200
 MAX_TOKEN = 200
 ROOT_KEY_CONFIG = "CHECKIN_ROOT_KEY"  # an already opened root key handed over by `checkin serve`
@@ -51,7 +52,9 @@ _ROUTES = {  # path below /api/v1/ -> methods, for a JSON 405 (routing errors ne
     "bundle": ("GET", "HEAD"),
     "journal": ("POST",),
     "openapi.json": ("GET", "HEAD"),
+    "events/<event_id>/credentials": ("POST",),
 }
+_ISSUE_PATH = re.compile(r"^events/[^/]+/credentials$")
 _STATUS_REASONS = {
     400: Reason.INVALID_INPUT,
     401: Reason.UNAUTHORIZED,
@@ -158,7 +161,7 @@ def _unexpected(exc: Exception) -> Response:
 @bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"])
 def _unknown(rest: str) -> Response:
     """Paths below /api/v1/ that match no route (or not with this method), answered in JSON."""
-    allowed = _ROUTES.get(rest)
+    allowed = _ROUTES.get(_ISSUE_PATH.sub("events/<event_id>/credentials", rest))
     if allowed is None:
         return error_response(404, Reason.NOT_FOUND, f"no API route /api/v1/{rest}")
     response = error_response(405, Reason.METHOD_NOT_ALLOWED, f"/api/v1/{rest} takes {' or '.join(allowed)}")
@@ -344,6 +347,7 @@ def _refuse(refused: JournalRefused) -> NoReturn:
 # ---- issuing, for registration systems -----------------------------------------------------------
 
 MAX_ZONES_FIELD = 16
+RAW_TEXT_LIMIT = 1024  # characters of one guest field before normalising
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY = 100
 _KEY_CHARACTERS = frozenset(chr(c) for c in range(0x21, 0x7F))  # visible ASCII
@@ -386,10 +390,11 @@ def _guest_row(body: Mapping[str, Any], ev: Event) -> issuing.GuestRow:
     """The guest in a request body: its shape checked here, its content by the same checks as the
     admin pages' guest form (worded in English)."""
     _only(body, {"name", "organisation", "category", "zones", "email"})
-    name = _optional_text(body, "name", credential.MAX_NAME)
-    organisation = _optional_text(body, "organisation", credential.MAX_ORG)
-    category = _optional_text(body, "category", credential.MAX_CATEGORY)
-    email = _optional_text(body, "email", 254)
+    # the exact limits are guest_errors' own, on the normalised text; these only bound the raw input
+    name = _optional_text(body, "name", RAW_TEXT_LIMIT)
+    organisation = _optional_text(body, "organisation", RAW_TEXT_LIMIT)
+    category = _optional_text(body, "category", RAW_TEXT_LIMIT)
+    email = _optional_text(body, "email", RAW_TEXT_LIMIT)
     zones = body.get("zones", list(ev.zone_codes[:1]))
     if (
         not isinstance(zones, list)
@@ -399,7 +404,7 @@ def _guest_row(body: Mapping[str, Any], ev: Event) -> issuing.GuestRow:
         raise ApiError(f"zones must be a list of 1 to {MAX_ZONES_FIELD} zone codes", Reason.INVALID_INPUT)
     _clean([name, organisation, category, email, *zones], "the guest")
     name, organisation, category, email = (_nfc(v) for v in (name, organisation, category, email))
-    row = issuing.GuestRow(0, name, organisation, category, tuple(_nfc(z) for z in zones), email)
+    row = issuing.GuestRow(0, name, organisation, category, tuple(dict.fromkeys(_nfc(z) for z in zones)), email)
     with i18n.speaking("en"):
         errors = guest_errors(row, ev)
     if errors:
@@ -419,7 +424,8 @@ def issue(event_id: str) -> Response:
     if reads.earlier is not None:
         return _replay(row, *reads.earlier)
     try:
-        signer, moment, signed, errors = sign_for_event(ev, [row])
+        with i18n.speaking("en"):  # "the event is over" comes from the admin pages' words
+            signer, moment, signed, errors = sign_for_event(ev, [row])
     except KeyStoreError as exc:
         raise ApiError(exc.detail, Reason.SERVICE_UNAVAILABLE) from None
     if errors:

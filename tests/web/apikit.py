@@ -23,7 +23,10 @@ from werkzeug.test import TestResponse
 
 from checkin import chain
 from checkin.cli import main
+from checkin.config import Config
+from checkin.keystore import KeyStore
 from checkin.store.scratch import TEST_DATABASE_ENV
+from checkin.trust import EventInfo, TrustBundle
 
 FIXED = datetime(2022, 3, 26, 1, 0, tzinfo=UTC)  # 08:00 in Hanoi, the morning of the event
 ISSUER = "hd-stttt"
@@ -130,3 +133,15 @@ def waitress_thread(app: Flask, threads: int) -> Iterator[int]:
         server.close()
         server.task_dispatcher.shutdown()
         thread.join(10)
+
+
+def bundle_for(config: Config, at: datetime) -> TrustBundle:
+    """A bundle of the test event with the deployment's keys, signed at `at`, to verify codes with."""
+    return TrustBundle(
+        1,
+        at,
+        at + timedelta(days=1),
+        ISSUER,
+        EventInfo(EVENT_ID, "x", "Asia/Ho_Chi_Minh", at, at + timedelta(hours=8), zones=ZONES),
+        KeyStore(config.keys_dir).bundle_keys(),
+    )

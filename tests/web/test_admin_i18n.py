@@ -56,6 +56,15 @@ def test_the_catalog_compiles_and_plurals_are_vietnamese() -> None:
         ("An,,,backstage,", "Khu vực không có: backstage; sự kiện có hall, vip."),
         ("An,,,hall,an@", "Địa chỉ e-mail 'an@' không hợp lệ."),
         ("An,,,hall,,extra", "Dòng có 6 ô nhưng tiêu đề chỉ có 5 cột."),
+        (
+            'An,"Sở Y tế\nHải Dương",,hall,',
+            "Một ô kéo dài từ dòng 2 đến dòng 3: ô có xuống dòng, hoặc thiếu dấu ngoặc kép đóng.",
+        ),
+        pytest.param(
+            "An," + "x" * 200_000 + ",,hall,",
+            "Không đọc được dòng này (có ô quá dài), cũng như các dòng sau nó.",
+            id="cell-too-long",
+        ),
     ],
 )
 def test_row_errors_of_the_csv_reader_read_in_vietnamese(app: Flask, line: str, expected: str) -> None:

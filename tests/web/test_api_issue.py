@@ -6,20 +6,17 @@ import http.client
 import json
 import threading
 import unicodedata
-from datetime import timedelta
 from typing import Any
 
 import pytest
-from apikit import EVENT_ID, ISSUER, ZONES, Clock, Gate, Runner, waitress_thread
+from apikit import EVENT_ID, ZONES, Clock, Gate, Runner, bundle_for, waitress_thread
 from flask import Flask
 from flask.testing import FlaskClient
 
 from checkin import credential
 from checkin.config import Config
 from checkin.errors import InputError
-from checkin.keystore import KeyStore
 from checkin.store import Store, people
-from checkin.trust import EventInfo, TrustBundle
 
 ROUTE = f"/api/v1/events/{EVENT_ID}/credentials"
 
@@ -35,18 +32,6 @@ def post(client: FlaskClient, body: object, secret: str | None, path: str = ROUT
     return response.status_code, response.get_json()
 
 
-def bundle_for(config: Config, clock: Clock) -> TrustBundle:
-    now = clock()
-    return TrustBundle(
-        1,
-        now,
-        now + timedelta(days=1),
-        ISSUER,
-        EventInfo(EVENT_ID, "x", "Asia/Ho_Chi_Minh", now, now + timedelta(hours=8), zones=ZONES),
-        KeyStore(config.keys_dir).bundle_keys(),
-    )
-
-
 def test_issue_returns_a_code_that_verifies_and_records_guest_and_credential(
     client: FlaskClient, store: Store, clock: Clock, config: Config, token: str
 ) -> None:
@@ -56,7 +41,7 @@ def test_issue_returns_a_code_that_verifies_and_records_guest_and_credential(
         token,
     )
     assert status == 201, body
-    verified = credential.verify(str(body["code"]), bundle_for(config, clock), clock())
+    verified = credential.verify(str(body["code"]), bundle_for(config, clock()), clock())
     assert verified.credential.name == "Nguyễn Thị Ánh" and verified.credential.zones == ("hall", "vip")
     assert verified.credential.id_hex == body["credential_id"]
     guest = people.guest(store, int(str(body["guest_id"])))
