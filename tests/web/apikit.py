@@ -130,9 +130,11 @@ def waitress_thread(app: Flask, threads: int) -> Iterator[int]:
     try:
         yield int(server.effective_port)
     finally:
-        server.close()
-        server.task_dispatcher.shutdown()
+        # closed from the loop's own thread, so its select never meets a closed socket (EBADF)
+        server.trigger.pull_trigger(server.close)  # type: ignore[union-attr]
         thread.join(10)
+        server.task_dispatcher.shutdown()
+        assert not thread.is_alive(), "waitress did not stop"
 
 
 def bundle_for(config: Config, at: datetime) -> TrustBundle:
