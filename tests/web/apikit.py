@@ -131,7 +131,7 @@ def waitress_thread(app: Flask, threads: int) -> Iterator[int]:
         yield int(server.effective_port)
     finally:
         # closed from the loop's own thread, so its select never meets a closed socket (EBADF)
-        server.trigger.pull_trigger(server.close)  # type: ignore[union-attr]
+        server.trigger.pull_trigger(server.close)
         thread.join(10)
         server.task_dispatcher.shutdown()
         assert not thread.is_alive(), "waitress did not stop"
