@@ -66,7 +66,10 @@ def parse_time(text: str, timezone: str, what: str) -> datetime:
         raise InputError(f"{what}: {text!r} is not an ISO 8601 time such as 2022-03-26T07:30") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(timezone))
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it
+        raise InputError(f"{what}: {text!r} is outside the calendar") from None
 
 
 def shifted_clock(start: datetime, mono: Callable[[], float] = time.monotonic) -> Callable[[], datetime]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import cbor2
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from nacl.bindings import crypto_core_ed25519_is_valid_point
 from nacl.exceptions import BadSignatureError
 from nacl.exceptions import ValueError as NaclValueError
 from nacl.signing import VerifyKey
@@ -199,6 +200,12 @@ def verifier(public_key: Ed25519PublicKey | bytes) -> VerifyKey:
     """
     raw = public_key if isinstance(public_key, bytes) else public_key.public_bytes_raw()
     return VerifyKey(raw)
+
+
+def usable_public_key(raw: bytes) -> bool:
+    """True for 32 bytes that libsodium will verify signatures with: a canonical point of the
+    curve's main subgroup, not one of small order (which any "signature" could match or none will)."""
+    return len(raw) == 32 and bool(crypto_core_ed25519_is_valid_point(raw))
 
 
 def verify_eddsa(sign1: Sign1, key: VerifyKey) -> bool:

@@ -15,12 +15,13 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import re
 import secrets
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,10 @@ from checkin.store.models import (
 )
 
 __all__ = [
+    "EARLIEST_EVENT",
+    "EVENT_ID",
+    "LATEST_EVENT",
+    "RESERVED_EVENT_IDS",
     "AdminAction",
     "Alert",
     "AlertNote",
@@ -86,6 +91,13 @@ def sha256_hex(text: str) -> str:
 def normalise_code(text: str) -> str:
     """An enrolment code as typed (any case, dashes and spaces) in its canonical form."""
     return "".join(c for c in text.upper() if c not in "- \t")
+
+
+EVENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+RESERVED_EVENT_IDS = ("new",)  # /admin/events/new is the form for a new event
+# A plausible event, and its tickets' window around it, stay far from the calendar's edges.
+EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_EVENT = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 def _new_code() -> str:
@@ -219,6 +231,10 @@ class Store:
 
     def create_event(self, new: NewEvent, now: datetime) -> Event:
         """Create an event with its zones; refuse a duplicate id."""
+        if not EVENT_ID.fullmatch(new.id) or new.id in RESERVED_EVENT_IDS:
+            raise InputError(f"event id {new.id!r}: 1 to 64 letters, digits, '-' or '_', and not {RESERVED_EVENT_IDS}")
+        if not (new.start >= EARLIEST_EVENT and new.end <= LATEST_EVENT):
+            raise InputError(f"an event takes place between {EARLIEST_EVENT.year} and {LATEST_EVENT.year - 1}")
         if new.end <= new.start:
             raise InputError("the event must end after it starts")
         if not new.zones:
@@ -376,6 +392,9 @@ class Store:
         invalid = InputError("ask an administrator for a new one (checkin gate add)", Reason.ENROLMENT_INVALID)
         code_hash = sha256_hex(normalise_code(code))
         with self.writing() as s:
+            twin = select(Device.id).where(Device.public_key == public_key_hex, Device.status == "active")
+            if s.scalars(twin).first() is not None:  # a cloned gate, or one enrolled twice: the code stays unspent
+                raise InputError("this public key belongs to an enrolled gate already", Reason.ALREADY_EXISTS)
             result = s.execute(
                 update(Device)
                 .where(
@@ -428,6 +447,8 @@ class Store:
             row = s.get(Device, device_id, with_for_update=True)
             if row is None:
                 raise InputError(f"no gate {device_id!r}", Reason.NOT_FOUND)
+            if row.status == "revoked":  # the first revocation's time is the one that counts
+                raise InputError(f"gate {device_id} was revoked already, at {row.revoked_at}", Reason.DEVICE_REVOKED)
             row.status, row.revoked_at = "revoked", now
             row.enrol_code_hash, row.enrol_expires = "", None
         return row

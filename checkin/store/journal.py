@@ -140,9 +140,13 @@ def ingest(s: Session, device_id: str, batch: CheckedBatch, now: datetime) -> In
     signed = batch.signed
     if first > acked + 1:
         return refuse(Reason.JOURNAL_GAP, first, f"the batch starts at seq {first}; the server holds up to seq {acked}")
-    if first <= acked:
-        query = select(Scan.seq, Scan.hash).where(Scan.device_id == device_id, Scan.seq.between(first, acked))
-        held = {seq: digest for seq, digest in s.execute(query)}
+    resent = [row.seq for row in rows if row.seq <= acked]
+    if resent:  # rows the server holds already: each must be the very row it holds
+        span = Scan.seq.between(min(resent), max(resent))  # the batch may be out of order: its chain check says so
+        held = {
+            seq: digest
+            for seq, digest in s.execute(select(Scan.seq, Scan.hash).where(Scan.device_id == device_id, span))
+        }
         for row in rows:
             if row.seq <= acked and held.get(row.seq) != row.hash:
                 return refuse(Reason.JOURNAL_FORK, row.seq, f"seq {row.seq} is held with another hash")

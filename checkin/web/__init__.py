@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from flask import Flask, abort, current_app, redirect, request, url_for
+from werkzeug.routing import IntegerConverter, Map
 
 from checkin import files
 from checkin.config import Config
@@ -57,6 +58,7 @@ def create_app(config: Config, test_config: Mapping[str, Any] | None = None) -> 
     app.extensions["checkin.store"] = store
 
     app.before_request(_refuse_nul)
+    app.url_map.converters["int"] = RowId
 
     from checkin.web import admin, api, audit, declare
 
@@ -66,6 +68,17 @@ def create_app(config: Config, test_config: Mapping[str, Any] | None = None) -> 
     app.register_blueprint(declare.bp)
     app.add_url_rule("/", "index", lambda: redirect(url_for("admin.home")))
     return app
+
+
+class RowId(IntegerConverter):
+    """`<int:...>` in our URLs is a row id: ASCII digits up to the largest id a PostgreSQL INTEGER
+    holds. Anything larger is no such page (404), not an overflow in the database (500)."""
+
+    regex = r"[0-9]+"
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 _FORMS = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})

@@ -42,7 +42,7 @@ from checkin.config import Config
 from checkin.errors import CheckinError, InputError, KeyStoreError, Reason, message
 from checkin.issuing import GuestRow, RowError
 from checkin.keystore import PASSPHRASE_ENV, KeyStore
-from checkin.store import Event, Guest, NewEvent, people
+from checkin.store import EARLIEST_EVENT, EVENT_ID, LATEST_EVENT, RESERVED_EVENT_IDS, Event, Guest, NewEvent, people
 from checkin.store.people import Role
 from checkin.web import auth, config, i18n, now, store
 from checkin.web.auth import ADMIN_ONLY, EVERYONE, REGISTRATION, allow, current_user
@@ -54,7 +54,6 @@ auth.install(bp)
 
 SIGNER = "checkin.signer"
 PAGE_SIZE = 50
-_EVENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ZONE = re.compile(r"^[a-z0-9_-]{1,32}$")
 _SPLIT = re.compile(r"[;,|\s]+")
 
@@ -147,9 +146,12 @@ def _log(action: str, target: str, detail: str = "") -> None:
     store().record_action(_actor(), action, target, detail, now())
 
 
+MAX_PAGE = 1_000_000  # far past any list's end, and an OFFSET every database takes
+
+
 def _page() -> int:
     try:
-        return max(1, int(request.args.get("page", "1")))
+        return min(max(1, int(request.args.get("page", "1"))), MAX_PAGE)
     except ValueError:
         return 1
 
@@ -254,7 +256,7 @@ def events() -> ResponseReturnValue:
 def _event_form_values() -> dict[str, str]:
     keys = ("id", "name", "venue", "start", "end", "timezone", "zones")
     values = {k: _form(k) for k in keys}
-    if request.method == "GET":
+    if auth.showing():
         values["timezone"] = config().deployment.timezone
         values["zones"] = "hall"
     return values
@@ -262,8 +264,8 @@ def _event_form_values() -> dict[str, str]:
 
 def _parse_event(values: dict[str, str]) -> tuple[NewEvent | None, dict[str, str]]:
     errors: dict[str, str] = {}
-    if not _EVENT_ID.match(values["id"]):
-        errors["id"] = _("1 to 64 letters, digits, '-' or '_'.")
+    if not EVENT_ID.fullmatch(values["id"]) or values["id"] in RESERVED_EVENT_IDS:
+        errors["id"] = _("1 to 64 letters, digits, '-' or '_' (not “new”).")
     name_error = _text_error(values["name"], 200, required=True)
     if name_error:
         errors["name"] = name_error
@@ -282,6 +284,11 @@ def _parse_event(values: dict[str, str]) -> tuple[NewEvent | None, dict[str, str
             times[key] = parse_time(values[key], tz, key)
         except InputError:
             errors[key] = _("Give a date and time, e.g. 2022-03-26 07:30.")
+    for key, moment in times.items():
+        if not EARLIEST_EVENT <= moment <= LATEST_EVENT:
+            errors[key] = _(
+                "Give a date between %(first)d and %(last)d.", first=EARLIEST_EVENT.year, last=LATEST_EVENT.year - 1
+            )
     if "start" in times and "end" in times and times["end"] <= times["start"]:
         errors["end"] = _("The event must end after it starts.")
     zones = tuple(dict.fromkeys(z.lower() for z in _SPLIT.split(values["zones"]) if z))
@@ -308,7 +315,7 @@ def _parse_event(values: dict[str, str]) -> tuple[NewEvent | None, dict[str, str
 def event_new() -> ResponseReturnValue:
     """The new event form; a POST creates the event with its zones."""
     values = _event_form_values()
-    if request.method == "GET":
+    if auth.showing():
         return render_template("admin/event_new.html", values=values, errors={})
     new, errors = _parse_event(values)
     if new is not None:
@@ -409,7 +416,7 @@ def _guest_form_row() -> GuestRow:
 def guest_new(event_id: str) -> ResponseReturnValue:
     """Add one guest, and issue their code at once if asked."""
     ev = _event_or_404(event_id)
-    if request.method == "GET":
+    if auth.showing():
         row = GuestRow(0, "", "", "", ev.zone_codes[:1], "")
         return render_template("admin/guest_form.html", event=ev, row=row, errors={}, guest=None, issue_now=True)
     row = _guest_form_row()
@@ -457,7 +464,7 @@ def guest_edit(guest_id: int) -> ResponseReturnValue:
     """Change a guest's details (their code shows the old ones until it is re-issued)."""
     current = _guest_or_404(guest_id)
     ev = _event_or_404(current.event_id)
-    if request.method == "GET":
+    if auth.showing():
         return render_template(
             "admin/guest_form.html", event=ev, row=people.guest_row(current), errors={}, guest=current, issue_now=False
         )
@@ -481,7 +488,7 @@ def guest_import(event_id: str) -> ResponseReturnValue:
     """Import a guest list (UTF-8 CSV, with or without BOM, as Excel saves it); report refused rows."""
     ev = _event_or_404(event_id)
     problem = signer_problem()
-    if request.method == "GET":
+    if auth.showing():
         return render_template(
             "admin/import.html", event=ev, errors={}, signer_problem=problem, issue_now=problem is None
         )
@@ -794,7 +801,7 @@ def _users_page(
 @allow(ADMIN_ONLY)
 def users() -> ResponseReturnValue:
     """Staff accounts; a POST adds one with a generated password, shown once."""
-    if request.method == "GET":
+    if auth.showing():
         return _users_page({}, {"username": "", "role": Role.REGISTRAR.value})
     values = {"username": _form("username"), "role": _form("role")}
     errors: dict[str, str] = {}

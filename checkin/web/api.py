@@ -23,12 +23,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, NoReturn, cast
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Blueprint, Flask, Response, current_app, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
 
-from checkin import chain, issuing
+from checkin import chain, cose, issuing
 from checkin.bundles import BundleService, load_root_key
 from checkin.config import Config
 from checkin.errors import CheckinError, KeyStoreError, Reason
@@ -255,11 +255,12 @@ def enroll() -> Response:
     public_hex = _text(body, "public_key", 64).lower()
     _clean([code], "code")
     try:
-        Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_hex))
-        if len(public_hex) != 64:
-            raise ValueError
+        raw_key = bytes.fromhex(public_hex)
     except ValueError:
-        raise ApiError("public_key must be 64 hex digits: a raw Ed25519 public key", Reason.INVALID_INPUT) from None
+        raw_key = b""
+    if len(public_hex) != 64 or not cose.usable_public_key(raw_key):
+        # checked now: a key libsodium refuses would spend the code, then fail every upload
+        raise ApiError("public_key must be 64 hex digits of a valid Ed25519 public key", Reason.INVALID_INPUT)
     service = _bundles()
     moment = now()
     device, token = store().enrol_device(code, public_hex, moment)

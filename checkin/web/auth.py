@@ -10,6 +10,7 @@ disabled account or twelve hours end them. Every form carries a CSRF token (Flas
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -18,9 +19,22 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Flask, abort, current_app, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect  # type: ignore[import-untyped]
+from werkzeug.exceptions import HTTPException
 
 from checkin.errors import Reason, message
 from checkin.store import people
@@ -147,7 +161,7 @@ def guard() -> ResponseReturnValue | None:
         return None
     user: StaffUser | None = g.checkin_user
     if user is None:
-        target = request.full_path.rstrip("?") if request.method == "GET" else None
+        target = request.full_path.rstrip("?") if showing() else None
         return redirect(url_for("admin.login", next=target))
     roles: frozenset[Role] | None = getattr(view, "checkin_roles", None)
     if roles is None or user.role not in roles:
@@ -155,11 +169,22 @@ def guard() -> ResponseReturnValue | None:
     return None
 
 
+_SITE_PATH = re.compile(r"/(?![/\\])[!-\[\]-~]*")  # visible ASCII, no backslash, not "//" at the start
+
+
 def safe_next(target: str | None) -> str:
-    """A redirect target from a parameter: a path on this site only, never another host."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """A redirect target from a parameter: a path on this site only, never another host. Only
+    visible ASCII is taken: browsers and werkzeug drop tabs and line breaks, so "/\t/evil" would
+    leave as "//evil", and a line break cannot go into a header at all."""
+    if target and _SITE_PATH.fullmatch(target):
         return target
     return url_for("admin.events")
+
+
+def showing() -> bool:
+    """True when the request only reads the page: GET, and HEAD, which Flask answers with the GET
+    view. Views must not take a HEAD for a POST: it carries no CSRF check."""
+    return request.method in ("GET", "HEAD")
 
 
 def _local(moment: datetime) -> str:
@@ -169,7 +194,7 @@ def _local(moment: datetime) -> str:
 @public
 def login() -> ResponseReturnValue:
     """The login form; a POST checks the password, with lockout and an address limit."""
-    if request.method == "GET":
+    if showing():
         if g.checkin_user is not None:
             return redirect(safe_next(request.args.get("next")))
         expired = bool(session.pop("expired", False))
@@ -260,7 +285,6 @@ def install(bp: Blueprint) -> None:
     bp.add_url_rule("/logout", view_func=logout, methods=["POST"])
     bp.add_url_rule("/lang/<code>", view_func=switch_language)
     bp.before_request(guard)
-    bp.after_request(_security_headers)
     bp.register_error_handler(CSRFError, lambda _e: _error_page(400, Reason.FORM_EXPIRED))
     bp.register_error_handler(403, lambda _e: _error_page(403, Reason.FORBIDDEN))
     bp.register_error_handler(404, lambda _e: _error_page(404, Reason.NOT_FOUND))
@@ -288,3 +312,26 @@ def init_app(app: Flask) -> None:
         csrf = CSRFProtect(app)
     csrf.exempt(api.bp)
     app.extensions[LIMITER] = FailureLimiter(ADDRESS_FAILURES, ADDRESS_WINDOW)
+    # URLs that match no route never reach a blueprint: they get the same pages and headers
+    app.register_error_handler(404, _unrouted)
+    app.register_error_handler(405, _unrouted)
+    app.after_request(_site_headers)
+
+
+def _unrouted(exc: HTTPException) -> ResponseReturnValue:
+    """A URL no route takes (404), or not with this method (405): JSON below /api/, a page elsewhere."""
+    from checkin.web import api
+
+    status = exc.code or 404
+    reason = Reason.METHOD_NOT_ALLOWED if status == 405 else Reason.NOT_FOUND
+    if request.path.startswith("/api/"):
+        response = api.error_response(status, reason)
+    else:
+        response = make_response(_error_page(status, reason))
+    response.headers.extend([(k, v) for k, v in exc.get_headers() if k == "Allow"])
+    return response
+
+
+def _site_headers(response: Any) -> Any:
+    """The pages' security headers on everything outside the JSON API, routing refusals included."""
+    return response if request.path.startswith("/api/") else _security_headers(response)

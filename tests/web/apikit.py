@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 from flask.testing import FlaskClient
 from waitress.server import create_server
+from waitress.wasyncore import close_all
 from werkzeug.test import TestResponse
 
 from checkin import chain
@@ -130,8 +131,15 @@ def waitress_thread(app: Flask, threads: int) -> Iterator[int]:
     try:
         yield int(server.effective_port)
     finally:
-        # closed from the loop's own thread, so its select never meets a closed socket (EBADF)
-        server.trigger.pull_trigger(server.close)
+        # closed from the loop's own thread, so its select never meets a closed socket (EBADF);
+        # now and then waitress has closed its trigger already, and then it is closed from here
+        def close_everything() -> None:  # the listening socket, the trigger and open keep-alive channels
+            close_all(server._map, ignore_all=True)
+
+        try:
+            server.trigger.pull_trigger(close_everything)
+        except OSError:
+            close_everything()
         thread.join(10)
         server.task_dispatcher.shutdown()
         assert not thread.is_alive(), "waitress did not stop"
@@ -147,3 +155,18 @@ def bundle_for(config: Config, at: datetime) -> TrustBundle:
         EventInfo(EVENT_ID, "x", "Asia/Ho_Chi_Minh", at, at + timedelta(hours=8), zones=ZONES),
         KeyStore(config.keys_dir).bundle_keys(),
     )
+
+
+def event_form(**overrides: str) -> dict[str, str]:
+    """The new-event form of a second event, as a registrar fills it in."""
+    form = {
+        "id": "hoi-thao-2",
+        "name": "Hội thảo An toàn thông tin",
+        "venue": "Khách sạn Nam Cường",
+        "timezone": "Asia/Ho_Chi_Minh",
+        "start": "2022-04-02T08:00",
+        "end": "2022-04-02T11:30",
+        "zones": "hall, press",
+    }
+    form.update(overrides)
+    return form

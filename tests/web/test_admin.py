@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from apikit import event_form
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask.testing import FlaskClient
 
@@ -126,15 +127,7 @@ ROUTES = [
         "/admin/events/new",
         REGISTRATION,
         302,
-        data=lambda: {
-            "id": "hoi-thao-2",
-            "name": "Hội thảo An toàn thông tin",
-            "venue": "Khách sạn Nam Cường",
-            "timezone": "Asia/Ho_Chi_Minh",
-            "start": "2022-04-02T08:00",
-            "end": "2022-04-02T11:30",
-            "zones": "hall, press",
-        },
+        data=event_form,
         bad={
             "id": "hội thảo!",
             "name": "x",

@@ -45,15 +45,22 @@ def test_ten_gates_uploading_at_once_lose_nothing(
     for gate in gates:
         gate.scan(ROWS_PER_GATE)
     results: dict[str, list[tuple[int, int]]] = {}
+    failures: dict[str, str] = {}
 
     def upload(port: int, gate: Gate) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        answers = []
-        for start in range(0, ROWS_PER_GATE, BATCH):
-            status, body = post(conn, "/api/v1/journal", gate.body(gate.journal[start : start + BATCH]), gate.token)
-            answers.append((status, body.get("acked_seq", -1)))
-        conn.close()
-        results[gate.device_id] = answers
+        answers: list[tuple[int, int]] = []
+        try:
+            for start in range(0, ROWS_PER_GATE, BATCH):
+                body = gate.body(gate.journal[start : start + BATCH])
+                status, answer = post(conn, "/api/v1/journal", body, gate.token)
+                answers.append((status, answer.get("acked_seq", -1)))
+        except Exception as exc:  # shown by the assertion below, with the answers before it
+            answers.append((-1, -1))
+            failures[gate.device_id] = repr(exc)
+        finally:
+            conn.close()
+            results[gate.device_id] = answers
 
     with waitress_thread(app, threads=GATES + 2) as port:
         threads = [threading.Thread(target=upload, args=(port, gate)) for gate in gates]
@@ -63,6 +70,7 @@ def test_ten_gates_uploading_at_once_lose_nothing(
             thread.join(300)
 
     expected = [(200, seq) for seq in range(BATCH, ROWS_PER_GATE + 1, BATCH)]
+    assert failures == {}
     assert all(results[gate.device_id] == expected for gate in gates), results
     assert store.scan_count(EVENT_ID) == GATES * ROWS_PER_GATE
     for gate in gates:
