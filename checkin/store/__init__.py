@@ -180,6 +180,13 @@ class _WriterQueue:
         finally:
             self._thread_lock.release()
 
+    def close(self) -> None:
+        """Close the lock file (a later writer opens it again)."""
+        with self._thread_lock:
+            if self._fd is not None and self._pid == os.getpid():
+                os.close(self._fd)
+            self._fd = None
+
 
 class Store:
     """Sessions over one database, with the queries the tools and the service need."""
@@ -212,8 +219,10 @@ class Store:
             getattr(command, verb)(cfg, revision)
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection, and the writers' lock file."""
         self.engine.dispose()
+        if self._queue is not None:
+            self._queue.close()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -391,17 +400,16 @@ class Store:
         token = secrets.token_urlsafe(32)
         invalid = InputError("ask an administrator for a new one (checkin gate add)", Reason.ENROLMENT_INVALID)
         code_hash = sha256_hex(normalise_code(code))
+        usable = (Device.enrol_code_hash == code_hash, Device.status == "pending", Device.enrol_expires > now)
         with self.writing() as s:
+            if s.scalars(select(Device.id).where(*usable)).first() is None:
+                raise invalid
             twin = select(Device.id).where(Device.public_key == public_key_hex, Device.status == "active")
             if s.scalars(twin).first() is not None:  # a cloned gate, or one enrolled twice: the code stays unspent
                 raise InputError("this public key belongs to an enrolled gate already", Reason.ALREADY_EXISTS)
             result = s.execute(
                 update(Device)
-                .where(
-                    Device.enrol_code_hash == code_hash,
-                    Device.status == "pending",
-                    Device.enrol_expires > now,
-                )
+                .where(*usable)
                 .values(
                     status="active",
                     enrol_code_hash="",

@@ -7,6 +7,7 @@ reason otherwise.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -209,3 +210,17 @@ def test_bundle_version_of_an_unknown_event(store: Store) -> None:
     with pytest.raises(InputError) as caught:
         store.bundle_version("nope", b"x", NOW)
     assert caught.value.reason is Reason.NOT_FOUND
+
+
+def test_dispose_lets_go_of_every_file(tmp_path: Path) -> None:
+    # a service or test that makes many stores must not run out of file descriptors
+    def open_files() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    before = open_files()
+    for _ in range(5):
+        store = Store(f"sqlite:///{tmp_path / 'checkin.db'}")
+        store.migrate()
+        store.record_action("admin:lan", "gate.add", "x", "", NOW)  # a writer: the lock file is opened
+        store.dispose()
+    assert open_files() == before
