@@ -53,8 +53,13 @@ def has_control(text: str) -> bool:
     return any(unicodedata.category(ch) in _CONTROL_CATEGORIES for ch in text)
 
 
+def tidy_text(value: str) -> str:
+    """Text as it is kept and signed: NFC (one form for each Vietnamese letter), no edge spaces."""
+    return unicodedata.normalize("NFC", value).strip()
+
+
 def _clean_text(value: str, what: str, limit: int, *, required: bool) -> str:
-    text = unicodedata.normalize("NFC", value).strip()
+    text = tidy_text(value)
     if required and not text:
         raise InputError(f"{what} is empty")
     if len(text) > limit:

@@ -126,7 +126,7 @@ def read_guest_csv(data: bytes, event_zones: Sequence[str]) -> tuple[list[GuestR
         def cell(name: str, cells: list[str] = cells) -> str:
             position = index.get(name)
             value = cells[position] if position is not None and position < len(cells) else ""
-            return unicodedata.normalize("NFC", value).strip()
+            return credential.tidy_text(value)
 
         name = cell("name")
         zones = tuple(z for z in _ZONE_SPLIT.split(cell("zones")) if z) or tuple(event_zones[:1])

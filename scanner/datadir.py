@@ -107,10 +107,9 @@ def parse_settings(text: str, source: str) -> Settings:
     defaults = Settings()
     kinds = {f.name: type(getattr(defaults, f.name)) for f in fields(Settings) if f.name != "camera"}
     values = _typed(data.get("gate", {}), "gate", kinds, source)
-    for key, value in values.items():
-        low, high = _GATE_BOUNDS.get(key, (0, 0))
-        if key in _GATE_BOUNDS and not low < value <= high:  # NaN fails both comparisons
-            raise ConfigError(f"{source}: [gate].{key} must be above 0 and at most {high:g}")
+    for key, (low, high) in _GATE_BOUNDS.items():
+        if key in values and not low < values[key] <= high:  # NaN fails both comparisons
+            raise ConfigError(f"{source}: [gate].{key} must be above {low:g} and at most {high:g}")
     if values.get("language", "vi") not in ("vi", "en"):
         raise ConfigError(f"{source}: [gate].language must be vi or en")
     problem = operator_problem(values.get("operator", ""))

@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
 
 from checkin.chain import JournalRow
 from checkin.credential import Credential
@@ -71,6 +71,7 @@ __all__ = [
     "User",
     "Zone",
     "credential_values",
+    "find_event",
     "sha256_hex",
 ]
 
@@ -536,8 +537,13 @@ def credential_values(guest_id: int | None, issued: Credential, kid: str, text: 
     }
 
 
+def find_event(s: Session, event_id: str) -> Event | None:
+    """One event with its zones, in one query, or None."""
+    return s.scalars(select(Event).where(Event.id == event_id).options(joinedload(Event.zones))).unique().first()
+
+
 def _event(s: Session, event_id: str) -> Event:
-    row = s.scalars(select(Event).where(Event.id == event_id).options(selectinload(Event.zones))).first()
+    row = find_event(s, event_id)
     if row is None:
         raise InputError(f"no event {event_id!r}; create it with `checkin event create`", Reason.NOT_FOUND)
     return row

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, joinedload
 from checkin.credential import Credential
 from checkin.errors import InputError, Reason
 from checkin.issuing import GuestRow
-from checkin.store import Store, credential_values, sha256_hex
+from checkin.store import Store, credential_values, find_event, sha256_hex
 from checkin.store.models import AdminAction, ApiToken, Device, Event, Guest, IssuedCredential, Scan, User
 
 LOCK_AFTER_FAILURES = 5
@@ -576,12 +576,6 @@ def create_api_token(store: Store, name: str, role: Role, now: datetime, *, acto
     return row, secret
 
 
-def api_token(store: Store, secret: str) -> ApiToken | None:
-    """The token a secret belongs to (revoked or not), or None."""
-    with store.session() as s:
-        return _api_token(s, secret)
-
-
 @dataclass(frozen=True)
 class IssueReads:
     """What the issuing API reads before it signs, in one read: the token, the event (with zones),
@@ -596,7 +590,7 @@ def issue_reads(store: Store, secret: str, event_id: str, idempotency_key: str |
     """The token a secret belongs to, the event and, given a key, the guest of an earlier request."""
     with store.session() as s:
         token = _api_token(s, secret)
-        event = s.scalars(select(Event).where(Event.id == event_id).options(joinedload(Event.zones))).unique().first()
+        event = find_event(s, event_id)
         earlier = (
             _guest_for_request(s, event_id, request_key(token, idempotency_key))
             if token is not None and event is not None and idempotency_key is not None
@@ -642,9 +636,10 @@ def issue_to_new_guest(
     *,
     actor: str,
     request_key: str | None = None,
-) -> int | None:
-    """Add a guest and the credential issued to them in one transaction; return the guest's id,
-    or None when a guest of the event already carries `request_key` (nothing is written then)."""
+) -> int | tuple[Guest, IssuedCredential | None]:
+    """Add a guest and the credential issued to them in one transaction; return the guest's id.
+    When a guest of the event carries `request_key` already, nothing is written and that guest,
+    with their active credential, is returned instead."""
     guests = Guest.table()  # Core statements: the ORM's bulk paths cost a third of this request's time
     try:
         with store.writing() as s:
@@ -667,9 +662,10 @@ def issue_to_new_guest(
                 _action(actor, "credential.issue", issued.id_hex, f"guest {guest_id}", now),
             )
     except IntegrityError:
-        if request_key is None or guest_for_request(store, issued.event_id, request_key) is None:
+        earlier = None if request_key is None else guest_for_request(store, issued.event_id, request_key)
+        if earlier is None:
             raise
-        return None
+        return earlier
     return guest_id
 
 

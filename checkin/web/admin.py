@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -171,7 +170,7 @@ def _guest_or_404(guest_id: int) -> Guest:
 
 
 def _form(name: str) -> str:
-    return unicodedata.normalize("NFC", request.form.get(name, "")).strip()
+    return credential.tidy_text(request.form.get(name, ""))
 
 
 def _text_error(value: str, limit: int, *, required: bool) -> str | None:

@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import re
-import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, NoReturn, cast
@@ -31,6 +30,7 @@ from werkzeug.exceptions import HTTPException
 from checkin import chain, cose, issuing
 from checkin.bundles import BundleService, load_root_key
 from checkin.config import Config
+from checkin.credential import tidy_text
 from checkin.errors import CheckinError, KeyStoreError, Reason
 from checkin.keystore import PASSPHRASE_ENV
 from checkin.store import Device, JournalRefused, Store, people
@@ -354,10 +354,12 @@ MAX_IDEMPOTENCY_KEY = 100
 _KEY_CHARACTERS = frozenset(chr(c) for c in range(0x21, 0x7F))  # visible ASCII
 
 
-def _issue_reads(event_id: str) -> tuple[ApiToken, Event, str | None, people.IssueReads]:
+def _issue_reads(
+    event_id: str,
+) -> tuple[ApiToken, Event, str | None, tuple[Guest, IssuedCredential | None] | None]:
     """The API token that came with the request, if it may issue codes (401/403 otherwise), the
     event it issues for (404), the request's Idempotency-Key (400 if malformed) and what the
-    store holds for them, read at once."""
+    guest an earlier request with that key added, read at once."""
     raw_key = request.headers.get(IDEMPOTENCY_HEADER)
     well_formed = raw_key is not None and 1 <= len(raw_key) <= MAX_IDEMPOTENCY_KEY and set(raw_key) <= _KEY_CHARACTERS
     reads = people.issue_reads(store(), _bearer("an API token"), event_id, raw_key if well_formed else None)
@@ -372,7 +374,7 @@ def _issue_reads(event_id: str) -> tuple[ApiToken, Event, str | None, people.Iss
         raise ApiError(
             f"{IDEMPOTENCY_HEADER} must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters", Reason.INVALID_INPUT
         )
-    return token, ev, None if raw_key is None else people.request_key(token, raw_key), reads
+    return token, ev, None if raw_key is None else people.request_key(token, raw_key), reads.earlier
 
 
 def _optional_text(body: Mapping[str, Any], name: str, limit: int) -> str:
@@ -380,11 +382,6 @@ def _optional_text(body: Mapping[str, Any], name: str, limit: int) -> str:
     if not isinstance(value, str) or len(value) > limit:
         raise ApiError(f"{name} must be text of at most {limit} characters", Reason.INVALID_INPUT)
     return value
-
-
-def _nfc(text: str) -> str:
-    """As the admin forms keep text: NFC (one form for Vietnamese letters), no edge spaces."""
-    return unicodedata.normalize("NFC", text).strip()
 
 
 def _guest_row(body: Mapping[str, Any], ev: Event) -> issuing.GuestRow:
@@ -404,8 +401,8 @@ def _guest_row(body: Mapping[str, Any], ev: Event) -> issuing.GuestRow:
     ):
         raise ApiError(f"zones must be a list of 1 to {MAX_ZONES_FIELD} zone codes", Reason.INVALID_INPUT)
     _clean([name, organisation, category, email, *zones], "the guest")
-    name, organisation, category, email = (_nfc(v) for v in (name, organisation, category, email))
-    row = issuing.GuestRow(0, name, organisation, category, tuple(dict.fromkeys(_nfc(z) for z in zones)), email)
+    name, organisation, category, email = (tidy_text(v) for v in (name, organisation, category, email))
+    row = issuing.GuestRow(0, name, organisation, category, tuple(dict.fromkeys(tidy_text(z) for z in zones)), email)
     with i18n.speaking("en"):
         errors = guest_errors(row, ev)
     if errors:
@@ -420,10 +417,10 @@ def issue(event_id: str) -> Response:
     With an Idempotency-Key header, a retried request (the first answer lost on the way) gets the
     first request's guest and code again, 200 instead of 201, rather than a second valid code.
     """
-    token, ev, key, reads = _issue_reads(event_id)
+    token, ev, key, earlier = _issue_reads(event_id)
     row = _guest_row(_json_object(), ev)
-    if reads.earlier is not None:
-        return _replay(row, *reads.earlier)
+    if earlier is not None:
+        return _replay(row, *earlier)
     try:
         with i18n.speaking("en"):  # "the event is over" comes from the admin pages' words
             signer, moment, signed, errors = sign_for_event(ev, [row])
@@ -435,19 +432,16 @@ def issue(event_id: str) -> Response:
     guest_id = people.issue_to_new_guest(
         store(), row, item.credential, signer.kid.hex(), item.text, moment, actor=f"token:{token.name}", request_key=key
     )
-    if guest_id is None:  # the same request, retried at the same moment, was stored first
-        assert key is not None
-        return _replay(row, *cast(tuple[Guest, IssuedCredential | None], people.guest_for_request(store(), ev.id, key)))
+    if isinstance(guest_id, tuple):  # the same request, retried at the same moment, was stored first
+        return _replay(row, *guest_id)
     made = item.credential
     return _issued(201, made.id_hex, guest_id, item.text, made.name, made.zones, made.not_before, made.expires_at)
 
 
 def _replay(row: issuing.GuestRow, guest: Guest, active: IssuedCredential | None) -> Response:
     """The answer to a request whose Idempotency-Key was used before: the same guest, their code."""
-    zones = tuple(guest.zones.split(","))
-    if (guest.name, guest.organisation, guest.category, zones, guest.email) != (
-        row.name, row.organisation, row.category, row.zones, row.email
-    ):  # fmt: skip
+    stored = people.guest_row(guest, line=row.line)
+    if stored != row:
         raise ApiError(
             f"this {IDEMPOTENCY_HEADER} was used for another guest (guest {guest.id}); use a new key",
             Reason.ALREADY_EXISTS,
@@ -458,7 +452,9 @@ def _replay(row: issuing.GuestRow, guest: Guest, active: IssuedCredential | None
             "re-issue it in the admin pages",
             Reason.ALREADY_EXISTS,
         )
-    return _issued(200, active.cti, guest.id, active.text, active.name, zones, active.not_before, active.expires_at)
+    return _issued(
+        200, active.cti, guest.id, active.text, active.name, stored.zones, active.not_before, active.expires_at
+    )
 
 
 def _issued(
