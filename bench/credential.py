@@ -21,8 +21,9 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from checkin import base45, cose, credential, qr, trust
-from checkin.credential import Credential
+from checkin import qr
+from checkin.core import base45, cose, credential, trust
+from checkin.core.credential import Credential
 
 NAME = "Nguyễn Thị Ánh Tuyết Hồng Nhung"[:25]
 ORG = "Sở Thông tin và Truyền thông tỉnh Hải Dương"

@@ -25,8 +25,9 @@ import cv2
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from checkin import credential, qr
-from checkin.credential import Credential
+from checkin import qr
+from checkin.core import credential
+from checkin.core.credential import Credential
 from scanner import camera, decode
 
 PHOTOS = Path(__file__).resolve().parents[1] / ".." / "shared" / "testdata" / "qr-photos"
@@ -276,8 +277,8 @@ def bench_verdict_latency(count: int = 60, seed: int = 50) -> list[Row]:
     """
     import tempfile
 
-    from checkin import cose
-    from checkin.trust import BundleKey, Direction, EventInfo, KeyStatus, TrustBundle
+    from checkin.core import cose
+    from checkin.core.trust import BundleKey, Direction, EventInfo, KeyStatus, TrustBundle
     from scanner.journal import Journal
     from scanner.runner import Gate
 

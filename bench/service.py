@@ -38,9 +38,9 @@ from urllib.parse import urlencode
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from checkin import chain, credential
 from checkin.config import load
-from checkin.credential import Credential
+from checkin.core import chain, credential
+from checkin.core.credential import Credential
 from checkin.keystore import KeyStore
 from checkin.store import Guest, NewEvent, Store
 from checkin.store.scratch import scratch_schema

@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from checkin import trust
 from checkin.config import Config
+from checkin.core import trust
 from checkin.keystore import KeyStore
 from checkin.store import Store
 

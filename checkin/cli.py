@@ -14,11 +14,12 @@ from pathlib import Path
 import click
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from checkin import bundles, issuing, qr, trust
+from checkin import bundles, issuing, qr
 from checkin import config as config_mod
 from checkin.clikit import now_or, parse_time, run_guarded
 from checkin.config import Config
-from checkin.errors import InputError, KeyStoreError, Reason
+from checkin.core import trust
+from checkin.core.errors import InputError, KeyStoreError, Reason
 from checkin.keystore import PASSPHRASE_ENV, KeyStore
 from checkin.store import Event, NewEvent, Store
 

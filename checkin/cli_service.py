@@ -16,7 +16,7 @@ from flask import Flask
 from checkin.bundles import load_root_key
 from checkin.cli import Context, _passphrase, main, pass_ctx
 from checkin.clikit import shifted_clock
-from checkin.errors import CheckinError, Reason
+from checkin.core.errors import CheckinError, Reason
 from checkin.keystore import PASSPHRASE_ENV, KeyStore
 from checkin.store import DIRECTIONS, Store
 

@@ -9,7 +9,7 @@ import sys
 import click
 
 from checkin.cli import Context, main, pass_ctx
-from checkin.errors import InputError, Reason
+from checkin.core.errors import InputError, Reason
 from checkin.store import Store, people
 from checkin.store.people import Role
 

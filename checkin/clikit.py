@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from checkin.errors import CheckinError, InputError
+from checkin.core.errors import CheckinError, InputError
 
 EXIT_ERROR = 1
 

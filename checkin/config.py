@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from checkin.errors import ConfigError
+from checkin.core.errors import ConfigError
 
 ENV_CONFIG = "CHECKIN_CONFIG"
 DEFAULT_NAME = "config.toml"

@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from checkin import credential, qr
-from checkin.credential import Credential
-from checkin.errors import CheckinError, InputError
+from checkin import qr
+from checkin.core import credential
+from checkin.core.credential import Credential
+from checkin.core.errors import CheckinError, InputError
 from checkin.store import Event, Guest, Store
 
 CSV_HEADER = ("name", "organisation", "category", "zones", "email")

@@ -22,9 +22,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
-from checkin import cose, files
-from checkin.errors import KeyStoreError, Reason
-from checkin.trust import BundleKey, KeyStatus
+from checkin import files
+from checkin.core import cose
+from checkin.core.errors import KeyStoreError, Reason
+from checkin.core.trust import BundleKey, KeyStatus
 
 INDEX = "keys.json"
 ROOT_PRIVATE = "root.key"

@@ -17,7 +17,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 from checkin.config import MAIL_PASSWORD_ENV, MailSettings
-from checkin.errors import CheckinError, Reason
+from checkin.core.errors import CheckinError, Reason
 
 
 class MailError(CheckinError):

@@ -18,7 +18,7 @@ import zxingcpp
 from fpdf import FPDF
 from PIL import Image
 
-from checkin.errors import InputError, Reason
+from checkin.core.errors import InputError, Reason
 
 DEFAULT_SCALE = 8
 DEFAULT_BORDER = 4

@@ -23,7 +23,7 @@ from types import TracebackType
 import cv2
 import numpy as np
 
-from checkin.errors import InputError, Reason
+from checkin.core.errors import InputError, Reason
 
 
 class EventKind(StrEnum):

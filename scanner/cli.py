@@ -18,10 +18,10 @@ from typing import Any, TextIO
 
 import click
 
-from checkin import cose, trust
 from checkin.clikit import EXIT_ERROR, now_or, parse_time, run_guarded
-from checkin.errors import CheckinError, InputError, Reason, TrustError, Verdict
-from checkin.trust import Direction
+from checkin.core import cose, trust
+from checkin.core.errors import CheckinError, InputError, Reason, TrustError, Verdict
+from checkin.core.trust import Direction
 from scanner import camera, datadir, decode, gate, runner, sync
 from scanner.datadir import GateData
 from scanner.journal import Journal

@@ -27,9 +27,10 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from checkin import chain, credential, files, trust
-from checkin.errors import ConfigError, KeyStoreError, Reason, TrustError
-from checkin.trust import Direction, TrustBundle
+from checkin import files
+from checkin.core import chain, credential, trust
+from checkin.core.errors import ConfigError, KeyStoreError, Reason, TrustError
+from checkin.core.trust import Direction, TrustBundle
 from scanner.camera import CameraSettings
 
 DATA_ENV = "CHECKIN_GATE_DATA"

@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 import zxingcpp
 
-from checkin.errors import InputError, Reason
+from checkin.core.errors import InputError, Reason
 
 log = logging.getLogger(__name__)
 

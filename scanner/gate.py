@@ -1,7 +1,7 @@
 """The gate's decision: text, bundle, gate state and `now` in; a verdict out. Pure: no I/O.
 
 DESIGN section 3's order: format, signature, claims, audience, time, revocation (all in
-`checkin.credential.verify`), then the bundle's freshness, then the gate policy (zone, direction,
+`checkin.core.credential.verify`), then the bundle's freshness, then the gate policy (zone, direction,
 anti-passback, entries per credential), then screening. Before all of it stands the gate's own
 clock: below its time floor nothing is admitted until an operator acknowledges.
 
@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
-from checkin import credential
-from checkin.credential import Credential
-from checkin.errors import CredentialError, Reason, Verdict, message, verdict_for
-from checkin.trust import Direction, Freshness, TrustBundle
+from checkin.core import credential
+from checkin.core.credential import Credential
+from checkin.core.errors import CredentialError, Reason, Verdict, message, verdict_for
+from checkin.core.trust import Direction, Freshness, TrustBundle
 from scanner import screening
 
 # Failures that depend on the gate's clock: under a suspect clock they become clock_suspect.

@@ -1,6 +1,6 @@
 """The gate's local journal (DESIGN section 5): one SQLite file, a hash chain, signed checkpoints.
 
-Every scan, admitted or not, becomes a row chained with `checkin.chain.append` and committed with
+Every scan, admitted or not, becomes a row chained with `checkin.core.chain.append` and committed with
 `journal_mode=WAL, synchronous=FULL` before its verdict is shown: a verdict on screen is a row on
 disk. Every `checkpoint_rows` rows or `checkpoint_ms` of wall time, and at each sync, the gate
 signs a checkpoint of the chain's head with its device key. Rows are never deleted; the server's
@@ -21,10 +21,10 @@ from types import TracebackType
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from checkin import chain
-from checkin.chain import ChainProblem, Checkpoint, JournalRow
-from checkin.errors import CheckinError, InputError, Reason, Verdict
-from checkin.trust import Direction
+from checkin.core import chain
+from checkin.core.chain import ChainProblem, Checkpoint, JournalRow
+from checkin.core.errors import CheckinError, InputError, Reason, Verdict
+from checkin.core.trust import Direction
 from scanner import gate
 from scanner.gate import Decision, GateState
 

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from checkin import clikit
-from checkin.chain import JournalRow
-from checkin.credential import Credential
-from checkin.trust import Direction, TrustBundle
+from checkin.core.chain import JournalRow
+from checkin.core.credential import Credential
+from checkin.core.trust import Direction, TrustBundle
 from scanner import camera as camera_mod
 from scanner import gate
 from scanner.camera import FrameSource

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from checkin.credential import Credential
-from checkin.errors import Reason
+from checkin.core.credential import Credential
+from checkin.core.errors import Reason
 
 
 @dataclass(frozen=True)

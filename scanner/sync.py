@@ -25,10 +25,10 @@ from typing import Any
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from checkin import trust
-from checkin.chain import JournalRow
-from checkin.errors import CheckinError, Reason, TrustError
-from checkin.trust import TrustBundle
+from checkin.core import trust
+from checkin.core.chain import JournalRow
+from checkin.core.errors import CheckinError, Reason, TrustError
+from checkin.core.trust import TrustBundle
 from scanner.datadir import Device, GateData, Settings
 from scanner.gate import to_ms
 from scanner.journal import Journal, JournalError

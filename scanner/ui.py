@@ -26,8 +26,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from checkin.errors import Verdict
-from checkin.trust import Direction
+from checkin.core.errors import Verdict
+from checkin.core.trust import Direction
 from scanner.camera import EventKind, SourceEvent
 from scanner.datadir import Settings
 from scanner.decode import Deduplicator, Found, decode_frame

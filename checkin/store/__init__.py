@@ -29,9 +29,9 @@ from sqlalchemy import Connection, Engine, create_engine, event, func, insert, s
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
 
-from checkin.chain import JournalRow
-from checkin.credential import Credential
-from checkin.errors import InputError, Reason
+from checkin.core.chain import JournalRow
+from checkin.core.credential import Credential
+from checkin.core.errors import InputError, Reason
 from checkin.store import journal
 from checkin.store.journal import AlertNote, Ingested, JournalRefused
 from checkin.store.models import (

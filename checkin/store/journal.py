@@ -19,9 +19,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from checkin import chain
-from checkin.chain import JournalRow
-from checkin.errors import CheckinError, InputError, Reason
+from checkin.core import chain
+from checkin.core.chain import JournalRow
+from checkin.core.errors import CheckinError, InputError, Reason
 from checkin.store.models import Alert, CheckpointRecord, Device, Scan
 
 SKEW_LIMIT_MS = 5 * 60 * 1000

@@ -42,7 +42,7 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-_TEXT = 200  # checkin.chain.MAX_TEXT; not imported so the models stay free of the chain module
+_TEXT = 200  # checkin.core.chain.MAX_TEXT; not imported so the models stay free of the chain module
 
 
 class Base(DeclarativeBase):
@@ -153,7 +153,7 @@ class Device(Base):
 class Scan(Base):
     """A journal row uploaded by a gate, exactly as the gate chained it.
 
-    Text columns are as wide as the chain allows (checkin.chain.MAX_TEXT): a row the gate signed
+    Text columns are as wide as the chain allows (checkin.core.chain.MAX_TEXT): a row the gate signed
     into its chain must be storable whatever it says, or the gate could never upload past it.
     """
 

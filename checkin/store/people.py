@@ -23,8 +23,8 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from checkin.credential import Credential
-from checkin.errors import InputError, Reason
+from checkin.core.credential import Credential
+from checkin.core.errors import InputError, Reason
 from checkin.issuing import GuestRow
 from checkin.store import Store, credential_values, find_event, sha256_hex
 from checkin.store.models import AdminAction, ApiToken, Device, Event, Guest, IssuedCredential, Scan, User

@@ -35,10 +35,11 @@ from flask import (
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 
-from checkin import credential, issuing, mail, qr
+from checkin import issuing, mail, qr
 from checkin.clikit import parse_time
 from checkin.config import Config
-from checkin.errors import CheckinError, InputError, KeyStoreError, Reason, message
+from checkin.core import credential
+from checkin.core.errors import CheckinError, InputError, KeyStoreError, Reason, message
 from checkin.issuing import GuestRow, RowError
 from checkin.keystore import PASSPHRASE_ENV, KeyStore
 from checkin.store import EARLIEST_EVENT, EVENT_ID, LATEST_EVENT, RESERVED_EVENT_IDS, Event, Guest, NewEvent, people

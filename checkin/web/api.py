@@ -27,11 +27,12 @@ from flask import Blueprint, Flask, Response, current_app, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.exceptions import HTTPException
 
-from checkin import chain, cose, issuing
+from checkin import issuing
 from checkin.bundles import BundleService, load_root_key
 from checkin.config import Config
-from checkin.credential import tidy_text
-from checkin.errors import CheckinError, KeyStoreError, Reason
+from checkin.core import chain, cose
+from checkin.core.credential import tidy_text
+from checkin.core.errors import CheckinError, KeyStoreError, Reason
 from checkin.keystore import PASSPHRASE_ENV
 from checkin.store import Device, JournalRefused, Store, people
 from checkin.store.models import ApiToken, Event, Guest, IssuedCredential

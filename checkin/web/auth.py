@@ -36,7 +36,7 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect  # type: ignore[import-untyped]
 from werkzeug.exceptions import HTTPException
 
-from checkin.errors import Reason, message
+from checkin.core.errors import Reason, message
 from checkin.store import people
 from checkin.store.people import Role
 from checkin.web import config, now, store

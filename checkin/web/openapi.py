@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from checkin.chain import MAX_TEXT
+from checkin.core.chain import MAX_TEXT
 
 _HEX64 = {"type": "string", "pattern": "^[0-9a-f]{64}$", "minLength": 64, "maxLength": 64}
 _SEQ = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}

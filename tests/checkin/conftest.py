@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from checkin import cose
-from checkin.credential import Credential, sign
-from checkin.trust import BundleKey, EventInfo, GatePolicy, KeyStatus, TrustBundle
+from checkin.core import cose
+from checkin.core.credential import Credential, sign
+from checkin.core.trust import BundleKey, EventInfo, GatePolicy, KeyStatus, TrustBundle
 
 HANOI = timezone(timedelta(hours=7))
 NOW = datetime(2022, 3, 26, 9, 0, tzinfo=HANOI)

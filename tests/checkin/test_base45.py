@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checkin import base45
+from checkin.core import base45
 
 RFC_EXAMPLES = [
     pytest.param(b"AB", "BB8", id="AB"),

@@ -8,8 +8,8 @@ from dataclasses import fields, replace
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from checkin import chain, cose
-from checkin.errors import InputError
+from checkin.core import chain, cose
+from checkin.core.errors import InputError
 
 CONTENT = {
     "wall_ms": 1_648_258_200_000,

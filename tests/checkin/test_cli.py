@@ -31,7 +31,7 @@ import zxingcpp
 from cryptography.hazmat.primitives import serialization
 from PIL import Image
 
-from checkin import trust
+from checkin.core import trust
 
 BIN = Path(sys.executable).parent
 CHECKIN = str(BIN / "checkin")

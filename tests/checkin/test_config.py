@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from checkin import config
-from checkin.errors import ConfigError, Reason
+from checkin.core.errors import ConfigError, Reason
 
 # every section of Config, as named in the file
 SECTIONS = tuple(f.name for f in fields(config.Config) if f.name not in ("root", "source"))

@@ -16,10 +16,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checkin import base45, cose
-from checkin.credential import MAX_TEXT_LENGTH, PREFIX, Credential, Verified, verify
-from checkin.errors import CredentialError, Reason
-from checkin.trust import TrustBundle
+from checkin.core import base45, cose
+from checkin.core.credential import MAX_TEXT_LENGTH, PREFIX, Credential, Verified, verify
+from checkin.core.errors import CredentialError, Reason
+from checkin.core.trust import TrustBundle
 
 FUZZ = settings(max_examples=200, deadline=None)
 
@@ -702,7 +702,7 @@ def test_unsupported_formats(text: str, bundle: TrustBundle, now: datetime) -> N
 
 
 def test_credential_create_refuses_naive_times(make_credential: Callable[..., Credential]) -> None:
-    from checkin.errors import InputError
+    from checkin.core.errors import InputError
 
     with pytest.raises(InputError):
         make_credential(not_before=datetime(2022, 3, 26, 8, 0))

@@ -12,9 +12,9 @@ import cbor2
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from checkin import base45, cose
-from checkin.credential import PREFIX, Credential, sign, verify
-from checkin.trust import BundleKey, EventInfo, GatePolicy, KeyStatus, TrustBundle, sign_bundle, verify_bundle
+from checkin.core import base45, cose
+from checkin.core.credential import PREFIX, Credential, sign, verify
+from checkin.core.trust import BundleKey, EventInfo, GatePolicy, KeyStatus, TrustBundle, sign_bundle, verify_bundle
 
 VECTOR_FILE = Path(__file__).resolve().parent.parent / "vectors" / "ck1_golden.json"
 t = datetime.fromisoformat

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from checkin import cose, credential, issuing
-from checkin.errors import InputError
+from checkin import issuing
+from checkin.core import cose, credential
+from checkin.core.errors import InputError
 from checkin.issuing import GuestRow, RowError, read_guest_csv
 from checkin.store.models import Event, Zone
 

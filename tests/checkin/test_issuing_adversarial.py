@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checkin import issuing
-from checkin.errors import InputError
+from checkin.core.errors import InputError
 from checkin.issuing import GuestRow, RowError, read_guest_csv
 
 ZONES = ("hall", "vip", "press")

@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from checkin import cose
-from checkin.credential import Credential, verify
-from checkin.errors import CredentialError, Reason
-from checkin.trust import BundleKey, KeyStatus, TrustBundle
+from checkin.core import cose
+from checkin.core.credential import Credential, verify
+from checkin.core.errors import CredentialError, Reason
+from checkin.core.trust import BundleKey, KeyStatus, TrustBundle
 
 ACTIVE, RETIRED, REVOKED = KeyStatus.ACTIVE, KeyStatus.RETIRED, KeyStatus.REVOKED
 OLD_SINCE = timedelta(days=-60)

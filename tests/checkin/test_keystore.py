@@ -18,9 +18,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from checkin.errors import KeyStoreError, Reason
+from checkin.core.errors import KeyStoreError, Reason
+from checkin.core.trust import KeyStatus
 from checkin.keystore import KeyStore, Role
-from checkin.trust import KeyStatus
 
 PASSPHRASE = b"correct horse battery staple"
 CREATED = datetime(2022, 3, 20, 2, 0, tzinfo=UTC)

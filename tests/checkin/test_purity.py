@@ -6,8 +6,8 @@ import json
 import subprocess
 import sys
 
-FORBIDDEN = ("flask", "cv2", "sqlalchemy", "sqlite3")
-PURE = ("checkin.credential", "checkin.trust", "checkin.cose", "scanner.gate")
+FORBIDDEN = ("flask", "cv2", "sqlalchemy", "sqlite3", "numpy", "click")
+PURE = ("checkin.core.credential", "checkin.core.trust", "checkin.core.cose", "checkin.core.chain", "scanner.gate")
 
 PROBE = f"""
 import importlib, json, sys

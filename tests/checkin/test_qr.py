@@ -15,9 +15,10 @@ import zxingcpp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image
 
-from checkin import credential, qr
-from checkin.credential import Credential
-from checkin.errors import InputError
+from checkin import qr
+from checkin.core import credential
+from checkin.core.credential import Credential
+from checkin.core.errors import InputError
 
 ALPHANUMERIC = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 SVG_NS = "{http://www.w3.org/2000/svg}"

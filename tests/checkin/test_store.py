@@ -18,7 +18,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text, update
 from sqlalchemy.exc import DBAPIError
 
-from checkin.errors import InputError, Reason
+from checkin.core.errors import InputError, Reason
 from checkin.store import (
     CODE_ALPHABET,
     ENROL_VALIDITY,

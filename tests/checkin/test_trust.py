@@ -14,10 +14,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checkin import base45, cose, trust
-from checkin.credential import PREFIX, Credential, verify
-from checkin.errors import CredentialError, Reason, TrustError
-from checkin.trust import (
+from checkin.core import base45, cose, trust
+from checkin.core.credential import PREFIX, Credential, verify
+from checkin.core.errors import CredentialError, Reason, TrustError
+from checkin.core.trust import (
     MAX_BUNDLE_SIZE,
     BundleKey,
     Direction,

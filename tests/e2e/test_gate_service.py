@@ -11,7 +11,7 @@ from typing import Any
 
 from gatekit import GATE_NOW, json_lines, run_gate
 
-from checkin import chain
+from checkin.core import chain
 from checkin.store.models import Scan
 
 
@@ -99,8 +99,8 @@ def test_revocation_reaches_the_gate_by_sync(service: Any, tmp_path: Path) -> No
 
 def chain_cti(text: str) -> str:
     """The credential id of a CK1 text (read without verifying: the test made it)."""
-    from checkin import base45, cose
-    from checkin.credential import CLAIM_CTI
+    from checkin.core import base45, cose
+    from checkin.core.credential import CLAIM_CTI
 
     sign1 = cose.decode_sign1(base45.decode(text[4:]))
     claims = cose.strict_loads(sign1.payload, max_depth=6)

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from gatekit import EVENT_ID, ISSUER, forged, guest, json_lines, keystore_sign, run_gate
 
-from checkin import trust
-from checkin.credential import Credential
+from checkin.core import trust
+from checkin.core.credential import Credential
+from checkin.core.trust import EventInfo, TrustBundle
 from checkin.keystore import KeyStore
-from checkin.trust import EventInfo, TrustBundle
 from scanner.scene import BETWEEN, SHOWN, Presentation, render_video
 
 NOW = datetime(2022, 3, 26, 1, 30, tzinfo=UTC)

@@ -1,5 +1,5 @@
 """Test helpers for the gate: a deployment (root and issuing keys, a bundle), codes, a data folder,
-and a small real HTTP service that speaks the gate API contract with checkin.chain.
+and a small real HTTP service that speaks the gate API contract with checkin.core.chain.
 
 Imported by the gate's tests in tests/scanner and tests/e2e (whose conftest puts this folder on
 sys.path). Everything is real: keys, signatures, files, SQLite, HTTP over loopback.
@@ -25,10 +25,10 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from checkin import chain, cose, trust
-from checkin.credential import Credential, sign
-from checkin.errors import InputError
-from checkin.trust import BundleKey, EventInfo, GatePolicy, KeyStatus, TrustBundle
+from checkin.core import chain, cose, trust
+from checkin.core.credential import Credential, sign
+from checkin.core.errors import InputError
+from checkin.core.trust import BundleKey, EventInfo, GatePolicy, KeyStatus, TrustBundle
 from scanner.datadir import Device, GateData
 
 GATE = str(Path(sys.executable).with_name("checkin-gate"))
@@ -131,7 +131,7 @@ def keystore_sign(keys: Any, cred: Credential) -> str:
 
 def forged(text: str) -> str:
     """The same code with one signature byte changed: what a forger who edits a code produces."""
-    from checkin import base45
+    from checkin.core import base45
 
     raw = bytearray(base45.decode(text[4:]))
     raw[-1] ^= 0x01
@@ -194,7 +194,7 @@ class DeviceRecord:
 
 
 class ContractService:
-    """The gate API contract over real HTTP (http.server in a thread), journal checks by checkin.chain."""
+    """The gate API contract over real HTTP (http.server in a thread), journal checks by checkin.core.chain."""
 
     def __init__(self, world: World, *, clock: Clock, max_batch: int = 5000) -> None:
         self.world = world

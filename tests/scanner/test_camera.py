@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import zxingcpp
 
-from checkin.errors import InputError, Reason
+from checkin.core.errors import InputError, Reason
 from scanner import camera, decode
 from scanner.camera import Backoff, EventKind, ReopeningCapture, SourceEvent
 

@@ -23,9 +23,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from checkin import credential, qr
-from checkin.credential import Credential
-from checkin.errors import InputError, Reason
+from checkin import qr
+from checkin.core import credential
+from checkin.core.credential import Credential
+from checkin.core.errors import InputError, Reason
 from scanner import camera, decode
 from scanner.decode import Deduplicator, Found
 

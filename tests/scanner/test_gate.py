@@ -9,10 +9,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from checkin import base45, cose
-from checkin.credential import Credential, sign
-from checkin.errors import Reason, Verdict
-from checkin.trust import BundleKey, EventInfo, GatePolicy, KeyStatus, TrustBundle
+from checkin.core import base45, cose
+from checkin.core.credential import Credential, sign
+from checkin.core.errors import Reason, Verdict
+from checkin.core.trust import BundleKey, EventInfo, GatePolicy, KeyStatus, TrustBundle
 from scanner.gate import Decision, GateState, decide
 
 NOW = datetime(2022, 3, 26, 9, 0, tzinfo=timezone(timedelta(hours=7)))

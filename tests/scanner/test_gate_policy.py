@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from gatekit import World, forged
 
-from checkin.errors import Reason, Verdict
-from checkin.trust import Direction, GatePolicy
+from checkin.core.errors import Reason, Verdict
+from checkin.core.trust import Direction, GatePolicy
 from scanner import gate
 from scanner.gate import GateState, decide, decide_manual
 

@@ -10,9 +10,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gatekit import World, enrol_usb
 
-from checkin import chain
-from checkin.errors import Reason, Verdict
-from checkin.trust import Direction
+from checkin.core import chain
+from checkin.core.errors import Reason, Verdict
+from checkin.core.trust import Direction
 from scanner import gate
 from scanner.gate import Decision, GateState
 from scanner.journal import Journal, JournalError

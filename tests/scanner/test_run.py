@@ -14,8 +14,8 @@ import pytest
 from gatekit import Clock, World, enrol_usb, forged, json_lines, run_gate
 
 from checkin import qr
-from checkin.errors import ConfigError, Reason, Verdict
-from checkin.trust import Direction
+from checkin.core.errors import ConfigError, Reason, Verdict
+from checkin.core.trust import Direction
 from scanner import decode, runner, ui
 from scanner.camera import CameraSettings, CameraSource
 from scanner.datadir import GateData, parse_settings

@@ -16,7 +16,7 @@ import pytest
 from gatekit import Clock, World, enrol_usb
 
 from checkin import qr
-from checkin.trust import Direction
+from checkin.core.trust import Direction
 from scanner import decode, ui
 from scanner.datadir import Settings
 from scanner.journal import Journal

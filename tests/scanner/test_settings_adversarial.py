@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from gatekit import run_gate
 
-from checkin import chain
-from checkin.errors import ConfigError, InputError
+from checkin.core import chain
+from checkin.core.errors import ConfigError, InputError
 from scanner.camera import CameraSettings
 from scanner.datadir import GateData, Settings, parse_settings
 

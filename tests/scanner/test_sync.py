@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from gatekit import Clock, ContractService, World, running
 
-from checkin import chain
-from checkin.errors import Reason, TrustError
-from checkin.trust import Direction
+from checkin.core import chain
+from checkin.core.errors import Reason, TrustError
+from checkin.core.trust import Direction
 from scanner import sync
 from scanner.datadir import GateData, Settings
 from scanner.journal import Journal

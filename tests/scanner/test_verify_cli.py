@@ -23,8 +23,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image
 
-from checkin import cose, credential, trust
-from checkin.credential import Credential
+from checkin.core import cose, credential, trust
+from checkin.core.credential import Credential
 from checkin.keystore import KeyStore
 
 BIN = Path(sys.executable).parent

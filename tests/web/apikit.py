@@ -22,12 +22,12 @@ from waitress.server import create_server
 from waitress.wasyncore import close_all
 from werkzeug.test import TestResponse
 
-from checkin import chain
 from checkin.cli import main
 from checkin.config import Config
+from checkin.core import chain
+from checkin.core.trust import EventInfo, TrustBundle
 from checkin.keystore import KeyStore
 from checkin.store.scratch import TEST_DATABASE_ENV
-from checkin.trust import EventInfo, TrustBundle
 
 FIXED = datetime(2022, 3, 26, 1, 0, tzinfo=UTC)  # 08:00 in Hanoi, the morning of the event
 ISSUER = "hd-stttt"

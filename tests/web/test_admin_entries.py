@@ -8,7 +8,7 @@ from datetime import timedelta
 from apikit import EVENT_ID, Clock, Gate
 from flask.testing import FlaskClient
 
-from checkin.credential import Credential
+from checkin.core.credential import Credential
 from checkin.store import Store
 
 

@@ -12,9 +12,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from checkin import trust
 from checkin.config import Config
-from checkin.credential import Credential
+from checkin.core import trust
+from checkin.core.credential import Credential
 from checkin.keystore import KeyStore
 from checkin.store import Device, Store
 from checkin.web import create_app

@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from flask import Flask
 from flask.testing import FlaskClient
 
-from checkin import chain, cose
 from checkin.config import Config
+from checkin.core import chain, cose
 from checkin.keystore import KeyStore
 from checkin.store import JournalRefused, Store, people
 from checkin.web import create_app

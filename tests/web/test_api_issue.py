@@ -13,9 +13,9 @@ from apikit import EVENT_ID, ZONES, Clock, Gate, Runner, bundle_for, waitress_th
 from flask import Flask
 from flask.testing import FlaskClient
 
-from checkin import credential
 from checkin.config import Config
-from checkin.errors import InputError
+from checkin.core import credential
+from checkin.core.errors import InputError
 from checkin.store import Store, people
 
 ROUTE = f"/api/v1/events/{EVENT_ID}/credentials"

@@ -19,8 +19,8 @@ from apikit import EVENT_ID, ZONES, Clock, bundle_for, waitress_thread
 from flask import Flask
 from flask.testing import FlaskClient
 
-from checkin import credential
 from checkin.config import Config
+from checkin.core import credential
 from checkin.store import NewEvent, Store, people
 
 ROUTE = f"/api/v1/events/{EVENT_ID}/credentials"

@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 from flask.testing import FlaskClient
 
-from checkin import chain
 from checkin.config import Config
+from checkin.core import chain
 from checkin.store import Store
 
 GATES, ROWS_PER_GATE, BATCH = 10, 2000, 250

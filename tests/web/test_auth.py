@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from checkin.config import Config
-from checkin.errors import InputError, Reason
+from checkin.core.errors import InputError, Reason
 from checkin.store import Store, people
 from checkin.store.people import Role
 from checkin.web import auth, create_app

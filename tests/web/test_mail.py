@@ -19,7 +19,7 @@ from PIL import Image
 
 from checkin import issuing, mail, qr
 from checkin.config import Config, MailSettings
-from checkin.errors import Reason
+from checkin.core.errors import Reason
 from checkin.keystore import KeyStore
 from checkin.store import Store, people
 

@@ -17,8 +17,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from checkin import cose
-from checkin.errors import CheckinError, InputError, Reason
+from checkin.core import cose
+from checkin.core.errors import CheckinError, InputError, Reason
 
 GENESIS = bytes(32)
 CHECKPOINT_FORMAT = "CKC1"

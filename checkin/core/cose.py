@@ -20,7 +20,7 @@ from nacl.exceptions import BadSignatureError
 from nacl.exceptions import ValueError as NaclValueError
 from nacl.signing import VerifyKey
 
-from checkin.errors import CredentialError, Reason
+from checkin.core.errors import CredentialError, Reason
 
 HEADER_ALG = 1
 HEADER_CONTENT_TYPE = 3

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from checkin import base45, cose
-from checkin.errors import CredentialError, InputError, Reason
+from checkin.core import base45, cose
+from checkin.core.errors import CredentialError, InputError, Reason
 
 if TYPE_CHECKING:
-    from checkin.trust import BundleKey, TrustBundle
+    from checkin.core.trust import BundleKey, TrustBundle
 
 PREFIX = "CK1:"
 DCC_PREFIX = "HC1:"
@@ -251,7 +251,7 @@ def _credential_from_claims(claims: Any) -> Credential:
 
 
 def _check_key(key: BundleKey, credential: Credential, tolerance: timedelta) -> None:
-    from checkin.trust import KeyStatus  # local: trust imports this module's types for hints only
+    from checkin.core.trust import KeyStatus  # local: trust imports this module's types for hints only
 
     if key.status is KeyStatus.REVOKED:
         raise _fail(Reason.KEY_REVOKED, f"key {key.kid.hex()} is revoked", kid=key.kid)

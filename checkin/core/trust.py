@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from nacl.signing import VerifyKey
 
-from checkin import cose
-from checkin.errors import CheckinError, Reason, TrustError
+from checkin.core import cose
+from checkin.core.errors import CheckinError, Reason, TrustError
 
 FORMAT = "CKB1"
 MAX_BUNDLE_SIZE = 32 * 1024 * 1024
