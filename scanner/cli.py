@@ -19,10 +19,11 @@ from typing import Any, TextIO
 import click
 
 from checkin.clikit import EXIT_ERROR, now_or, parse_time, run_guarded
-from checkin.core import cose, trust
+from checkin.core import cose, seal, trust
 from checkin.core.errors import CheckinError, InputError, Reason, TrustError, Verdict
 from checkin.core.trust import Direction
 from scanner import camera, datadir, decode, gate, runner, sync
+from scanner import journal as journal_mod
 from scanner.datadir import GateData
 from scanner.journal import Journal
 
@@ -219,8 +220,16 @@ def enroll(
         direction=direction or Direction.IN.value,
     )
     data.save_device(device)
+    seed = journal_mod.begin(data.journal_path)
     _emit(
-        {"enrolled": device.device_id, "event": device.event_id, "zone": device.zone, "bundle_version": bundle.version}
+        {
+            "enrolled": device.device_id,
+            "event": device.event_id,
+            "zone": device.zone,
+            "bundle_version": bundle.version,
+            # shown once, like `journalctl --setup-keys`: the officer records it with the service
+            "verification_key": seal.verification_key(seed),
+        }
     )
 
 
@@ -418,14 +427,21 @@ def journal_group() -> None:
 
 
 @journal_group.command("verify")
+@click.option(
+    "--verification-key",
+    metavar="KEY",
+    envvar="CHECKIN_GATE_VERIFICATION_KEY",
+    help="the key shown at enrolment: also check every row's seal (finds a rewritten past)",
+)
 @pass_data
-def journal_verify(data: GateData) -> None:
-    """Check SQLite integrity, the hash chain and every signed checkpoint; exit 1 on any fault."""
+def journal_verify(data: GateData, verification_key: str | None) -> None:
+    """Check SQLite integrity, the chain, seal coverage and every checkpoint; exit 1 on any fault."""
     if not data.journal_path.exists():
         raise InputError(f"{data.journal_path}: no journal", Reason.NOT_FOUND)
+    seed = None if verification_key is None else seal.parse_verification_key(verification_key)
     public = data.device_public() if data.path(datadir.KEY_FILE).exists() else None
     with Journal(data.journal_path) as journal:
-        problems = journal.verify(public)
+        problems = journal.verify(public, seed)
         for problem in problems:
             click.echo(f"seq {problem.seq}: {problem.kind}: {problem.detail}", err=True)
         _emit(
@@ -434,6 +450,7 @@ def journal_verify(data: GateData) -> None:
                 "rows": journal.last_seq(),
                 "checkpoints": len(journal.checkpoints()),
                 "checkpoints_checked": public is not None,
+                "seals_checked": seed is not None,
                 "faults": len(problems),
             }
         )

@@ -1,10 +1,15 @@
-"""The gate's local journal (DESIGN section 5): one SQLite file, a hash chain, signed checkpoints.
+"""The gate's local journal (DESIGN section 5): one SQLite file, a hash chain, seals, checkpoints.
 
 Every scan, admitted or not, becomes a row chained with `checkin.core.chain.append` and committed with
 `journal_mode=WAL, synchronous=FULL` before its verdict is shown: a verdict on screen is a row on
 disk. Every `checkpoint_rows` rows or `checkpoint_ms` of wall time, and at each sync, the gate
 signs a checkpoint of the chain's head with its device key. Rows are never deleted; the server's
 acknowledged seq only says which rows need not be sent again.
+
+Every row is also sealed with a forward-secure key (`checkin.core.seal`) that the same transaction
+replaces by its successor, with SQLite's secure_delete on and the WAL truncated at each checkpoint,
+so the key that sealed a row does not stay on the laptop. A journal with no sealing key (never
+enrolled) refuses to record anything.
 
 The time floor (the latest of the journalled wall times and the last server time) lives in the
 same transaction as the rows, so it can never lag behind them.
@@ -15,13 +20,13 @@ from __future__ import annotations
 import csv
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import astuple, dataclass, fields
+from dataclasses import astuple, dataclass, fields, replace
 from pathlib import Path
 from types import TracebackType
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from checkin.core import chain
+from checkin.core import chain, seal
 from checkin.core.chain import ChainProblem, Checkpoint, JournalRow
 from checkin.core.errors import CheckinError, InputError, Reason, Verdict
 from checkin.core.trust import Direction
@@ -48,7 +53,13 @@ CREATE TABLE IF NOT EXISTS rows (
     operator TEXT NOT NULL,
     screening TEXT NOT NULL,
     prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL
+    hash TEXT NOT NULL,
+    seal TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS sealer (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL,
+    key BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS checkpoints (
     seq INTEGER PRIMARY KEY,
@@ -75,6 +86,14 @@ class Stored:
     signed: bytes
 
 
+def begin(path: Path) -> bytes:
+    """Create a newly enrolled gate's journal with a fresh sealing seed; the seed, to hand over once."""
+    seed = seal.new_seed()
+    with Journal(path) as journal:
+        journal.start_sealing(seed)
+    return seed
+
+
 def _row(values: tuple[object, ...]) -> JournalRow:
     return JournalRow(*values)  # type: ignore[arg-type]  # the columns are the fields, in order
 
@@ -98,10 +117,14 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.execute("PRAGMA secure_delete=ON")  # an evolved sealing key's old bytes are zeroed
         with self._transaction():
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self._db.execute(statement)
+            columns = {str(c[1]) for c in self._db.execute("PRAGMA table_info(rows)")}
+            if "seal" not in columns:  # a journal written before seals existed
+                self._db.execute("ALTER TABLE rows ADD COLUMN seal TEXT NOT NULL DEFAULT ''")
             for key, value in _META_DEFAULTS.items():
                 self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
@@ -178,6 +201,11 @@ class Journal:
             yield from chunk
             after = chunk[-1].seq
 
+    def sealing_key(self) -> seal.SealKey | None:
+        """The key that will seal the next row (None: this journal was never given a seed)."""
+        found = self._db.execute("SELECT seq, key FROM sealer WHERE id = 1").fetchone()
+        return None if found is None else seal.SealKey(int(found[0]), bytes(found[1]))
+
     @property
     def acked_seq(self) -> int:
         """The highest seq the server confirmed it holds, with every row before it."""
@@ -218,6 +246,14 @@ class Journal:
 
     # ---- writing ------------------------------------------------------------------------------
 
+    def start_sealing(self, seed: bytes) -> None:
+        """Take the enrolment seed as the first sealing key; only for a new, empty journal."""
+        first = seal.SealKey.first(seed)
+        with self._transaction() as db:
+            if self.sealing_key() is not None or self.last_seq():
+                raise JournalError("this journal is already sealed: a gate's seed is set once, at enrolment")
+            db.execute("INSERT INTO sealer (id, seq, key) VALUES (1, ?, ?)", (first.seq, first.key))
+
     def append(
         self,
         *,
@@ -239,6 +275,9 @@ class Journal:
         operator confirmed the clock). A checkpoint is signed in the same transaction when due.
         """
         with self._transaction() as db:
+            key = self.sealing_key()
+            if key is None:
+                raise JournalError("this journal has no sealing key: enrol the gate before it records scans")
             row = chain.append(
                 self.head(),
                 wall_ms=wall_ms,
@@ -252,13 +291,22 @@ class Journal:
                 operator=operator,
                 screening=screening,
             )
+            if row.seq != key.seq:
+                raise JournalError(f"the sealing key is for row {key.seq}, the next row is {row.seq}")
+            tag, successor = key.seal(row.hash)
+            row = replace(row, seal=tag)
             db.execute(_INSERT, astuple(row))
+            db.execute("UPDATE sealer SET seq = ?, key = ? WHERE id = 1", (successor.seq, successor.key))
             floor = wall_ms if resets_floor else max(self._meta("time_floor_ms"), wall_ms)
             if resets_floor:
                 self._set_meta("server_time_ms", 0)
             self._set_meta("time_floor_ms", floor)
-            if self._checkpoint_due(row):
+            # a periodic checkpoint is skipped, not forced, over rows that do not hold together
+            signed = self._checkpoint_due(row) and not self._unsigned_faults(self._last_checkpoint_seq())
+            if signed:
                 self._sign(row, wall_ms)
+        if signed:
+            self._forget_old_keys()
         return row
 
     def record(
@@ -307,15 +355,29 @@ class Journal:
         )
         return Stored(checkpoint, signed)
 
+    def _forget_old_keys(self) -> None:
+        # The WAL still holds the pages of replaced sealing keys until it is checkpointed and cut.
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def checkpoint(self, wall_ms: int, upto: JournalRow | None = None) -> Stored | None:
-        """Sign a checkpoint of `upto` (default: the head) now, as at each sync; None when empty."""
+        """Sign a checkpoint of `upto` (default: the head) now, as at each sync; None when empty.
+
+        Nothing is signed over rows that do not hold together (chain, seal coverage): a rewritten
+        journal must not gain the device's signature.
+        """
         if self.device_key is None:
             raise JournalError("the journal has no device key to sign checkpoints with")
         with self._transaction():
             row = upto if upto is not None else self.head()
             if row is None:
                 return None
-            return self._sign(row, wall_ms)
+            faults = self._unsigned_faults(self._last_checkpoint_seq())
+            if faults:
+                first = faults[0]
+                raise JournalError(f"the journal does not hold together at seq {first.seq} ({first.kind}): not signed")
+            stored = self._sign(row, wall_ms)
+        self._forget_old_keys()
+        return stored
 
     def acknowledge(self, seq: int, head_hash: str) -> None:
         """Record the server's highest contiguous seq; its hash must be ours (else the chains forked)."""
@@ -336,13 +398,42 @@ class Journal:
 
     # ---- checking and export -------------------------------------------------------------------
 
-    def verify(self, device_public: Ed25519PublicKey | None) -> list[ChainProblem]:
-        """Every fault: SQLite integrity, the chain, each checkpoint's signature and head, the meta."""
+    def _last_checkpoint_seq(self) -> int:
+        return int(self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM checkpoints").fetchone()[0])
+
+    def _unsigned_faults(self, after: int = 0) -> list[ChainProblem]:
+        """What holds without the seed, from row `after` on: the chain links and every row sealed."""
+        start = self.row(after) if after else None
+        rows = self.iter_rows() if start is None else iter(self.rows(after))
+        problems = chain.check(rows, start)
+        key = self.sealing_key()
+        if key is None:
+            problems.append(ChainProblem(0, "unsealed", "the journal has no sealing key"))
+            return problems
+        unsealed = self._db.execute("SELECT MIN(seq) FROM rows WHERE seq > ? AND seal = ''", (after,)).fetchone()[0]
+        if unsealed is not None:
+            problems.append(ChainProblem(int(unsealed), "missing_seal", "a row carries no seal"))
+        gap = seal.coverage(self.last_seq(), key.seq)
+        if gap is not None:
+            detail = f"the sealing key is at row {key.seq}, the journal ends at row {self.last_seq()}"
+            problems.append(ChainProblem(gap.seq, gap.kind.value, detail))
+        return problems
+
+    def verify(self, device_public: Ed25519PublicKey | None, seed: bytes | None = None) -> list[ChainProblem]:
+        """Every fault: SQLite integrity, the chain, seal coverage, each checkpoint, the meta.
+
+        With the enrolment `seed` (the gate's verification key) every row's seal is checked too,
+        which finds a past rewritten by someone who held the laptop's current key.
+        """
         problems: list[ChainProblem] = []
         integrity = self.pragma("integrity_check")
         if integrity != "ok":
             problems.append(ChainProblem(0, "integrity", integrity))
-        problems.extend(chain.check(self.iter_rows()))
+        problems.extend(self._unsigned_faults())
+        if seed is not None:
+            triples = ((r.seq, r.hash, r.seal) for r in self.iter_rows())
+            found, _ = seal.verify(triples, seal.SealKey.first(seed))
+            problems.extend(ChainProblem(p.seq, p.kind.value, "the row's seal does not hold") for p in found)
         last = self.last_seq()
         for stored in self.checkpoints():
             seq = stored.checkpoint.seq

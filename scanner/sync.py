@@ -29,6 +29,7 @@ from checkin.core import trust
 from checkin.core.chain import JournalRow
 from checkin.core.errors import CheckinError, Reason, TrustError
 from checkin.core.trust import TrustBundle
+from scanner import journal as journal_mod
 from scanner.datadir import Device, GateData, Settings
 from scanner.gate import to_ms
 from scanner.journal import Journal, JournalError
@@ -166,6 +167,7 @@ def enroll_network(data: GateData, server: str, code: str, *, session: requests.
     data.save_device_key(key)
     data.save_token(token)
     data.save_device(device)
+    journal_mod.begin(data.journal_path)  # the service learns the seed with the enrolment (security issue)
     if type(server_ms) is int:
         with Journal(data.journal_path) as journal:
             journal.note_server_time(server_ms)

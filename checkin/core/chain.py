@@ -43,6 +43,7 @@ class JournalRow:
     screening: str = ""
     prev_hash: str = GENESIS.hex()
     hash: str = ""
+    seal: str = ""  # hex HMAC by the row's forward-secure key (core.seal); outside the hash, like hash
 
     def content(self) -> dict[str, Any]:
         """The fields the hash covers (all but prev_hash and hash themselves)."""
@@ -89,7 +90,7 @@ def row_from_json(data: Any, where: str = "row") -> JournalRow:
         if name in _INT_FIELDS:
             if type(value) is not int or not 0 <= value < 2**63:
                 raise InputError(f"{where}.{name} must be a whole number 0 or more")
-        elif value is None and name in ("operator", "screening"):
+        elif value is None and name in ("operator", "screening", "seal"):
             value = ""
         elif not isinstance(value, str) or len(value) > MAX_TEXT:
             raise InputError(f"{where}.{name} must be text of at most {MAX_TEXT} characters")
@@ -97,6 +98,8 @@ def row_from_json(data: Any, where: str = "row") -> JournalRow:
     for name in ("prev_hash", "hash"):
         if not _HEX64.fullmatch(values[name]):
             raise InputError(f"{where}.{name} must be 64 lowercase hex digits")
+    if values["seal"] and not _HEX64.fullmatch(values["seal"]):
+        raise InputError(f"{where}.seal must be empty or 64 lowercase hex digits")
     if values["seq"] < 1:
         raise InputError(f"{where}.seq must start at 1")
     return JournalRow(**values)

@@ -43,6 +43,7 @@ _ROW_COLUMNS = (
     Scan.screening,
     Scan.prev_hash,
     Scan.hash,
+    Scan.seal,
 )
 
 

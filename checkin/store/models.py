@@ -175,6 +175,7 @@ class Scan(Base):
     screening: Mapped[str] = mapped_column(String(200), default="")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    seal: Mapped[str] = mapped_column(String(64), default="", server_default="")
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 

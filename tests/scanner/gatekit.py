@@ -29,6 +29,7 @@ from checkin.core import chain, cose, trust
 from checkin.core.credential import Credential, sign
 from checkin.core.errors import InputError
 from checkin.core.trust import BundleKey, EventInfo, GatePolicy, KeyStatus, TrustBundle
+from scanner import journal
 from scanner.datadir import Device, GateData
 
 GATE = str(Path(sys.executable).with_name("checkin-gate"))
@@ -159,6 +160,7 @@ def enrol_usb(
     )
     if token:
         data.save_token(token)
+    journal.begin(data.journal_path)
     return data
 
 

@@ -18,6 +18,7 @@ from scanner.gate import Decision, GateState
 from scanner.journal import Journal, JournalError
 
 T0 = 1_648_260_000_000
+SEED = bytes(range(32))
 
 
 @pytest.fixture
@@ -28,6 +29,7 @@ def key() -> Ed25519PrivateKey:
 @pytest.fixture
 def journal(tmp_path: Path, key: Ed25519PrivateKey) -> Journal:
     with Journal(tmp_path / "journal.db", key, checkpoint_rows=10, checkpoint_ms=60_000) as j:
+        j.start_sealing(SEED)
         yield j  # type: ignore[misc]
 
 
@@ -148,6 +150,7 @@ def test_state_is_rebuilt_from_rows(tmp_path: Path) -> None:
     a, b = world.credential("A"), world.credential("B")
     path = tmp_path / "j.db"
     with Journal(path) as journal:
+        journal.start_sealing(SEED)
         for cred, way, verdict in [
             (a, Direction.IN, Verdict.ADMIT),
             (b, Direction.IN, Verdict.ADMIT),
