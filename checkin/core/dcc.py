@@ -23,7 +23,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from checkin.core import base45, cose
@@ -560,3 +560,87 @@ def check(text: str, trust: TrustList, policy: HealthPolicy, now: datetime) -> D
     except DccError as exc:
         return exc.dcc_reason
     return evaluate(hcert, policy, now) or DccReason.ACCEPTED
+
+
+# ---- issuing: test certificates for tests, benchmarks and rehearsals ---------------------------------------
+
+SigningKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+
+
+def _eku_oid(kind: CertType) -> x509.ObjectIdentifier:
+    suffix = next(s for s, k in _EKU_SUFFIX.items() if k is kind)
+    return x509.ObjectIdentifier(_EKU_ARCS[0] + suffix)
+
+
+def signer_certificate(
+    key: SigningKey,
+    *,
+    not_before: datetime,
+    not_after: datetime,
+    usages: Iterable[CertType] = (),
+    country: str = "VN",
+) -> bytes:
+    """A self-signed document signer certificate (DER) for `key`, with the DCC key usages given."""
+    name = x509.Name(
+        [x509.NameAttribute(x509.NameOID.COUNTRY_NAME, country), x509.NameAttribute(x509.NameOID.COMMON_NAME, "DSC")]
+    )
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+    )
+    oids = [_eku_oid(kind) for kind in usages]
+    if oids:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(oids), critical=False)
+    return builder.sign(key, hashes.SHA256()).public_bytes(Encoding.DER)
+
+
+def hcert_claims(
+    kind: CertType, entry: Mapping[str, Any], *, country: str, issued_at: datetime, expires_at: datetime
+) -> bytes:
+    """The CBOR payload of a DCC: CWT claims with one HCERT entry of this kind."""
+    key = next(k for k, v in _ENTRY_KEYS.items() if v is kind)
+    body = {"ver": "1.3.0", "nam": {"fnt": "NGUYEN", "gnt": "AN"}, "dob": "1990-01-01", key: [dict(entry)]}
+    claims = {
+        CLAIM_ISS: country,
+        CLAIM_IAT: int(issued_at.timestamp()),
+        CLAIM_EXP: int(expires_at.timestamp()),
+        CLAIM_HCERT: {HCERT_V1: body},
+    }
+    return cose.canonical_dumps(claims)
+
+
+def seal(
+    payload: bytes,
+    key: SigningKey,
+    kid: bytes | None,
+    *,
+    unprotected_kid: bytes | None = None,
+    alg: int | None = None,
+    tagged: bool = True,
+) -> str:
+    """Sign a payload as a DCC and pack it as `HC1:` text: `kid` goes in the protected header,
+    `unprotected_kid` in the unprotected one; `alg` defaults to the key's. The options let tests
+    build what real issuers send, and forgeries."""
+    natural = cose.ALG_ES256 if isinstance(key, ec.EllipticCurvePrivateKey) else cose.ALG_PS256
+    header: dict[int, Any] = {cose.HEADER_ALG: natural if alg is None else alg}
+    if kid is not None:
+        header[cose.HEADER_KID] = kid
+    unprotected = {} if unprotected_kid is None else {cose.HEADER_KID: unprotected_kid}
+    protected = cose.canonical_dumps(header)
+    signed = cose.sig_structure(protected, payload)
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        r, s = decode_dss_signature(key.sign(signed, ec.ECDSA(hashes.SHA256())))
+        signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    else:
+        signature = key.sign(signed, padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32), hashes.SHA256())
+    return pack(cose.encode_sign1(protected, unprotected, payload, signature, tagged=tagged))
+
+
+def pack(data: bytes) -> str:
+    """COSE bytes as `HC1:` text: zlib at the strongest level, Base45, the prefix."""
+    return PREFIX + base45.encode(zlib.compress(data, 9))
