@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from checkin.core import base45, cose
-from checkin.core.errors import CheckinError, CredentialError, Reason, TrustError
+from checkin.core.errors import CheckinError, CredentialError, InputError, Reason, TrustError
 
 PREFIX = "HC1:"
 MAX_TEXT_LENGTH = 4296  # the most a version 40 QR holds in alphanumeric mode
@@ -167,6 +167,17 @@ def load_signer(data: bytes) -> Signer:
         usages=usages,
         country=str(countries[0].value) if countries else None,
     )
+
+
+def load_signers(data: bytes) -> tuple[Signer, ...]:
+    """Every certificate of a file's bytes: one DER certificate, or one or more PEM ones."""
+    if not data.lstrip().startswith(b"-----"):
+        return (load_signer(data),)
+    try:
+        certs = x509.load_pem_x509_certificates(data)
+    except ValueError as exc:
+        raise TrustError(f"not readable PEM certificates ({exc})") from None
+    return tuple(load_signer(cert.public_bytes(Encoding.DER)) for cert in certs)
 
 
 @dataclass(frozen=True)
@@ -401,7 +412,7 @@ class Inspection:
     window: DccReason | None = None  # None: inside iat..exp
     key_usage_ok: bool | None = None
     cert_valid: bool | None = None
-    rule: DccReason | None = None
+    rule: DccReason | None = None  # with a policy, once verification passed: ACCEPTED or the failed rule
 
     @property
     def trusted(self) -> bool:
@@ -413,9 +424,10 @@ class Inspection:
         """True when every step passed (and the rules, when a policy was applied)."""
         return self.reason is DccReason.ACCEPTED
 
-    def to_json(self) -> dict[str, object]:
-        """The `checkin-gate dcc` record: verdicts and the type, never the holder's data."""
-        hcert = self.hcert
+    def to_json(self, *, rules: bool = False) -> dict[str, object]:
+        """The `checkin-gate dcc` record: verdicts, and the type and country once the signature held;
+        never the holder's data. `rules`: add the rule outcome (null when verification failed)."""
+        hcert = self.hcert if self.trusted else None
         record: dict[str, object] = {
             "signature": "valid" if self.signature_valid else "invalid",
             "reason": self.reason.value,
@@ -423,8 +435,8 @@ class Inspection:
             "type": None if hcert is None else hcert.kind.value,
             "issuer_country": None if hcert is None else hcert.issuer_country,
         }
-        if self.rule is not None:
-            record["rule"] = self.rule.value
+        if rules:
+            record["rule"] = None if self.rule is None else self.rule.value
         if self.detail:
             record["detail"] = self.detail
         return record
@@ -458,9 +470,8 @@ def inspect(text: str, trust: TrustList, now: datetime, policy: HealthPolicy | N
         return Inspection(exc.dcc_reason, exc.detail, True, hcert, window, key_usage_ok, cert_valid)
     if window is not None:
         return Inspection(window, "", True, hcert, window, key_usage_ok, cert_valid)
-    rule = None if policy is None else evaluate(hcert, policy, now)
-    reason = rule if rule is not None else DccReason.ACCEPTED
-    return Inspection(reason, "", True, hcert, window, key_usage_ok, cert_valid, rule)
+    rule = None if policy is None else evaluate(hcert, policy, now) or DccReason.ACCEPTED
+    return Inspection(rule or DccReason.ACCEPTED, "", True, hcert, window, key_usage_ok, cert_valid, rule)
 
 
 # ---- the event's health rules ----------------------------------------------------------------------------
@@ -473,11 +484,40 @@ class HealthPolicy:
     vaccination: bool = True
     vaccination_min_days: int = 14  # after the last dose of a complete course (dn >= sd)
     naat_test: bool = True
-    naat_max_hours: float = 72
+    naat_max_hours: float = 72.0
     rapid_test: bool = True
-    rapid_max_hours: float = 24
+    rapid_max_hours: float = 24.0
     recovery: bool = True
     recovery_max_days: int = 180  # from the first positive test (fr), and within df..du
+
+
+def parse_policy(text: str) -> HealthPolicy:
+    """A policy from `default` or `name=value,...` overrides (e.g. `naat_max_hours=48,recovery=no`)."""
+    policy = HealthPolicy()
+    if text.strip() in ("", "default"):
+        return policy
+    kinds = {f.name: type(getattr(policy, f.name)) for f in fields(HealthPolicy)}
+    changes: dict[str, Any] = {}
+    for item in text.split(","):
+        name, sep, value = (part.strip() for part in item.partition("="))
+        if not sep or name not in kinds:
+            raise InputError(f"policy: {item.strip()!r} is not name=value with a name among {', '.join(kinds)}")
+        changes[name] = _policy_value(name, value, kinds[name])
+    return replace(policy, **changes)
+
+
+def _policy_value(name: str, value: str, kind: type) -> bool | int | float:
+    if kind is bool:
+        if value.lower() not in ("yes", "no", "true", "false", "1", "0"):
+            raise InputError(f"policy: {name} takes yes or no")
+        return value.lower() in ("yes", "true", "1")
+    try:
+        number = kind(value)
+    except ValueError:
+        raise InputError(f"policy: {name} takes a number") from None
+    if not 0 <= number <= 100_000:
+        raise InputError(f"policy: {name} must lie between 0 and 100000")
+    return number  # type: ignore[no-any-return]
 
 
 def _date(entry: Mapping[str, Any], key: str) -> date:

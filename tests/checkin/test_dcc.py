@@ -437,7 +437,7 @@ def test_the_rules_run_only_on_a_verified_certificate(ec_key: ec.EllipticCurvePr
     assert dcc.check(fresh, trust, HealthPolicy(), NOW) is DccReason.ACCEPTED
     assert dcc.check(stale, trust, HealthPolicy(), NOW) is DccReason.TEST_TOO_OLD
     inspection = dcc.inspect(stale, trust, NOW, HealthPolicy())
-    assert inspection.to_json() == {
+    assert inspection.to_json(rules=True) == {
         "signature": "valid",
         "reason": "dcc_test_too_old",
         "expired": False,
@@ -448,3 +448,7 @@ def test_the_rules_run_only_on_a_verified_certificate(ec_key: ec.EllipticCurvePr
     other = dcc.TrustList.load([certificate(ec.generate_private_key(ec.SECP256R1()))])
     assert dcc.check(fresh, other, HealthPolicy(), NOW) is DccReason.UNKNOWN_KEY
     assert dcc.inspect(fresh, other, NOW, HealthPolicy()).rule is None
+    assert dcc.inspect(fresh, trust, NOW, HealthPolicy()).rule is DccReason.ACCEPTED
+    assert dcc.inspect(fresh, trust, NOW).rule is None  # no policy, no rule outcome
+    refused = dcc.inspect(fresh, other, NOW, HealthPolicy()).to_json(rules=True)
+    assert refused["rule"] is None and refused["type"] is None  # nothing unverified is shown

@@ -14,6 +14,8 @@ import base64
 import io
 import json
 import os
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -214,3 +216,19 @@ def test_png_exclusions_are_faults_of_the_data() -> None:
         assert case.png is not None
         text = read_png(case.png)
         assert text is not None and text != case.data["PREFIX"]
+
+
+def test_an_eu_png_through_the_gate_command(tmp_path: Path) -> None:
+    """`checkin-gate dcc` with an EU signer certificate file and the case's PNG, decoded by the gate."""
+    case = next(c for c in cases() if c.name == "common/2DCode/raw/CO28.json")
+    assert case.png is not None
+    (tmp_path / "co28.png").write_bytes(case.png)
+    (tmp_path / "signer.der").write_bytes(base64.b64decode(case.data["TESTCTX"]["CERTIFICATE"]))
+    gate = Path(sys.executable).parent / "checkin-gate"
+    at = case.data["TESTCTX"]["VALIDATIONCLOCK"]
+    args = [gate, "dcc", "--cert", tmp_path / "signer.der", "--at", at, tmp_path / "co28.png"]
+    result = subprocess.run(list(map(str, args)), capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["signature"] == "valid" and record["expired"] is False and record["type"] == "vaccination"
+    assert record["reason"] == "dcc_accepted"
