@@ -17,12 +17,13 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from credential import NOW as TICKET_NOW  # bench/credential.py (this folder is on sys.path when run)
+from credential import setup as ticket_setup
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from checkin.core import cose, credential, dcc, trust
-from checkin.core.credential import Credential
+from checkin.core import cose, credential, dcc
 from checkin.core.dcc import CertType
 
 NOW = datetime(2021, 9, 1, 8, 0, tzinfo=UTC)
@@ -91,34 +92,6 @@ def bare_check(key: dcc.SigningKey, message: bytes, signature: bytes) -> Callabl
     return lambda: public.verify(signature, message, pss, hashes.SHA256())
 
 
-def ticket() -> tuple[str, trust.TrustBundle]:
-    """One of our CK1 tickets and the bundle that verifies it."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    key = Ed25519PrivateKey.generate()
-    public = key.public_key().public_bytes_raw()
-    bundle = trust.TrustBundle(
-        version=1,
-        issued_at=NOW,
-        expires_at=NOW + timedelta(days=3),
-        issuer="hd-stttt",
-        event=trust.EventInfo("cds-hd-2021", "Hội nghị", "Asia/Ho_Chi_Minh", NOW, NOW + timedelta(hours=10)),
-        keys=(trust.BundleKey(cose.kid_of(public), public, NOW - timedelta(days=30), None, trust.KeyStatus.ACTIVE),),
-    )
-    cred = Credential.create(
-        issuer="hd-stttt",
-        event_id="cds-hd-2021",
-        name="Nguyễn Thị Ánh Tuyết",
-        organisation="Sở Y tế",
-        category="delegate",
-        zones=("hall",),
-        not_before=NOW - timedelta(days=1),
-        expires_at=NOW + timedelta(days=1),
-        issued_at=NOW - timedelta(days=6),
-    )
-    return credential.sign(cred, key), bundle
-
-
 def main() -> None:
     where = pin_one_core()
     wall, cpu = time.perf_counter(), time.process_time()
@@ -131,8 +104,8 @@ def main() -> None:
         issued_at=NOW - timedelta(days=5),
         expires_at=NOW + timedelta(days=360),
     )
-    ck1, bundle = ticket()
-    ticket_rate = rate(lambda: credential.verify(ck1, bundle, NOW), BATCH)
+    _key, bundle, ck1, _cred = ticket_setup()  # bench/credential.py's ticket and bundle
+    ticket_rate = rate(lambda: credential.verify(ck1, bundle, TICKET_NOW), BATCH)
     rows.append(("CK1 ticket verify (Ed25519, ours)", f"{ticket_rate[0]:,.0f}", f"{ticket_rate[1]:,.0f}",
                  f"{1e6 / ticket_rate[0]:.0f}", "", "", ""))  # fmt: skip
     keys: list[tuple[str, dcc.SigningKey]] = [
