@@ -133,12 +133,18 @@ def kid_of_certificate(der: bytes) -> bytes:
     return hashlib.sha256(der).digest()[: cose.KID_SIZE]
 
 
+def _dcc_usage(oid: str) -> CertType | None:
+    """The DCC type an extended key usage OID allows, or None for any other OID."""
+    arc = next((a for a in _EKU_ARCS if oid.startswith(a)), None)
+    return None if arc is None else _EKU_SUFFIX.get(oid[len(arc) :])
+
+
 def load_signer(data: bytes) -> Signer:
     """A trust-list entry from a PEM or DER X.509 certificate; TrustError when it cannot sign DCCs."""
+    pem = data.lstrip().startswith(b"-----")
     try:
-        cert = x509.load_pem_x509_certificate(data) if data.lstrip().startswith(b"-----") else None
-        cert = cert or x509.load_der_x509_certificate(data)
-        extensions = cert.extensions
+        cert = x509.load_pem_x509_certificate(data) if pem else x509.load_der_x509_certificate(data)
+        extensions = cert.extensions  # parsed here, so a certificate DER forbids is refused at load
     except ValueError as exc:
         raise TrustError(f"not a readable X.509 certificate ({exc})") from None
     key = cert.public_key()
@@ -154,8 +160,7 @@ def load_signer(data: bytes) -> Signer:
     except x509.ExtensionNotFound:
         eku = None
     if eku is not None:
-        found = {_EKU_SUFFIX.get(oid.dotted_string[len(arc) :]) for oid in eku for arc in _EKU_ARCS}
-        found.discard(None)
+        found = {_dcc_usage(oid.dotted_string) for oid in eku} - {None}
         usages = frozenset(k for k in found if k is not None) or None
     countries = cert.subject.get_attributes_for_oid(x509.NameOID.COUNTRY_NAME)
     return Signer(
@@ -243,8 +248,6 @@ def open_envelope(data: bytes) -> Envelope:
     body = data[len(_CWT_TAG) :] if data.startswith(_CWT_TAG) else data
     try:
         sign1 = cose.decode_sign1(body, max_depth=2, require_tag=False)
-    except DccError:
-        raise
     except CheckinError as exc:
         raise DccError(exc.detail) from None
     kid = sign1.header.get(cose.HEADER_KID, sign1.unprotected.get(cose.HEADER_KID))
@@ -559,7 +562,7 @@ def _vaccination(entry: Mapping[str, Any], policy: HealthPolicy, now: datetime) 
 
 def _test(entry: Mapping[str, Any], policy: HealthPolicy, now: datetime) -> DccReason | None:
     limits = {NAAT: (policy.naat_test, policy.naat_max_hours), RAPID: (policy.rapid_test, policy.rapid_max_hours)}
-    accepted, max_hours = limits.get(entry.get("tt"), (False, 0.0))  # type: ignore[arg-type]
+    accepted, max_hours = limits.get(str(entry.get("tt")), (False, 0.0))
     if not accepted:
         return DccReason.TEST_TYPE_NOT_ACCEPTED
     if entry.get("tr") != NOT_DETECTED:

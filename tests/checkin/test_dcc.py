@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import given, settings
@@ -452,3 +453,35 @@ def test_the_rules_run_only_on_a_verified_certificate(ec_key: ec.EllipticCurvePr
     assert dcc.inspect(fresh, trust, NOW).rule is None  # no policy, no rule outcome
     refused = dcc.inspect(fresh, other, NOW, HealthPolicy()).to_json(rules=True)
     assert refused["rule"] is None and refused["type"] is None  # nothing unverified is shown
+
+
+def _with_eku(key: ec.EllipticCurvePrivateKey, *oids: str) -> bytes:
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "DSC")])
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(NOW - DAY)
+        .not_valid_after(NOW + DAY)
+        .add_extension(x509.ExtendedKeyUsage([x509.ObjectIdentifier(o) for o in oids]), critical=False)
+    )
+    return builder.sign(key, hashes.SHA256()).public_bytes(Encoding.DER)
+
+
+@pytest.mark.parametrize(
+    ("oids", "usages"),
+    [
+        (("1.3.6.1.4.1.0.1847.2021.1.1",), {CertType.TEST}),  # the misprinted arc, still in certificates
+        (("1.3.6.1.4.1.1847.2021.1.2", "1.3.6.1.4.1.1847.2021.1.3"), {CertType.VACCINATION, CertType.RECOVERY}),
+        (("1.3.6.1.5.5.7.3.2",), None),  # no DCC usage at all: any type
+        (("1.2.3.4.5.6.7.8.9.10.111.13",), None),  # as long as a DCC OID, ending in 3: not recovery
+        (("1.3.6.1.4.1.1847.2021.1.4",), None),  # an unassigned DCC arc value
+    ],
+)
+def test_key_usage_oids_are_read_exactly(
+    oids: tuple[str, ...], usages: set[CertType] | None, ec_key: ec.EllipticCurvePrivateKey
+) -> None:
+    signer = dcc.load_signer(_with_eku(ec_key, *oids))
+    assert signer.usages == (None if usages is None else frozenset(usages))
