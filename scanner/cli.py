@@ -454,10 +454,22 @@ def journal_export(data: GateData, csv_path: Path) -> None:
 
 
 @main.command("dcc")
-@click.option("--cert", "cert_paths", multiple=True, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--cert",
+    "cert_paths",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="a signer certificate file (DER, or PEM with one or more); repeat for more",
+)
 @click.option("--at", "at_text", metavar="ISO", help="verify as of this time (default: now)")
 @click.option("--timezone", default="UTC", show_default=True, help="read --at and count days in this zone")
-@click.option("--policy", "policy_text", metavar="RULES", help="apply health rules: 'default' or name=value,...")
+@click.option(
+    "--policy",
+    "policy_text",
+    metavar="RULES",
+    help="apply health rules: 'default' or name=value,... (e.g. naat_max_hours=48,recovery=no)",
+)
 @click.argument("inputs", nargs=-1, required=True)
 def dcc_command(
     cert_paths: tuple[Path, ...],

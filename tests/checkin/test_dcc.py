@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from checkin.core import base45, cose, dcc
 from checkin.core.dcc import CertType, DccError, DccReason, HealthPolicy
-from checkin.core.errors import Reason, TrustError
+from checkin.core.errors import InputError, Reason, TrustError
 
 NOW = datetime(2021, 9, 1, 8, 0, tzinfo=UTC)
 VACCINATION = {"tg": "840539006", "mp": "EU/1/20/1528", "dn": 2, "sd": 2, "dt": "2021-08-01", "co": "VN"}
@@ -485,3 +485,26 @@ def test_key_usage_oids_are_read_exactly(
 ) -> None:
     signer = dcc.load_signer(_with_eku(ec_key, *oids))
     assert signer.usages == (None if usages is None else frozenset(usages))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("default", HealthPolicy()),
+        ("", HealthPolicy()),
+        ("naat_max_hours=48.5, recovery=no", HealthPolicy(naat_max_hours=48.5, recovery=False)),
+        ("vaccination_min_days=21,rapid_test=false", HealthPolicy(vaccination_min_days=21, rapid_test=False)),
+    ],
+)
+def test_policy_text(text: str, expected: HealthPolicy) -> None:
+    assert dcc.parse_policy(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["naat_max_hours", "colour=red", "recovery=maybe", "vaccination_min_days=2.5", "naat_max_hours=nan",
+     "naat_max_hours=-1", "recovery_max_days=1e9", "rapid_max_hours=inf"],
+)  # fmt: skip
+def test_bad_policy_text_is_an_input_error(text: str) -> None:
+    with pytest.raises(InputError):
+        dcc.parse_policy(text)
