@@ -470,6 +470,70 @@ def journal_export(data: GateData, csv_path: Path) -> None:
     click.echo(f"{count} rows -> {csv_path}", err=True)
 
 
+@main.command("dcc")
+@click.option(
+    "--cert",
+    "cert_paths",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="a signer certificate file (DER, or PEM with one or more); repeat for more",
+)
+@click.option("--at", "at_text", metavar="ISO", help="verify as of this time (default: now)")
+@click.option("--timezone", default="UTC", show_default=True, help="read --at and count days in this zone")
+@click.option(
+    "--policy",
+    "policy_text",
+    metavar="RULES",
+    help="apply health rules: 'default' or name=value,... (e.g. naat_max_hours=48,recovery=no)",
+)
+@click.argument("inputs", nargs=-1, required=True)
+def dcc_command(
+    cert_paths: tuple[Path, ...],
+    at_text: str | None,
+    timezone: str,
+    policy_text: str | None,
+    inputs: tuple[str, ...],
+) -> None:
+    """Verify EU Digital COVID Certificates offline against signer certificates (--cert, PEM or DER).
+
+    INPUT is HC1: text, an image file, or - for texts on stdin. One JSON line per certificate:
+    signature, reason, expired, type, issuer_country, and the rule outcome with --policy.
+    """
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from checkin.core import dcc
+
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(f"--timezone: {timezone!r} is not a time zone such as Asia/Ho_Chi_Minh") from None
+    signers: list[dcc.Signer] = []
+    for path in cert_paths:
+        try:
+            signers.extend(dcc.load_signers(path.read_bytes()))
+        except TrustError as exc:
+            raise TrustError(f"{path}: {exc.detail}", exc.reason) from None
+    trust_list = dcc.TrustList(tuple(signers))
+    policy = None if policy_text is None else dcc.parse_policy(policy_text)
+    rules = policy is not None
+    now = (parse_time(at_text, timezone, "--at") if at_text else now_or(None, timezone)).astimezone(zone)
+    for number, (label, source) in enumerate(_inputs(inputs), 1):
+        if isinstance(source, str):  # the text is the holder's health data: named by its position only
+            _emit({"input": f"#{number}", **dcc.inspect(source, trust_list, now, policy).to_json(rules=rules)})
+            continue
+        try:
+            found = decode.decode_frame(decode.read_image(source))
+        except CheckinError as error:
+            _emit({"input": label, "reason": error.code, "detail": error.detail})
+            continue
+        if not found:
+            _emit({"input": label, "reason": Reason.NO_CODE_FOUND.value, "detail": f"{label}: no QR code found"})
+        for item in found:
+            record = dcc.inspect(item.ascii or "", trust_list, now, policy).to_json(rules=rules)
+            _emit({"input": label, **record, "decoder": item.decoder})
+
+
 def run() -> None:
     """Console entry point."""
     run_guarded(main, exit_codes={TrustError: EXIT_BAD_TRUST})

@@ -139,10 +139,18 @@ def protected_eddsa(kid: bytes, extra: Mapping[int, Any] | None = None) -> bytes
     return canonical_dumps(header)
 
 
+def encode_sign1(
+    protected: bytes, unprotected: Mapping[Any, Any], payload: bytes, signature: bytes, *, tagged: bool = True
+) -> bytes:
+    """The CBOR of a COSE_Sign1 from its four parts, with tag 18 unless told otherwise."""
+    body = [protected, dict(unprotected), payload, signature]
+    return cbor2.dumps(cbor2.CBORTag(COSE_SIGN1_TAG, body) if tagged else body)
+
+
 def sign1_eddsa(private_key: Ed25519PrivateKey, payload: bytes, protected: bytes) -> bytes:
     """Build a tagged COSE_Sign1 signed with Ed25519 over the given protected header."""
     signature = private_key.sign(sig_structure(protected, payload))
-    return cbor2.dumps(cbor2.CBORTag(COSE_SIGN1_TAG, [protected, {}, payload, signature]))
+    return encode_sign1(protected, {}, payload, signature)
 
 
 def require_eddsa_header(sign1: Sign1, expected: Mapping[int, Any]) -> bytes:
