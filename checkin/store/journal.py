@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from checkin.core import chain
 from checkin.core.chain import JournalRow
 from checkin.core.errors import CheckinError, InputError, Reason
+from checkin.store.engine import Store
 from checkin.store.models import Alert, CheckpointRecord, Device, Scan
 
 SKEW_LIMIT_MS = 5 * 60 * 1000
@@ -250,3 +251,25 @@ def held_rows(s: Session, device_id: str) -> list[JournalRow]:
     """Every row held for a device, in seq order."""
     result = s.execute(select(*_ROW_COLUMNS).where(Scan.device_id == device_id).order_by(Scan.seq))
     return [JournalRow(*row) for row in result]
+
+
+def ingest_journal(
+    store: Store, device: Device, rows: Sequence[JournalRow], checkpoint: bytes, now: datetime
+) -> Ingested:
+    """Check and store a batch of a gate's journal rows; JournalRefused (alert kept) when refused.
+
+    The chain and the checkpoint are verified before the write transaction starts, so gates
+    uploading at once spend their CPU in parallel and hold the write lock only to store.
+    """
+    batch = check_batch(rows, checkpoint, device.public_key)
+    with store.writing() as s:
+        outcome = ingest(s, device.id, batch, now)
+    if isinstance(outcome, JournalRefused):
+        raise outcome
+    return outcome
+
+
+def journal_rows(store: Store, device_id: str) -> list[JournalRow]:
+    """A device's uploaded journal, in seq order, as the gate chained it."""
+    with store.session() as s:
+        return held_rows(s, device_id)
