@@ -255,8 +255,6 @@ def import_guests(
 
 # ---- issuing for registration systems -------------------------------------------------------------
 
-TOKEN_ROLES = tokens.TOKEN_ROLES
-
 
 @dataclass(frozen=True)
 class IssueRequest:
@@ -276,7 +274,7 @@ def authorise_issue(store: Store, secret: str, event_id: str, idempotency_key: s
     token, ev = reads.token, reads.event
     if token is None or token.revoked_at is not None:
         raise InputError("the API token is not known or was revoked", Reason.UNAUTHORIZED)
-    if Role(token.role) not in TOKEN_ROLES:
+    if Role(token.role) not in tokens.TOKEN_ROLES:
         raise InputError("this token may not issue codes", Reason.FORBIDDEN)
     if ev is None:
         raise InputError(f"no event {event_id!r}", Reason.NOT_FOUND)

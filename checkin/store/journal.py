@@ -23,7 +23,7 @@ from checkin.core import chain
 from checkin.core.chain import JournalRow
 from checkin.core.errors import CheckinError, InputError, Reason
 from checkin.store.engine import Store
-from checkin.store.models import Alert, CheckpointRecord, Device, Scan
+from checkin.store.models import Alert, CheckpointRecord, Device, DeviceStatus, Scan
 
 SKEW_LIMIT_MS = 5 * 60 * 1000
 _MAX_INT64 = 2**63
@@ -128,7 +128,7 @@ def ingest(s: Session, device_id: str, batch: CheckedBatch, now: datetime) -> In
     """Under the device's lock: refuse the batch with an alert, or store its new rows."""
     rows = batch.rows
     device = s.get(Device, device_id, with_for_update=True, populate_existing=True)
-    if device is None or device.status != "active" or device.public_key != batch.public_key:
+    if device is None or device.status != DeviceStatus.ACTIVE or device.public_key != batch.public_key:
         return JournalRefused("the device is not active", Reason.DEVICE_REVOKED, acked_seq=0, head_hash="", seq=None)
     acked, last, first = device.acked_seq, rows[-1], rows[0].seq
 

@@ -318,7 +318,7 @@ def guest(guest_id: int) -> ResponseReturnValue:
 def _guest_page(row: Guest, errors: dict[str, str] | None = None, status: int = 200) -> ResponseReturnValue:
     ev = _event_or_404(row.event_id)
     creds = stored_guests.guest_credentials(store(), row.id)
-    active = next((c for c in creds if c.status == "active"), None)
+    active = next((c for c in creds if c.status == CredentialStatus.ACTIVE), None)
     svg = qr.svg(active.text, border=config().qr.border) if active is not None and auth.can(REGISTRATION) else None
     return render_template(
         "admin/guest.html",

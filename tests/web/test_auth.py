@@ -137,9 +137,7 @@ def test_one_address_trying_many_names_is_slowed_down(
     assert log_in(client, "registrar", PASSWORD).status_code == 302
 
 
-def test_twenty_thousand_addresses_leave_at_most_the_bound(
-    app: Flask, staff: dict[str, int], clock: Any
-) -> None:
+def test_twenty_thousand_addresses_leave_at_most_the_bound(app: Flask, staff: dict[str, int], clock: Any) -> None:
     """The app's limiter keeps at most MAX_ADDRESSES addresses (it kept every one before), forgets
     the address that failed longest ago first, and still blocks a recent one through the login form."""
     limiter = app.extensions[auth.LIMITER]
