@@ -51,13 +51,13 @@ _ROW_COLUMNS = (
 class AlertNote:
     """A problem found in an upload, as the API reports it (and as it is kept in `alerts`)."""
 
-    kind: str
+    kind: Reason  # gap, fork, broken_chain, bad_checkpoint or clock_skew
     seq: int | None
     detail: str
 
     def to_json(self) -> dict[str, Any]:
         """The note as the API's JSON carries it."""
-        return {"kind": self.kind, "seq": self.seq, "detail": self.detail}
+        return {"kind": self.kind.value, "seq": self.seq, "detail": self.detail}
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def ingest(s: Session, device_id: str, batch: CheckedBatch, now: datetime) -> In
     acked, last, first = device.acked_seq, rows[-1], rows[0].seq
 
     def refuse(reason: Reason, seq: int | None, detail: str) -> JournalRefused:
-        _alert(s, device, reason.value, seq, detail, now)
+        _alert(s, device, reason, seq, detail, now)
         return JournalRefused(detail, reason, acked_seq=acked, head_hash=device.head_hash, seq=seq)
 
     if batch.checkpoint_problem or batch.signed is None:
@@ -179,7 +179,7 @@ def ingest(s: Session, device_id: str, batch: CheckedBatch, now: datetime) -> In
         )
         skew = _skew(last, signed, now)
         if skew:
-            notes.append(_alert(s, device, Reason.CLOCK_SKEW.value, last.seq, skew, now))
+            notes.append(_alert(s, device, Reason.CLOCK_SKEW, last.seq, skew, now))
         acked = last.seq
     head = last.hash if new else device.head_hash
     return Ingested(acked_seq=acked, head_hash=head, stored=len(new), alerts=tuple(notes))
@@ -225,15 +225,15 @@ def _skew(newest: JournalRow, signed: chain.Checkpoint, now: datetime) -> str:
     return ""
 
 
-def _alert(s: Session, device: Device, kind: str, seq: int | None, detail: str, now: datetime) -> AlertNote:
+def _alert(s: Session, device: Device, kind: Reason, seq: int | None, detail: str, now: datetime) -> AlertNote:
     """Keep an alert, unless the same one is already open: a gate retrying a refused batch adds none."""
     same = select(Alert.id).where(Alert.device_id == device.id, Alert.kind == kind, Alert.acknowledged_by == "")
-    if kind != Reason.CLOCK_SKEW.value:  # one open skew alert per gate; the others per seq
+    if kind is not Reason.CLOCK_SKEW:  # one open skew alert per gate; the others per seq
         same = same.where(Alert.seq == seq)
     if s.execute(same.limit(1)).first() is None:
         s.execute(
             insert(Alert).values(
-                event_id=device.event_id, device_id=device.id, kind=kind, seq=seq, detail=detail, created=now
+                event_id=device.event_id, device_id=device.id, kind=kind.value, seq=seq, detail=detail, created=now
             )
         )
     return AlertNote(kind, seq, detail)
