@@ -42,8 +42,13 @@ from checkin.config import load
 from checkin.core import chain, credential
 from checkin.core.credential import Credential
 from checkin.keystore import KeyStore
-from checkin.store import Guest, NewEvent, Store
-from checkin.store.scratch import scratch_schema
+from checkin.store import Store, tokens, users
+from checkin.store import devices as stored_devices
+from checkin.store import events as stored_events
+from checkin.store import guests as stored_guests
+from checkin.store import journal as stored_journal
+from checkin.store.events import NewEvent
+from checkin.store.guests import GuestRow
 
 EVENT = "cds-hd-2022"
 BATCH = 500
@@ -93,7 +98,9 @@ class Deployment:
         store.migrate()
         start = NOW + timedelta(hours=2)
         end = start + timedelta(hours=10)
-        store.create_event(NewEvent(EVENT, "Ngày Chuyển đổi số", start, end, "Asia/Ho_Chi_Minh", ("hall", "vip")), NOW)
+        stored_events.create_event(
+            store, NewEvent(EVENT, "Ngày Chuyển đổi số", start, end, "Asia/Ho_Chi_Minh", ("hall", "vip")), NOW
+        )
         keys = KeyStore(cfg.keys_dir)
         info = keys.active_issuing()
         key = keys.load_private(info, None)
@@ -101,9 +108,9 @@ class Deployment:
         for i in range(GUESTS):
             cred = _credential(f"Khách mời {i}")
             items.append((_guest(cred.name), cred, info.kid, credential.sign(cred, key, info.kid_bytes)))
-        store.record_issued(items)
+        stored_guests.record_issued(store, items, NOW)
         for _guest_row, cred, _kid, _text in items[:REVOKED]:
-            store.revoke(cred.id_hex, "benchmark", NOW)
+            stored_guests.revoke(store, cred.id_hex, "benchmark", NOW)
         return store
 
 
@@ -121,8 +128,8 @@ def _credential(name: str) -> Credential:
     )
 
 
-def _guest(name: str) -> Guest:
-    return Guest(event_id=EVENT, name=name, organisation="", category="", zones="hall", email="", created=NOW)
+def _guest(name: str) -> GuestRow:
+    return GuestRow(0, name, "", "", ("hall",), "")
 
 
 def free_port() -> int:
@@ -201,7 +208,7 @@ class Gate:
 def enrol_gates(store: Store, port: int, count: int, batches: int) -> list[Gate]:
     gates = []
     for i in range(count):
-        device, code = store.create_device(EVENT, f"Cổng {i}", "hall", "in", NOW)
+        device, code = stored_devices.create_device(store, EVENT, f"Cổng {i}", "hall", "in", NOW)
         key = Ed25519PrivateKey.generate()
         body = json.dumps({"code": code, "public_key": key.public_key().public_bytes_raw().hex()}).encode()
         status, _h, answer = request(port, "POST", "/api/v1/devices/enroll", body, {"Content-Type": "application/json"})
@@ -273,7 +280,7 @@ def check_held(store: Store, gates: list[Gate]) -> str:
     """Count what the service holds and verify every chain."""
     held = 0
     for gate in gates:
-        rows = store.journal_rows(gate.device_id)
+        rows = stored_journal.journal_rows(store, gate.device_id)
         if chain.check(rows):
             return f"chain of {gate.device_id} BROKEN"
         held += len(rows)
@@ -333,7 +340,7 @@ def bench_issue(deployment: Deployment, store: Store) -> Rate:
         begin = time.perf_counter()
         cred = _credential(f"Người nhận {i}")
         text = credential.sign(cred, key, info.kid_bytes)
-        store.record_issued([(_guest(cred.name), cred, info.kid, text)])
+        stored_guests.record_issued(store, [(_guest(cred.name), cred, info.kid, text)], NOW)
         latencies.append(time.perf_counter() - begin)
     return ISSUES / (time.perf_counter() - start), latencies
 
@@ -422,11 +429,10 @@ def bench_issue_http(
     system's JSON request with an API token (a new guest and their code), and a registrar's
     re-issue form (log in, then revoke + sign + record + redirect per request)."""
     from checkin.cli_service import DEFAULT_SERVER
-    from checkin.store import people
 
     password = secrets.token_urlsafe(16)
-    people.create_user(store, "bench", people.Role.REGISTRAR, password, NOW, actor="bench")
-    _row, api_secret = people.create_api_token(store, "portal", people.Role.REGISTRAR, NOW, actor="bench")
+    users.create_user(store, "bench", users.Role.REGISTRAR, password, NOW, actor="bench")
+    _row, api_secret = tokens.create_api_token(store, "portal", users.Role.REGISTRAR, NOW, actor="bench")
     with served(deployment, DEFAULT_SERVER) as (port, _pid):
         api = [
             (
@@ -526,6 +532,10 @@ def main() -> None:
     run_backend("SQLite", lambda home: (home / "checkin.db").name, (DEFAULT_SERVER, other))
     pg = os.environ.get("CHECKIN_TEST_DATABASE_URL")
     if pg:
+        # the test suite's throw-away schemas; the repository root is on the path when run from it
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from tests.support.scratch import scratch_schema
+
         with scratch_schema(pg, "bench") as url:
             run_backend("PostgreSQL", lambda _home: url, (DEFAULT_SERVER,))
     else:

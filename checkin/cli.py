@@ -14,14 +14,18 @@ from pathlib import Path
 import click
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from checkin import bundles, issuing, qr
 from checkin import config as config_mod
+from checkin import qr
 from checkin.clikit import now_or, parse_time, run_guarded
 from checkin.config import Config
 from checkin.core import trust
 from checkin.core.errors import InputError, KeyStoreError, Reason
 from checkin.keystore import PASSPHRASE_ENV, KeyStore
-from checkin.store import Event, NewEvent, Store
+from checkin.services import bundles, guestlist, issuing
+from checkin.store import Event, Store
+from checkin.store import events as stored_events
+from checkin.store import guests as stored_guests
+from checkin.store.events import NewEvent
 
 
 @dataclass
@@ -191,7 +195,7 @@ def event_create(
     )
     if not new.id or not new.id.replace("-", "").replace("_", "").isalnum():
         raise InputError("--id must be letters, digits, - and _ only")
-    row = Store(cfg.database_url).create_event(new, ctx.now(cfg))
+    row = stored_events.create_event(Store(cfg.database_url), new, ctx.now(cfg))
     click.echo(f"event {row.id}: {row.name}, zones {', '.join(row.zone_codes)}")
 
 
@@ -200,7 +204,7 @@ def event_create(
 def event_list(ctx: Context) -> None:
     """List events."""
     cfg = ctx.config()
-    for row in Store(cfg.database_url).events():
+    for row in stored_events.events(Store(cfg.database_url)):
         click.echo(f"{row.id:24} {row.start.isoformat()}  {row.name}  [{', '.join(row.zone_codes)}]")
 
 
@@ -239,7 +243,7 @@ def issue(
     """Issue one ticket (--name), printing its CK1 text last, or one per row of --csv into --out."""
     cfg = ctx.config()
     store = Store(cfg.database_url)
-    ev = store.event(event_id)
+    ev = stored_events.event(store, event_id)
     now = ctx.now(cfg)
     window = issuing.ticket_window(ev, cfg.issuing.valid_before_event_hours, cfg.issuing.valid_after_event_hours)
     if valid_from:
@@ -254,7 +258,7 @@ def issue(
         _issue_csv(cfg, store, ev, csv_path, out_dir or cfg.output_dir / ev.id, window, now)
         return
     assert name is not None
-    row = issuing.GuestRow(0, name, organisation, category, _zones(zones) or ev.zone_codes[:1], email)
+    row = stored_guests.GuestRow(0, name, organisation, category, _zones(zones) or ev.zone_codes[:1], email)
     unknown = [z for z in row.zones if z not in ev.zone_codes]
     if unknown:
         raise InputError(f"unknown zone(s) {', '.join(unknown)}; the event has {', '.join(ev.zone_codes)}")
@@ -263,9 +267,9 @@ def issue(
         [row], issuer=cfg.deployment.id, event=ev, key=key, kid=kid, window=window, now=now
     )
     if errors:
-        raise InputError(errors[0].detail)
+        raise InputError(errors[0].text())
     item = issued[0]
-    issuing.record(store, ev, issued, kid, now)
+    issuing.record(store, issued, kid, now)
     if png_path:
         png_path.write_bytes(qr.png(item.text, scale=cfg.qr.scale, border=cfg.qr.border))
     if svg_path:
@@ -283,7 +287,7 @@ def _issue_csv(
     window: tuple[datetime, datetime],
     now: datetime,
 ) -> None:
-    rows, errors = issuing.read_guest_csv(path.read_bytes(), ev.zone_codes)
+    rows, errors = guestlist.read_guest_csv(path.read_bytes(), ev.zone_codes)
     _keys, kid, key = _signing_key(cfg)
     issued, sign_errors = issuing.sign_rows(
         rows, issuer=cfg.deployment.id, event=ev, key=key, kid=kid, window=window, now=now
@@ -293,7 +297,7 @@ def _issue_csv(
         click.echo(f"{path}: {error}", err=True)
     if not issued:
         raise InputError(f"no ticket issued: all {len(errors)} rows of {path} were refused")
-    issuing.record(store, ev, issued, kid, now)
+    issuing.record(store, issued, kid, now)
     sheet = issuing.render(issued, out, scale=cfg.qr.scale, border=cfg.qr.border, event_name=ev.name)
     (out / "badges.pdf").write_bytes(sheet)
     issuing.write_index(out / "index.csv", issued)
@@ -307,7 +311,7 @@ def _issue_csv(
 def revoke(ctx: Context, credential_id: str, reason: str) -> None:
     """Revoke one credential (id or a unique prefix); gates refuse it from the next bundle on."""
     cfg = ctx.config()
-    row = Store(cfg.database_url).revoke(credential_id, reason, ctx.now(cfg))
+    row = stored_guests.revoke(Store(cfg.database_url), credential_id, reason, ctx.now(cfg))
     click.echo(f"revoked {row.cti} ({row.name}); export new bundles for the gates")
 
 

@@ -13,12 +13,14 @@ from typing import Any
 import click
 from flask import Flask
 
-from checkin.bundles import load_root_key
 from checkin.cli import Context, _passphrase, main, pass_ctx
 from checkin.clikit import shifted_clock
 from checkin.core.errors import CheckinError, Reason
+from checkin.core.trust import Direction
 from checkin.keystore import PASSPHRASE_ENV, KeyStore
-from checkin.store import DIRECTIONS, Store
+from checkin.services.bundles import load_root_key
+from checkin.store import Store, devices
+from checkin.store.actions import log_action
 
 # Chosen by measurement (bench/service.py, this 2-core machine, 4 gates uploading batches of 500
 # rows at once, SQLite): gunicorn with 2 gthread workers ingested 22,500 journal rows/s against
@@ -50,16 +52,21 @@ def gate() -> None:
 @click.option("--event", "event_id", required=True)
 @click.option("--name", required=True, help="what staff call the gate, e.g. 'Cổng A - sảnh chính'")
 @click.option("--zone", help="the zone it guards (default: the event's first zone)")
-@click.option("--direction", type=click.Choice(DIRECTIONS), default="in", show_default=True)
+@click.option("--direction", type=click.Choice([d.value for d in Direction]), default="in", show_default=True)
 @pass_ctx
 def gate_add(ctx: Context, event_id: str, name: str, zone: str | None, direction: str) -> None:
     """Register a gate; print its one-time enrolment code (valid 15 minutes) as the last line."""
     cfg = ctx.config()
     store = Store(cfg.database_url)
     now = ctx.now(cfg)
-    device, code = store.create_device(event_id, name, zone, direction, now)
-    store.record_action(
-        _actor(), "gate.add", f"{event_id}/{device.id}", f"{device.name} ({device.zone}, {device.direction})", now
+    device, code = devices.create_device(store, event_id, name, zone, Direction(direction), now)
+    log_action(
+        store,
+        _actor(),
+        "gate.add",
+        f"{event_id}/{device.id}",
+        f"{device.name} ({device.zone}, {device.direction})",
+        now,
     )
     assert device.enrol_expires is not None
     click.echo(f"gate {device.id}: {device.name}, zone {device.zone}, direction {device.direction}")
@@ -79,7 +86,7 @@ def gate_list(ctx: Context, event_id: str | None) -> None:
     cfg = ctx.config()
     line = "{:16}  {:20}  {:8}  {:8}  {:3}  {:>7}  {:25}  {}"
     click.echo(line.format("id", "event", "status", "zone", "dir", "rows", "last seen", "name"))
-    for d in Store(cfg.database_url).devices(event_id):
+    for d in devices.devices(Store(cfg.database_url), event_id):
         seen = d.last_seen.isoformat() if d.last_seen else "-"
         click.echo(line.format(d.id, d.event_id, d.status, d.zone, d.direction, d.acked_seq, seen, d.name))
 
@@ -92,8 +99,8 @@ def gate_revoke(ctx: Context, device_id: str) -> None:
     cfg = ctx.config()
     store = Store(cfg.database_url)
     now = ctx.now(cfg)
-    device = store.revoke_device(device_id, now)
-    store.record_action(_actor(), "gate.revoke", f"{device.event_id}/{device.id}", device.name, now)
+    device = devices.revoke_device(store, device_id, now)
+    log_action(store, _actor(), "gate.revoke", f"{device.event_id}/{device.id}", device.name, now)
     click.echo(f"revoked gate {device.id} ({device.name}); its uploads and bundle fetches are refused from now on")
 
 
@@ -109,9 +116,7 @@ def gate_revoke(ctx: Context, device_id: str) -> None:
 @pass_ctx
 def serve(ctx: Context, host: str, port: int, server: str, workers: int, threads: int) -> None:
     """Run the service (admin pages and gate API) under a production WSGI server."""
-    from checkin.web import create_app
-    from checkin.web.admin import PASSPHRASE_CONFIG
-    from checkin.web.api import ROOT_KEY_CONFIG
+    from checkin.web import PASSPHRASE_CONFIG, ROOT_KEY_CONFIG, create_app
 
     cfg = ctx.config()
     overrides: dict[str, Any] = {}

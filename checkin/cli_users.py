@@ -10,15 +10,15 @@ import click
 
 from checkin.cli import Context, main, pass_ctx
 from checkin.core.errors import InputError, Reason
-from checkin.store import Store, people
-from checkin.store.people import Role
+from checkin.store import Store, tokens, users
+from checkin.store.users import Role
 
 PASSWORD_ENV = "CHECKIN_USER_PASSWORD"  # noqa: S105 - the variable name, not a secret
 
 
 def _password(generate: bool) -> str:
     if generate:
-        return people.generate_secret()
+        return users.generate_secret()
     from_env = os.environ.get(PASSWORD_ENV)
     if from_env:
         return from_env
@@ -46,7 +46,7 @@ def user_add(ctx: Context, name: str, role: str, generate: bool) -> None:
     """Add a user; the password comes from $CHECKIN_USER_PASSWORD, a prompt, or --generate."""
     cfg = ctx.config()
     password = _password(generate)
-    created = people.create_user(Store(cfg.database_url), name, Role(role), password, ctx.now(cfg), actor="cli")
+    created = users.create_user(Store(cfg.database_url), name, Role(role), password, ctx.now(cfg), actor="cli")
     click.echo(f"user {created.username} ({created.role}) added", err=generate)
     if generate:
         click.echo(password)
@@ -58,8 +58,8 @@ def user_list(ctx: Context) -> None:
     """Show every user: name, role, state."""
     cfg = ctx.config()
     now = ctx.now(cfg)
-    for row in people.users(Store(cfg.database_url)):
-        state = "disabled" if not row.active else "locked" if people.is_locked(row, now) else "active"
+    for row in users.users(Store(cfg.database_url)):
+        state = "disabled" if not row.active else "locked" if users.is_locked(row, now) else "active"
         click.echo(f"{row.username:24} {row.role:10} {state}")
 
 
@@ -71,13 +71,13 @@ def token() -> None:
 @token.command("add")
 @click.argument("name")
 @click.option(
-    "--role", default="registrar", show_default=True, type=click.Choice([r.value for r in people.TOKEN_ROLES])
+    "--role", default="registrar", show_default=True, type=click.Choice([r.value for r in tokens.TOKEN_ROLES])
 )
 @pass_ctx
 def token_add(ctx: Context, name: str, role: str) -> None:
     """Make a token; it is printed once, as the last line, and stored only as a hash."""
     cfg = ctx.config()
-    row, secret = people.create_api_token(Store(cfg.database_url), name, Role(role), ctx.now(cfg), actor="cli")
+    row, secret = tokens.create_api_token(Store(cfg.database_url), name, Role(role), ctx.now(cfg), actor="cli")
     click.echo(f"API token {row.name} ({row.role}); send it as `Authorization: Bearer <token>`", err=True)
     click.echo(secret)
 
@@ -87,7 +87,7 @@ def token_add(ctx: Context, name: str, role: str) -> None:
 def token_list(ctx: Context) -> None:
     """Show every API token: name, role, created, state (never the secret)."""
     cfg = ctx.config()
-    for row in people.api_tokens(Store(cfg.database_url)):
+    for row in tokens.api_tokens(Store(cfg.database_url)):
         state = f"revoked {row.revoked_at.isoformat()}" if row.revoked_at else "active"
         click.echo(f"{row.name:24} {row.role:10} {row.created.isoformat():26} {state}")
 
@@ -98,5 +98,5 @@ def token_list(ctx: Context) -> None:
 def token_revoke(ctx: Context, name: str) -> None:
     """Revoke a token: it fails from the next request on."""
     cfg = ctx.config()
-    row = people.revoke_api_token(Store(cfg.database_url), name, ctx.now(cfg), actor="cli")
+    row = tokens.revoke_api_token(Store(cfg.database_url), name, ctx.now(cfg), actor="cli")
     click.echo(f"API token {row.name} revoked")

@@ -46,6 +46,7 @@ class Reason(StrEnum):
     NO_SIGNING_KEY = "no_signing_key"
     KEY_EXISTS = "key_exists"
     CONFIG_INVALID = "config_invalid"
+    SCHEMA_NOT_CURRENT = "schema_not_current"
     NOT_FOUND = "not_found"
     ALREADY_EXISTS = "already_exists"
     INVALID_INPUT = "invalid_input"
@@ -75,6 +76,29 @@ class Reason(StrEnum):
     TOO_LARGE = "too_large"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     SERVICE_UNAVAILABLE = "service_unavailable"
+    # a guest's details, from a form, a guest list or the issuing API (messages take %(name)s parameters)
+    FIELD_REQUIRED = "field_required"
+    FIELD_TOO_LONG = "field_too_long"
+    CONTROL_CHARACTERS = "control_characters"
+    ZONE_REQUIRED = "zone_required"
+    ZONE_UNKNOWN = "zone_unknown"
+    EMAIL_INVALID = "email_invalid"
+    # a guest list's rows
+    ROW_NAME_EMPTY = "row_name_empty"
+    ROW_ZONE_UNKNOWN = "row_zone_unknown"
+    ROW_EMAIL_INVALID = "row_email_invalid"
+    ROW_TOO_MANY_CELLS = "row_too_many_cells"
+    ROW_ON_LIST = "row_on_list"
+    ROW_REPEATED = "row_repeated"
+    ROW_SPANS_LINES = "row_spans_lines"
+    ROW_UNREADABLE = "row_unreadable"
+    # issuing and revoking
+    EVENT_OVER = "event_over"
+    HAS_ACTIVE_CODE = "has_active_code"
+    ALREADY_REVOKED = "already_revoked"
+    # gates
+    GATE_ZONE_INVALID = "gate_zone_invalid"
+    DIRECTION_INVALID = "direction_invalid"
 
 
 # (Vietnamese, English): short enough for a gate banner, plain enough for a guest.
@@ -124,6 +148,10 @@ MESSAGES: dict[Reason, tuple[str, str]] = {
     Reason.NO_SIGNING_KEY: ("Chưa có khóa phát hành đang hoạt động", "There is no active issuing key"),
     Reason.KEY_EXISTS: ("Khóa đã tồn tại", "The keys already exist"),
     Reason.CONFIG_INVALID: ("Cấu hình không hợp lệ", "The configuration is invalid"),
+    Reason.SCHEMA_NOT_CURRENT: (
+        "Cơ sở dữ liệu chưa ở phiên bản mới nhất: hãy chạy `checkin db upgrade`",
+        "The database schema is not current: run `checkin db upgrade`",
+    ),
     Reason.NOT_FOUND: ("Không tìm thấy", "Not found"),
     Reason.ALREADY_EXISTS: ("Đã tồn tại", "Already exists"),
     Reason.INVALID_INPUT: ("Dữ liệu nhập không hợp lệ", "Invalid input"),
@@ -171,6 +199,46 @@ MESSAGES: dict[Reason, tuple[str, str]] = {
     Reason.TOO_LARGE: ("Yêu cầu quá lớn", "The request is too large"),
     Reason.METHOD_NOT_ALLOWED: ("Phương thức không được hỗ trợ", "Method not allowed"),
     Reason.SERVICE_UNAVAILABLE: ("Dịch vụ tạm thời không sẵn sàng", "The service is temporarily unavailable"),
+    Reason.FIELD_REQUIRED: ("Bắt buộc nhập.", "This field is required."),
+    Reason.FIELD_TOO_LONG: ("Tối đa %(limit)d ký tự.", "At most %(limit)d characters."),
+    Reason.CONTROL_CHARACTERS: ("Không được chứa ký tự điều khiển.", "Control characters are not allowed."),
+    Reason.ZONE_REQUIRED: ("Chọn ít nhất một khu vực.", "Choose at least one zone."),
+    Reason.ZONE_UNKNOWN: ("Khu vực không có trong sự kiện: %(zones)s.", "Unknown zone: %(zones)s."),
+    Reason.EMAIL_INVALID: ("Địa chỉ e-mail không hợp lệ.", "Not a valid e-mail address."),
+    Reason.ROW_NAME_EMPTY: ("Thiếu họ tên.", "The name is empty."),
+    Reason.ROW_ZONE_UNKNOWN: (
+        "Khu vực không có: %(zones)s; sự kiện có %(known)s.",
+        "Unknown zone(s) %(zones)s; the event has %(known)s.",
+    ),
+    Reason.ROW_EMAIL_INVALID: (
+        "Địa chỉ e-mail '%(email)s' không hợp lệ.",
+        "The e-mail address '%(email)s' is not valid.",
+    ),
+    Reason.ROW_TOO_MANY_CELLS: (
+        "Dòng có %(cells)d ô nhưng tiêu đề chỉ có %(columns)d cột.",
+        "%(cells)d cells, but the header has %(columns)d columns.",
+    ),
+    Reason.ROW_ON_LIST: ("Đã có trong danh sách khách.", "Already on the guest list."),
+    Reason.ROW_REPEATED: ("Trùng với khách ở dòng %(line)d.", "The same guest as line %(line)d."),
+    Reason.ROW_SPANS_LINES: (
+        "Một ô kéo dài từ dòng %(start)d đến dòng %(end)d: ô có xuống dòng, hoặc thiếu dấu ngoặc kép đóng.",
+        "A cell runs from line %(start)d to line %(end)d: a line break in a cell, or a quote left open.",
+    ),
+    Reason.ROW_UNREADABLE: (
+        "Không đọc được dòng này (có ô quá dài), cũng như các dòng sau nó.",
+        "This row cannot be read (a cell is far too long), nor the rows after it.",
+    ),
+    Reason.EVENT_OVER: (
+        "Sự kiện đã kết thúc: mã cấp ra sẽ hết hạn ngay.",
+        "The event is over: its codes would already have expired.",
+    ),
+    Reason.HAS_ACTIVE_CODE: (
+        "Khách này đang có mã còn hiệu lực; dùng “Cấp lại mã” để thay mã.",
+        "This guest already has an active code; use Re-issue to replace it.",
+    ),
+    Reason.ALREADY_REVOKED: ("Mã này đã bị thu hồi trước đó.", "This code is already revoked."),
+    Reason.GATE_ZONE_INVALID: ("Chọn một khu vực của sự kiện.", "Choose one of the event's zones."),
+    Reason.DIRECTION_INVALID: ("Chọn chiều vào hoặc ra.", "Choose in or out."),
 }
 
 # The reasons a gate may show, with the verdict each leads to; everything else is deny.

@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 from checkin.core import chain
 from checkin.core.chain import JournalRow
 from checkin.core.errors import CheckinError, InputError, Reason
-from checkin.store.models import Alert, CheckpointRecord, Device, Scan
+from checkin.store.engine import Store
+from checkin.store.models import Alert, CheckpointRecord, Device, DeviceStatus, Scan
 
 SKEW_LIMIT_MS = 5 * 60 * 1000
 _MAX_INT64 = 2**63
@@ -51,13 +52,13 @@ _ROW_COLUMNS = (
 class AlertNote:
     """A problem found in an upload, as the API reports it (and as it is kept in `alerts`)."""
 
-    kind: str
+    kind: Reason  # gap, fork, broken_chain, bad_checkpoint or clock_skew
     seq: int | None
     detail: str
 
     def to_json(self) -> dict[str, Any]:
         """The note as the API's JSON carries it."""
-        return {"kind": self.kind, "seq": self.seq, "detail": self.detail}
+        return {"kind": self.kind.value, "seq": self.seq, "detail": self.detail}
 
 
 @dataclass(frozen=True)
@@ -128,12 +129,12 @@ def ingest(s: Session, device_id: str, batch: CheckedBatch, now: datetime) -> In
     """Under the device's lock: refuse the batch with an alert, or store its new rows."""
     rows = batch.rows
     device = s.get(Device, device_id, with_for_update=True, populate_existing=True)
-    if device is None or device.status != "active" or device.public_key != batch.public_key:
+    if device is None or device.status != DeviceStatus.ACTIVE or device.public_key != batch.public_key:
         return JournalRefused("the device is not active", Reason.DEVICE_REVOKED, acked_seq=0, head_hash="", seq=None)
     acked, last, first = device.acked_seq, rows[-1], rows[0].seq
 
     def refuse(reason: Reason, seq: int | None, detail: str) -> JournalRefused:
-        _alert(s, device, reason.value, seq, detail, now)
+        _alert(s, device, reason, seq, detail, now)
         return JournalRefused(detail, reason, acked_seq=acked, head_hash=device.head_hash, seq=seq)
 
     if batch.checkpoint_problem or batch.signed is None:
@@ -179,7 +180,7 @@ def ingest(s: Session, device_id: str, batch: CheckedBatch, now: datetime) -> In
         )
         skew = _skew(last, signed, now)
         if skew:
-            notes.append(_alert(s, device, Reason.CLOCK_SKEW.value, last.seq, skew, now))
+            notes.append(_alert(s, device, Reason.CLOCK_SKEW, last.seq, skew, now))
         acked = last.seq
     head = last.hash if new else device.head_hash
     return Ingested(acked_seq=acked, head_hash=head, stored=len(new), alerts=tuple(notes))
@@ -225,15 +226,15 @@ def _skew(newest: JournalRow, signed: chain.Checkpoint, now: datetime) -> str:
     return ""
 
 
-def _alert(s: Session, device: Device, kind: str, seq: int | None, detail: str, now: datetime) -> AlertNote:
+def _alert(s: Session, device: Device, kind: Reason, seq: int | None, detail: str, now: datetime) -> AlertNote:
     """Keep an alert, unless the same one is already open: a gate retrying a refused batch adds none."""
     same = select(Alert.id).where(Alert.device_id == device.id, Alert.kind == kind, Alert.acknowledged_by == "")
-    if kind != Reason.CLOCK_SKEW.value:  # one open skew alert per gate; the others per seq
+    if kind is not Reason.CLOCK_SKEW:  # one open skew alert per gate; the others per seq
         same = same.where(Alert.seq == seq)
     if s.execute(same.limit(1)).first() is None:
         s.execute(
             insert(Alert).values(
-                event_id=device.event_id, device_id=device.id, kind=kind, seq=seq, detail=detail, created=now
+                event_id=device.event_id, device_id=device.id, kind=kind.value, seq=seq, detail=detail, created=now
             )
         )
     return AlertNote(kind, seq, detail)
@@ -251,3 +252,25 @@ def held_rows(s: Session, device_id: str) -> list[JournalRow]:
     """Every row held for a device, in seq order."""
     result = s.execute(select(*_ROW_COLUMNS).where(Scan.device_id == device_id).order_by(Scan.seq))
     return [JournalRow(*row) for row in result]
+
+
+def ingest_journal(
+    store: Store, device: Device, rows: Sequence[JournalRow], checkpoint: bytes, now: datetime
+) -> Ingested:
+    """Check and store a batch of a gate's journal rows; JournalRefused (alert kept) when refused.
+
+    The chain and the checkpoint are verified before the write transaction starts, so gates
+    uploading at once spend their CPU in parallel and hold the write lock only to store.
+    """
+    batch = check_batch(rows, checkpoint, device.public_key)
+    with store.writing() as s:
+        outcome = ingest(s, device.id, batch, now)
+    if isinstance(outcome, JournalRefused):
+        raise outcome
+    return outcome
+
+
+def journal_rows(store: Store, device_id: str) -> list[JournalRow]:
+    """A device's uploaded journal, in seq order, as the gate chained it."""
+    with store.session() as s:
+        return held_rows(s, device_id)

@@ -1,8 +1,10 @@
-"""SQLAlchemy models: events, zones, guests, issued credentials and bundle versions."""
+"""SQLAlchemy models: events, zones, guests, issued credentials and bundle versions, and the
+states their status columns take."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import cast
 
 from sqlalchemy import (
@@ -43,6 +45,21 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 _TEXT = 200  # checkin.core.chain.MAX_TEXT; not imported so the models stay free of the chain module
+
+
+class CredentialStatus(StrEnum):
+    """An issued credential is active until it is revoked (re-issuing revokes the old one)."""
+
+    ACTIVE = "active"
+    REVOKED = "revoked"
+
+
+class DeviceStatus(StrEnum):
+    """A gate is pending until it spends its enrolment code, then active until revoked."""
+
+    PENDING = "pending"
+    ACTIVE = "active"
+    REVOKED = "revoked"
 
 
 class Base(DeclarativeBase):
@@ -122,7 +139,7 @@ class IssuedCredential(Base):
     issued_at: Mapped[datetime] = mapped_column(UtcDateTime)
     not_before: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    status: Mapped[str] = mapped_column(String(16), default=CredentialStatus.ACTIVE.value)
     reason: Mapped[str] = mapped_column(Text, default="")
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     text: Mapped[str] = mapped_column(Text)
@@ -138,7 +155,7 @@ class Device(Base):
     zone: Mapped[str] = mapped_column(String(32))
     direction: Mapped[str] = mapped_column(String(8), default="in")
     created: Mapped[datetime] = mapped_column(UtcDateTime)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, active, revoked
+    status: Mapped[str] = mapped_column(String(16), default=DeviceStatus.PENDING.value)
     enrol_code_hash: Mapped[str] = mapped_column(String(64), default="", index=True)  # SHA-256, never the code
     enrol_expires: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     enrolled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)

@@ -1,27 +1,50 @@
-"""The signing service's Flask app: `create_app(config)` with one blueprint per area.
+"""The signing service's Flask app: `create_app(config)` does all the wiring (store, issuing key,
+root key, CSRF, the login limiter, languages, security headers, error answers) and registers the
+blueprints, which only add routes.
 
 Time comes from `app.config["CLOCK"]` (a callable returning an aware UTC datetime), so tests
 pass a fixed clock instead of patching one. The session secret lives in the keys folder (0600),
-created on first start; it is never in the config file or the repository.
+created on first start; it is never in the config file or the repository. The database schema is
+not migrated here: `checkin db upgrade` does that, and the app refuses to start on an old schema.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from itertools import chain
 from pathlib import Path
 from typing import Any, cast
 
-from flask import Flask, abort, current_app, redirect, request, url_for
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from flask import Flask, abort, redirect, request, url_for
+from flask_wtf.csrf import CSRFProtect  # type: ignore[import-untyped]
 from werkzeug.routing import IntegerConverter, Map
 
 from checkin import files
 from checkin.config import Config
+from checkin.core.errors import CheckinError, ConfigError, Reason
+from checkin.keystore import PASSPHRASE_ENV
+from checkin.services.bundles import BundleService, load_root_key
+from checkin.services.issuing import load_signer
 from checkin.store import Store
+from checkin.web import admin, api, audit, auth, declare, errors, formatting, i18n
+from checkin.web.context import BUNDLES, SIGNER, STORE
+
+__all__ = ["PASSPHRASE_CONFIG", "ROOT_KEY_CONFIG", "SECRET_FILE", "SchemaNotCurrent", "create_app"]
 
 SECRET_FILE = "web-secret"  # noqa: S105 - a file name, not a secret
+# handed over by `checkin serve` and dropped at start: the issuing key's passphrase, the opened root key
+PASSPHRASE_CONFIG = "CHECKIN_KEY_PASSPHRASE"  # noqa: S105 - a config key name
+ROOT_KEY_CONFIG = "CHECKIN_ROOT_KEY"
+log = logging.getLogger(__name__)
+
+
+class SchemaNotCurrent(ConfigError):
+    """The database is not at the newest migration: the service refuses to start on it."""
 
 
 def _real_clock() -> datetime:
@@ -39,28 +62,44 @@ def _secret_key(keys_dir: Path) -> bytes:
         return secret
 
 
-def create_app(config: Config, test_config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the service app over the configured database and keys."""
+def create_app(cfg: Config, test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the service app over the configured database (which must be migrated) and keys."""
     app = Flask(__name__)
     app.config.from_mapping(
-        SECRET_KEY=_secret_key(config.keys_dir),
+        SECRET_KEY=_secret_key(cfg.keys_dir),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=True,
         MAX_CONTENT_LENGTH=32 * 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=int(auth.SESSION_MAX_AGE.total_seconds()),
         CLOCK=_real_clock,
-        CHECKIN_CONFIG=config,
+        CHECKIN_CONFIG=cfg,
     )
     if test_config:
         app.config.update(test_config)
-    store = Store(config.database_url)
-    store.migrate()
-    app.extensions["checkin.store"] = store
+    app.config["SESSION_COOKIE_SECURE"] = not app.testing
 
+    store = Store(cfg.database_url)
+    if not store.schema_current():
+        where = store.engine.url.render_as_string(hide_password=True)
+        store.dispose()
+        raise SchemaNotCurrent(f"database {where}", Reason.SCHEMA_NOT_CURRENT)
+    app.extensions[STORE] = store
+    app.extensions[SIGNER] = load_signer(cfg, cast(bytes | None, app.config.pop(PASSPHRASE_CONFIG, None)))
+    root_key = _root_key(cfg, cast(Ed25519PrivateKey | None, app.config.pop(ROOT_KEY_CONFIG, None)))
+    if root_key is not None:
+        app.extensions[BUNDLES] = BundleService(cfg, store, root_key)
+    app.extensions[auth.LIMITER] = auth.FailureLimiter(auth.ADDRESS_FAILURES, auth.ADDRESS_WINDOW)
+
+    csrf = CSRFProtect(app)
+    csrf.exempt(api.bp)  # gates and registration systems send bearer tokens, not cookies
+    i18n.init_app(app)
+    errors.install(app)
     app.before_request(_refuse_nul)
+    app.after_request(_site_headers)
     app.url_map.converters["int"] = RowId
-
-    from checkin.web import admin, api, audit, declare
+    app.jinja_env.filters["local"] = formatting.local_time
+    app.jinja_env.globals["reason_text"] = formatting.reason_text
+    app.context_processor(auth.template_names)
 
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
@@ -68,6 +107,20 @@ def create_app(config: Config, test_config: Mapping[str, Any] | None = None) -> 
     app.register_blueprint(declare.bp)
     app.add_url_rule("/", "index", lambda: redirect(url_for("admin.home")))
     return app
+
+
+def _root_key(cfg: Config, given: Ed25519PrivateKey | None) -> Ed25519PrivateKey | None:
+    """The root key: opened by `checkin serve`, or with $CHECKIN_KEY_PASSPHRASE. A service whose
+    keys are missing or locked still starts (the admin pages work); enrolment and bundles then
+    answer 503 until it is restarted with the key."""
+    if given is not None:
+        return given
+    passphrase = os.environ.get(PASSPHRASE_ENV)
+    try:
+        return load_root_key(cfg, passphrase.encode() if passphrase else None)
+    except CheckinError as exc:
+        log.warning("gate API without the root key (enrolment and bundles answer 503): %s", exc.code)
+        return None
 
 
 class RowId(IntegerConverter):
@@ -95,17 +148,19 @@ def _refuse_nul() -> None:
         abort(400)
 
 
-def store() -> Store:
-    """The current app's store."""
-    return cast(Store, current_app.extensions["checkin.store"])
-
-
-def config() -> Config:
-    """The current app's configuration."""
-    return cast(Config, current_app.config["CHECKIN_CONFIG"])
-
-
-def now() -> datetime:
-    """The current time, from the app's clock."""
-    clock = cast(Callable[[], datetime], current_app.config["CLOCK"])
-    return clock()
+def _site_headers(response: Any) -> Any:
+    """The pages' security headers on everything outside the JSON API, refusals included."""
+    if request.path.startswith(errors.API_PREFIX):
+        return response
+    headers = response.headers
+    headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    )
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    if request.endpoint and not request.endpoint.endswith(".static"):
+        headers.setdefault("Cache-Control", "no-store")  # pages hold personal data and one-time codes
+    return response

@@ -11,131 +11,59 @@ The issuing key is decrypted once when the app starts (CHECKIN_KEY_PASSPHRASE) a
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import (
     Blueprint,
-    Flask,
     Response,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
     request,
     url_for,
 )
-from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 
-from checkin import issuing, mail, qr
+from checkin import mail, qr
 from checkin.clikit import parse_time
-from checkin.config import Config
 from checkin.core import credential
 from checkin.core.errors import CheckinError, InputError, KeyStoreError, Reason, message
-from checkin.issuing import GuestRow, RowError
-from checkin.keystore import PASSPHRASE_ENV, KeyStore
-from checkin.store import EARLIEST_EVENT, EVENT_ID, LATEST_EVENT, RESERVED_EVENT_IDS, Event, Guest, NewEvent, people
-from checkin.store.people import Role
-from checkin.web import auth, config, i18n, now, store
+from checkin.keystore import KeyStore
+from checkin.services import events as event_service
+from checkin.services import gates, guestlist, issuing, revocation
+from checkin.services import guests as guest_service
+from checkin.services.issuing import Signer
+from checkin.services.problems import FieldsInvalid, Problem, RowError
+from checkin.store import CredentialStatus, Event, Guest, reports
+from checkin.store import devices as stored_devices
+from checkin.store import events as stored_events
+from checkin.store import guests as stored_guests
+from checkin.store import users as stored_users
+from checkin.store.actions import action_count, actions, log_action
+from checkin.store.events import EARLIEST_EVENT, EVENT_ID, LATEST_EVENT, RESERVED_EVENT_IDS, NewEvent
+from checkin.store.guests import GuestRow
+from checkin.store.users import Role
+from checkin.web import auth
 from checkin.web.auth import ADMIN_ONLY, EVERYONE, REGISTRATION, allow, current_user
-from checkin.web.i18n import N_, language, ngettext
+from checkin.web.context import config, loaded_signer, now, signer, signer_problem, store
+from checkin.web.formatting import local_time
 from checkin.web.i18n import gettext as _
+from checkin.web.i18n import language, ngettext
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 auth.install(bp)
 
-SIGNER = "checkin.signer"
 PAGE_SIZE = 50
 _ZONE = re.compile(r"^[a-z0-9_-]{1,32}$")
 _SPLIT = re.compile(r"[;,|\s]+")
 
 
-# ---- start-up: the issuing key --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Signer:
-    """The issuing key the service signs with, loaded once at start."""
-
-    kid: bytes
-    key: Ed25519PrivateKey = field(repr=False)
-
-
-PASSPHRASE_CONFIG = "CHECKIN_KEY_PASSPHRASE"  # noqa: S105 - a config key name; the value is handed over by `checkin serve` and dropped
-
-
-def load_signer(cfg: Config, given: bytes | None = None) -> Signer | KeyStoreError:
-    """Decrypt the active issuing key with the passphrase given (else CHECKIN_KEY_PASSPHRASE), or say why not."""
-    try:
-        keystore = KeyStore(cfg.keys_dir)
-        info = keystore.active_issuing()
-        passphrase = given.decode() if given is not None else os.environ.get(PASSPHRASE_ENV)
-        if info.encrypted and not passphrase:
-            raise KeyStoreError(f"start the service with {PASSPHRASE_ENV} set to issue codes", Reason.WRONG_PASSPHRASE)
-        key = keystore.load_private(info, passphrase.encode() if info.encrypted and passphrase else None)
-    except KeyStoreError as exc:
-        return exc
-    return Signer(info.kid_bytes, key)
-
-
-def _setup(state: BlueprintSetupState) -> None:
-    app = cast(Flask, state.app)
-    auth.init_app(app)
-    i18n.init_app(app)
-    given = cast(bytes | None, app.config.pop(PASSPHRASE_CONFIG, None))
-    app.extensions[SIGNER] = load_signer(cast(Config, app.config["CHECKIN_CONFIG"]), given)
-    app.jinja_env.filters["local"] = _local_time
-    app.jinja_env.globals["reason_text"] = _reason_text
-
-
-def _reason_text(reason: str) -> str:
-    """A reason code in words; a code this version does not know (from a newer gate) as itself."""
-    known = Reason._value2member_map_.get(reason)
-    return message(Reason(reason), language()) if known is not None else reason
-
-
-bp.record_once(_setup)
-
-
-def signer_problem() -> KeyStoreError | None:
-    """Why codes cannot be issued now, or None when they can."""
-    loaded = current_app.extensions.get(SIGNER)
-    return loaded if isinstance(loaded, KeyStoreError) else None
-
-
-def _signer() -> Signer:
-    loaded = current_app.extensions.get(SIGNER)
-    if isinstance(loaded, KeyStoreError):
-        raise loaded
-    if not isinstance(loaded, Signer):
-        raise KeyStoreError("the issuing key was not loaded", Reason.NO_SIGNING_KEY)
-    active = KeyStore(config().keys_dir).active_issuing()
-    if active.kid_bytes != loaded.kid:
-        # `checkin keys rotate` or `keys revoke` ran since the start: the loaded key must not sign
-        raise KeyStoreError(
-            f"the issuing key changed to {active.kid} since the service started; restart it", Reason.NO_SIGNING_KEY
-        )
-    return loaded
-
-
 # ---- helpers --------------------------------------------------------------------------------------
-
-
-def _local_time(moment: datetime | str | None, timezone: str | None = None) -> str:
-    if not moment:
-        return ""
-    if isinstance(moment, str):  # ISO text, as keys.json keeps times
-        moment = datetime.fromisoformat(moment)
-    local = moment.astimezone(ZoneInfo(timezone or config().deployment.timezone))
-    return local.strftime("%d/%m/%Y %H:%M" if language() == "vi" else "%Y-%m-%d %H:%M")
 
 
 def _actor() -> str:
@@ -143,7 +71,7 @@ def _actor() -> str:
 
 
 def _log(action: str, target: str, detail: str = "") -> None:
-    store().record_action(_actor(), action, target, detail, now())
+    log_action(store(), _actor(), action, target, detail, now())
 
 
 MAX_PAGE = 1_000_000  # far past any list's end, and an OFFSET every database takes
@@ -158,14 +86,14 @@ def _page() -> int:
 
 def _event_or_404(event_id: str) -> Event:
     try:
-        return store().event(event_id)
+        return stored_events.event(store(), event_id)
     except InputError:
         abort(404)
 
 
 def _guest_or_404(guest_id: int) -> Guest:
     try:
-        return people.guest(store(), guest_id)
+        return stored_guests.guest(store(), guest_id)
     except InputError:
         abort(404)
 
@@ -175,65 +103,17 @@ def _form(name: str) -> str:
 
 
 def _text_error(value: str, limit: int, *, required: bool) -> str | None:
-    if required and not value:
-        return _("This field is required.")
-    if len(value) > limit:
-        return _("At most %(limit)d characters.", limit=limit)
-    if credential.has_control(value):
-        return _("Control characters are not allowed.")
-    return None
+    problem = guest_service.text_problem(value, limit, required=required)
+    return None if problem is None else problem.text(language())
 
 
-def guest_errors(row: GuestRow, event: Event) -> dict[str, str]:
-    """Field errors of one guest, with the limits a ticket has: shared by the form, CSV import and
-    the issuing API."""
-    checks = {
-        "name": _text_error(row.name, credential.MAX_NAME, required=True),
-        "organisation": _text_error(row.organisation, credential.MAX_ORG, required=False),
-        "category": _text_error(row.category, credential.MAX_CATEGORY, required=False),
-    }
-    errors = {k: v for k, v in checks.items() if v}
-    unknown = [z for z in row.zones if z not in event.zone_codes]
-    if not row.zones:
-        errors["zones"] = _("Choose at least one zone.")
-    elif unknown:
-        errors["zones"] = _("Unknown zone: %(zones)s.", zones=", ".join(unknown))
-    if row.email and (len(row.email) > 254 or not issuing.EMAIL.match(row.email) or credential.has_control(row.email)):
-        errors["email"] = _("Not a valid e-mail address.")
-    return errors
-
-
-_ROW_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"^the name is empty$"), N_("The name is empty.")),
-    (
-        re.compile(r"^unknown zone\(s\) (?P<zones>.+); the event has (?P<known>.+)$"),
-        N_("Unknown zone(s) %(zones)s; the event has %(known)s."),
-    ),
-    (re.compile(r"^e-mail address (?P<email>.+) is not valid$"), N_("The e-mail address %(email)s is not valid.")),
-    (
-        re.compile(r"^(?P<cells>\d+) cells but the header has (?P<columns>\d+)$"),
-        N_("%(cells)s cells, but the header has %(columns)s columns."),
-    ),
-    (re.compile(r"^already on the guest list$"), N_("Already on the guest list.")),
-    (re.compile(r"^the same guest as line (?P<line>\d+)$"), N_("The same guest as line %(line)s.")),
-    (
-        re.compile(r"^a cell runs from line (?P<start>\d+) to line (?P<end>\d+)$"),
-        N_("A cell runs from line %(start)s to line %(end)s: a line break in a cell, or a quote left open."),
-    ),
-    (
-        re.compile(r"^the row cannot be read \(.*\); nor what follows$"),
-        N_("This row cannot be read (a cell is far too long), nor the rows after it."),
-    ),
-)
+def _texts(problems: dict[str, Problem]) -> dict[str, str]:
+    return {name: problem.text(language()) for name, problem in problems.items()}
 
 
 def row_error_text(error: RowError) -> str:
-    """A refused row's reason in the page's language (the reader writes English details)."""
-    for pattern, template in _ROW_MESSAGES:
-        match = pattern.match(error.detail)
-        if match:
-            return _(template, **match.groupdict())
-    return error.detail
+    """A refused row's reason in the page's language."""
+    return error.text(language())
 
 
 # ---- home and events ------------------------------------------------------------------------------
@@ -250,7 +130,9 @@ def home() -> ResponseReturnValue:
 @allow(EVERYONE)
 def events() -> ResponseReturnValue:
     """Every event with its counts."""
-    return render_template("admin/events.html", events=store().events(), counts=people.event_counts(store()))
+    return render_template(
+        "admin/events.html", events=stored_events.events(store()), counts=reports.event_counts(store())
+    )
 
 
 def _event_form_values() -> dict[str, str]:
@@ -320,14 +202,13 @@ def event_new() -> ResponseReturnValue:
     new, errors = _parse_event(values)
     if new is not None:
         try:
-            store().create_event(new, now())
+            event_service.create_event(store(), new, now(), actor=_actor())
         except InputError as exc:
             if exc.reason is not Reason.ALREADY_EXISTS:
                 raise
             errors["id"] = _("An event with this id already exists.")
     if new is None or errors:
         return render_template("admin/event_new.html", values=values, errors=errors), 400
-    _log("event.create", new.id, f"{new.name}; zones {', '.join(new.zones)}")
     flash(_("Event %(id)s created.", id=new.id), "ok")
     return redirect(url_for("admin.event", event_id=new.id))
 
@@ -338,11 +219,11 @@ def event(event_id: str) -> ResponseReturnValue:
     """One event: its numbers, gates and guests (searchable, without regard to diacritics)."""
     ev = _event_or_404(event_id)
     query = request.args.get("q", "").strip()[:200]
-    views = people.guest_views(store(), ev.id, query)
+    views = stored_guests.guest_views(store(), ev.id, query)
     page = _page()
     start = (page - 1) * PAGE_SIZE
-    everyone = views if not query else people.guest_views(store(), ev.id)
-    pending = sum(1 for v in everyone if v.status == "none")
+    everyone = views if not query else stored_guests.guest_views(store(), ev.id)
+    pending = sum(1 for v in everyone if v.status is None)
     return render_template(
         "admin/event.html",
         event=ev,
@@ -352,9 +233,9 @@ def event(event_id: str) -> ResponseReturnValue:
         page=page,
         pages=max(1, -(-len(views) // PAGE_SIZE)),
         pending=pending,
-        counts=people.event_counts(store()).get(ev.id, people.EventCounts()),
-        gates=store().devices(ev.id),
-        entries=people.recent_entries(store(), ev.id),
+        counts=reports.event_counts(store()).get(ev.id, reports.EventCounts()),
+        gates=stored_devices.devices(store(), ev.id),
+        entries=reports.recent_entries(store(), ev.id),
         signer_problem=signer_problem(),
         mail_enabled=config().mail.enabled,
     )
@@ -369,21 +250,14 @@ def gate_new(event_id: str) -> ResponseReturnValue:
     """Create a gate and show its one-time enrolment code, once (never in a URL or a log)."""
     ev = _event_or_404(event_id)
     name, zone, direction = _form("name"), _form("zone"), _form("direction") or "in"
-    errors: dict[str, str] = {}
-    name_error = _text_error(name, 100, required=True)
-    if name_error:
-        errors["gate_name"] = name_error
-    if zone not in ev.zone_codes:
-        errors["gate_zone"] = _("Choose one of the event's zones.")
-    if direction not in ("in", "out"):
-        errors["gate_direction"] = _("Choose in or out.")
-    if errors:
+    try:
+        made = gates.add_gate(store(), ev, name, zone, direction, now(), actor=_actor())
+    except FieldsInvalid as refused:
+        errors = {f"gate_{field}": text for field, text in refused.texts(language()).items()}
         return render_template(
             "admin/gate_error.html", event=ev, errors=errors, values={"name": name, "zone": zone}
         ), 400
-    device, code = store().create_device(ev.id, name, zone, direction, now())
-    _log("gate.create", f"{ev.id}/{device.id}", f"{name} ({zone}, {direction})")
-    return render_template("admin/gate_created.html", event=ev, device=device, code=code)
+    return render_template("admin/gate_created.html", event=ev, device=made.device, code=made.code)
 
 
 @bp.route("/gates/<device_id>/revoke", methods=["POST"])
@@ -391,14 +265,14 @@ def gate_new(event_id: str) -> ResponseReturnValue:
 def gate_revoke(device_id: str) -> ResponseReturnValue:
     """Revoke a gate (a stolen laptop): its token stops working at once."""
     try:
-        device = store().device(device_id)
-    except InputError:
-        abort(404)
-    if device.status == "revoked":
+        device = gates.revoke_gate(store(), device_id, now(), actor=_actor())
+    except InputError as exc:
+        if exc.reason is Reason.NOT_FOUND:
+            abort(404)
+        if exc.reason is not Reason.DEVICE_REVOKED:
+            raise
         flash(_("This gate is already revoked."), "error")
-        return redirect(url_for("admin.event", event_id=device.event_id)), 303
-    store().revoke_device(device.id, now())
-    _log("gate.revoke", f"{device.event_id}/{device.id}", device.name)
+        return redirect(url_for("admin.event", event_id=stored_devices.device(store(), device_id).event_id)), 303
     flash(_("Gate %(name)s revoked: it can no longer fetch bundles or upload its journal.", name=device.name), "ok")
     return redirect(url_for("admin.event", event_id=device.event_id))
 
@@ -420,17 +294,18 @@ def guest_new(event_id: str) -> ResponseReturnValue:
         row = GuestRow(0, "", "", "", ev.zone_codes[:1], "")
         return render_template("admin/guest_form.html", event=ev, row=row, errors={}, guest=None, issue_now=True)
     row = _guest_form_row()
-    errors = guest_errors(row, ev)
     issue_now = request.form.get("issue_now") == "1"
-    if errors:
+    try:
+        added = guest_service.add_guest(store(), ev, row, now(), actor=_actor())
+    except FieldsInvalid as refused:
+        errors = refused.texts(language())
         return render_template(
             "admin/guest_form.html", event=ev, row=row, errors=errors, guest=None, issue_now=issue_now
         ), 400
-    guest_id = people.add_guests(store(), ev.id, [row], now(), actor=_actor())[0]
     flash(_("Guest %(name)s added.", name=row.name), "ok")
     if issue_now:
-        _issue_and_report(ev, [people.guest(store(), guest_id)], reissue=False)
-    return redirect(url_for("admin.guest", guest_id=guest_id))
+        _issue_and_report(ev, [added], reissue=False)
+    return redirect(url_for("admin.guest", guest_id=added.id))
 
 
 @bp.route("/guests/<int:guest_id>")
@@ -442,8 +317,8 @@ def guest(guest_id: int) -> ResponseReturnValue:
 
 def _guest_page(row: Guest, errors: dict[str, str] | None = None, status: int = 200) -> ResponseReturnValue:
     ev = _event_or_404(row.event_id)
-    creds = people.guest_credentials(store(), row.id)
-    active = next((c for c in creds if c.status == "active"), None)
+    creds = stored_guests.guest_credentials(store(), row.id)
+    active = next((c for c in creds if c.status == CredentialStatus.ACTIVE), None)
     svg = qr.svg(active.text, border=config().qr.border) if active is not None and auth.can(REGISTRATION) else None
     return render_template(
         "admin/guest.html",
@@ -466,16 +341,22 @@ def guest_edit(guest_id: int) -> ResponseReturnValue:
     ev = _event_or_404(current.event_id)
     if auth.showing():
         return render_template(
-            "admin/guest_form.html", event=ev, row=people.guest_row(current), errors={}, guest=current, issue_now=False
+            "admin/guest_form.html",
+            event=ev,
+            row=stored_guests.guest_row(current),
+            errors={},
+            guest=current,
+            issue_now=False,
         )
     row = _guest_form_row()
-    errors = guest_errors(row, ev)
-    if errors:
+    try:
+        guest_service.edit_guest(store(), current, ev, row, now(), actor=_actor())
+    except FieldsInvalid as refused:
+        errors = refused.texts(language())
         return render_template(
             "admin/guest_form.html", event=ev, row=row, errors=errors, guest=current, issue_now=False
         ), 400
-    people.update_guest(store(), guest_id, row, now(), actor=_actor())
-    if any(c.status == "active" for c in people.guest_credentials(store(), guest_id)):
+    if any(c.status == CredentialStatus.ACTIVE for c in stored_guests.guest_credentials(store(), guest_id)):
         flash(_("Saved. Re-issue the code so that the badge shows the new details."), "ok")
     else:
         flash(_("Saved."), "ok")
@@ -494,7 +375,7 @@ def guest_import(event_id: str) -> ResponseReturnValue:
         )
     issue_now = request.form.get("issue_now") == "1"
     upload = request.files.get("file")
-    data = upload.read(issuing.MAX_CSV_BYTES + 1) if upload is not None else b""
+    data = upload.read(guestlist.MAX_CSV_BYTES + 1) if upload is not None else b""
     errors: dict[str, str] = {}
     rows: list[GuestRow] = []
     refused: list[RowError] = []
@@ -502,7 +383,7 @@ def guest_import(event_id: str) -> ResponseReturnValue:
         errors["file"] = _("Choose a CSV file.")
     else:
         try:
-            rows, refused = issuing.read_guest_csv(data, ev.zone_codes)
+            rows, refused = guestlist.read_guest_csv(data, ev.zone_codes)
         except InputError as exc:
             errors["file"] = exc.detail
     if issue_now and problem is not None:
@@ -511,102 +392,43 @@ def guest_import(event_id: str) -> ResponseReturnValue:
         return render_template(
             "admin/import.html", event=ev, errors=errors, signer_problem=problem, issue_now=issue_now
         ), 400
-    fresh = _without_repeats(ev, rows, refused)
-    issued = 0
-    if fresh and issue_now:
-        signer, moment, signed, sign_errors = sign_for_event(ev, fresh)
-        refused.extend(sign_errors)
-        issuing.record(store(), ev, signed, signer.kid, moment)
-        issued = len(signed)
-        _log("guest.import", ev.id, f"{issued} guests, {issued} codes issued, {len(refused)} rows refused")
-    elif fresh:
-        people.add_guests(store(), ev.id, fresh, now(), actor=_actor())
-    refused.sort(key=lambda e: e.line)
-    added = issued if issue_now else len(fresh)
+    report = issuing.import_guests(
+        store(),
+        ev,
+        rows,
+        now(),
+        actor=_actor(),
+        issue_with=(config(), signer()) if issue_now else None,
+        refused=refused,
+    )
     return render_template(
         "admin/import_report.html",
         event=ev,
-        added=added,
-        issued=issued,
-        refused=refused,
+        added=report.added,
+        issued=report.issued,
+        refused=report.refused,
         row_error_text=row_error_text,
         file_name=upload.filename if upload is not None else "",
     )
 
 
-def _without_repeats(ev: Event, rows: Sequence[GuestRow], refused: list[RowError]) -> list[GuestRow]:
-    """Rows that are neither on the list already nor repeated in the file; the others are refused."""
-    known = people.existing_guest_keys(store(), ev.id)
-    seen: dict[tuple[str, str, str], int] = {}
-    fresh: list[GuestRow] = []
-    for row in rows:
-        key = people.guest_key(row.name, row.organisation, row.email)
-        problems = guest_errors(row, ev)
-        if problems:
-            refused.append(RowError(row.line, Reason.INVALID_INPUT.value, " ".join(problems.values())))
-        elif key in known:
-            refused.append(RowError(row.line, Reason.ALREADY_EXISTS.value, "already on the guest list"))
-        elif key in seen:
-            refused.append(RowError(row.line, Reason.ALREADY_EXISTS.value, f"the same guest as line {seen[key]}"))
-        else:
-            seen[key] = row.line
-            fresh.append(row)
-    return fresh
-
-
 # ---- issuing and revocation -------------------------------------------------------------------------
-
-
-def _window(ev: Event, moment: datetime) -> tuple[datetime, datetime]:
-    cfg = config()
-    window = issuing.ticket_window(ev, cfg.issuing.valid_before_event_hours, cfg.issuing.valid_after_event_hours)
-    if window[1] <= moment:
-        raise InputError(_("The event is over: its codes would already have expired."))
-    return window
-
-
-def sign_for_event(
-    ev: Event, rows: Sequence[GuestRow]
-) -> tuple[Signer, datetime, list[issuing.Issued], list[RowError]]:
-    """Sign one code per row with the loaded key, valid for the event's default window."""
-    signer = _signer()
-    moment = now()
-    signed, errors = issuing.sign_rows(
-        rows,
-        issuer=config().deployment.id,
-        event=ev,
-        key=signer.key,
-        kid=signer.kid,
-        window=_window(ev, moment),
-        now=moment,
-    )
-    return signer, moment, signed, errors
-
-
-def _issue(ev: Event, guests: Sequence[Guest], *, reissue: bool) -> tuple[int, list[RowError]]:
-    """Sign a code for each guest and store it; with `reissue`, their active codes are revoked."""
-    rows = [people.guest_row(g, line=g.id) for g in guests]  # the line carries the guest id back
-    signer, moment, signed, errors = sign_for_event(ev, rows)
-    count = people.record_credentials(
-        store(),
-        [(item.row.line, item.credential, signer.kid.hex(), item.text) for item in signed],
-        moment,
-        actor=_actor(),
-        revoke_active=reissue,
-    )
-    return count, errors
 
 
 def _issue_and_report(ev: Event, guests: Sequence[Guest], *, reissue: bool) -> None:
     try:
-        count, errors = _issue(ev, guests, reissue=reissue)
+        report = issuing.issue_to_guests(store(), config(), signer, ev, guests, now(), actor=_actor(), reissue=reissue)
     except CheckinError as exc:
         flash(_("No code was issued: %(reason)s", reason=exc.text(language())), "error")
         return
-    if count:
-        flash(ngettext("%(num)d code issued.", "%(num)d codes issued.", count), "ok")
-    for error in errors:
-        flash(_("Guest #%(id)d: %(reason)s", id=error.line, reason=error.detail), "error")
+    _report_issued(report)
+
+
+def _report_issued(report: issuing.IssueReport) -> None:
+    if report.count:
+        flash(ngettext("%(num)d code issued.", "%(num)d codes issued.", report.count), "ok")
+    for error in report.refused:
+        flash(_("Guest #%(id)d: %(reason)s", id=error.guest_id or 0, reason=error.text(language())), "error")
 
 
 @bp.route("/events/<event_id>/issue", methods=["POST"])
@@ -614,11 +436,15 @@ def _issue_and_report(ev: Event, guests: Sequence[Guest], *, reissue: bool) -> N
 def event_issue(event_id: str) -> ResponseReturnValue:
     """Issue codes to every guest of the event who never had one (revoked guests stay revoked)."""
     ev = _event_or_404(event_id)
-    pending = [v.guest for v in people.guest_views(store(), ev.id) if v.status == "none"]
-    if not pending:
-        flash(_("Every guest already has a code."), "ok")
+    try:
+        report = issuing.issue_pending(store(), config(), signer, ev, now(), actor=_actor())
+    except CheckinError as exc:
+        flash(_("No code was issued: %(reason)s", reason=exc.text(language())), "error")
     else:
-        _issue_and_report(ev, pending, reissue=False)
+        if report is None:
+            flash(_("Every guest already has a code."), "ok")
+        else:
+            _report_issued(report)
     return redirect(url_for("admin.event", event_id=ev.id))
 
 
@@ -626,14 +452,17 @@ def event_issue(event_id: str) -> ResponseReturnValue:
 @allow(REGISTRATION)
 def guest_issue(guest_id: int) -> ResponseReturnValue:
     """Issue a guest's code; with reissue=1, revoke their active code and issue a new one."""
-    context = people.issue_context(store(), guest_id)
-    if context is None:
-        abort(404)
-    row = context.guest
     reissue = request.form.get("reissue") == "1"
-    if context.has_active and not reissue:
-        return _guest_page(row, {"issue": _("This guest already has an active code; use Re-issue to replace it.")}, 409)
-    _issue_and_report(context.event, [row], reissue=reissue)
+    try:
+        report = issuing.issue_to_guest(store(), config(), signer, guest_id, now(), actor=_actor(), reissue=reissue)
+    except CheckinError as exc:
+        if exc.reason is Reason.NOT_FOUND:
+            abort(404)
+        if exc.reason is Reason.HAS_ACTIVE_CODE:
+            return _guest_page(_guest_or_404(guest_id), {"issue": exc.text(language())}, 409)
+        flash(_("No code was issued: %(reason)s", reason=exc.text(language())), "error")
+    else:
+        _report_issued(report)
     return redirect(url_for("admin.guest", guest_id=guest_id))
 
 
@@ -642,22 +471,23 @@ def guest_issue(guest_id: int) -> ResponseReturnValue:
 def credential_revoke(cti: str) -> ResponseReturnValue:
     """Revoke one code, with a reason for the log; gates refuse it from their next bundle."""
     cred = _credential_or_404(cti)
-    reason = _form("reason")
-    problem = _text_error(reason, 500, required=True)
-    status = 400
-    if problem is None and cred.status != "active":
-        problem, status = _("This code is already revoked."), 409
-    if problem is not None:
+    try:
+        revocation.revoke_credential(store(), cred.cti, _form("reason"), now(), actor=_actor())
+    except (FieldsInvalid, InputError) as exc:
+        if isinstance(exc, FieldsInvalid):
+            problem, status = exc.texts(language())["reason"], 400
+        elif exc.reason is Reason.ALREADY_REVOKED:
+            problem, status = message(Reason.ALREADY_REVOKED, language()), 409
+        else:
+            raise
         if cred.guest_id is None:
-            raise InputError(f"reason: {problem}")
+            raise InputError(f"reason: {problem}") from None
         return _guest_page(_guest_or_404(cred.guest_id), {"reason": problem}, status)
     back = (
         url_for("admin.guest", guest_id=cred.guest_id)
         if cred.guest_id
         else url_for("admin.event", event_id=cred.event_id)
     )
-    store().revoke(cred.cti, reason, now())
-    _log("credential.revoke", cred.cti, reason)
     flash(_("Code %(id)s revoked. Gates refuse it once they fetch their next bundle.", id=cred.cti[:8]), "ok")
     return redirect(back)
 
@@ -666,18 +496,18 @@ def _credential_or_404(cti: str) -> Any:
     if not re.fullmatch(r"[0-9a-f]{32}", cti):
         abort(404)
     try:
-        return people.credential(store(), cti)
+        return stored_guests.credential(store(), cti)
     except InputError:
         abort(404)
 
 
 def _download_name(name: str, cti: str, ext: str) -> str:
-    return f"{issuing._slug(name)}-{cti[:8]}.{ext}"
+    return f"{issuing.slug(name)}-{cti[:8]}.{ext}"
 
 
 def _active_text(cti: str) -> tuple[str, str]:
     cred = _credential_or_404(cti)
-    if cred.status != "active":
+    if cred.status != CredentialStatus.ACTIVE:
         abort(404)
     return cast(str, cred.text), cast(str, cred.name)
 
@@ -714,7 +544,7 @@ def _attachment(body: bytes, mimetype: str, file_name: str) -> Response:
 def badge_sheet(event_id: str) -> ResponseReturnValue:
     """The printable A4 badge sheet of every active code of the event."""
     ev = _event_or_404(event_id)
-    rows = people.active_badges(store(), ev.id)
+    rows = reports.active_badges(store(), ev.id)
     if not rows:
         flash(_("No active codes to print yet."), "error")
         return redirect(url_for("admin.event", event_id=ev.id)), 303
@@ -730,13 +560,15 @@ def guest_email(guest_id: int) -> ResponseReturnValue:
     """Send the guest their active code by e-mail (PNG attached, Vietnamese and English text)."""
     row = _guest_or_404(guest_id)
     ev = _event_or_404(row.event_id)
-    active = next((c for c in people.guest_credentials(store(), guest_id) if c.status == "active"), None)
+    active = next(
+        (c for c in stored_guests.guest_credentials(store(), guest_id) if c.status == CredentialStatus.ACTIVE), None
+    )
     back = url_for("admin.guest", guest_id=guest_id)
     if active is None or not row.email:
         flash(_("The guest needs an active code and an e-mail address."), "error")
         return redirect(back), 303
     settings = config().mail
-    when = f"{_local_time(ev.start, ev.timezone)} – {_local_time(ev.end, ev.timezone)} ({ev.timezone})"
+    when = f"{local_time(ev.start, ev.timezone)} – {local_time(ev.end, ev.timezone)} ({ev.timezone})"
     try:
         message_ = mail.compose(
             settings,
@@ -773,7 +605,7 @@ def keys() -> ResponseReturnValue:
         problem: KeyStoreError | None = None
     except KeyStoreError as exc:
         infos, problem = [], exc
-    loaded = current_app.extensions.get(SIGNER)
+    loaded = loaded_signer()
     return render_template(
         "admin/keys.html",
         keys=infos,
@@ -788,7 +620,7 @@ def _users_page(
 ) -> ResponseReturnValue:
     return render_template(
         "admin/users.html",
-        users=people.users(store()),
+        users=stored_users.users(store()),
         roles=list(Role),
         errors=errors,
         values=values,
@@ -806,16 +638,16 @@ def users() -> ResponseReturnValue:
     values = {"username": _form("username"), "role": _form("role")}
     errors: dict[str, str] = {}
     try:
-        username = people.normalise_username(values["username"])
+        username = stored_users.normalise_username(values["username"])
     except InputError:
         errors["username"] = _("2 to 64 characters: a-z, 0-9, '.', '-' or '_'.")
     if values["role"] not in {r.value for r in Role}:
         errors["role"] = _("Choose a role.")
     if errors:
         return _users_page(errors, values, status=400)
-    password = people.generate_secret()
+    password = stored_users.generate_secret()
     try:
-        people.create_user(store(), username, Role(values["role"]), password, now(), actor=_actor())
+        stored_users.create_user(store(), username, Role(values["role"]), password, now(), actor=_actor())
     except InputError as exc:
         if exc.reason is not Reason.ALREADY_EXISTS:
             raise
@@ -824,7 +656,7 @@ def users() -> ResponseReturnValue:
 
 
 def _user_or_404(user_id: int) -> Any:
-    user = people.user_by_id(store(), user_id)
+    user = stored_users.user_by_id(store(), user_id)
     if user is None:
         abort(404)
     return user
@@ -841,14 +673,14 @@ def user_change(user_id: int) -> ResponseReturnValue:
         if action == "role":
             if _form("role") not in {r.value for r in Role}:
                 return _users_page({f"role-{user_id}": _("Choose a role.")}, {"username": "", "role": ""}, status=400)
-            people.update_user(store(), user_id, now(), actor=_actor(), role=Role(_form("role")))
+            stored_users.update_user(store(), user_id, now(), actor=_actor(), role=Role(_form("role")))
         elif action in ("enable", "disable"):
-            people.update_user(store(), user_id, now(), actor=_actor(), active=action == "enable")
+            stored_users.update_user(store(), user_id, now(), actor=_actor(), active=action == "enable")
         elif action == "unlock":
-            people.update_user(store(), user_id, now(), actor=_actor(), unlock=True)
+            stored_users.update_user(store(), user_id, now(), actor=_actor(), unlock=True)
         elif action == "password":
-            password = people.generate_secret()
-            people.update_user(store(), user_id, now(), actor=_actor(), password=password, unlock=True)
+            password = stored_users.generate_secret()
+            stored_users.update_user(store(), user_id, now(), actor=_actor(), password=password, unlock=True)
         else:
             return _users_page({"action": _("Unknown action.")}, {"username": "", "role": ""}, status=400)
     except InputError as exc:
@@ -867,11 +699,5 @@ def user_change(user_id: int) -> ResponseReturnValue:
 def action_log() -> ResponseReturnValue:
     """The admin action log, newest first."""
     page = _page()
-    rows, total = people.actions(store(), limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    rows, total = actions(store(), limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE), action_count(store())
     return render_template("admin/log.html", actions=rows, page=page, pages=max(1, -(-total // PAGE_SIZE)), total=total)
-
-
-@bp.errorhandler(CheckinError)
-def _checkin_error(error: CheckinError) -> ResponseReturnValue:
-    status = 404 if error.reason is Reason.NOT_FOUND else 400
-    return render_template("admin/error.html", status=status, reason=error.reason, detail=error.detail), status

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,11 +21,9 @@ from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
-    Flask,
     abort,
     current_app,
     g,
-    make_response,
     redirect,
     render_template,
     request,
@@ -33,13 +31,12 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_wtf.csrf import CSRFError, CSRFProtect  # type: ignore[import-untyped]
-from werkzeug.exceptions import HTTPException
 
 from checkin.core.errors import Reason, message
-from checkin.store import people
-from checkin.store.people import Role
-from checkin.web import config, now, store
+from checkin.store import users
+from checkin.store.actions import log_action
+from checkin.store.users import Role
+from checkin.web.context import config, now, store
 from checkin.web.i18n import LANGUAGES, gettext, language
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -55,6 +52,8 @@ SESSION_IDLE = timedelta(hours=2)
 ADDRESS_FAILURES = 30
 ADDRESS_WINDOW = timedelta(minutes=15)
 LIMITER = "checkin.login_limiter"
+# Addresses the limiter remembers at most: far more than one event's offices, and about a megabyte.
+MAX_ADDRESSES = 10_000
 
 
 @dataclass(frozen=True)
@@ -94,17 +93,28 @@ def can(roles: frozenset[Role]) -> bool:
 
 
 class FailureLimiter:
-    """Failed logins per client address in a sliding window; thread-safe, time from the caller."""
+    """Failed logins per client address in a sliding window; thread-safe, time from the caller.
 
-    def __init__(self, limit: int, window: timedelta) -> None:
-        self.limit, self.window = limit, window
-        self._failures: dict[str, deque[datetime]] = {}
+    Memory is bounded: at most `max_addresses` addresses are kept, the one failing longest ago
+    forgotten first, and an address whose failures all left the window is dropped when touched.
+    """
+
+    def __init__(self, limit: int, window: timedelta, max_addresses: int = MAX_ADDRESSES) -> None:
+        self.limit, self.window, self.max_addresses = limit, window, max_addresses
+        self._failures: OrderedDict[str, deque[datetime]] = OrderedDict()
         self._lock = threading.Lock()
 
+    def __len__(self) -> int:
+        return len(self._failures)
+
     def _recent(self, address: str, now: datetime) -> deque[datetime]:
-        times = self._failures.setdefault(address, deque())
+        times = self._failures.get(address)
+        if times is None:
+            return deque()
         while times and times[0] <= now - self.window:
             times.popleft()
+        if not times:
+            del self._failures[address]
         return times
 
     def blocked(self, address: str, now: datetime) -> bool:
@@ -115,10 +125,12 @@ class FailureLimiter:
     def fail(self, address: str, now: datetime) -> None:
         """Count one failure."""
         with self._lock:
-            self._recent(address, now).append(now)
-            if len(self._failures) > 10_000:  # forget idle addresses so memory stays bounded
-                for key in [k for k, v in self._failures.items() if not v]:
-                    del self._failures[key]
+            times = self._recent(address, now)
+            times.append(now)
+            self._failures[address] = times
+            self._failures.move_to_end(address)
+            while len(self._failures) > self.max_addresses:
+                self._failures.popitem(last=False)
 
 
 def _stamp(moment: datetime) -> int:
@@ -134,8 +146,8 @@ def _session_user() -> StaffUser | None:
         _end_session()
         session["expired"] = True  # the login page says why it is shown
         return None
-    user = people.user_by_id(store(), uid)
-    if user is None or not user.active or stamp != people.password_stamp(user.password_hash):
+    user = users.user_by_id(store(), uid)
+    if user is None or not user.active or stamp != users.password_stamp(user.password_hash):
         _end_session()
         return None
     if moment - seen >= 60:  # rewrite the cookie at most once a minute
@@ -213,23 +225,23 @@ def login() -> ResponseReturnValue:
     address = request.remote_addr or "unknown"
     if limiter.blocked(address, moment):
         return _refuse(username, message(Reason.TOO_MANY_ATTEMPTS, language()), 429)
-    user = people.user_by_name(store(), username)
+    user = users.user_by_name(store(), username)
     if user is None or not user.active:
-        people.burn_verification(password)
+        users.burn_verification(password)
         limiter.fail(address, moment)
         return _refuse(username, message(Reason.LOGIN_FAILED, language()), 401)
-    if people.is_locked(user, moment):
+    if users.is_locked(user, moment):
         return _refuse_locked(username, user.locked_until)
-    if not people.password_matches(user.password_hash, password):
+    if not users.password_matches(user.password_hash, password):
         limiter.fail(address, moment)
-        user = people.record_failed_login(store(), user.id, moment)
-        if people.is_locked(user, moment):
+        user = users.record_failed_login(store(), user.id, moment)
+        if users.is_locked(user, moment):
             return _refuse_locked(username, user.locked_until)
         return _refuse(username, message(Reason.LOGIN_FAILED, language()), 401)
-    user = people.record_login(store(), user.id, password, moment)
+    user = users.record_login(store(), user.id, password, moment)
     _end_session()  # a fresh session: nothing from before the login carries over (fixation)
     stamp = _stamp(moment)
-    session.update(uid=user.id, at=stamp, seen=stamp, pw=people.password_stamp(user.password_hash))
+    session.update(uid=user.id, at=stamp, seen=stamp, pw=users.password_stamp(user.password_hash))
     return redirect(safe_next(request.args.get("next")))
 
 
@@ -246,7 +258,7 @@ def _refuse_locked(username: str, until: datetime | None) -> ResponseReturnValue
 @allow(EVERYONE)
 def logout() -> ResponseReturnValue:
     """End the session (POST, so another site cannot log people out)."""
-    store().record_action(current_user().username, "user.logout", current_user().username, "", now())
+    log_action(store(), current_user().username, "user.logout", current_user().username, "", now())
     _end_session()
     return redirect(url_for("admin.login"))
 
@@ -260,78 +272,20 @@ def switch_language(code: str) -> ResponseReturnValue:
     return redirect(safe_next(request.args.get("next")))
 
 
-def _security_headers(response: Any) -> Any:
-    headers = response.headers
-    headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    )
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "same-origin")
-    if request.endpoint and not request.endpoint.endswith(".static"):
-        headers.setdefault("Cache-Control", "no-store")  # pages hold personal data and one-time codes
-    return response
-
-
-def _error_page(status: int, reason: Reason, detail: str = "") -> ResponseReturnValue:
-    return render_template("admin/error.html", status=status, reason=reason, detail=detail), status
-
-
 def install(bp: Blueprint) -> None:
-    """Put login, logout, the language switch, the guard and the error pages on the admin blueprint."""
+    """Put login, logout, the language switch and the guard on the admin blueprint."""
     bp.add_url_rule("/login", view_func=login, methods=["GET", "POST"])
     bp.add_url_rule("/logout", view_func=logout, methods=["POST"])
     bp.add_url_rule("/lang/<code>", view_func=switch_language)
     bp.before_request(guard)
-    bp.register_error_handler(CSRFError, lambda _e: _error_page(400, Reason.FORM_EXPIRED))
-    bp.register_error_handler(403, lambda _e: _error_page(403, Reason.FORBIDDEN))
-    bp.register_error_handler(404, lambda _e: _error_page(404, Reason.NOT_FOUND))
-    bp.app_context_processor(
-        lambda: {
-            "can": can,
-            "EVERYONE": EVERYONE,
-            "REGISTRATION": REGISTRATION,
-            "ADMIN_ONLY": ADMIN_ONLY,
-            "current_staff": g.get("checkin_user"),
-        }
-    )
 
 
-def init_app(app: Flask) -> None:
-    """App-wide pieces: cookie flags, CSRF protection (the gate API exempt), the login limiter."""
-    from checkin.web import api
-
-    app.config["SESSION_COOKIE_HTTPONLY"] = True
-    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
-    app.config["SESSION_COOKIE_SECURE"] = not app.testing
-    app.config.setdefault("WTF_CSRF_TIME_LIMIT", int(SESSION_MAX_AGE.total_seconds()))
-    csrf = app.extensions.get("csrf")
-    if not isinstance(csrf, CSRFProtect):
-        csrf = CSRFProtect(app)
-    csrf.exempt(api.bp)
-    app.extensions[LIMITER] = FailureLimiter(ADDRESS_FAILURES, ADDRESS_WINDOW)
-    # URLs that match no route never reach a blueprint: they get the same pages and headers
-    app.register_error_handler(404, _unrouted)
-    app.register_error_handler(405, _unrouted)
-    app.after_request(_site_headers)
-
-
-def _unrouted(exc: HTTPException) -> ResponseReturnValue:
-    """A URL no route takes (404), or not with this method (405): JSON below /api/, a page elsewhere."""
-    from checkin.web import api
-
-    status = exc.code or 404
-    reason = Reason.METHOD_NOT_ALLOWED if status == 405 else Reason.NOT_FOUND
-    if request.path.startswith("/api/"):
-        response = api.error_response(status, reason)
-    else:
-        response = make_response(_error_page(status, reason))
-    response.headers.extend([(k, v) for k, v in exc.get_headers() if k == "Allow"])
-    return response
-
-
-def _site_headers(response: Any) -> Any:
-    """The pages' security headers on everything outside the JSON API, routing refusals included."""
-    return response if request.path.startswith("/api/") else _security_headers(response)
+def template_names() -> dict[str, Any]:
+    """What every template may use to show or hide what the user's role allows."""
+    return {
+        "can": can,
+        "EVERYONE": EVERYONE,
+        "REGISTRATION": REGISTRATION,
+        "ADMIN_ONLY": ADMIN_ONLY,
+        "current_staff": g.get("checkin_user"),
+    }

@@ -8,10 +8,12 @@ from datetime import UTC, datetime
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from checkin import issuing
 from checkin.core import cose, credential
-from checkin.core.errors import InputError
-from checkin.issuing import GuestRow, RowError, read_guest_csv
+from checkin.core.errors import InputError, Reason
+from checkin.services import guestlist, issuing
+from checkin.services.guestlist import read_guest_csv
+from checkin.services.problems import RowError
+from checkin.store.guests import GuestRow
 from checkin.store.models import Event, Zone
 
 ZONES = ("hall", "vip", "press")
@@ -189,7 +191,7 @@ def test_a_quoted_newline_is_refused_where_it_starts_and_does_not_shift_later_li
     rows, errors = read_guest_csv(data, ZONES)
     assert [(r.line, r.name) for r in rows] == [(5, "Cường")]
     assert error_lines(errors) == [2, 4]  # no badge text may hold a line break
-    assert errors[0].detail == "a cell runs from line 2 to line 3"
+    assert (errors[0].reason, dict(errors[0].problem.params)) == (Reason.ROW_SPANS_LINES, {"start": 2, "end": 3})
 
 
 # ---- bad rows -----------------------------------------------------------------------------------
@@ -211,15 +213,17 @@ def test_bad_rows_are_reported_by_line_and_good_rows_come_through() -> None:
     rows, errors = read_guest_csv(data, ZONES)
     assert [(r.line, r.name) for r in rows] == [(2, "Nguyễn Văn An"), (10, "Đỗ Hải Yến")]
     assert error_lines(errors) == [3, 4, 5, 6, 8, 9]
-    details = {e.line: e for e in errors}
-    assert "backstage" in details[3].detail
-    assert "name" in details[4].detail
-    assert "cuong-at-example.vn" in details[5].detail
-    assert "6" in details[6].detail and "5" in details[6].detail
-    assert "stage" in details[8].detail
-    assert "lan@example" in details[9].detail
-    assert all(e.reason == "invalid_input" for e in errors)
-    assert str(details[3]).startswith("line 3: ")
+    details = {e.line: (e.reason, dict(e.problem.params)) for e in errors}
+    assert details == {
+        3: (Reason.ROW_ZONE_UNKNOWN, {"zones": "backstage", "known": "hall, vip, press"}),
+        4: (Reason.ROW_NAME_EMPTY, {}),
+        5: (Reason.ROW_EMAIL_INVALID, {"email": "cuong-at-example.vn"}),
+        6: (Reason.ROW_TOO_MANY_CELLS, {"cells": 6, "columns": 5}),
+        8: (Reason.ROW_ZONE_UNKNOWN, {"zones": "stage", "known": "hall, vip, press"}),
+        9: (Reason.ROW_EMAIL_INVALID, {"email": "lan@example"}),
+    }
+    assert "lan@example" in errors[-1].text("en") and "lan@example" in errors[-1].text("vi")
+    assert str(errors[0]).startswith("line 3: Unknown zone(s) backstage;")
 
 
 def test_whitespace_only_name_is_empty() -> None:
@@ -278,7 +282,7 @@ def test_missing_header_names_line_1_and_the_columns() -> None:
 
 def test_oversized_file_is_refused() -> None:
     with pytest.raises(InputError):
-        read_guest_csv(b"name\n" + b"a" * (issuing.MAX_CSV_BYTES + 1), ZONES)
+        read_guest_csv(b"name\n" + b"a" * (guestlist.MAX_CSV_BYTES + 1), ZONES)
 
 
 # ---- rows to tickets --------------------------------------------------------------------------

@@ -15,9 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checkin import issuing
-from checkin.core.errors import InputError
-from checkin.issuing import GuestRow, RowError, read_guest_csv
+from checkin.core.errors import InputError, Reason
+from checkin.services import guestlist
+from checkin.services.guestlist import read_guest_csv
+from checkin.services.problems import RowError
+from checkin.store.guests import GuestRow
 
 ZONES = ("hall", "vip", "press")
 BOM = b"\xef\xbb\xbf"
@@ -204,7 +206,7 @@ def test_zero_width_characters_in_header_cells(data: bytes) -> None:
 )
 @pytest.mark.parametrize("form", ["NFC", "NFD"])
 def test_every_vietnamese_and_english_alias_in_either_form(header: str, column: str, form: str) -> None:
-    assert issuing._column(unicodedata.normalize(form, header)) == column
+    assert guestlist._column(unicodedata.normalize(form, header)) == column
 
 
 @pytest.mark.parametrize(
@@ -251,7 +253,7 @@ def test_an_unterminated_quote_does_not_swallow_later_rows() -> None:
     data = csv_bytes("name,organisation,zones", 'An,"Sở Y tế,hall', "Bình,,vip", "Cường,,hall")
     rows, errors = read_guest_csv(data, ZONES)
     assert rows == [] and lines_of(errors) == [2]
-    assert "a cell runs from line 2 to line 4" in errors[0].detail  # the swallowed lines are named
+    assert dict(errors[0].problem.params) == {"start": 2, "end": 4}  # the swallowed lines are named
 
 
 def test_a_multiline_record_is_reported_at_the_line_it_starts_on() -> None:
@@ -271,14 +273,14 @@ def test_an_oversized_cell_stops_the_reading_and_says_so() -> None:
     rows, errors = read_guest_csv(data, ZONES)
     assert rows == []
     assert lines_of(errors) == [2]
-    assert "cannot be read" in errors[0].detail and "nor what follows" in errors[0].detail
+    assert errors[0].reason is Reason.ROW_UNREADABLE and "nor the rows after it" in errors[0].text()
 
 
 def test_an_oversized_quoted_multiline_cell_does_not_make_a_phantom_guest() -> None:
     data = csv_bytes("name,organisation,zones", 'An,"' + "x" * 200_000, 'more",hall', "Bình,,vip")
     rows, errors = read_guest_csv(data, ZONES)
     assert rows == []  # no phantom guest from the cell's tail; the rest is reported, not guessed at
-    assert lines_of(errors) == [2] and "nor what follows" in errors[0].detail
+    assert lines_of(errors) == [2] and errors[0].reason is Reason.ROW_UNREADABLE
 
 
 def test_a_nul_byte_in_a_cell_does_not_crash() -> None:
@@ -301,15 +303,15 @@ def test_a_header_with_a_million_columns() -> None:
     rows, errors = read_guest_csv(data, ZONES)
     assert [(r.line, r.name, r.email) for r in rows] == [(2, "An", ""), (3, "Bình", "b@example.vn")]
     assert lines_of(errors) == [4]
-    assert "1000003 cells but the header has 1000002" in errors[0].detail
+    assert "1000003 cells, but the header has 1000002 columns" in errors[0].text()
 
 
 def test_exactly_the_size_limit_is_read_and_one_byte_more_is_refused() -> None:
     head = csv_bytes("name,zones", "An,vip")
     filler = b" " * 100_000 + b"\n"  # blank lines: skipped
-    data = head + filler * ((issuing.MAX_CSV_BYTES - len(head)) // len(filler))
-    data += b" " * (issuing.MAX_CSV_BYTES - len(data) - 1) + b"\n"
-    assert len(data) == issuing.MAX_CSV_BYTES
+    data = head + filler * ((guestlist.MAX_CSV_BYTES - len(head)) // len(filler))
+    data += b" " * (guestlist.MAX_CSV_BYTES - len(data) - 1) + b"\n"
+    assert len(data) == guestlist.MAX_CSV_BYTES
     rows, errors = read_guest_csv(data, ZONES)
     assert (summary(rows), errors) == ([(2, "An", "", ("vip",), "")], [])
     with pytest.raises(InputError, match="20 MiB"):

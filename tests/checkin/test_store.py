@@ -19,17 +19,13 @@ from sqlalchemy import inspect, text, update
 from sqlalchemy.exc import DBAPIError
 
 from checkin.core.errors import InputError, Reason
-from checkin.store import (
-    CODE_ALPHABET,
-    ENROL_VALIDITY,
-    AdminAction,
-    Base,
-    NewEvent,
-    Store,
-    normalise_code,
-    sha256_hex,
-)
-from checkin.store.scratch import TEST_DATABASE_ENV, empty_tables, postgres_for_tests
+from checkin.store import AdminAction, Base, Store, sha256_hex
+from checkin.store import actions as stored_actions
+from checkin.store import devices as stored_devices
+from checkin.store import events as stored_events
+from checkin.store.devices import CODE_ALPHABET, ENROL_VALIDITY, normalise_code
+from checkin.store.events import NewEvent
+from tests.support.scratch import TEST_DATABASE_ENV, empty_tables, postgres_for_tests
 
 NOW = datetime(2022, 3, 26, 1, 0, tzinfo=UTC)
 KEY = "ab" * 32
@@ -62,7 +58,8 @@ def blank(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 @pytest.fixture
 def store(blank: Store) -> Store:
     blank.migrate()
-    blank.create_event(
+    stored_events.create_event(
+        blank,
         NewEvent("cds2022", "Chuyển đổi số", NOW, NOW + timedelta(hours=9), "Asia/Ho_Chi_Minh", ("hall", "vip")),
         NOW - timedelta(days=9),
     )
@@ -104,9 +101,9 @@ def test_a_guests_credentials_are_found_by_index_not_by_reading_the_table(store:
 
 
 def test_the_admin_log_is_append_only(store: Store) -> None:
-    store.record_action("admin:lan", "gate.add", "cds2022/abc", "Cổng A (hall, in)", NOW)
-    store.record_action("admin:lan", "gate.revoke", "cds2022/abc", "Cổng A", NOW + timedelta(minutes=1))
-    assert [(a.actor, a.action, a.at) for a in store.actions()] == [
+    stored_actions.log_action(store, "admin:lan", "gate.add", "cds2022/abc", "Cổng A (hall, in)", NOW)
+    stored_actions.log_action(store, "admin:lan", "gate.revoke", "cds2022/abc", "Cổng A", NOW + timedelta(minutes=1))
+    assert [(a.actor, a.action, a.at) for a in stored_actions.actions(store)] == [
         ("admin:lan", "gate.revoke", NOW + timedelta(minutes=1)),
         ("admin:lan", "gate.add", NOW),
     ]
@@ -114,14 +111,14 @@ def test_the_admin_log_is_append_only(store: Store) -> None:
         s.execute(update(AdminAction).values(actor="someone else"))
     with pytest.raises(DBAPIError, match="append-only"), store.writing() as s:
         s.execute(text("DELETE FROM admin_actions"))
-    assert len(store.actions()) == 2
+    assert len(stored_actions.actions(store)) == 2
 
 
 # ---- gate devices --------------------------------------------------------------------------------
 
 
 def test_a_new_gate_gets_a_typeable_one_time_code_kept_as_a_hash(store: Store) -> None:
-    device, code = store.create_device("cds2022", "  Cổng A  ", None, "in", NOW)
+    device, code = stored_devices.create_device(store, "cds2022", "  Cổng A  ", None, "in", NOW)
     groups = code.split("-")
     assert [len(g) for g in groups] == [4, 4, 4, 4]
     assert all(c in CODE_ALPHABET for c in "".join(groups))
@@ -144,71 +141,77 @@ def test_create_device_refuses_what_cannot_be(
     store: Store, event: str, name: str, zone: str | None, direction: str, reason: Reason
 ) -> None:
     with pytest.raises(InputError) as caught:
-        store.create_device(event, name, zone, direction, NOW)
+        stored_devices.create_device(store, event, name, zone, direction, NOW)
     assert caught.value.reason is reason
-    assert store.devices() == []
+    assert stored_devices.devices(store) == []
 
 
 def test_enrolment_binds_the_key_and_spends_the_code(store: Store) -> None:
-    device, code = store.create_device("cds2022", "Cổng A", "vip", "out", NOW)
-    enrolled, token = store.enrol_device(code, KEY, NOW + timedelta(minutes=3))
+    device, code = stored_devices.create_device(store, "cds2022", "Cổng A", "vip", "out", NOW)
+    enrolled, token = stored_devices.enrol_device(store, code, KEY, NOW + timedelta(minutes=3))
     assert (enrolled.id, enrolled.status, enrolled.public_key) == (device.id, "active", KEY)
     assert enrolled.enrol_code_hash == "" and enrolled.token_hash == sha256_hex(token)
-    assert store.device_for_token(token) is not None and store.device_for_token(token + "x") is None
+    assert (
+        stored_devices.device_for_token(store, token) is not None
+        and stored_devices.device_for_token(store, token + "x") is None
+    )
     with pytest.raises(InputError) as caught:
-        store.enrol_device(code, KEY, NOW + timedelta(minutes=4))
+        stored_devices.enrol_device(store, code, KEY, NOW + timedelta(minutes=4))
     assert caught.value.reason is Reason.ENROLMENT_INVALID
 
 
 def test_an_expired_code_enrols_nothing(store: Store) -> None:
-    _device, code = store.create_device("cds2022", "Cổng A", None, "in", NOW)
+    _device, code = stored_devices.create_device(store, "cds2022", "Cổng A", None, "in", NOW)
     with pytest.raises(InputError, match="administrator"):
-        store.enrol_device(code, KEY, NOW + ENROL_VALIDITY)
-    assert store.devices()[0].status == "pending"
+        stored_devices.enrol_device(store, code, KEY, NOW + ENROL_VALIDITY)
+    assert stored_devices.devices(store)[0].status == "pending"
 
 
 def test_revoking_a_gate_keeps_it_listed_and_refuses_its_token(store: Store) -> None:
-    device, code = store.create_device("cds2022", "Cổng A", None, "in", NOW)
-    _enrolled, token = store.enrol_device(code, KEY, NOW)
-    store.revoke_device(device.id, NOW + timedelta(hours=1))
-    found = store.device_for_token(token)
+    device, code = stored_devices.create_device(store, "cds2022", "Cổng A", None, "in", NOW)
+    _enrolled, token = stored_devices.enrol_device(store, code, KEY, NOW)
+    stored_devices.revoke_device(store, device.id, NOW + timedelta(hours=1))
+    found = stored_devices.device_for_token(store, token)
     assert found is not None and found.status == "revoked" and found.revoked_at == NOW + timedelta(hours=1)
-    assert [d.id for d in store.devices("cds2022")] == [device.id]
+    assert [d.id for d in stored_devices.devices(store, "cds2022")] == [device.id]
     with pytest.raises(InputError) as caught:
-        store.revoke_device("nope", NOW)
+        stored_devices.revoke_device(store, "nope", NOW)
     assert caught.value.reason is Reason.NOT_FOUND
 
 
 def test_last_seen_is_written_at_most_once_a_minute(store: Store) -> None:
-    device, code = store.create_device("cds2022", "Cổng A", None, "in", NOW)
-    enrolled, _token = store.enrol_device(code, KEY, NOW)
-    store.seen(enrolled, NOW + timedelta(seconds=30))
-    assert store.device(device.id).last_seen == NOW
-    store.seen(enrolled, NOW + timedelta(seconds=61))
-    assert store.device(device.id).last_seen == NOW + timedelta(seconds=61)
+    device, code = stored_devices.create_device(store, "cds2022", "Cổng A", None, "in", NOW)
+    enrolled, _token = stored_devices.enrol_device(store, code, KEY, NOW)
+    stored_devices.seen(store, enrolled, NOW + timedelta(seconds=30))
+    assert stored_devices.device(store, device.id).last_seen == NOW
+    stored_devices.seen(store, enrolled, NOW + timedelta(seconds=61))
+    assert stored_devices.device(store, device.id).last_seen == NOW + timedelta(seconds=61)
 
 
 # ---- bundle versions -----------------------------------------------------------------------------
 
 
 def test_bundle_version_grows_only_when_the_content_changes(store: Store) -> None:
-    assert store.bundle_version("cds2022", b"one", NOW) == (1, NOW)
-    assert store.bundle_version("cds2022", b"one", NOW + timedelta(hours=1)) == (1, NOW)
-    assert store.bundle_version("cds2022", b"two", NOW + timedelta(hours=2)) == (2, NOW + timedelta(hours=2))
+    assert stored_events.bundle_version(store, "cds2022", b"one", NOW) == (1, NOW)
+    assert stored_events.bundle_version(store, "cds2022", b"one", NOW + timedelta(hours=1)) == (1, NOW)
+    assert stored_events.bundle_version(store, "cds2022", b"two", NOW + timedelta(hours=2)) == (
+        2,
+        NOW + timedelta(hours=2),
+    )
 
 
 def test_bundle_version_is_renewed_after_the_given_age(store: Store) -> None:
     renew = timedelta(hours=36)
-    assert store.bundle_version("cds2022", b"one", NOW, renew) == (1, NOW)
-    assert store.bundle_version("cds2022", b"one", NOW + renew - timedelta(seconds=1), renew) == (1, NOW)
-    assert store.bundle_version("cds2022", b"one", NOW + renew, renew) == (2, NOW + renew)
+    assert stored_events.bundle_version(store, "cds2022", b"one", NOW, renew) == (1, NOW)
+    assert stored_events.bundle_version(store, "cds2022", b"one", NOW + renew - timedelta(seconds=1), renew) == (1, NOW)
+    assert stored_events.bundle_version(store, "cds2022", b"one", NOW + renew, renew) == (2, NOW + renew)
     earlier = NOW - timedelta(days=1)  # a clock set back: the version signed "later" is not reused
-    assert store.bundle_version("cds2022", b"one", earlier, renew) == (3, earlier)
+    assert stored_events.bundle_version(store, "cds2022", b"one", earlier, renew) == (3, earlier)
 
 
 def test_bundle_version_of_an_unknown_event(store: Store) -> None:
     with pytest.raises(InputError) as caught:
-        store.bundle_version("nope", b"x", NOW)
+        stored_events.bundle_version(store, "nope", b"x", NOW)
     assert caught.value.reason is Reason.NOT_FOUND
 
 
@@ -221,6 +224,6 @@ def test_dispose_lets_go_of_every_file(tmp_path: Path) -> None:
     for _ in range(5):
         store = Store(f"sqlite:///{tmp_path / 'checkin.db'}")
         store.migrate()
-        store.record_action("admin:lan", "gate.add", "x", "", NOW)  # a writer: the lock file is opened
+        stored_actions.log_action(store, "admin:lan", "gate.add", "x", "", NOW)  # a writer: the lock file is opened
         store.dispose()
     assert open_files() == before

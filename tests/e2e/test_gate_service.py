@@ -12,6 +12,8 @@ from typing import Any
 from gatekit import GATE_NOW, json_lines, run_gate
 
 from checkin.core import chain
+from checkin.store import guests as stored_guests
+from checkin.store import journal as stored_journal
 from checkin.store.models import Scan
 
 
@@ -49,7 +51,7 @@ def test_offline_500_scans_arrive_once_in_order(service: Any, tmp_path: Path) ->
     again = json_lines(run_gate(data, "sync", "--now", GATE_NOW))[0]
     assert again["pushed"] == 0  # nothing is sent twice
 
-    held = service.store.journal_rows(device_id)
+    held = stored_journal.journal_rows(service.store, device_id)
     assert [r.seq for r in held] == list(range(1, 501))  # all of them, once, in order
     assert chain.check(held) == []  # the chain holds on the server too
     assert [(r["seq"], r["verdict"]) for r in out] == [(r.seq, r.verdict) for r in held]
@@ -88,7 +90,7 @@ def test_revocation_reaches_the_gate_by_sync(service: Any, tmp_path: Path) -> No
         run_gate(data, "run", "--texts", "-", "--headless", "--now", GATE_NOW, "--no-sync", stdin="\n")
     )  # nothing scanned yet
     assert cti == []
-    service.store.revoke(chain_cti(lost), "badge reported lost", service.clock())
+    stored_guests.revoke(service.store, chain_cti(lost), "badge reported lost", service.clock())
     result = json_lines(run_gate(data, "sync", "--now", GATE_NOW))[0]
     assert result["new_bundle"] is True and result["bundle_version"] >= 2
     out = json_lines(

@@ -437,7 +437,9 @@ class LiveService:
     def __post_init__(self) -> None:
         from checkin.config import load
         from checkin.keystore import KeyStore
-        from checkin.store import NewEvent, Store
+        from checkin.store import Store
+        from checkin.store import events as stored_events
+        from checkin.store.events import NewEvent
         from checkin.web import create_app
 
         self.root.mkdir(parents=True, exist_ok=True)
@@ -449,7 +451,8 @@ class LiveService:
         self.store = Store(self.config.database_url)
         self.store.migrate()
         start = datetime(2022, 3, 26, 0, 30, tzinfo=UTC)
-        self.store.create_event(
+        stored_events.create_event(
+            self.store,
             NewEvent(
                 EVENT_ID,
                 "Ngày Chuyển đổi số 2022",
@@ -503,14 +506,18 @@ class LiveService:
 
     def add_gate(self, name: str, zone: str = "hall", direction: str = "in") -> tuple[str, str]:
         """Register a gate; (device id, one-time enrolment code)."""
-        device, code = self.store.create_device(EVENT_ID, name, zone, direction, self.clock())
+        from checkin.store import devices as stored_devices
+
+        device, code = stored_devices.create_device(self.store, EVENT_ID, name, zone, direction, self.clock())
         return device.id, code
 
     def issue(self, name: str, **changes: Any) -> str:
         """Sign a ticket with the active issuing key and record it, as `checkin issue` does."""
         cred = guest(name, self.clock(), **{"zones": ("hall",), **changes})
         text = keystore_sign(self.keys, cred)
-        self.store.record_issued([(None, cred, self.keys.active_issuing().kid, text)])
+        from checkin.store import guests as stored_guests
+
+        stored_guests.record_issued(self.store, [(None, cred, self.keys.active_issuing().kid, text)], cred.issued_at)
         return text
 
 

@@ -27,7 +27,7 @@ from checkin.config import Config
 from checkin.core import chain
 from checkin.core.trust import EventInfo, TrustBundle
 from checkin.keystore import KeyStore
-from checkin.store.scratch import TEST_DATABASE_ENV
+from tests.support.scratch import TEST_DATABASE_ENV
 
 FIXED = datetime(2022, 3, 26, 1, 0, tzinfo=UTC)  # 08:00 in Hanoi, the morning of the event
 ISSUER = "hd-stttt"

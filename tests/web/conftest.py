@@ -27,9 +27,12 @@ from apikit import EVENT_ID, EVENT_NAME, FIXED, ISSUER, PG_SKIP, ZONES, Clock, G
 
 from checkin.config import Config, load  # noqa: E402
 from checkin.keystore import KeyStore  # noqa: E402
-from checkin.store import NewEvent, Store  # noqa: E402
-from checkin.store.scratch import empty_tables, postgres_for_tests  # noqa: E402
+from checkin.store import Store, users  # noqa: E402
+from checkin.store import devices as stored_devices  # noqa: E402
+from checkin.store import events as stored_events  # noqa: E402
+from checkin.store.events import NewEvent  # noqa: E402
 from checkin.web import create_app  # noqa: E402
+from tests.support.scratch import empty_tables, postgres_for_tests  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +69,8 @@ def config(tmp_path: Path, database_url: str) -> Config:
     store = Store(cfg.database_url)
     store.migrate()
     start = datetime(2022, 3, 26, 0, 30, tzinfo=UTC)
-    store.create_event(
+    stored_events.create_event(
+        store,
         NewEvent(EVENT_ID, EVENT_NAME, start, start + timedelta(hours=10), "Asia/Ho_Chi_Minh", ZONES, "Xứ Đông"),
         FIXED - timedelta(days=20),
     )
@@ -105,7 +109,7 @@ def enrol(client: FlaskClient, store: Store, clock: Clock) -> Callable[..., Gate
     """Create a gate the way an admin does and enrol it the way the gate does."""
 
     def make(name: str = "Cổng A - sảnh chính", zone: str | None = None, direction: str = "in") -> Gate:
-        device, code = store.create_device(EVENT_ID, name, zone, direction, clock())
+        device, code = stored_devices.create_device(store, EVENT_ID, name, zone, direction, clock())
         key = Ed25519PrivateKey.generate()
         response = client.post(
             "/api/v1/devices/enroll", json={"code": code, "public_key": key.public_key().public_bytes_raw().hex()}
@@ -131,9 +135,8 @@ STAFF_PASSWORDS = {role: f"{role} test password 2022" for role in ("admin", "reg
 @pytest.fixture(scope="session")
 def staff_hashes() -> dict[str, str]:
     """argon2id hashes of the staff passwords, made once: each costs about 0.1 s on purpose."""
-    from checkin.store import people
 
-    return {role: people.hash_password(password) for role, password in STAFF_PASSWORDS.items()}
+    return {role: users.hash_password(password) for role, password in STAFF_PASSWORDS.items()}
 
 
 @pytest.fixture
@@ -154,14 +157,13 @@ def login_as(
 ) -> Callable[[str | None], FlaskClient]:
     """Give the test client the session of a user (the one named after a role), as the login form
     would; None logs it out. The login form itself is tested in test_auth.py."""
-    from checkin.store import people
 
     def login(username: str | None) -> FlaskClient:
         with client.session_transaction() as session:
             session.clear()
             if username is not None:
                 moment = int(clock().timestamp())
-                stamp = people.password_stamp(staff_hashes[username])
+                stamp = users.password_stamp(staff_hashes[username])
                 session.update(uid=staff[username], at=moment, seen=moment, pw=stamp)
         return client
 

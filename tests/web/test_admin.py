@@ -13,11 +13,15 @@ from apikit import event_form
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask.testing import FlaskClient
 
-from checkin import issuing
 from checkin.config import Config
-from checkin.issuing import GuestRow
 from checkin.keystore import KeyStore
-from checkin.store import Store, people
+from checkin.services import issuing
+from checkin.store import Store, users
+from checkin.store import actions as stored_actions
+from checkin.store import devices as stored_devices
+from checkin.store import events as stored_events
+from checkin.store import guests as stored_guests
+from checkin.store.guests import GuestRow
 
 EVENT = "cds2022"  # the event conftest's `config` creates
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -41,7 +45,7 @@ class World:
 
 def issue_to(store: Store, config: Config, now: Any, rows: list[GuestRow]) -> list[issuing.Issued]:
     """Sign and store codes for new guests, as `checkin issue --csv` does."""
-    ev = store.event(EVENT)
+    ev = stored_events.event(store, EVENT)
     keystore = KeyStore(config.keys_dir)
     info = keystore.active_issuing()
     key = keystore.load_private(info, None)
@@ -55,7 +59,7 @@ def issue_to(store: Store, config: Config, now: Any, rows: list[GuestRow]) -> li
         now=now,
     )
     assert not errors
-    issuing.record(store, ev, signed, info.kid_bytes, now)
+    issuing.record(store, signed, info.kid_bytes, now)
     return signed
 
 
@@ -65,8 +69,8 @@ ANH = GuestRow(2, "Nguyễn Thị Ánh", "Sở Thông tin và Truyền thông", 
 @pytest.fixture
 def world(store: Store, config: Config, clock: Any, staff: dict[str, int]) -> World:
     signed = issue_to(store, config, clock(), [ANH])
-    guest_id = people.guest_views(store, EVENT)[0].guest.id
-    device, _code = store.create_device(EVENT, "Cổng A", "hall", "in", clock())
+    guest_id = stored_guests.guest_views(store, EVENT)[0].guest.id
+    device, _code = stored_devices.create_device(store, EVENT, "Cổng A", "hall", "in", clock())
     return World(guest_id, signed[0].credential.id_hex, staff["officer"], device.id)
 
 
@@ -259,22 +263,22 @@ def test_wrong_role(route: Route, world: World, login_as: Callable[[str | None],
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.id)
 def test_not_logged_in(route: Route, world: World, client: FlaskClient, store: Store) -> None:
-    before = len(store.actions())
+    before = len(stored_actions.actions(store))
     response = send(client, route, world, route.data() if route.data else None)  # a valid token of an anonymous session
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/admin/login")
-    assert len(store.actions()) == before
+    assert len(stored_actions.actions(store)) == before
 
 
 @pytest.mark.parametrize("route", WRITES, ids=lambda r: r.id)
 def test_missing_csrf_token(
     route: Route, world: World, login_as: Callable[[str | None], FlaskClient], store: Store
 ) -> None:
-    before = len(store.actions())
+    before = len(stored_actions.actions(store))
     response = send(login_as("admin"), route, world, route.data() if route.data else None, csrf=False)
     assert response.status_code == 400
     assert "form_expired" in response.text
-    assert len(store.actions()) == before
+    assert len(stored_actions.actions(store)) == before
 
 
 @pytest.mark.parametrize("route", WITH_BAD_INPUT, ids=lambda r: r.id)
@@ -300,9 +304,12 @@ def test_create_event_writes_the_log(login_as: Callable[[str | None], FlaskClien
     assert route.data is not None
     response = client.post("/admin/events/new", data={**route.data(), "csrf_token": token(client)})
     assert response.headers["Location"] == "/admin/events/hoi-thao-2"
-    ev = store.event("hoi-thao-2")
+    ev = stored_events.event(store, "hoi-thao-2")
     assert ev.zone_codes == ("hall", "press") and ev.start.isoformat() == "2022-04-02T01:00:00+00:00"
-    assert (store.actions()[0].actor, store.actions()[0].action) == ("registrar", "event.create")
+    assert (stored_actions.actions(store)[0].actor, stored_actions.actions(store)[0].action) == (
+        "registrar",
+        "event.create",
+    )
     again = client.post("/admin/events/new", data={**route.data(), "csrf_token": token(client)})
     assert again.status_code == 400 and 'data-field="id"' in again.text
 
@@ -326,15 +333,18 @@ def test_gate_code_enrols_once_and_is_never_logged(
     )
     code = re.search(r'<p class="secret"[^>]*>([^<]+)</p>', response.text)
     assert code is not None
-    device, _token = store.enrol_device(
-        code.group(1), Ed25519PrivateKey.generate().public_key().public_bytes_raw().hex(), clock()
+    device, _token = stored_devices.enrol_device(
+        store, code.group(1), Ed25519PrivateKey.generate().public_key().public_bytes_raw().hex(), clock()
     )
     assert (device.name, device.zone, device.direction, device.status) == ("Cổng B", "vip", "out", "active")
-    assert all(code.group(1) not in f"{a.target} {a.detail}" for a in store.actions())
+    assert all(code.group(1) not in f"{a.target} {a.detail}" for a in stored_actions.actions(store))
     assert "Cổng B" in client.get(f"/admin/events/{EVENT}").text
     client.post(f"/admin/gates/{device.id}/revoke", data={"csrf_token": token(client)})
-    assert store.device(device.id).status == "revoked"
-    assert store.device_for_token(_token) is not None and store.actions()[0].action == "gate.revoke"
+    assert stored_devices.device(store, device.id).status == "revoked"
+    assert (
+        stored_devices.device_for_token(store, _token) is not None
+        and stored_actions.actions(store)[0].action == "gate.revoke"
+    )
 
 
 def test_import_reports_refused_rows_and_skips_repeats(
@@ -350,7 +360,7 @@ def test_import_reports_refused_rows_and_skips_repeats(
     assert first.status_code == 200
     refused = re.findall(r'<td class="num mono">(\d+)</td><td>([^<]+)</td>', first.text)
     assert refused == [("3", "Thiếu họ tên."), ("4", "Khu vực không có: moon; sự kiện có hall, vip, press.")]
-    assert {v.guest.name: v.status for v in people.guest_views(store, EVENT)} == {
+    assert {v.guest.name: v.status for v in stored_guests.guest_views(store, EVENT)} == {
         "Nguyễn Thị Ánh": "active",
         "Trần Văn Bình": "active",
     }
@@ -360,7 +370,7 @@ def test_import_reports_refused_rows_and_skips_repeats(
         data={"csrf_token": token(client), "issue_now": "1", "file": (io.BytesIO(CSV), "khach.csv")},
     )
     assert "Đã có trong danh sách khách." in second.text
-    assert len(people.guest_views(store, EVENT)) == 2
+    assert len(stored_guests.guest_views(store, EVENT)) == 2
 
 
 def test_import_takes_excel_vietnamese_csv_with_semicolons_and_vietnamese_headers(
@@ -375,7 +385,7 @@ def test_import_takes_excel_vietnamese_csv_with_semicolons_and_vietnamese_header
         data={"csrf_token": token(client), "file": (io.BytesIO(data.encode()), "danh-sach.csv")},
     )
     assert response.status_code == 200
-    [view] = people.guest_views(store, EVENT)
+    [view] = stored_guests.guest_views(store, EVENT)
     guest = view.guest
     assert (guest.name, guest.organisation, guest.zones) == ("Lê Thị Hồng", "Sở Y tế, tỉnh Hải Dương", "vip")
 
@@ -422,18 +432,18 @@ def test_reissue_revokes_the_old_code_in_the_same_step(
 ) -> None:
     client = login_as("registrar")
     client.post(f"/admin/guests/{world.guest_id}/issue", data={"reissue": "1", "csrf_token": token(client)})
-    creds = people.guest_credentials(store, world.guest_id)
+    creds = stored_guests.guest_credentials(store, world.guest_id)
     assert [c.status for c in creds] == ["active", "revoked"] or sorted(c.status for c in creds) == [
         "active",
         "revoked",
     ]
     old = next(c for c in creds if c.cti == world.cti)
     assert old.status == "revoked" and old.reason == "re-issued"
-    assert bytes.fromhex(world.cti) in store.revoked_ids(EVENT)
+    assert bytes.fromhex(world.cti) in stored_events.revoked_ids(store, EVENT)
     # issuing again without asking for a re-issue is refused: one active code per guest
     again = client.post(f"/admin/guests/{world.guest_id}/issue", data={"csrf_token": token(client)})
     assert again.status_code == 409
-    assert sum(c.status == "active" for c in people.guest_credentials(store, world.guest_id)) == 1
+    assert sum(c.status == "active" for c in stored_guests.guest_credentials(store, world.guest_id)) == 1
 
 
 def test_revoke_twice_is_refused(login_as: Callable[[str | None], FlaskClient], store: Store, world: World) -> None:
@@ -446,18 +456,18 @@ def test_revoke_twice_is_refused(login_as: Callable[[str | None], FlaskClient], 
         f"/admin/credentials/{world.cti}/revoke", data={"reason": "lần 2", "csrf_token": token(client)}
     )
     assert second.status_code == 409
-    assert people.credential(store, world.cti).reason == "mất thẻ"
+    assert stored_guests.credential(store, world.cti).reason == "mất thẻ"
     assert client.get(f"/admin/credentials/{world.cti}.png").status_code == 404  # revoked codes are not handed out
 
 
 def test_issue_all_skips_revoked_guests(
     login_as: Callable[[str | None], FlaskClient], store: Store, world: World, clock: Any
 ) -> None:
-    store.revoke(world.cti, "khách hủy tham dự", clock())
-    people.add_guests(store, EVENT, [GuestRow(0, "Bùi Thị Hạnh", "", "", ("hall",), "")], clock(), actor="test")
+    stored_guests.revoke(store, world.cti, "khách hủy tham dự", clock())
+    stored_guests.add_guests(store, EVENT, [GuestRow(0, "Bùi Thị Hạnh", "", "", ("hall",), "")], clock(), actor="test")
     client = login_as("registrar")
     client.post(f"/admin/events/{EVENT}/issue", data={"csrf_token": token(client)})
-    assert {v.guest.name: v.status for v in people.guest_views(store, EVENT)} == {
+    assert {v.guest.name: v.status for v in stored_guests.guest_views(store, EVENT)} == {
         "Nguyễn Thị Ánh": "revoked",
         "Bùi Thị Hạnh": "active",
     }
@@ -485,7 +495,7 @@ def test_the_qr_on_the_guest_page_is_the_signed_code(
     client = login_as("registrar")
     png = client.get(f"/admin/credentials/{world.cti}.png").data
     texts = [b.text for b in zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))]
-    assert texts == [people.credential(store, world.cti).text]
+    assert texts == [stored_guests.credential(store, world.cti).text]
     assert "<svg" in client.get(f"/admin/guests/{world.guest_id}").text
 
 
@@ -514,12 +524,12 @@ def test_without_the_issuing_key_the_pages_say_so(
         client = app.test_client()
         with client.session_transaction() as session:
             moment = int(clock().timestamp())
-            user = people.user_by_id(app.extensions["checkin.store"], staff["registrar"])
+            user = users.user_by_id(app.extensions["checkin.store"], staff["registrar"])
             assert user is not None
-            session.update(uid=user.id, at=moment, seen=moment, pw=people.password_stamp(user.password_hash))
+            session.update(uid=user.id, at=moment, seen=moment, pw=users.password_stamp(user.password_hash))
         page = client.get(f"/admin/events/{EVENT}").text
         assert "Hiện chưa cấp được mã." in page and "CHECKIN_KEY_PASSPHRASE" in page
-        people.add_guests(
+        stored_guests.add_guests(
             app.extensions["checkin.store"], EVENT, [GuestRow(0, "An", "", "", ("hall",), "")], clock(), actor="test"
         )
         client.post(f"/admin/events/{EVENT}/issue", data={"csrf_token": token(client)})
@@ -542,7 +552,7 @@ def test_a_rotated_key_is_not_used_until_restart(
     client.post(f"/admin/guests/{world.guest_id}/issue", data={"reissue": "1", "csrf_token": token(client)})
     page = client.get(f"/admin/guests/{world.guest_id}").text
     assert "restart" in page
-    assert [c.cti for c in people.guest_credentials(store, world.guest_id)] == [world.cti]
+    assert [c.cti for c in stored_guests.guest_credentials(store, world.guest_id)] == [world.cti]
 
 
 def test_users_page_adds_a_user_with_a_password_shown_once(
@@ -552,11 +562,11 @@ def test_users_page_adds_a_user_with_a_password_shown_once(
     page = client.post("/admin/users", data={"username": "Thu.Le", "role": "officer", "csrf_token": token(client)})
     password = re.search(r'<p class="secret">([^<]+)</p>', page.text)
     assert password is not None
-    user = people.user_by_name(store, "thu.le")
+    user = users.user_by_name(store, "thu.le")
     assert user is not None and user.role == "officer"
-    assert people.password_matches(user.password_hash, password.group(1))
+    assert users.password_matches(user.password_hash, password.group(1))
     assert password.group(1) not in client.get("/admin/users").text
-    assert all(password.group(1) not in f"{a.target} {a.detail}" for a in store.actions())
+    assert all(password.group(1) not in f"{a.target} {a.detail}" for a in stored_actions.actions(store))
 
 
 def test_users_page_changes_and_keeps_an_admin(
@@ -564,13 +574,13 @@ def test_users_page_changes_and_keeps_an_admin(
 ) -> None:
     client = login_as("admin")
     for _ in range(5):
-        people.record_failed_login(store, staff["registrar"], clock())
+        users.record_failed_login(store, staff["registrar"], clock())
     assert "Bị khóa đến" in client.get("/admin/users").text
     client.post(f"/admin/users/{staff['registrar']}", data={"action": "unlock", "csrf_token": token(client)})
-    registrar = people.user_by_id(store, staff["registrar"])
+    registrar = users.user_by_id(store, staff["registrar"])
     assert registrar is not None and registrar.locked_until is None and registrar.failed_logins == 0
     client.post(f"/admin/users/{staff['officer']}", data={"action": "disable", "csrf_token": token(client)})
-    officer = people.user_by_id(store, staff["officer"])
+    officer = users.user_by_id(store, staff["officer"])
     assert officer is not None and not officer.active
     reset = client.post(f"/admin/users/{staff['officer']}", data={"action": "password", "csrf_token": token(client)})
     assert reset.status_code == 200 and '<p class="secret">' in reset.text
@@ -578,9 +588,9 @@ def test_users_page_changes_and_keeps_an_admin(
     for data in ({"action": "role", "role": "officer"}, {"action": "disable"}):
         refused = client.post(f"/admin/users/{staff['admin']}", data={**data, "csrf_token": token(client)})
         assert refused.status_code == 303
-    admin = people.user_by_id(store, staff["admin"])
+    admin = users.user_by_id(store, staff["admin"])
     assert admin is not None and admin.role == "admin" and admin.active
-    assert [a.action for a in store.actions()][:3] == ["user.password", "user.disable", "user.unlock"]
+    assert [a.action for a in stored_actions.actions(store)][:3] == ["user.password", "user.disable", "user.unlock"]
 
 
 def test_every_change_is_in_the_activity_log(

@@ -21,12 +21,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from checkin import issuing
 from checkin.config import Config
-from checkin.issuing import GuestRow
 from checkin.keystore import KeyStore
-from checkin.store import Store, people
-from checkin.store.people import Role
+from checkin.services import issuing
+from checkin.store import Store, users
+from checkin.store import actions as stored_actions
+from checkin.store import devices as stored_devices
+from checkin.store import events as stored_events
+from checkin.store import guests as stored_guests
+from checkin.store.guests import GuestRow
+from checkin.store.users import Role
 from checkin.web import auth
 
 EVENT = "cds2022"
@@ -69,7 +73,7 @@ class World:
 
 def issue_to(store: Store, config: Config, clock: Clock, rows: list[GuestRow]) -> list[issuing.Issued]:
     """Sign and store codes for new guests, as `checkin issue --csv` does."""
-    ev = store.event(EVENT)
+    ev = stored_events.event(store, EVENT)
     keystore = KeyStore(config.keys_dir)
     info = keystore.active_issuing()
     signed, errors = issuing.sign_rows(
@@ -82,7 +86,7 @@ def issue_to(store: Store, config: Config, clock: Clock, rows: list[GuestRow]) -
         now=clock(),
     )
     assert not errors
-    issuing.record(store, ev, signed, info.kid_bytes, clock())
+    issuing.record(store, signed, info.kid_bytes, clock())
     return signed
 
 
@@ -92,8 +96,8 @@ ANH = GuestRow(2, "Nguyễn Thị Ánh", "Sở Thông tin và Truyền thông", 
 @pytest.fixture
 def world(store: Store, config: Config, clock: Clock, staff: dict[str, int]) -> World:
     signed = issue_to(store, config, clock, [ANH])
-    guest_id = people.guest_views(store, EVENT)[0].guest.id
-    device, _code = store.create_device(EVENT, "Cổng A", "hall", "in", clock())
+    guest_id = stored_guests.guest_views(store, EVENT)[0].guest.id
+    device, _code = stored_devices.create_device(store, EVENT, "Cổng A", "hall", "in", clock())
     return World(guest_id, signed[0].credential.id_hex, device.id, staff["officer"])
 
 
@@ -109,11 +113,11 @@ def csrf(client: FlaskClient, path: str = "/admin/events") -> str:
 def open_session(app: Flask, store: Store, clock: Clock, user_id: int) -> FlaskClient:
     """A second browser with a live session of this user, as the login form would leave it."""
     client = app.test_client()
-    user = people.user_by_id(store, user_id)
+    user = users.user_by_id(store, user_id)
     assert user is not None
     with client.session_transaction() as session:
         moment = int(clock().timestamp())
-        session.update(uid=user.id, at=moment, seen=moment, pw=people.password_stamp(user.password_hash))
+        session.update(uid=user.id, at=moment, seen=moment, pw=users.password_stamp(user.password_hash))
     return client
 
 
@@ -129,15 +133,17 @@ def is_login_redirect(response: TestResponse) -> bool:
 
 def stored(store: Store) -> tuple[Any, ...]:
     """A snapshot of what the pages may change, to show that a refusal changed nothing."""
-    events = tuple((e.id, e.name, e.venue, e.timezone, e.start, e.end, e.zone_codes) for e in store.events())
+    events = tuple(
+        (e.id, e.name, e.venue, e.timezone, e.start, e.end, e.zone_codes) for e in stored_events.events(store)
+    )
     guests = tuple(
         (v.guest.id, v.guest.name, v.guest.organisation, v.guest.category, v.guest.zones, v.guest.email, v.status)
-        for e in store.events()
-        for v in people.guest_views(store, e.id)
+        for e in stored_events.events(store)
+        for v in stored_guests.guest_views(store, e.id)
     )
-    users = tuple((u.id, u.username, u.role, u.active, u.password_hash) for u in people.users(store))
-    devices = tuple((d.id, d.name, d.status) for d in store.devices())
-    return events, guests, users, devices, len(store.actions())
+    staff = tuple((u.id, u.username, u.role, u.active, u.password_hash) for u in users.users(store))
+    devices = tuple((d.id, d.name, d.status) for d in stored_devices.devices(store))
+    return events, guests, staff, devices, len(stored_actions.actions(store))
 
 
 def admin_rules(app: Flask) -> Iterator[tuple[str, str, frozenset[str], bool]]:
@@ -469,7 +475,7 @@ def test_a_role_change_applies_to_an_open_session_at_once(
 def test_an_admin_who_demotes_themselves_loses_the_admin_pages_at_once(
     login_as: LoginAs, store: Store, clock: Clock, staff: dict[str, int]
 ) -> None:
-    people.update_user(store, staff["registrar"], clock(), actor="test", role=Role.ADMIN)  # another admin remains
+    users.update_user(store, staff["registrar"], clock(), actor="test", role=Role.ADMIN)  # another admin remains
     admin = login_as("admin")
     response = admin.post(
         f"/admin/users/{staff['admin']}", data={"action": "role", "role": "officer", "csrf_token": csrf(admin)}
@@ -510,8 +516,8 @@ def test_a_forged_session_cookie_is_ignored(client: FlaskClient, staff: dict[str
 def test_lockout_ends_at_exactly_15_minutes_and_the_count_starts_again(
     client: FlaskClient, store: Store, clock: Clock, staff: dict[str, int]
 ) -> None:
-    for _ in range(people.LOCK_AFTER_FAILURES):
-        people.record_failed_login(store, staff["registrar"], clock())
+    for _ in range(users.LOCK_AFTER_FAILURES):
+        users.record_failed_login(store, staff["registrar"], clock())
     locked_at = clock()
     clock.advance(minutes=10)
     assert log_in(client, "registrar", "a wrong password 1").status_code == 423  # does not extend the lock
@@ -519,7 +525,7 @@ def test_lockout_ends_at_exactly_15_minutes_and_the_count_starts_again(
     assert log_in(client, "registrar", PASSWORDS["registrar"]).status_code == 423
     clock.now = locked_at + timedelta(minutes=15)
     assert log_in(client, "registrar", "a wrong password 2").status_code == 401  # a fresh count, not a new lock
-    user = people.user_by_name(store, "registrar")
+    user = users.user_by_name(store, "registrar")
     assert user is not None and user.failed_logins == 1 and user.locked_until is None
     for attempt in range(3):
         assert log_in(client, "registrar", f"wrong again {attempt}").status_code == 401
@@ -535,7 +541,7 @@ def test_the_address_limit_is_per_address(app: Flask, client: FlaskClient, clock
     elsewhere = app.test_client()
     elsewhere.environ_base["REMOTE_ADDR"] = "10.1.2.3"
     assert log_in(elsewhere, "registrar", PASSWORDS["registrar"]).status_code == 302
-    user = people.user_by_name(app.extensions["checkin.store"], "registrar")
+    user = users.user_by_name(app.extensions["checkin.store"], "registrar")
     assert user is not None and user.failed_logins == 0  # refusals by the limiter count against nobody
 
 
@@ -555,7 +561,7 @@ def test_names_that_only_look_like_a_user_are_not_that_user(
         response = log_in(client, username, PASSWORDS["registrar"])
         assert response.status_code == 401, username
         assert is_login_redirect(client.get("/admin/events"))
-    user = people.user_by_name(store, "registrar")
+    user = users.user_by_name(store, "registrar")
     assert user is not None and user.failed_logins == 0  # nobody else's count moves
 
 
@@ -611,7 +617,7 @@ def test_a_guest_edit_to_unknown_or_no_zones_is_refused_and_keeps_the_guest(
         )
         assert added.status_code == 400 and 'data-field="zones"' in added.text, zones
     assert stored(store) == before
-    assert people.guest(store, world.guest_id).zones == "hall,vip"
+    assert stored_guests.guest(store, world.guest_id).zones == "hall,vip"
 
 
 def test_a_guest_edit_with_repeated_zones_stores_each_once(login_as: LoginAs, world: World, store: Store) -> None:
@@ -621,7 +627,7 @@ def test_a_guest_edit_with_repeated_zones_stores_each_once(login_as: LoginAs, wo
         data={"csrf_token": csrf(client), "name": "Nguyễn Thị Ánh", "zones": ["press", "hall", "press", "", "hall"]},
     )
     assert response.status_code == 302
-    assert people.guest(store, world.guest_id).zones == "press,hall"
+    assert stored_guests.guest(store, world.guest_id).zones == "press,hall"
 
 
 def test_a_bad_guest_field_is_refused_and_keeps_the_guest(login_as: LoginAs, world: World, store: Store) -> None:
@@ -661,7 +667,9 @@ def guest_names(client: FlaskClient, query: str) -> list[str]:
 
 def test_search_takes_metacharacters_literally(login_as: LoginAs, store: Store, clock: Clock) -> None:
     names = ["100% Đúng", "a_b Cường", "O'Brien", 'Nói "xin chào"', "back\\slash", "Lê (Sở Y tế)", "Trần Văn Bình"]
-    people.add_guests(store, EVENT, [GuestRow(0, n, "", "", ("hall",), "") for n in names], clock(), actor="test")
+    stored_guests.add_guests(
+        store, EVENT, [GuestRow(0, n, "", "", ("hall",), "") for n in names], clock(), actor="test"
+    )
     client = login_as("officer")
     expectations = {
         "%": ["100% Đúng"],
@@ -684,11 +692,13 @@ def test_search_takes_metacharacters_literally(login_as: LoginAs, store: Store, 
     for query, expected in expectations.items():
         assert guest_names(client, query) == expected, query
     assert len(guest_names(client, "   ")) == len(names)  # nothing but spaces: everyone
-    assert len(people.guest_views(store, EVENT)) == len(names)
+    assert len(stored_guests.guest_views(store, EVENT)) == len(names)
 
 
 def test_search_with_nfd_long_and_odd_queries(login_as: LoginAs, store: Store, clock: Clock) -> None:
-    people.add_guests(store, EVENT, [GuestRow(0, "Nguyễn Thị Ánh", "", "", ("hall",), "")], clock(), actor="test")
+    stored_guests.add_guests(
+        store, EVENT, [GuestRow(0, "Nguyễn Thị Ánh", "", "", ("hall",), "")], clock(), actor="test"
+    )
     client = login_as("officer")
     nfd = "Nguye\u0302\u0303n Thi\u0323 A\u0301nh"
     assert guest_names(client, nfd) == ["Nguyễn Thị Ánh"]
@@ -784,7 +794,7 @@ def test_credential_ids_that_are_not_32_lowercase_hex_are_404(login_as: LoginAs,
     assert stored(store) == before
     # a prefix of the real id does not revoke it either
     prefix = client.post(f"/admin/credentials/{world.cti[:8]}/revoke", data={"csrf_token": token, "reason": "x"})
-    assert prefix.status_code == 404 and people.credential(store, world.cti).status == "active"
+    assert prefix.status_code == 404 and stored_guests.credential(store, world.cti).status == "active"
 
 
 def test_event_ids_with_odd_characters_are_404(login_as: LoginAs, world: World, store: Store) -> None:
@@ -829,7 +839,7 @@ def test_gate_ids_that_do_not_exist_are_404(login_as: LoginAs, world: World, sto
     for device_id in ("x" * 5000, "%FF", "<script>", world.device_id.upper(), " " + world.device_id):
         response = client.post(f"/admin/gates/{device_id}/revoke", data={"csrf_token": token})
         assert response.status_code == 404, device_id
-    assert store.device(world.device_id).status == "pending"
+    assert stored_devices.device(store, world.device_id).status == "pending"
 
 
 # ---- the event form ------------------------------------------------------------------------------
@@ -885,10 +895,10 @@ def test_the_event_form_folds_repeated_and_upper_case_zones_and_takes_16(login_a
         "/admin/events/new", data={**event_form(zones="hall, HALL;vip|vip  press,,"), "csrf_token": token}
     )
     assert response.status_code == 302
-    assert store.event("hoi-thao-2").zone_codes == ("hall", "vip", "press")
+    assert stored_events.event(store, "hoi-thao-2").zone_codes == ("hall", "vip", "press")
     sixteen = ",".join(f"z{i}" for i in range(16))
     response = client.post("/admin/events/new", data={**event_form(id="e16", zones=sixteen), "csrf_token": token})
-    assert response.status_code == 302 and len(store.event("e16").zone_codes) == 16
+    assert response.status_code == 302 and len(stored_events.event(store, "e16").zone_codes) == 16
 
 
 def test_an_existing_event_id_is_never_overwritten(login_as: LoginAs, store: Store) -> None:
@@ -899,7 +909,7 @@ def test_an_existing_event_id_is_never_overwritten(login_as: LoginAs, store: Sto
     )
     assert response.status_code == 400 and 'data-field="id"' in response.text
     assert stored(store) == before
-    assert store.event(EVENT).zone_codes == ("hall", "vip", "press")
+    assert stored_events.event(store, EVENT).zone_codes == ("hall", "vip", "press")
 
 
 @pytest.mark.parametrize(
@@ -990,8 +1000,8 @@ def test_badge_sheet_without_active_codes_says_so(
         page = client.get(response.headers["Location"])
         assert page.status_code == 200 and "flash-error" in page.text
         [signed] = issue_to(store, config, clock, [ANH])
-        store.revoke(signed.credential.id_hex, "test", clock())
-    assert all(a.action != "badges.print" for a in store.actions())
+        stored_guests.revoke(store, signed.credential.id_hex, "test", clock())
+    assert all(a.action != "badges.print" for a in stored_actions.actions(store))
 
 
 # ---- HTML in every text field ----------------------------------------------------------------------------
@@ -1031,8 +1041,8 @@ def test_html_in_every_text_field_is_escaped_on_every_page(lang: str, login_as: 
     )
     assert added.status_code == 302, added.text[:500]
     gid = int(added.headers["Location"].rsplit("/", 1)[1])
-    [cred] = people.guest_credentials(store, gid)
-    stored_guest = people.guest(store, gid)
+    [cred] = stored_guests.guest_credentials(store, gid)
+    stored_guest = stored_guests.guest(store, gid)
     assert (stored_guest.name, stored_guest.organisation, stored_guest.category) == (XSS, XSS, SHORT_XSS)
     assert_escaped(client.get(added.headers["Location"]), "guest page (flash)")
     pdf = client.get("/admin/events/xss/badges.pdf")

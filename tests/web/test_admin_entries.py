@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 
 from checkin.core.credential import Credential
 from checkin.store import Store
+from checkin.store import guests as stored_guests
 
 
 def _issue(store: Store, clock: Clock, name: str) -> Credential:
@@ -22,7 +23,7 @@ def _issue(store: Store, clock: Clock, name: str) -> Credential:
         expires_at=clock() + timedelta(hours=10),
         issued_at=clock(),
     )
-    store.record_issued([(None, cred, "1a2b3c4d5e6f7081", "CK1:not-shown")])
+    stored_guests.record_issued(store, [(None, cred, "1a2b3c4d5e6f7081", "CK1:not-shown")], cred.issued_at)
     return cred
 
 

@@ -11,7 +11,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from flask import Flask, session
 
-from checkin.issuing import read_guest_csv
+from checkin.services.guestlist import read_guest_csv
 from checkin.web import i18n
 from checkin.web.admin import row_error_text
 

@@ -17,6 +17,8 @@ from checkin.core import trust
 from checkin.core.credential import Credential
 from checkin.keystore import KeyStore
 from checkin.store import Device, Store
+from checkin.store import devices as stored_devices
+from checkin.store import guests as stored_guests
 from checkin.web import create_app
 
 ENROL = "/api/v1/devices/enroll"
@@ -62,7 +64,7 @@ def test_enrol_hands_out_token_root_key_and_a_bundle_that_verifies(gate: Gate, c
 
 
 def test_enrol_keeps_only_hashes_of_code_and_token(client: FlaskClient, store: Store, clock: Clock) -> None:
-    device, code = store.create_device(EVENT_ID, "Cổng B", "vip", "out", clock())
+    device, code = stored_devices.create_device(store, EVENT_ID, "Cổng B", "vip", "out", clock())
     response = client.post(ENROL, json={"code": code, "public_key": public_hex()})
     token = response.json["token"]
     with store.session() as s:
@@ -73,20 +75,20 @@ def test_enrol_keeps_only_hashes_of_code_and_token(client: FlaskClient, store: S
 
 
 def test_enrol_code_is_one_time(client: FlaskClient, store: Store, clock: Clock) -> None:
-    _device, code = store.create_device(EVENT_ID, "Cổng C", None, "in", clock())
+    _device, code = stored_devices.create_device(store, EVENT_ID, "Cổng C", None, "in", clock())
     assert client.post(ENROL, json={"code": code, "public_key": public_hex()}).status_code == 200
     assert_refusal(client.post(ENROL, json={"code": code, "public_key": public_hex()}), 403, "enrolment_invalid")
 
 
 def test_enrol_code_accepts_how_people_type_it(client: FlaskClient, store: Store, clock: Clock) -> None:
-    _device, code = store.create_device(EVENT_ID, "Cổng D", None, "in", clock())
+    _device, code = stored_devices.create_device(store, EVENT_ID, "Cổng D", None, "in", clock())
     typed = " " + code.lower().replace("-", " ") + " "
     assert client.post(ENROL, json={"code": typed, "public_key": public_hex()}).status_code == 200
 
 
 def test_enrol_code_expires_after_15_minutes(client: FlaskClient, store: Store, clock: Clock) -> None:
-    _early, in_time = store.create_device(EVENT_ID, "Cổng E", None, "in", clock())
-    _late, too_late = store.create_device(EVENT_ID, "Cổng F", None, "in", clock())
+    _early, in_time = stored_devices.create_device(store, EVENT_ID, "Cổng E", None, "in", clock())
+    _late, too_late = stored_devices.create_device(store, EVENT_ID, "Cổng F", None, "in", clock())
     clock.advance(minutes=14, seconds=59)
     assert client.post(ENROL, json={"code": in_time, "public_key": public_hex()}).status_code == 200
     clock.advance(seconds=1)
@@ -97,8 +99,8 @@ def test_enrol_unknown_code_and_revoked_gate_are_refused(client: FlaskClient, st
     assert_refusal(
         client.post(ENROL, json={"code": "AAAA-BBBB-CCCC-DDDD", "public_key": public_hex()}), 403, "enrolment_invalid"
     )
-    device, code = store.create_device(EVENT_ID, "Cổng G", None, "in", clock())
-    store.revoke_device(device.id, clock())
+    device, code = stored_devices.create_device(store, EVENT_ID, "Cổng G", None, "in", clock())
+    stored_devices.revoke_device(store, device.id, clock())
     assert_refusal(client.post(ENROL, json={"code": code, "public_key": public_hex()}), 403, "enrolment_invalid")
 
 
@@ -162,9 +164,9 @@ def test_bundle_version_grows_with_a_revocation(gate: Gate, client: FlaskClient,
         expires_at=clock.now + timedelta(days=1),
         issued_at=clock.now,
     )
-    store.record_issued([(None, credential, "00" * 8, "CK1:X")])
+    stored_guests.record_issued(store, [(None, credential, "00" * 8, "CK1:X")], credential.issued_at)
     assert client.get("/api/v1/bundle", headers={**gate.auth, "If-None-Match": '"v1"'}).status_code == 304
-    store.revoke(credential.id_hex, "lost badge", clock())
+    stored_guests.revoke(store, credential.id_hex, "lost badge", clock())
     response = client.get("/api/v1/bundle", headers={**gate.auth, "If-None-Match": '"v1"'})
     assert response.status_code == 200 and response.headers["ETag"] == '"v2"'
     root = trust.root_key_from_pem(gate.enrolment["root_public_key"].encode())
@@ -198,7 +200,7 @@ def test_bundle_without_a_known_token_is_401(client: FlaskClient, headers: dict[
 
 def test_revoked_gate_is_refused_at_once(gate: Gate, client: FlaskClient, store: Store, clock: Clock) -> None:
     assert client.get("/api/v1/bundle", headers=gate.auth).status_code == 200
-    store.revoke_device(gate.device_id, clock())
+    stored_devices.revoke_device(store, gate.device_id, clock())
     assert_refusal(client.get("/api/v1/bundle", headers=gate.auth), 401, "device_revoked")
     assert_refusal(gate.upload(gate.scan(1)), 401, "device_revoked")
 
@@ -211,7 +213,7 @@ def test_service_without_its_root_key_answers_503(
     monkeypatch.delenv("CHECKIN_KEY_PASSPHRASE", raising=False)
     app = create_app(config, {"CLOCK": clock, "TESTING": True})
     store: Store = app.extensions["checkin.store"]
-    _device, code = store.create_device(EVENT_ID, "Cổng H", None, "in", clock())
+    _device, code = stored_devices.create_device(store, EVENT_ID, "Cổng H", None, "in", clock())
     response = app.test_client().post(ENROL, json={"code": code, "public_key": public_hex()})
     assert_refusal(response, 503, "service_unavailable")
     store.dispose()
@@ -256,10 +258,10 @@ def test_unknown_routes_and_methods_answer_json(
 
 
 def test_store_enrolment_race_lets_one_gate_win(store: Store, clock: Clock, make_key: Callable[[], str]) -> None:
-    _device, code = store.create_device(EVENT_ID, "Cổng I", None, "in", clock())
-    store.enrol_device(code, make_key(), clock())
+    _device, code = stored_devices.create_device(store, EVENT_ID, "Cổng I", None, "in", clock())
+    stored_devices.enrol_device(store, code, make_key(), clock())
     with pytest.raises(Exception, match="enrolment"):
-        store.enrol_device(code, make_key(), clock())
+        stored_devices.enrol_device(store, code, make_key(), clock())
 
 
 @pytest.fixture

@@ -25,7 +25,10 @@ from flask.testing import FlaskClient
 from checkin.config import Config
 from checkin.core import chain, cose
 from checkin.keystore import KeyStore
-from checkin.store import JournalRefused, Store, people
+from checkin.store import Store, reports, tokens, users
+from checkin.store import devices as stored_devices
+from checkin.store import journal as stored_journal
+from checkin.store.journal import JournalRefused
 from checkin.web import create_app
 
 ENROL = "/api/v1/devices/enroll"
@@ -50,13 +53,13 @@ def refused(response: Any, status: int, reason: str) -> dict[str, Any]:
 
 def state(store: Store, gate: Gate) -> tuple[Any, ...]:
     """Everything an upload may change for a gate: its rows, acked seq, head and alerts."""
-    device = store.device(gate.device_id)
-    alerts = [(a.kind, a.seq) for a in store.alerts(device_id=gate.device_id)]
-    return store.journal_rows(gate.device_id), device.acked_seq, device.head_hash, alerts
+    device = stored_devices.device(store, gate.device_id)
+    alerts = [(a.kind, a.seq) for a in reports.alerts(store, device_id=gate.device_id)]
+    return stored_journal.journal_rows(store, gate.device_id), device.acked_seq, device.head_hash, alerts
 
 
 def alert_kinds(store: Store, gate: Gate) -> list[tuple[str, int | None]]:
-    return [(a.kind, a.seq) for a in store.alerts(device_id=gate.device_id)]
+    return [(a.kind, a.seq) for a in reports.alerts(store, device_id=gate.device_id)]
 
 
 def post_raw(gate: Gate, data: bytes) -> Any:
@@ -75,8 +78,8 @@ def signed_checkpoint(key: Ed25519PrivateKey, payload: Any, content_type: str = 
 def test_enrol_code_expires_exactly_15_minutes_after_it_was_made(
     client: FlaskClient, store: Store, clock: Clock
 ) -> None:
-    _a, last_moment = store.create_device(EVENT_ID, "Cổng 1", None, "in", clock())
-    _b, too_late = store.create_device(EVENT_ID, "Cổng 2", None, "in", clock())
+    _a, last_moment = stored_devices.create_device(store, EVENT_ID, "Cổng 1", None, "in", clock())
+    _b, too_late = stored_devices.create_device(store, EVENT_ID, "Cổng 2", None, "in", clock())
     clock.advance(minutes=14, seconds=59, microseconds=999_999)
     assert client.post(ENROL, json={"code": last_moment, "public_key": public_hex()}).status_code == 200
     clock.advance(microseconds=1)  # exactly 15 minutes
@@ -99,13 +102,13 @@ def test_enrol_code_expires_exactly_15_minutes_after_it_was_made(
 def test_enrol_code_as_typed_by_people(
     client: FlaskClient, store: Store, clock: Clock, typed: Callable[[str], str]
 ) -> None:
-    _device, code = store.create_device(EVENT_ID, "Cổng gõ tay", None, "in", clock())
+    _device, code = stored_devices.create_device(store, EVENT_ID, "Cổng gõ tay", None, "in", clock())
     assert client.post(ENROL, json={"code": typed(code), "public_key": public_hex()}).status_code == 200
     refused(client.post(ENROL, json={"code": code, "public_key": public_hex()}), 403, "enrolment_invalid")
 
 
 def test_codes_that_only_look_like_the_code_are_refused(client: FlaskClient, store: Store, clock: Clock) -> None:
-    _device, code = store.create_device(EVENT_ID, "Cổng giống", None, "in", clock())
+    _device, code = stored_devices.create_device(store, EVENT_ID, "Cổng giống", None, "in", clock())
     plain = code.replace("-", "")
     lookalikes = [
         plain[:-1],  # one character short
@@ -127,16 +130,16 @@ def test_a_public_key_already_enrolled_is_refused_and_the_code_kept(
 ) -> None:
     # a cloned laptop, or a gate enrolled twice: two gates must never share a signing key
     key = public_hex()
-    _first, code = store.create_device(EVENT_ID, "Cổng 1", None, "in", clock())
+    _first, code = stored_devices.create_device(store, EVENT_ID, "Cổng 1", None, "in", clock())
     assert client.post(ENROL, json={"code": code, "public_key": key}).status_code == 200
-    second, code = store.create_device(EVENT_ID, "Cổng 2", None, "in", clock())
+    second, code = stored_devices.create_device(store, EVENT_ID, "Cổng 2", None, "in", clock())
     refused(client.post(ENROL, json={"code": code, "public_key": key}), 409, "already_exists")
-    assert store.device(second.id).status == "pending"
+    assert stored_devices.device(store, second.id).status == "pending"
     assert client.post(ENROL, json={"code": code, "public_key": public_hex()}).status_code == 200
 
 
 def test_refused_enrolments_do_not_spend_the_code(client: FlaskClient, store: Store, clock: Clock) -> None:
-    device, code = store.create_device(EVENT_ID, "Cổng kiên nhẫn", None, "in", clock())
+    device, code = stored_devices.create_device(store, EVENT_ID, "Cổng kiên nhẫn", None, "in", clock())
     for body in (
         {"code": code, "public_key": "zz" * 32},
         {"code": code, "public_key": public_hex()[:62]},
@@ -149,15 +152,15 @@ def test_refused_enrolments_do_not_spend_the_code(client: FlaskClient, store: St
         {"code": code + "\x00", "public_key": public_hex()},
     ):
         refused(client.post(ENROL, json=body), 400, "invalid_input")
-    assert store.device(device.id).status == "pending"
+    assert stored_devices.device(store, device.id).status == "pending"
     key = Ed25519PrivateKey.generate()
     response = client.post(ENROL, json={"code": code, "public_key": public_hex(key).upper()})
     assert response.status_code == 200
-    assert store.device(device.id).public_key == public_hex(key)
+    assert stored_devices.device(store, device.id).public_key == public_hex(key)
 
 
 def test_a_gate_enrolled_with_an_uppercase_key_uploads(client: FlaskClient, store: Store, clock: Clock) -> None:
-    device, code = store.create_device(EVENT_ID, "Cổng HOA", None, "in", clock())
+    device, code = stored_devices.create_device(store, EVENT_ID, "Cổng HOA", None, "in", clock())
     key = Ed25519PrivateKey.generate()
     body = client.post(ENROL, json={"code": code, "public_key": public_hex(key).upper()}).get_json()
     gate = Gate(client, clock, device.id, body["token"], key, body)
@@ -178,9 +181,9 @@ _UNUSABLE_KEYS = {
 def test_enrol_refuses_a_public_key_that_is_not_a_usable_ed25519_point(
     client: FlaskClient, store: Store, clock: Clock, name: str
 ) -> None:
-    device, code = store.create_device(EVENT_ID, "Cổng khóa hỏng", None, "in", clock())
+    device, code = stored_devices.create_device(store, EVENT_ID, "Cổng khóa hỏng", None, "in", clock())
     refused(client.post(ENROL, json={"code": code, "public_key": _UNUSABLE_KEYS[name]}), 400, "invalid_input")
-    assert store.device(device.id).status == "pending"
+    assert stored_devices.device(store, device.id).status == "pending"
 
 
 def test_a_gate_with_the_identity_key_cannot_forge_a_checkpoint(
@@ -188,7 +191,7 @@ def test_a_gate_with_the_identity_key_cannot_forge_a_checkpoint(
 ) -> None:
     """Even if a small-order key got in (enrolment refuses them now), the all-verifying signature of
     the identity point (R = identity, S = 0) is refused: the checkpoint is not forgeable."""
-    device, code = store.create_device(EVENT_ID, "Cổng đơn vị", None, "in", clock())
+    device, code = stored_devices.create_device(store, EVENT_ID, "Cổng đơn vị", None, "in", clock())
     identity = bytes.fromhex(_UNUSABLE_KEYS["identity"])
     response = client.post(ENROL, json={"code": code, "public_key": identity.hex()})
     if response.status_code != 200:  # refused at enrolment: nothing further to forge
@@ -200,7 +203,7 @@ def test_a_gate_with_the_identity_key_cannot_forge_a_checkpoint(
     forged = cbor2.dumps(cbor2.CBORTag(18, [protected, {}, payload, identity + bytes(32)]))
     body = {"rows": [r.to_json() for r in rows], "checkpoint": base64.b64encode(forged).decode()}
     refused(client.post(JOURNAL, json=body, headers=gate.auth), 422, "bad_checkpoint")
-    assert store.journal_rows(device.id) == []
+    assert stored_journal.journal_rows(store, device.id) == []
 
 
 def test_a_gate_enrolled_with_the_root_key_cannot_pass_a_bundle_as_its_checkpoint(
@@ -208,7 +211,7 @@ def test_a_gate_enrolled_with_the_root_key_cannot_pass_a_bundle_as_its_checkpoin
 ) -> None:
     root = serialization.load_pem_public_key(KeyStore(config.keys_dir).root_public_pem())
     assert isinstance(root, Ed25519PublicKey)
-    device, code = store.create_device(EVENT_ID, "Cổng gốc", None, "in", clock())
+    device, code = stored_devices.create_device(store, EVENT_ID, "Cổng gốc", None, "in", clock())
     response = client.post(ENROL, json={"code": code, "public_key": root.public_bytes_raw().hex()})
     if response.status_code != 200:
         refused(response, 400, "invalid_input")
@@ -219,7 +222,7 @@ def test_a_gate_enrolled_with_the_root_key_cannot_pass_a_bundle_as_its_checkpoin
     bundle = client.get(BUNDLE, headers=gate.auth).data  # signed by the root key, content type CKB1
     upload = {"rows": [r.to_json() for r in rows], "checkpoint": base64.b64encode(bundle).decode()}
     refused(client.post(JOURNAL, json=upload, headers=gate.auth), 422, "bad_checkpoint")
-    assert store.journal_rows(device.id) == []
+    assert stored_journal.journal_rows(store, device.id) == []
 
 
 def test_two_gates_with_one_public_key_never_write_into_each_other(
@@ -228,7 +231,7 @@ def test_two_gates_with_one_public_key_never_write_into_each_other(
     north = enrol("Cổng Bắc")
     north_rows = north.scan(4)
     assert north.upload(north_rows[:2]).status_code == 200
-    twin, code = store.create_device(EVENT_ID, "Cổng Nam (bản sao)", None, "in", clock())
+    twin, code = stored_devices.create_device(store, EVENT_ID, "Cổng Nam (bản sao)", None, "in", clock())
     response = client.post(ENROL, json={"code": code, "public_key": public_hex(north.key)})
     if response.status_code != 200:
         assert 400 <= response.status_code < 500 and response.get_json()["reason"]
@@ -238,14 +241,14 @@ def test_two_gates_with_one_public_key_never_write_into_each_other(
     # north's own signed batch, sent with the twin's token, can only ever land in the twin's journal
     answer = client.post(JOURNAL, json=north.body(north_rows), headers={"Authorization": f"Bearer {twin_token}"})
     assert answer.status_code in (200, 422), answer.data
-    assert store.journal_rows(twin.id) == (north_rows if answer.status_code == 200 else [])
-    assert store.journal_rows(north.device_id) == north_rows[:2]
-    assert store.device(north.device_id).acked_seq == 2
+    assert stored_journal.journal_rows(store, twin.id) == (north_rows if answer.status_code == 200 else [])
+    assert stored_journal.journal_rows(store, north.device_id) == north_rows[:2]
+    assert stored_devices.device(store, north.device_id).acked_seq == 2
     assert north.upload(north_rows).get_json()["acked_seq"] == 4
 
 
 def test_one_code_raced_by_many_gates_through_a_real_server_enrols_one(app: Flask, store: Store, clock: Clock) -> None:
-    device, code = store.create_device(EVENT_ID, "Cổng tranh", None, "in", clock())
+    device, code = stored_devices.create_device(store, EVENT_ID, "Cổng tranh", None, "in", clock())
     keys = [public_hex() for _ in range(6)]
     answers: dict[str, tuple[int, dict[str, Any]]] = {}
     start = threading.Barrier(len(keys))
@@ -269,7 +272,7 @@ def test_one_code_raced_by_many_gates_through_a_real_server_enrols_one(app: Flas
     assert len(answers) == len(keys) and len(winners) == 1, answers
     losers = [body for key, (status, body) in answers.items() if key not in winners]
     assert all(body["reason"] == "enrolment_invalid" for body in losers), losers
-    assert store.device(device.id).public_key == winners[0]
+    assert stored_devices.device(store, device.id).public_key == winners[0]
 
 
 # ---- tokens -------------------------------------------------------------------------------------------
@@ -292,7 +295,7 @@ def test_odd_tokens_are_a_json_401_on_every_gate_route(gate: Gate, client: Flask
         f"Basic {base64.b64encode(f'{gate.device_id}:{token}'.encode()).decode()}",
         token,
         "Bearer é" + token,
-        "Bearer " + store.device(gate.device_id).token_hash,  # the stored hash is not the token
+        "Bearer " + stored_devices.device(store, gate.device_id).token_hash,  # the stored hash is not the token
         "Bearer",
         "",
     ]
@@ -303,27 +306,27 @@ def test_odd_tokens_are_a_json_401_on_every_gate_route(gate: Gate, client: Flask
     for query in (f"token={token}", f"access_token={token}", f"authorization=Bearer%20{token}"):
         refused(client.get(f"{BUNDLE}?{query}"), 401, "unauthorized")
         refused(client.post(f"{JOURNAL}?{query}", json=body), 401, "unauthorized")
-    assert store.journal_rows(gate.device_id) == []
+    assert stored_journal.journal_rows(store, gate.device_id) == []
     # the token itself still works afterwards, however it is spaced and whatever the scheme's case
     for header in (f"bearer {token}", f"BEARER   {token}  "):
         assert client.get(BUNDLE, headers={"Authorization": header}).status_code == 200
 
 
 def test_the_enrolment_code_is_not_a_token(client: FlaskClient, store: Store, clock: Clock) -> None:
-    device, code = store.create_device(EVENT_ID, "Cổng chờ", None, "in", clock())
+    device, code = stored_devices.create_device(store, EVENT_ID, "Cổng chờ", None, "in", clock())
     for secret in (code, code.replace("-", ""), ""):
         refused(client.get(BUNDLE, headers={"Authorization": f"Bearer {secret}"}), 401, "unauthorized")
-    assert store.device(device.id).status == "pending"
+    assert stored_devices.device(store, device.id).status == "pending"
 
 
 def test_device_tokens_and_api_tokens_do_not_cross(gate: Gate, client: FlaskClient, store: Store, clock: Clock) -> None:
-    secret = people.create_api_token(store, "portal", people.Role.ADMIN, clock(), actor="test")[1]
+    secret = tokens.create_api_token(store, "portal", users.Role.ADMIN, clock(), actor="test")[1]
     api = {"Authorization": f"Bearer {secret}"}
     refused(client.get(BUNDLE, headers=api), 401, "unauthorized")
     refused(client.post(JOURNAL, json=gate.body(gate.scan(1)), headers=api), 401, "unauthorized")
     answer = client.post(f"/api/v1/events/{EVENT_ID}/credentials", json={"name": "Trần Thị Mai"}, headers=gate.auth)
     refused(answer, 401, "unauthorized")
-    assert store.journal_rows(gate.device_id) == []
+    assert stored_journal.journal_rows(store, gate.device_id) == []
 
 
 def test_without_its_root_key_the_service_still_takes_journals(
@@ -337,9 +340,9 @@ def test_without_its_root_key_the_service_still_takes_journals(
     try:
         other = keyless.test_client()
         refused(other.get(BUNDLE, headers={**gate.auth, "If-None-Match": '"v1"'}), 503, "service_unavailable")
-        device, code = store.create_device(EVENT_ID, "Cổng sau", None, "in", clock())
+        device, code = stored_devices.create_device(store, EVENT_ID, "Cổng sau", None, "in", clock())
         refused(other.post(ENROL, json={"code": code, "public_key": public_hex()}), 503, "service_unavailable")
-        assert store.device(device.id).status == "pending"
+        assert stored_devices.device(store, device.id).status == "pending"
         rows = gate.scan(3)
         answer = other.post(JOURNAL, json=gate.body(rows), headers=gate.auth)
         assert answer.status_code == 200 and answer.get_json()["acked_seq"] == 3
@@ -382,7 +385,7 @@ def test_if_none_match_forms(gate: Gate, client: FlaskClient, header: str, statu
 
 
 def test_if_none_match_does_not_bypass_revocation(gate: Gate, client: FlaskClient, store: Store, clock: Clock) -> None:
-    store.revoke_device(gate.device_id, clock())
+    stored_devices.revoke_device(store, gate.device_id, clock())
     for header in ('"v1"', "*"):
         refused(client.get(BUNDLE, headers={**gate.auth, "If-None-Match": header}), 401, "device_revoked")
 
@@ -440,7 +443,7 @@ def test_raw_json_numbers_are_refused_in_seq(gate: Gate, store: Store, literal: 
     assert raw != text
     response = post_raw(gate, raw.encode())
     refused(response, 400, "invalid_input")
-    assert store.scan_count() == 0 and alert_kinds(store, gate) == []
+    assert reports.scan_count(store) == 0 and alert_kinds(store, gate) == []
 
 
 def test_raw_json_oddities_in_the_body(gate: Gate, store: Store) -> None:
@@ -460,13 +463,13 @@ def test_raw_json_oddities_in_the_body(gate: Gate, store: Store) -> None:
     ):
         response = post_raw(gate, raw.encode("utf-8", "surrogatepass"))
         refused(response, 400, "invalid_input")
-    assert store.scan_count() == 0 and alert_kinds(store, gate) == []
+    assert reports.scan_count(store) == 0 and alert_kinds(store, gate) == []
 
 
 def test_the_body_size_cap_is_a_json_413(gate: Gate, store: Store) -> None:
     body = json.dumps(gate.body(gate.scan(1)))[:-1] + ', "pad": "' + "x" * (33 * 1024 * 1024) + '"}'
     refused(post_raw(gate, body.encode()), 413, "too_large")
-    assert store.scan_count() == 0
+    assert reports.scan_count(store) == 0
 
 
 def test_5001_rows_are_413_even_when_all_are_already_held(gate: Gate, store: Store) -> None:
@@ -499,7 +502,7 @@ def test_text_the_chain_allows_is_stored_byte_for_byte(gate: Gate, store: Store)
     rows = gate.scan(3, **_ODD_TEXT)
     answer = gate.upload(rows)
     assert answer.status_code == 200, answer.data
-    held = store.journal_rows(gate.device_id)
+    held = stored_journal.journal_rows(store, gate.device_id)
     assert held == rows and chain.check(held) == []
     # held rows must still match what the gate sends again: no false fork on a replay
     again = gate.upload(rows)
@@ -512,7 +515,7 @@ def test_the_widest_numbers_are_stored_and_read_back(gate: Gate, store: Store, c
     rows = gate.scan(1, wall_ms=top, mono_ms=top) + gate.scan(1, wall_ms=0, mono_ms=0)
     answer = gate.upload(rows, wall_ms=clock.ms)
     assert answer.status_code == 200, answer.data
-    assert store.journal_rows(gate.device_id) == rows
+    assert stored_journal.journal_rows(store, gate.device_id) == rows
     assert gate.upload(rows).get_json()["stored"] == 0
 
 
@@ -530,7 +533,7 @@ def test_operator_and_screening_null_or_absent_mean_empty(gate: Gate, store: Sto
     body["rows"][0].update(operator=None, screening=None)
     del body["rows"][1]["operator"], body["rows"][1]["screening"]
     assert gate.client.post(JOURNAL, json=body, headers=gate.auth).status_code == 200
-    assert store.journal_rows(gate.device_id) == rows
+    assert stored_journal.journal_rows(store, gate.device_id) == rows
 
 
 # ---- journal: checkpoints ----------------------------------------------------------------------------------
@@ -613,7 +616,7 @@ def test_checkpoint_encodings(gate: Gate, store: Store) -> None:
     refused(
         gate.client.post(JOURNAL, json={**good, "checkpoint": "A" * 1024}, headers=gate.auth), 422, "bad_checkpoint"
     )
-    assert store.journal_rows(gate.device_id) == []
+    assert stored_journal.journal_rows(store, gate.device_id) == []
     assert gate.client.post(JOURNAL, json=good, headers=gate.auth).status_code == 200
 
 
@@ -623,7 +626,7 @@ def test_a_checkpoint_at_the_top_of_the_time_range_is_skew_not_a_failure(gate: G
     assert answer.status_code == 200, answer.data
     assert [a["kind"] for a in answer.get_json()["alerts"]] == ["clock_skew"]
     assert alert_kinds(store, gate) == [("clock_skew", 1)]
-    assert store.journal_rows(gate.device_id) == rows
+    assert stored_journal.journal_rows(store, gate.device_id) == rows
 
 
 def test_a_checkpoint_from_the_gate_for_an_old_replay_is_fine(gate: Gate, store: Store) -> None:
@@ -685,7 +688,7 @@ def test_a_held_row_resent_with_other_content_but_its_held_hash_is_a_broken_chai
 def test_a_batch_repeating_a_row_is_a_broken_chain(gate: Gate, store: Store) -> None:
     rows = gate.scan(4)
     refused(gate.upload([rows[0], rows[1], rows[1], rows[2]]), 422, "broken_chain")
-    assert store.journal_rows(gate.device_id) == []
+    assert stored_journal.journal_rows(store, gate.device_id) == []
     assert gate.upload(rows).get_json()["acked_seq"] == 4
     before = state(store, gate)
     refused(gate.upload([rows[0], rows[1], rows[1], rows[2], rows[3]]), 422, "broken_chain")
@@ -728,8 +731,8 @@ def test_another_gates_rows_are_stored_only_under_the_uploader(enrol: Callable[.
     # south re-signs north's rows (the rows carry no device id): they are south's own statement
     answer = south.client.post(JOURNAL, json=south.body(north_rows), headers=south.auth)
     assert answer.status_code == 200
-    assert store.journal_rows(north.device_id) == north_rows
-    assert store.journal_rows(south.device_id) == north_rows
+    assert stored_journal.journal_rows(store, north.device_id) == north_rows
+    assert stored_journal.journal_rows(store, south.device_id) == north_rows
     # and north's journal can still grow on its own
     assert north.upload(north.scan(1)).get_json()["acked_seq"] == 4
 
@@ -756,24 +759,24 @@ def test_a_revoked_gate_is_refused_and_keeps_what_it_uploaded(
 def test_a_revocation_between_the_token_check_and_the_write_is_refused(gate: Gate, store: Store, clock: Clock) -> None:
     """The API reads the device before the write lock; the store looks again under the lock."""
     rows = gate.scan(3)
-    device = store.device(gate.device_id)  # as _device() read it, active
-    store.revoke_device(gate.device_id, clock())
+    device = stored_devices.device(store, gate.device_id)  # as _device() read it, active
+    stored_devices.revoke_device(store, gate.device_id, clock())
     checkpoint = base64.b64decode(gate.body(rows)["checkpoint"])
     with pytest.raises(JournalRefused) as refusal:
-        store.ingest_journal(device, rows, checkpoint, clock())
+        stored_journal.ingest_journal(store, device, rows, checkpoint, clock())
     assert refusal.value.reason.value == "device_revoked"
-    assert store.journal_rows(gate.device_id) == [] and alert_kinds(store, gate) == []
+    assert stored_journal.journal_rows(store, gate.device_id) == [] and alert_kinds(store, gate) == []
 
 
 def test_revoking_twice_from_the_cli_keeps_the_first_revocation_time(
     gate: Gate, store: Store, runner: Runner, clock: Clock
 ) -> None:
     assert runner("gate", "revoke", gate.device_id, now=clock.now).exit_code == 0
-    first = store.device(gate.device_id).revoked_at
+    first = stored_devices.device(store, gate.device_id).revoked_at
     assert first == clock.now
     clock.advance(hours=1)
     runner("gate", "revoke", gate.device_id, now=clock.now)
-    assert store.device(gate.device_id).revoked_at == first
+    assert stored_devices.device(store, gate.device_id).revoked_at == first
 
 
 # ---- concurrency through a real server ----------------------------------------------------------------
@@ -809,7 +812,7 @@ def test_one_batch_sent_at_once_many_times_is_stored_once(app: Flask, gate: Gate
     assert all(status == 200 for status, _ in answers), answers
     assert sorted(a["stored"] for _, a in answers) == [0] * 7 + [400]
     assert all(a["acked_seq"] == 400 and a["head_hash"] == rows[-1].hash for _, a in answers)
-    assert store.journal_rows(gate.device_id) == rows
+    assert stored_journal.journal_rows(store, gate.device_id) == rows
     assert alert_kinds(store, gate) == []
 
 
@@ -820,8 +823,8 @@ def test_overlapping_batches_sent_at_once_lose_and_double_nothing(app: Flask, ga
         answers = _post_all(port, bodies, gate.token)
     assert all(status == 200 for status, _ in answers), answers
     assert sum(a["stored"] for _, a in answers) == 480
-    assert store.journal_rows(gate.device_id) == rows
-    assert store.device(gate.device_id).acked_seq == 480
+    assert stored_journal.journal_rows(store, gate.device_id) == rows
+    assert stored_devices.device(store, gate.device_id).acked_seq == 480
     assert alert_kinds(store, gate) == []
 
 
@@ -833,7 +836,7 @@ def test_a_fork_raced_against_the_true_history_keeps_exactly_one(app: Flask, gat
     with waitress_thread(app, threads=6) as port:
         answers = _post_all(port, bodies, gate.token)
     assert sorted(status for status, _ in answers) == [200, 200, 200, 422, 422, 422], answers
-    held = store.journal_rows(gate.device_id)
+    held = stored_journal.journal_rows(store, gate.device_id)
     assert held in (rows, forged)
     assert sum(a.get("stored", 0) for _, a in answers) == 50
     assert all(a["reason"] == "fork" and a["acked_seq"] == 50 for s, a in answers if s == 422)

@@ -16,14 +16,16 @@ from flask.testing import FlaskClient
 from checkin.config import Config
 from checkin.core import credential
 from checkin.core.errors import InputError
-from checkin.store import Store, people
+from checkin.store import Store, tokens, users
+from checkin.store import actions as stored_actions
+from checkin.store import guests as stored_guests
 
 ROUTE = f"/api/v1/events/{EVENT_ID}/credentials"
 
 
 @pytest.fixture
 def token(store: Store, clock: Clock) -> str:
-    return people.create_api_token(store, "cổng đăng ký", people.Role.REGISTRAR, clock(), actor="test")[1]
+    return tokens.create_api_token(store, "cổng đăng ký", users.Role.REGISTRAR, clock(), actor="test")[1]
 
 
 def post(client: FlaskClient, body: object, secret: str | None, path: str = ROUTE) -> tuple[int, dict[str, object]]:
@@ -44,10 +46,10 @@ def test_issue_returns_a_code_that_verifies_and_records_guest_and_credential(
     verified = credential.verify(str(body["code"]), bundle_for(config, clock()), clock())
     assert verified.credential.name == "Nguyễn Thị Ánh" and verified.credential.zones == ("hall", "vip")
     assert verified.credential.id_hex == body["credential_id"]
-    guest = people.guest(store, int(str(body["guest_id"])))
+    guest = stored_guests.guest(store, int(str(body["guest_id"])))
     assert guest.name == "Nguyễn Thị Ánh" and guest.event_id == EVENT_ID
-    assert [c.cti for c in people.guest_credentials(store, guest.id)] == [body["credential_id"]]
-    log = people.actions(store, limit=5)[0]
+    assert [c.cti for c in stored_guests.guest_credentials(store, guest.id)] == [body["credential_id"]]
+    log = stored_actions.actions(store, limit=5)
     assert log[0].actor == "token:cổng đăng ký" and log[0].action == "credential.issue"
 
 
@@ -97,7 +99,7 @@ def test_tokens_are_required_and_revocation_works_at_once(
     assert post(client, {"name": "A"}, None)[0] == 401
     assert post(client, {"name": "A"}, "ck_made_up")[0] == 401
     assert post(client, {"name": "A"}, token)[0] == 201
-    people.revoke_api_token(store, "cổng đăng ký", clock(), actor="test")
+    tokens.revoke_api_token(store, "cổng đăng ký", clock(), actor="test")
     status, answer = post(client, {"name": "A"}, token)
     assert status == 401 and answer["reason"] == "unauthorized"
 
@@ -109,11 +111,11 @@ def test_a_gate_token_cannot_issue(client: FlaskClient, gate: Gate) -> None:
 
 def test_officers_get_no_token_and_names_are_unique(store: Store, clock: Clock, token: str) -> None:
     with pytest.raises(InputError):
-        people.create_api_token(store, "xem", people.Role.OFFICER, clock(), actor="test")
+        tokens.create_api_token(store, "xem", users.Role.OFFICER, clock(), actor="test")
     with pytest.raises(InputError):
-        people.create_api_token(store, "cổng đăng ký", people.Role.REGISTRAR, clock(), actor="test")
-    assert people.issue_reads(store, token, EVENT_ID, None).token is not None  # stored as a hash, found by the secret
-    assert all(token not in t.token_hash for t in people.api_tokens(store))
+        tokens.create_api_token(store, "cổng đăng ký", users.Role.REGISTRAR, clock(), actor="test")
+    assert tokens.issue_reads(store, token, EVENT_ID, None).token is not None  # stored as a hash, found by the secret
+    assert all(token not in t.token_hash for t in tokens.api_tokens(store))
 
 
 def test_after_the_event_nothing_is_issued(client: FlaskClient, clock: Clock, token: str) -> None:
@@ -152,14 +154,14 @@ def test_a_retried_request_gets_the_same_guest_and_code_not_a_second_one(
     status, again = post_keyed(client, GUEST, token, "reg-2022-0001")
     assert status == 200 and again["replayed"] is True
     assert {k: v for k, v in again.items() if k != "replayed"} == {k: v for k, v in first.items() if k != "replayed"}
-    assert [v.guest.name for v in people.guest_views(store, EVENT_ID)] == ["Nguyễn Thị Ánh"]
-    assert [a.action for a in store.actions()] == ["credential.issue", "token.add"]
+    assert [v.guest.name for v in stored_guests.guest_views(store, EVENT_ID)] == ["Nguyễn Thị Ánh"]
+    assert [a.action for a in stored_actions.actions(store)] == ["credential.issue", "token.add"]
     # the same text, decomposed and padded as another system may send it, is the same guest
     nfd = {**GUEST, "name": " " + unicodedata.normalize("NFD", GUEST["name"]) + " "}  # type: ignore[operator]
     assert post_keyed(client, nfd, token, "reg-2022-0001")[0] == 200
     # a new key is a new request
     assert post_keyed(client, GUEST, token, "reg-2022-0002")[0] == 201
-    assert len(people.guest_views(store, EVENT_ID)) == 2
+    assert len(stored_guests.guest_views(store, EVENT_ID)) == 2
 
 
 def test_a_key_used_for_another_guest_or_a_revoked_code_is_a_conflict(
@@ -169,16 +171,16 @@ def test_a_key_used_for_another_guest_or_a_revoked_code_is_a_conflict(
     assert status == 201
     status, answer = post_keyed(client, {**GUEST, "name": "Trần Văn Bình"}, token, "k1")
     assert status == 409 and answer["reason"] == "already_exists" and "another guest" in str(answer["message"])
-    store.revoke(str(first["credential_id"]), "lost badge", clock())
+    stored_guests.revoke(store, str(first["credential_id"]), "lost badge", clock())
     status, answer = post_keyed(client, GUEST, token, "k1")
     assert status == 409 and answer["reason"] == "already_exists" and "re-issue" in str(answer["message"])
-    assert len(people.guest_views(store, EVENT_ID)) == 1
+    assert len(stored_guests.guest_views(store, EVENT_ID)) == 1
 
 
 def test_keys_of_two_registration_systems_never_meet(
     client: FlaskClient, store: Store, clock: Clock, token: str
 ) -> None:
-    other = people.create_api_token(store, "cổng báo chí", people.Role.REGISTRAR, clock(), actor="test")[1]
+    other = tokens.create_api_token(store, "cổng báo chí", users.Role.REGISTRAR, clock(), actor="test")[1]
     assert post_keyed(client, GUEST, token, "0001")[0] == 201
     assert post_keyed(client, GUEST, other, "0001")[0] == 201
 
@@ -211,4 +213,4 @@ def test_retries_racing_through_a_real_server_store_one_guest(app: Flask, store:
             thread.join(60)
     assert sorted(status for status, _ in answers) == [200] * 7 + [201]
     assert len({body["credential_id"] for _, body in answers}) == 1
-    assert len(people.guest_views(store, EVENT_ID)) == 1
+    assert len(stored_guests.guest_views(store, EVENT_ID)) == 1

@@ -21,7 +21,11 @@ from flask.testing import FlaskClient
 
 from checkin.config import Config
 from checkin.core import credential
-from checkin.store import NewEvent, Store, people
+from checkin.store import Store, tokens, users
+from checkin.store import actions as stored_actions
+from checkin.store import events as stored_events
+from checkin.store import guests as stored_guests
+from checkin.store.events import NewEvent
 
 ROUTE = f"/api/v1/events/{EVENT_ID}/credentials"
 GUEST: dict[str, Any] = {
@@ -36,7 +40,7 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 @pytest.fixture
 def token(store: Store, clock: Clock) -> str:
-    return people.create_api_token(store, "cổng đăng ký", people.Role.REGISTRAR, clock(), actor="test")[1]
+    return tokens.create_api_token(store, "cổng đăng ký", users.Role.REGISTRAR, clock(), actor="test")[1]
 
 
 def call(
@@ -76,7 +80,7 @@ def verifies(config: Config, clock: Clock, answer: dict[str, Any]) -> credential
 
 
 def log_lines(store: Store) -> list[tuple[str, str]]:
-    return [(a.action, a.actor) for a in store.actions()]
+    return [(a.action, a.actor) for a in stored_actions.actions(store)]
 
 
 def issues_logged(store: Store) -> int:
@@ -125,7 +129,7 @@ def test_malformed_bodies_are_400_json(client: FlaskClient, store: Store, token:
     status, answer, _ = call(client, secret=token, raw=raw)
     assert status == 400 and answer["reason"] == "invalid_input", answer
     assert answer["message"] and answer["message_vi"]
-    assert people.guest_views(store, EVENT_ID) == []
+    assert stored_guests.guest_views(store, EVENT_ID) == []
 
 
 BAD_GUESTS: list[dict[str, Any]] = [
@@ -172,7 +176,7 @@ def test_bad_guests_are_400_json_and_store_nothing(
     for key in (None, "bad-guest"):
         status, answer, _ = call(client, body, token, key)
         assert status == 400 and answer["reason"] == "invalid_input", answer
-    assert people.guest_views(store, EVENT_ID) == []
+    assert stored_guests.guest_views(store, EVENT_ID) == []
     assert issues_logged(store) == 0
 
 
@@ -183,7 +187,7 @@ def test_whitespace_only_names_are_400_naming_the_field(
     status, answer, _ = call(client, {"name": name}, token)
     assert status == 400 and answer["reason"] == "invalid_input"
     assert "name" in answer["message"]
-    assert people.guest_views(store, EVENT_ID) == []
+    assert stored_guests.guest_views(store, EVENT_ID) == []
 
 
 @pytest.mark.parametrize(
@@ -252,7 +256,7 @@ def test_long_unicode_at_every_limit_issues_a_code_that_verifies(
     made = verifies(config, clock, answer)
     assert made.name == body["name"] and made.organisation == body["organisation"]
     assert made.category == body["category"]
-    guest = people.guest(store, answer["guest_id"])
+    guest = stored_guests.guest(store, answer["guest_id"])
     assert (guest.name, guest.organisation, guest.category, guest.email) == (
         body["name"], body["organisation"], body["category"], body["email"]
     )  # fmt: skip
@@ -264,7 +268,7 @@ def test_nfc_expanding_input_is_checked_after_normalising(client: FlaskClient, s
     # U+0344 is 1 code point that NFC turns into 2: 60 of them are 120 after normalising
     status, answer, _ = call(client, {"name": "\u0344" * 60}, token)
     assert status == 400 and "name" in answer["message"]
-    assert people.guest_views(store, EVENT_ID) == []
+    assert stored_guests.guest_views(store, EVENT_ID) == []
 
 
 def test_names_are_stored_and_signed_nfc_without_edge_spaces(
@@ -276,7 +280,7 @@ def test_names_are_stored_and_signed_nfc_without_edge_spaces(
     assert status == 201, answer
     made = verifies(config, clock, answer)
     assert made.name == "Đặng Thị Hồng Nhung" and made.organisation == "Sở Nội vụ" and made.zones == ("vip",)
-    guest = people.guest(store, answer["guest_id"])
+    guest = stored_guests.guest(store, answer["guest_id"])
     assert guest.name == "Đặng Thị Hồng Nhung" and guest.zones == "vip"
     # the NFC, unpadded form of the same guest is a replay
     status, again, _ = call(
@@ -330,7 +334,7 @@ def test_zone_order_is_kept_and_a_replay_must_send_the_same_list(
     # the comparison is strict: another order is another request (409), never a second code
     status, answer, _ = call(client, {**body, "zones": ["hall", "vip"]}, token, "order")
     assert status == 409 and answer["reason"] == "already_exists"
-    assert len(people.guest_views(store, EVENT_ID)) == 1 and issues_logged(store) == 1
+    assert len(stored_guests.guest_views(store, EVENT_ID)) == 1 and issues_logged(store) == 1
 
 
 def test_repeated_zones_answer_the_same_on_replay_and_are_stored_once(
@@ -343,7 +347,7 @@ def test_repeated_zones_answer_the_same_on_replay_and_are_stored_once(
     status, again, _ = call(client, body, token, "dup")
     assert status == 200
     assert again["zones"] == first["zones"] and same_answer(first, again), (first["zones"], again["zones"])
-    assert people.guest(store, first["guest_id"]).zones == "hall,vip"  # as the admin form keeps them
+    assert stored_guests.guest(store, first["guest_id"]).zones == "hall,vip"  # as the admin form keeps them
 
 
 def test_zones_default_and_explicit_first_zone_are_the_same_request(client: FlaskClient, token: str) -> None:
@@ -369,7 +373,7 @@ def test_keys_differing_only_in_case_are_different_requests(
         status, again, _ = call(client, GUEST, token, key)
         assert status == 200 and same_answer(first, again)
         verifies(config, clock, again)
-    assert len(people.guest_views(store, EVENT_ID)) == 3 and issues_logged(store) == 3
+    assert len(stored_guests.guest_views(store, EVENT_ID)) == 3 and issues_logged(store) == 3
 
 
 def test_keys_of_every_visible_ascii_character_work_and_are_not_patterns(
@@ -384,7 +388,7 @@ def test_keys_of_every_visible_ascii_character_work_and_are_not_patterns(
     for i, key in enumerate(keys):
         status, again, _ = call(client, {**GUEST, "name": f"Khách {i}"}, token, key)
         assert status == 200 and same_answer(firsts[key], again), key
-    assert len(people.guest_views(store, EVENT_ID)) == len(keys)
+    assert len(stored_guests.guest_views(store, EVENT_ID)) == len(keys)
 
 
 @pytest.mark.parametrize("key", [" lead", "trail ", "tab\t", "ngày", "a\u00a0b", "x" * 101, "\x7f"])
@@ -395,14 +399,15 @@ def test_malformed_keys_are_400_after_auth_and_store_nothing(
     assert status == 400 and answer["reason"] == "invalid_input" and "Idempotency-Key" in answer["message"]
     status, answer, _ = call(client, GUEST, "ck_made_up", key)
     assert status == 401
-    assert people.guest_views(store, EVENT_ID) == []
+    assert stored_guests.guest_views(store, EVENT_ID) == []
 
 
 def test_a_key_is_per_event_and_never_crosses_into_another(
     client: FlaskClient, store: Store, clock: Clock, token: str
 ) -> None:
     start = datetime(2022, 3, 26, 0, 30, tzinfo=UTC)
-    store.create_event(
+    stored_events.create_event(
+        store,
         NewEvent("other", "Hội thảo", start, start + timedelta(hours=10), "Asia/Ho_Chi_Minh", ("hall",), "Hà Nội"),
         clock(),
     )
@@ -411,7 +416,7 @@ def test_a_key_is_per_event_and_never_crosses_into_another(
     other = "/api/v1/events/other/credentials"
     status, second, _ = call(client, {**GUEST, "zones": ["hall"]}, token, "shared", path=other)
     assert status == 201 and second["guest_id"] != first["guest_id"]
-    assert people.guest(store, second["guest_id"]).event_id == "other"
+    assert stored_guests.guest(store, second["guest_id"]).event_id == "other"
     status, again, _ = call(client, {**GUEST, "zones": ["hall"]}, token, "shared", path=other)
     assert status == 200 and same_answer(second, again)
 
@@ -419,7 +424,7 @@ def test_a_key_is_per_event_and_never_crosses_into_another(
 def test_another_token_cannot_replay_or_block_a_key(
     client: FlaskClient, store: Store, clock: Clock, token: str
 ) -> None:
-    admin = people.create_api_token(store, "admin system", people.Role.ADMIN, clock(), actor="test")[1]
+    admin = tokens.create_api_token(store, "admin system", users.Role.ADMIN, clock(), actor="test")[1]
     status, mine, _ = call(client, GUEST, token, "k")
     assert status == 201
     status, theirs, _ = call(client, {**GUEST, "name": "Người khác"}, admin, "k")
@@ -430,7 +435,7 @@ def test_another_token_cannot_replay_or_block_a_key(
 
 def test_a_revoked_token_cannot_replay_its_own_key(client: FlaskClient, store: Store, clock: Clock, token: str) -> None:
     assert call(client, GUEST, token, "k")[0] == 201
-    people.revoke_api_token(store, "cổng đăng ký", clock(), actor="test")
+    tokens.revoke_api_token(store, "cổng đăng ký", clock(), actor="test")
     status, answer, _ = call(client, GUEST, token, "k")
     assert status == 401 and answer["reason"] == "unauthorized" and "code" not in answer
 
@@ -462,7 +467,7 @@ def test_any_other_guest_under_a_used_key_is_409_and_writes_nothing(
     assert call(client, GUEST, token, "k")[0] == 201
     status, answer, _ = call(client, {**GUEST, **change}, token, "k")
     assert status == 409 and answer["reason"] == "already_exists" and "code" not in answer
-    assert len(people.guest_views(store, EVENT_ID)) == 1 and issues_logged(store) == 1
+    assert len(stored_guests.guest_views(store, EVENT_ID)) == 1 and issues_logged(store) == 1
 
 
 # ---- replays after the admin pages changed things ------------------------------------------------------
@@ -479,7 +484,7 @@ def test_a_replay_after_a_reissue_returns_the_new_active_code(
     status, first, _ = call(client, GUEST, token, "k")
     assert status == 201
     admin_reissue(login_as, first["guest_id"], reissue=True)
-    creds = people.guest_credentials(store, first["guest_id"])
+    creds = stored_guests.guest_credentials(store, first["guest_id"])
     assert sorted(c.status for c in creds) == ["active", "revoked"]
     new = next(c for c in creds if c.status == "active")
     assert new.cti != first["credential_id"]
@@ -492,8 +497,8 @@ def test_a_replay_after_a_reissue_returns_the_new_active_code(
         assert again["guest_id"] == first["guest_id"] and again["zones"] == first["zones"]
         assert verifies(config, clock, again).id_hex == new.cti
     assert len(log_lines(store)) == before  # replays write nothing to the log
-    assert bytes.fromhex(first["credential_id"]) in store.revoked_ids(EVENT_ID)
-    assert len(people.guest_views(store, EVENT_ID)) == 1
+    assert bytes.fromhex(first["credential_id"]) in stored_events.revoked_ids(store, EVENT_ID)
+    assert len(stored_guests.guest_views(store, EVENT_ID)) == 1
 
 
 def test_a_replay_after_the_guest_was_edited_is_409_and_gives_no_code(
@@ -501,13 +506,13 @@ def test_a_replay_after_the_guest_was_edited_is_409_and_gives_no_code(
 ) -> None:
     status, first, _ = call(client, GUEST, token, "k")
     assert status == 201
-    edited = people.guest_row(people.guest(store, first["guest_id"]))
-    people.update_guest(
+    edited = stored_guests.guest_row(stored_guests.guest(store, first["guest_id"]))
+    stored_guests.update_guest(
         store, first["guest_id"], replace(edited, name="Nguyễn Thị Ánh Hồng"), clock(), actor="registrar"
     )
     status, answer, _ = call(client, GUEST, token, "k")
     assert status == 409 and answer["reason"] == "already_exists" and "code" not in answer
-    assert len(people.guest_views(store, EVENT_ID)) == 1 and issues_logged(store) == 1
+    assert len(stored_guests.guest_views(store, EVENT_ID)) == 1 and issues_logged(store) == 1
 
 
 def test_a_replay_after_revoke_then_issue_returns_the_new_code(
@@ -520,7 +525,7 @@ def test_a_replay_after_revoke_then_issue_returns_the_new_code(
 ) -> None:
     status, first, _ = call(client, GUEST, token, "k")
     assert status == 201
-    store.revoke(first["credential_id"], "lost badge", clock())
+    stored_guests.revoke(store, first["credential_id"], "lost badge", clock())
     status, answer, _ = call(client, GUEST, token, "k")
     assert status == 409 and answer["reason"] == "already_exists" and "code" not in answer
     clock.advance(minutes=5)
@@ -543,7 +548,7 @@ def test_a_replay_after_the_event_returns_the_same_code_and_a_new_key_is_refused
     assert status == 400 and answer["reason"] == "invalid_input"
     status, answer, _ = call(client, {**GUEST, "name": "B"}, token, "k")
     assert status == 409 and answer["reason"] == "already_exists"
-    assert len(log_lines(store)) == before and len(people.guest_views(store, EVENT_ID)) == 1
+    assert len(log_lines(store)) == before and len(stored_guests.guest_views(store, EVENT_ID)) == 1
 
 
 def test_a_replay_after_the_event_of_a_revoked_code_is_409(
@@ -551,7 +556,7 @@ def test_a_replay_after_the_event_of_a_revoked_code_is_409(
 ) -> None:
     status, first, _ = call(client, GUEST, token, "k")
     assert status == 201
-    store.revoke(first["credential_id"], "lost badge", clock())
+    stored_guests.revoke(store, first["credential_id"], "lost badge", clock())
     clock.advance(days=3)
     status, answer, _ = call(client, GUEST, token, "k")
     assert status == 409 and answer["reason"] == "already_exists"
@@ -582,7 +587,7 @@ def test_the_log_gets_one_line_per_real_issue_and_none_per_replay_or_refusal(
     lines = log_lines(store)
     added = lines[: len(lines) - len(start)]
     assert added == [("credential.issue", "token:cổng đăng ký")] * 4
-    assert len(people.guest_views(store, EVENT_ID)) == 4
+    assert len(stored_guests.guest_views(store, EVENT_ID)) == 4
 
 
 # ---- races through a real server --------------------------------------------------------------------------
@@ -631,7 +636,7 @@ def test_racing_first_requests_with_one_key_and_different_guests_store_one(
     statuses = sorted(s for s, _ in answers)
     assert statuses == [201] + [409] * 7, answers
     assert all(a["reason"] == "already_exists" for s, a in answers if s == 409)
-    assert len(people.guest_views(store, EVENT_ID)) == 1 and issues_logged(store) == 1
+    assert len(stored_guests.guest_views(store, EVENT_ID)) == 1 and issues_logged(store) == 1
 
 
 def test_racing_requests_with_distinct_keys_all_issue(
@@ -647,4 +652,4 @@ def test_racing_requests_with_distinct_keys_all_issue(
     assert len({a["credential_id"] for _, a in answers}) == 12
     for _, answer in answers:
         verifies(config, clock, answer)
-    assert len(people.guest_views(store, EVENT_ID)) == 12 and issues_logged(store) == 12
+    assert len(stored_guests.guest_views(store, EVENT_ID)) == 12 and issues_logged(store) == 12

@@ -12,7 +12,9 @@ from apikit import Clock, Gate
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask.testing import FlaskClient
 
-from checkin.store import Store
+from checkin.store import Store, reports
+from checkin.store import devices as stored_devices
+from checkin.store import journal as stored_journal
 
 JOURNAL = "/api/v1/journal"
 
@@ -25,7 +27,7 @@ def refused(response, status: int, reason: str) -> dict:  # type: ignore[no-unty
 
 
 def alert_kinds(store: Store, gate: Gate) -> list[tuple[str, int | None]]:
-    return [(a.kind, a.seq) for a in store.alerts(device_id=gate.device_id)]
+    return [(a.kind, a.seq) for a in reports.alerts(store, device_id=gate.device_id)]
 
 
 def test_upload_stores_rows_as_the_gate_chained_them(gate: Gate, store: Store, clock: Clock) -> None:
@@ -40,9 +42,9 @@ def test_upload_stores_rows_as_the_gate_chained_them(gate: Gate, store: Store, c
         "server_time_ms": clock.ms,
         "alerts": [],
     }
-    assert store.journal_rows(gate.device_id) == rows
-    assert store.device(gate.device_id).acked_seq == 25
-    assert store.alerts(device_id=gate.device_id) == []
+    assert stored_journal.journal_rows(store, gate.device_id) == rows
+    assert stored_devices.device(store, gate.device_id).acked_seq == 25
+    assert reports.alerts(store, device_id=gate.device_id) == []
 
 
 def test_the_same_batch_twice_is_stored_once(gate: Gate, store: Store) -> None:
@@ -50,7 +52,7 @@ def test_the_same_batch_twice_is_stored_once(gate: Gate, store: Store) -> None:
     first, again = gate.upload(rows), gate.upload(rows)
     assert (first.json["stored"], again.json["stored"]) == (10, 0)
     assert again.json["acked_seq"] == 10 and again.json["head_hash"] == rows[-1].hash
-    assert store.scan_count() == 10
+    assert reports.scan_count(store) == 10
 
 
 def test_overlapping_batches_store_only_what_is_new(gate: Gate, store: Store) -> None:
@@ -58,7 +60,7 @@ def test_overlapping_batches_store_only_what_is_new(gate: Gate, store: Store) ->
     assert gate.upload(rows[:10]).json["stored"] == 10
     response = gate.upload(rows[5:])
     assert (response.json["stored"], response.json["acked_seq"]) == (5, 15)
-    assert store.journal_rows(gate.device_id) == rows
+    assert stored_journal.journal_rows(store, gate.device_id) == rows
 
 
 def test_a_gap_is_409_with_the_acked_seq_and_stores_nothing(gate: Gate, store: Store) -> None:
@@ -66,7 +68,7 @@ def test_a_gap_is_409_with_the_acked_seq_and_stores_nothing(gate: Gate, store: S
     gate.upload(rows[:5])
     body = refused(gate.upload(rows[10:]), 409, "gap")
     assert body["acked_seq"] == 5
-    assert store.scan_count() == 5
+    assert reports.scan_count(store) == 5
     assert alert_kinds(store, gate) == [("gap", 11)]
     assert gate.upload(rows[5:]).json["acked_seq"] == 20
 
@@ -78,7 +80,7 @@ def test_a_fork_is_refused_and_leaves_an_alert(gate: Gate, store: Store) -> None
     forked = other.scan(6, verdict="deny", reason="revoked")  # seq 7..12, another history from seq 7
     body = refused(other.upload(forked), 422, "fork")
     assert body["seq"] == 7 and body["acked_seq"] == 10
-    assert store.scan_count() == 10
+    assert reports.scan_count(store) == 10
     assert alert_kinds(store, gate) == [("fork", 7)]
 
 
@@ -87,7 +89,7 @@ def test_a_tampered_row_breaks_the_chain(gate: Gate, store: Store) -> None:
     tampered = [*rows[:4], replace(rows[4], verdict="admit", reason="admitted", cti="ff" * 16), *rows[5:]]
     body = refused(gate.upload(tampered), 422, "broken_chain")
     assert body["seq"] == 5 and "hash_mismatch" in body["message"]
-    assert store.scan_count() == 0
+    assert reports.scan_count(store) == 0
     assert alert_kinds(store, gate) == [("broken_chain", 5)]
 
 
@@ -99,13 +101,13 @@ def test_a_batch_that_does_not_link_to_the_held_head_is_refused(gate: Gate, stor
     relinked = replace(relinked, hash=relinked.compute_hash())
     body = refused(gate.upload([relinked]), 422, "broken_chain")
     assert body["seq"] == 6 and "broken_link" in body["message"]
-    assert store.scan_count() == 5
+    assert reports.scan_count(store) == 5
 
 
 def test_a_checkpoint_signed_by_another_key_is_refused(gate: Gate, store: Store) -> None:
     rows = gate.scan(5)
     refused(gate.upload(rows, key=Ed25519PrivateKey.generate()), 422, "bad_checkpoint")
-    assert store.scan_count() == 0
+    assert reports.scan_count(store) == 0
     assert alert_kinds(store, gate) == [("bad_checkpoint", 5)]
 
 
@@ -115,7 +117,7 @@ def test_a_checkpoint_that_does_not_cover_the_batch_is_refused(gate: Gate, store
     body["rows"] = [row.to_json() for row in rows]
     response = gate.client.post(JOURNAL, json=body, headers=gate.auth)
     assert "covers seq 3" in refused(response, 422, "bad_checkpoint")["message"]
-    assert store.scan_count() == 0
+    assert reports.scan_count(store) == 0
 
 
 def test_a_garbled_checkpoint_is_a_bad_checkpoint(gate: Gate, store: Store) -> None:
@@ -154,7 +156,7 @@ def test_rows_recorded_offline_long_ago_are_not_skew(gate: Gate, clock: Clock) -
 def test_more_than_5000_rows_is_413(gate: Gate, store: Store) -> None:
     body = refused(gate.upload(gate.scan(5001)), 413, "too_large")
     assert "5000" in body["message"]
-    assert store.scan_count() == 0
+    assert reports.scan_count(store) == 0
 
 
 def test_5000_rows_in_one_batch_are_taken(gate: Gate) -> None:
@@ -196,7 +198,7 @@ def _bodies(gate: Gate) -> dict[str, object]:
 def test_bad_input_is_400_with_a_reason(gate: Gate, store: Store, case: str) -> None:
     response = gate.client.post(JOURNAL, json=_bodies(gate)[case], headers=gate.auth)
     refused(response, 400, "invalid_input")
-    assert store.scan_count() == 0
+    assert reports.scan_count(store) == 0
 
 
 @pytest.mark.parametrize("body", [b"{", b"\xff", b"[" * 50_000], ids=["truncated", "not-utf8", "deep"])
@@ -218,7 +220,10 @@ def test_one_gate_cannot_upload_into_another(enrol: Callable[..., Gate], store: 
     # south's token with north's rows and north's signature: the checkpoint is not south's
     response = south.client.post(JOURNAL, json=north.body(rows), headers=south.auth)
     refused(response, 422, "bad_checkpoint")
-    assert store.journal_rows(north.device_id) == [] and store.journal_rows(south.device_id) == []
+    assert (
+        stored_journal.journal_rows(store, north.device_id) == []
+        and stored_journal.journal_rows(store, south.device_id) == []
+    )
 
 
 def test_huge_seqs_are_refused_and_kept_in_alerts(gate: Gate, store: Store) -> None:

@@ -20,8 +20,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from checkin.store import people
-from checkin.store.people import Role
+from checkin.store import tokens
+from checkin.store.users import Role
 from checkin.web.api import MAX_ROWS
 from checkin.web.openapi import document
 
@@ -47,7 +47,7 @@ def test_generated_requests_never_fail_and_answer_as_documented(
     assert operation is not None
     headers = gate.auth if with_token else {}
     if with_token and label == ISSUE:
-        secret = people.create_api_token(app.extensions["checkin.store"], "portal", Role.REGISTRAR, clock(), actor="t")
+        secret = tokens.create_api_token(app.extensions["checkin.store"], "portal", Role.REGISTRAR, clock(), actor="t")
         headers = {"Authorization": f"Bearer {secret[1]}"}
 
     @given(case=operation.as_strategy(generation_mode=mode))

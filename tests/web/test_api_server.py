@@ -24,7 +24,10 @@ from flask.testing import FlaskClient
 
 from checkin.config import Config
 from checkin.core import chain
-from checkin.store import Store
+from checkin.store import Store, reports
+from checkin.store import actions as stored_actions
+from checkin.store import devices as stored_devices
+from checkin.store import journal as stored_journal
 
 GATES, ROWS_PER_GATE, BATCH = 10, 2000, 250
 
@@ -72,12 +75,12 @@ def test_ten_gates_uploading_at_once_lose_nothing(
     expected = [(200, seq) for seq in range(BATCH, ROWS_PER_GATE + 1, BATCH)]
     assert failures == {}
     assert all(results[gate.device_id] == expected for gate in gates), results
-    assert store.scan_count(EVENT_ID) == GATES * ROWS_PER_GATE
+    assert reports.scan_count(store, EVENT_ID) == GATES * ROWS_PER_GATE
     for gate in gates:
-        held = store.journal_rows(gate.device_id)
+        held = stored_journal.journal_rows(store, gate.device_id)
         assert held == gate.journal
         assert chain.check(held) == []
-    assert store.alerts(event_id=EVENT_ID) == []
+    assert reports.alerts(store, event_id=EVENT_ID) == []
 
 
 # ---- checkin serve ----------------------------------------------------------------------------------
@@ -119,7 +122,7 @@ def test_checkin_serve_runs_the_api_under_a_production_server(
         log = wait_for_line(proc, b"listening on", 60)
         store = store_for(config)
         # the served app reads the machine's clock: the code must be valid now
-        _device, code = store.create_device(EVENT_ID, "Cổng A", None, "in", datetime.now(UTC))
+        _device, code = stored_devices.create_device(store, EVENT_ID, "Cổng A", None, "in", datetime.now(UTC))
         key = Ed25519PrivateKey.generate().public_key().public_bytes_raw().hex()
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         status, body = post(conn, "/api/v1/devices/enroll", {"code": code, "public_key": key})
@@ -170,7 +173,7 @@ def test_gate_add_and_revoke_are_in_the_admin_log(runner: Runner, store: Store, 
     result = runner("gate", "add", "--event", EVENT_ID, "--name", "Cổng Ra", "--direction", "out", now=clock.now)
     device_id = result.stdout.split()[1].rstrip(":")
     runner("gate", "revoke", device_id, now=clock.now)
-    actions = [(a.action, a.target) for a in store.actions()]
+    actions = [(a.action, a.target) for a in stored_actions.actions(store)]
     assert actions == [("gate.revoke", f"{EVENT_ID}/{device_id}"), ("gate.add", f"{EVENT_ID}/{device_id}")]
 
 

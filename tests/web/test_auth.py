@@ -13,8 +13,9 @@ from flask.testing import FlaskClient
 
 from checkin.config import Config
 from checkin.core.errors import InputError, Reason
-from checkin.store import Store, people
-from checkin.store.people import Role
+from checkin.store import Store, users
+from checkin.store import actions as stored_actions
+from checkin.store.users import Role
 from checkin.web import auth, create_app
 
 PASSWORD = "registrar test password 2022"  # conftest's STAFF_PASSWORDS["registrar"]
@@ -84,7 +85,7 @@ def test_login_without_csrf_token_is_refused(client: FlaskClient, staff: dict[st
 
 
 def test_a_disabled_user_cannot_log_in(client: FlaskClient, store: Store, staff: dict[str, int], clock: Any) -> None:
-    people.update_user(store, staff["registrar"], clock(), actor="admin", active=False)
+    users.update_user(store, staff["registrar"], clock(), actor="admin", active=False)
     assert log_in(client, "registrar", PASSWORD).status_code == 401
 
 
@@ -101,25 +102,25 @@ def test_five_wrong_passwords_lock_the_account_for_15_minutes(
     assert "Tài khoản tạm bị khóa" in fifth.text and "08:15 26/03/2022" in fifth.text  # Hanoi time
     # locked: even the right password is refused, and the failures stop counting
     assert log_in(client, "registrar", PASSWORD).status_code == 423
-    user = people.user_by_name(store, "registrar")
+    user = users.user_by_name(store, "registrar")
     assert user is not None and user.failed_logins == 5
     clock.advance(minutes=14, seconds=59)
     assert log_in(client, "registrar", PASSWORD).status_code == 423
     clock.advance(seconds=1)
     assert log_in(client, "registrar", PASSWORD).status_code == 302
-    user = people.user_by_name(store, "registrar")
+    user = users.user_by_name(store, "registrar")
     assert user is not None and user.failed_logins == 0 and user.locked_until is None
-    actions = [a.action for a in store.actions()]
+    actions = [a.action for a in stored_actions.actions(store)]
     assert "user.locked" in actions and "user.login" in actions
 
 
 def test_a_good_login_resets_the_count(client: FlaskClient, store: Store, staff: dict[str, int]) -> None:
     for _ in range(4):
         log_in(client, "registrar", "wrong password")
-    user = people.user_by_name(store, "registrar")
+    user = users.user_by_name(store, "registrar")
     assert user is not None and user.failed_logins == 4
     assert log_in(client, "registrar", PASSWORD).status_code == 302
-    user = people.user_by_name(store, "registrar")
+    user = users.user_by_name(store, "registrar")
     assert user is not None and user.failed_logins == 0
 
 
@@ -134,6 +135,41 @@ def test_one_address_trying_many_names_is_slowed_down(
     assert "Quá nhiều lần thử" in log_in(client, "registrar", PASSWORD).text
     clock.advance(minutes=15)
     assert log_in(client, "registrar", PASSWORD).status_code == 302
+
+
+def test_twenty_thousand_addresses_leave_at_most_the_bound(app: Flask, staff: dict[str, int], clock: Any) -> None:
+    """The app's limiter keeps at most MAX_ADDRESSES addresses (it kept every one before), forgets
+    the address that failed longest ago first, and still blocks a recent one through the login form."""
+    limiter = app.extensions[auth.LIMITER]
+    addresses = [f"10.{i >> 16}.{(i >> 8) & 255}.{i & 255}" for i in range(20_000)]
+    for address in addresses:
+        limiter.fail(address, clock())
+    assert len(limiter) == auth.MAX_ADDRESSES < len(addresses)
+    newest = addresses[-1]
+    for _ in range(auth.ADDRESS_FAILURES - 2):
+        limiter.fail(newest, clock())
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = newest
+    assert log_in(client, "nobody", "some password").status_code == 401  # the last one allowed
+    assert log_in(client, "registrar", PASSWORD).status_code == 429
+    client.environ_base["REMOTE_ADDR"] = "192.0.2.1"  # one more address: still within the bound
+    assert log_in(client, "nobody", "some password").status_code == 401
+    assert len(limiter) == auth.MAX_ADDRESSES
+    assert not limiter.blocked(addresses[0], clock()) and limiter.blocked(newest, clock())
+
+
+def test_addresses_whose_failures_left_the_window_are_dropped() -> None:
+    limiter = auth.FailureLimiter(2, auth.ADDRESS_WINDOW, max_addresses=3)
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime(2022, 3, 26, tzinfo=UTC)
+    limiter.fail("10.0.0.1", start)
+    assert len(limiter) == 1
+    assert not limiter.blocked("10.0.0.1", start + auth.ADDRESS_WINDOW)
+    assert len(limiter) == 0
+    for i in range(5):
+        limiter.fail(f"10.0.1.{i}", start + timedelta(seconds=i))
+    assert len(limiter) == 3 and not limiter.blocked("10.0.1.0", start)
 
 
 def test_the_limiter_forgets_old_failures() -> None:
@@ -196,7 +232,7 @@ def test_a_password_change_ends_other_sessions(
     client: FlaskClient, store: Store, staff: dict[str, int], clock: Any
 ) -> None:
     log_in(client, "registrar", PASSWORD)
-    people.update_user(store, staff["registrar"], clock(), actor="admin", password="a brand new password 42")
+    users.update_user(store, staff["registrar"], clock(), actor="admin", password="a brand new password 42")
     assert client.get("/admin/events").status_code == 302
     assert log_in(client, "registrar", "a brand new password 42").status_code == 302
 
@@ -205,7 +241,7 @@ def test_disabling_a_user_ends_their_session_at_once(
     client: FlaskClient, store: Store, staff: dict[str, int], clock: Any
 ) -> None:
     log_in(client, "registrar", PASSWORD)
-    people.update_user(store, staff["registrar"], clock(), actor="admin", active=False)
+    users.update_user(store, staff["registrar"], clock(), actor="admin", active=False)
     assert client.get("/admin/events").status_code == 302
 
 
@@ -216,7 +252,7 @@ def test_logout_needs_post_and_a_token(client: FlaskClient, store: Store, staff:
     response = client.post("/admin/logout", data={"csrf_token": token(client, "/admin/events")})
     assert response.status_code == 302 and response.headers["Location"] == "/admin/login"
     assert client.get("/admin/events").status_code == 302
-    assert store.actions()[0].action == "user.logout"
+    assert stored_actions.actions(store)[0].action == "user.logout"
 
 
 # ---- roles, deny by default, CSRF scope, headers ---------------------------------------------------
@@ -287,21 +323,21 @@ def test_the_language_survives_login_and_logout(client: FlaskClient, staff: dict
 )
 def test_weak_passwords_are_refused(password: str, why: str) -> None:
     with pytest.raises(InputError, match=why) as caught:
-        people.check_password(password, "registrar")
+        users.check_password(password, "registrar")
     assert caught.value.reason is Reason.WEAK_PASSWORD
 
 
 def test_generated_passwords_are_strong_and_different() -> None:
-    secrets = {people.generate_secret() for _ in range(50)}
+    secrets = {users.generate_secret() for _ in range(50)}
     assert len(secrets) == 50
     for secret in secrets:
         assert re.fullmatch(r"([a-z2-9]{5}-){3}[a-z2-9]{5}", secret)
-        people.check_password(secret, "admin")
+        users.check_password(secret, "admin")
 
 
 def test_passwords_are_stored_as_argon2id(store: Store, clock: Any) -> None:
-    people.create_user(store, "anh.nguyen", Role.REGISTRAR, "correct horse battery", clock(), actor="test")
-    user = people.user_by_name(store, "anh.nguyen")
+    users.create_user(store, "anh.nguyen", Role.REGISTRAR, "correct horse battery", clock(), actor="test")
+    user = users.user_by_name(store, "anh.nguyen")
     assert user is not None and user.password_hash.startswith("$argon2id$")
     assert "correct horse battery" not in user.password_hash
 
@@ -313,10 +349,10 @@ def test_cli_user_add_with_the_password_from_the_environment(
     result = runner("user", "add", "Linh.Tran", "--role", "registrar")
     assert result.exit_code == 0, result.output
     assert "registrar desk password 1" not in result.output
-    user = people.user_by_name(store, "linh.tran")
+    user = users.user_by_name(store, "linh.tran")
     assert user is not None and user.role == "registrar"
-    assert people.password_matches(user.password_hash, "registrar desk password 1")
-    assert store.actions()[0].actor == "cli"
+    assert users.password_matches(user.password_hash, "registrar desk password 1")
+    assert stored_actions.actions(store)[0].actor == "cli"
 
 
 def test_cli_user_add_generate_prints_the_password_once_last(runner: Any, store: Store) -> None:
@@ -324,8 +360,8 @@ def test_cli_user_add_generate_prints_the_password_once_last(runner: Any, store:
     assert result.exit_code == 0, result.output
     password = result.stdout.strip().splitlines()[-1]
     assert result.stdout.count(password) == 1
-    user = people.user_by_name(store, "boss")
-    assert user is not None and people.password_matches(user.password_hash, password)
+    user = users.user_by_name(store, "boss")
+    assert user is not None and users.password_matches(user.password_hash, password)
     listed = runner("user", "list")
     assert re.search(r"boss\s+admin\s+active", listed.stdout)
 

@@ -17,11 +17,15 @@ from aiosmtpd.controller import Controller
 from flask.testing import FlaskClient
 from PIL import Image
 
-from checkin import issuing, mail, qr
+from checkin import mail, qr
 from checkin.config import Config, MailSettings
 from checkin.core.errors import Reason
 from checkin.keystore import KeyStore
-from checkin.store import Store, people
+from checkin.services import issuing
+from checkin.store import Store
+from checkin.store import actions as stored_actions
+from checkin.store import events as stored_events
+from checkin.store import guests as stored_guests
 
 EVENT = "cds2022"
 SENDER = "Ban tổ chức <sukien@example.gov.vn>"
@@ -169,7 +173,7 @@ def config(config: Config, smtp: tuple[Inbox, int]) -> Config:
 @pytest.fixture
 def guest(store: Store, config: Config, clock: Any) -> tuple[int, str]:
     """A guest with an e-mail address and an active code: (guest id, code text)."""
-    ev = store.event(EVENT)
+    ev = stored_events.event(store, EVENT)
     keystore = KeyStore(config.keys_dir)
     info = keystore.active_issuing()
     row = issuing.GuestRow(2, "Nguyễn Thị Ánh", "Sở TT&TT", "delegate", ("hall", "vip"), "anh@example.vn")
@@ -182,8 +186,8 @@ def guest(store: Store, config: Config, clock: Any) -> tuple[int, str]:
         window=issuing.ticket_window(ev, 24, 6),
         now=clock(),
     )
-    issuing.record(store, ev, signed, info.kid_bytes, clock())
-    return people.guest_views(store, EVENT)[0].guest.id, signed[0].text
+    issuing.record(store, signed, info.kid_bytes, clock())
+    return stored_guests.guest_views(store, EVENT)[0].guest.id, signed[0].text
 
 
 def post_email(client: FlaskClient, guest_id: int) -> Any:
@@ -206,7 +210,7 @@ def test_send_from_the_guest_page(
     assert recipients == ["anh@example.vn"]
     assert "26/03/2022 07:30" in received.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert decoded(next(received.iter_attachments()).get_content()) == [text]
-    last = store.actions()[0]
+    last = stored_actions.actions(store)[0]
     assert (last.actor, last.action, last.detail) == ("registrar", "credential.email", "anh@example.vn")
 
 
@@ -224,5 +228,5 @@ def test_a_failure_is_shown_and_logged(
     response = post_email(client, guest[0])
     assert response.status_code == 303
     assert "Chưa gửi được e-mail" in client.get(response.headers["Location"]).text
-    assert store.actions()[0].action == "credential.email_failed"
+    assert stored_actions.actions(store)[0].action == "credential.email_failed"
     assert inbox.messages == []

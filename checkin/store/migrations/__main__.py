@@ -12,7 +12,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config as AlembicConfig
 
-from checkin.store import MIGRATIONS, Store
+from checkin.store.engine import MIGRATIONS, Store
 
 
 def main(message: str) -> None:

@@ -20,6 +20,7 @@ from checkin.config import Config
 from checkin.core import trust
 from checkin.keystore import KeyStore
 from checkin.store import Store
+from checkin.store import events as stored_events
 
 
 def policy_of(cfg: Config) -> trust.GatePolicy:
@@ -43,7 +44,7 @@ def build_bundle(
     renewed as the next version.
     """
     policy = policy_of(cfg)
-    inputs = store.bundle_inputs(event_id, names=policy.include_names)
+    inputs = stored_events.bundle_inputs(store, event_id, names=policy.include_names)
     ev = inputs.event
     draft = trust.TrustBundle(
         version=0,
@@ -64,7 +65,7 @@ def build_bundle(
         policy=policy,
         names=inputs.names,
     )
-    version, signed_at = store.bundle_version(ev.id, trust.content(draft), now, renew_after)
+    version, signed_at = stored_events.bundle_version(store, ev.id, trust.content(draft), now, renew_after)
     issued_at = now if renew_after is None else signed_at
     validity = timedelta(hours=cfg.bundle.validity_hours)
     return replace(draft, version=version, issued_at=issued_at, expires_at=issued_at + validity)

@@ -1,0 +1,90 @@
+"""Gates: registering one with a one-time enrolment code, enrolment over the network, the bearer
+token a gate authenticates with, its bundle, and revoking it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from checkin.core import cose
+from checkin.core.errors import InputError, Reason
+from checkin.core.trust import Direction
+from checkin.services.bundles import BundleService, SignedBundle
+from checkin.services.guests import text_problem
+from checkin.services.problems import FieldsInvalid, Problem
+from checkin.store import Device, DeviceStatus, Event, Store
+from checkin.store import devices as stored
+
+MAX_GATE_NAME = 100
+
+
+@dataclass(frozen=True)
+class NewGate:
+    """A registered gate and its one-time enrolment code (shown once, never stored)."""
+
+    device: Device
+    code: str
+
+
+def add_gate(store: Store, event: Event, name: str, zone: str, direction: str, now: datetime, *, actor: str) -> NewGate:
+    """Register a gate for one of the event's zones; FieldsInvalid (name, zone, direction) when refused."""
+    problems: dict[str, Problem] = {}
+    name_problem = text_problem(name, MAX_GATE_NAME, required=True)
+    if name_problem is not None:
+        problems["name"] = name_problem
+    if zone not in event.zone_codes:
+        problems["zone"] = Problem(Reason.GATE_ZONE_INVALID)
+    if direction not in {d.value for d in Direction}:
+        problems["direction"] = Problem(Reason.DIRECTION_INVALID)
+    if problems:
+        raise FieldsInvalid(problems)
+    device, code = stored.create_device(store, event.id, name, zone, Direction(direction), now, actor=actor)
+    return NewGate(device, code)
+
+
+def revoke_gate(store: Store, device_id: str, now: datetime, *, actor: str) -> Device:
+    """Revoke a gate (a stolen laptop): its token stops working at once (DEVICE_REVOKED if it was already)."""
+    return stored.revoke_device(store, device_id, now, actor=actor)
+
+
+def authenticate(store: Store, token: str) -> Device:
+    """The enrolled gate a bearer token belongs to: UNAUTHORIZED for an unknown or pending one,
+    DEVICE_REVOKED for a revoked one."""
+    device = stored.device_for_token(store, token)
+    if device is None:
+        raise InputError("the device token is not known", Reason.UNAUTHORIZED)
+    if device.status == DeviceStatus.REVOKED:
+        raise InputError(f"gate {device.id} has been revoked", Reason.DEVICE_REVOKED)
+    if device.status != DeviceStatus.ACTIVE:
+        raise InputError("the device is not enrolled", Reason.UNAUTHORIZED)
+    return device
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """What an enrolled gate receives: its device row, bearer token, the root key to pin and its first bundle."""
+
+    device: Device
+    token: str
+    root_public_pem: str
+    bundle: SignedBundle
+
+
+def enrol(store: Store, bundles: BundleService, code: str, public_key_hex: str, now: datetime) -> Enrolment:
+    """Spend a one-time enrolment code: bind the gate's Ed25519 public key (64 hex digits)."""
+    try:
+        raw_key = bytes.fromhex(public_key_hex)
+    except ValueError:
+        raw_key = b""
+    if len(public_key_hex) != 64 or not cose.usable_public_key(raw_key):
+        # checked now: a key libsodium refuses would spend the code, then fail every upload
+        raise InputError("public_key must be 64 hex digits of a valid Ed25519 public key", Reason.INVALID_INPUT)
+    device, token = stored.enrol_device(store, code, public_key_hex, now)
+    return Enrolment(device, token, bundles.root_public_pem(), bundles.current(device.event_id, now))
+
+
+def gate_bundle(store: Store, bundles: BundleService, device: Device, now: datetime) -> SignedBundle:
+    """The newest signed bundle of the gate's event; the gate counts as seen."""
+    signed = bundles.current(device.event_id, now)
+    stored.seen(store, device, now)
+    return signed

@@ -1,0 +1,148 @@
+"""Guest lists as registrars keep them: CSV from Excel (UTF-8, with or without BOM; comma,
+semicolon or tab separated; English or Vietnamese column names). Pure: bytes in, rows and the
+refused rows (with a reason and its parameters) out."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from collections.abc import Sequence
+
+from checkin.core import credential
+from checkin.core.errors import InputError, Reason
+from checkin.services.problems import Problem, RowError
+from checkin.store.guests import GuestRow
+
+CSV_HEADER = ("name", "organisation", "category", "zones", "email")
+MAX_CSV_BYTES = 20 * 1024 * 1024
+EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
+_ZONE_SPLIT = re.compile(r"[;,|\s]+")
+# A header cell, in English or Vietnamese, to the column it names.
+_HEADER_NAMES = {
+    alias: column
+    for column, aliases in {
+        "name": ("name", "họ tên", "họ và tên"),  # not "tên" alone: beside a "họ" column it is the given name
+        "organisation": ("organisation", "organization", "đơn vị", "cơ quan", "tổ chức"),
+        "category": ("category", "loại", "nhóm", "đối tượng", "loại khách"),
+        "zones": ("zones", "zone", "khu vực"),
+        "email": ("email", "e-mail", "thư điện tử"),
+    }.items()
+    for alias in aliases
+}
+# Excel writes the system's list separator: ";" wherever the decimal mark is a comma, Vietnamese
+# Windows included, and a tab in "Unicode Text".
+_DELIMITERS = (",", ";", "\t")
+
+
+def _decode_csv(data: bytes) -> str:
+    if len(data) > MAX_CSV_BYTES:
+        raise InputError(f"the guest list is larger than {MAX_CSV_BYTES // (1024 * 1024)} MiB")
+    body = data.removeprefix(b"\xef\xbb\xbf")  # Excel's "CSV UTF-8" starts with a BOM
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = len(re.findall(rb"\r\n|\r|\n", body[: exc.start])) + 1
+        raise InputError(f"line {line} is not UTF-8; in Excel use 'Save As' > 'CSV UTF-8 (Comma delimited)'") from None
+
+
+def read_guest_csv(data: bytes, event_zones: Sequence[str]) -> tuple[list[GuestRow], list[RowError]]:
+    """Read a guest list (UTF-8, with or without BOM; comma, semicolon or tab separated; English or
+    Vietnamese column names); bad rows are reported with the line they start on, not fatal."""
+    text = _decode_csv(data)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InputError("the guest list is empty") from None
+    except csv.Error as exc:
+        raise InputError(f"line 1: the header cannot be read ({exc})") from None
+    columns = [_column(h) for h in header]
+    missing = [c for c in CSV_HEADER if c not in columns]
+    if "name" in missing:
+        raise InputError(f"line 1: the header must have the columns {','.join(CSV_HEADER)}; missing: {missing}")
+    twice = [c for c in CSV_HEADER if columns.count(c) > 1]
+    if twice:
+        raise InputError(f"line 1: the column {twice[0]} appears twice in the header; keep one")
+    index = {c: columns.index(c) for c in CSV_HEADER if c in columns}
+    rows: list[GuestRow] = []
+    errors: list[RowError] = []
+    allowed = set(event_zones)
+    while True:
+        line = reader.line_num + 1  # where the next record starts: a quoted cell may run over lines
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error:
+            # a cell over csv's size limit: the reader may have stopped inside a quoted cell, and
+            # reading on could turn the rest of that cell into guests, so the rest is left unread
+            errors.append(RowError(line, Problem(Reason.ROW_UNREADABLE)))
+            break
+        if reader.line_num > line:
+            errors.append(RowError(line, Problem(Reason.ROW_SPANS_LINES, {"start": line, "end": reader.line_num})))
+            continue
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) > len(columns):
+            errors.append(
+                RowError(line, Problem(Reason.ROW_TOO_MANY_CELLS, {"cells": len(cells), "columns": len(columns)}))
+            )
+            continue
+
+        def cell(name: str, cells: list[str] = cells) -> str:
+            position = index.get(name)
+            value = cells[position] if position is not None and position < len(cells) else ""
+            return credential.tidy_text(value)
+
+        name = cell("name")
+        zones = tuple(z for z in _ZONE_SPLIT.split(cell("zones")) if z) or tuple(event_zones[:1])
+        unknown = [z for z in zones if z not in allowed]
+        email = cell("email")
+        problem = (
+            Problem(Reason.ROW_NAME_EMPTY)
+            if not name
+            else Problem(Reason.ROW_ZONE_UNKNOWN, {"zones": ", ".join(unknown), "known": ", ".join(event_zones)})
+            if unknown
+            else Problem(Reason.ROW_EMAIL_INVALID, {"email": email})
+            if email and (not EMAIL.match(email) or credential.has_control(email))
+            else None
+        )
+        if problem is not None:
+            errors.append(RowError(line, problem))
+            continue
+        rows.append(GuestRow(line, name, cell("organisation"), cell("category"), zones, email))
+    return rows, errors
+
+
+def _column(cell: str) -> str:
+    """The column a header cell names (English or Vietnamese, any case), or the cell itself.
+    Invisible characters (zero-width spaces, word joiners, a second BOM) count as spaces: a
+    spreadsheet's copy and paste leaves them, and a column must not vanish behind one."""
+    visible = "".join(" " if unicodedata.category(ch) == "Cf" else ch for ch in unicodedata.normalize("NFC", cell))
+    words = " ".join(visible.split()).casefold()
+    return _HEADER_NAMES.get(words, words)
+
+
+def _delimiter(text: str) -> str:
+    """The separator under which the header (the first record, however its lines end) names the
+    most known columns; a comma when none does. A header that names different known columns under
+    two separators is refused: guessing would put e-mail addresses into names."""
+
+    def known(delimiter: str) -> frozenset[str]:
+        try:
+            cells = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+        except csv.Error:
+            return frozenset()
+        return frozenset(_column(c) for c in cells) & frozenset(CSV_HEADER)
+
+    found = {d: known(d) for d in _DELIMITERS}
+    most = max(len(columns) for columns in found.values())
+    readings = {columns for columns in found.values() if len(columns) == most}
+    if most and len(readings) > 1:
+        raise InputError(
+            "line 1: the header names different columns when split at commas and at semicolons; "
+            "in Excel use 'Save As' > 'CSV UTF-8 (Comma delimited)'"
+        )
+    return next(d for d, columns in found.items() if len(columns) == most)

@@ -1,0 +1,56 @@
+"""What is wrong with a field or a row, as a reason and its parameters, worded where it is shown."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from checkin.core.errors import InputError, Reason, message
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong: a reason, the values its message names, and a detail (English) if any."""
+
+    reason: Reason
+    params: Mapping[str, str | int] = field(default_factory=dict)
+    detail: str = ""
+
+    def text(self, lang: str = "en") -> str:
+        """The problem in words, in Vietnamese ("vi") or English ("en")."""
+        template = message(self.reason, lang)
+        head = template % dict(self.params) if self.params else template
+        return f"{head}: {self.detail}" if self.detail else head
+
+
+@dataclass(frozen=True)
+class RowError:
+    """A refused row of a guest list (its line), or of a stored guest (its `guest_id`)."""
+
+    line: int
+    problem: Problem
+    guest_id: int | None = None
+
+    @property
+    def reason(self) -> Reason:
+        """The reason code of the refusal."""
+        return self.problem.reason
+
+    def text(self, lang: str = "en") -> str:
+        """Why the row was refused, in words."""
+        return self.problem.text(lang)
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.text('en')} [{self.reason}]"
+
+
+class FieldsInvalid(InputError):
+    """Some fields of a form or request are refused: `problems` by field name."""
+
+    def __init__(self, problems: Mapping[str, Problem]) -> None:
+        self.problems = dict(problems)
+        super().__init__("; ".join(f"{name}: {p.text('en')}" for name, p in self.problems.items()))
+
+    def texts(self, lang: str) -> dict[str, str]:
+        """The problems in words, by field name, as a form shows them."""
+        return {name: p.text(lang) for name, p in self.problems.items()}

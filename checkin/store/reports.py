@@ -1,0 +1,130 @@
+"""What the pages and exports read across subjects: counts per event, recent entries, badges, alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from checkin.store.engine import Store
+from checkin.store.models import Alert, CredentialStatus, Device, Guest, IssuedCredential, Scan
+
+
+@dataclass(frozen=True)
+class BadgeRow:
+    """What a badge needs: the code and the guest it names."""
+
+    text: str
+    name: str
+    organisation: str
+    category: str
+    zones: tuple[str, ...]
+
+
+def active_badges(store: Store, event_id: str) -> list[BadgeRow]:
+    """The event's active credentials with their guests, in guest order, for the badge sheet."""
+    with store.session() as s:
+        rows = s.execute(
+            select(IssuedCredential.text, IssuedCredential.name, Guest.organisation, Guest.category, Guest.zones)
+            .outerjoin(Guest, Guest.id == IssuedCredential.guest_id)
+            .where(IssuedCredential.event_id == event_id, IssuedCredential.status == CredentialStatus.ACTIVE)
+            .order_by(Guest.id, IssuedCredential.issued_at)
+        ).all()
+    return [
+        BadgeRow(text, name, org or "", category or "", tuple(z for z in (zones or "").split(",") if z))
+        for text, name, org, category, zones in rows
+    ]
+
+
+@dataclass(frozen=True)
+class EventCounts:
+    """How many guests an event has, and how many codes are active or revoked."""
+
+    guests: int = 0
+    active: int = 0
+    revoked: int = 0
+
+
+def event_counts(store: Store) -> dict[str, EventCounts]:
+    """Counts for every event, by event id."""
+    with store.session() as s:
+        guests: dict[str, int] = {
+            e: n for e, n in s.execute(select(Guest.event_id, func.count()).group_by(Guest.event_id))
+        }
+        creds = s.execute(
+            select(IssuedCredential.event_id, IssuedCredential.status, func.count()).group_by(
+                IssuedCredential.event_id, IssuedCredential.status
+            )
+        ).all()
+    by_status: dict[str, dict[str, int]] = {}
+    for event_id, status, count in creds:
+        by_status.setdefault(event_id, {})[status] = count
+    return {
+        e: EventCounts(
+            guests.get(e, 0),
+            by_status.get(e, {}).get(CredentialStatus.ACTIVE, 0),
+            by_status.get(e, {}).get(CredentialStatus.REVOKED, 0),
+        )
+        for e in set(guests) | set(by_status)
+    }
+
+
+@dataclass(frozen=True)
+class EntryView:
+    """A scan a gate uploaded, with the gate's and the guest's names, for the event page."""
+
+    at: datetime
+    gate: str
+    name: str
+    cti: str
+    direction: str
+    verdict: str
+    reason: str
+
+
+def recent_entries(store: Store, event_id: str, limit: int = 50) -> tuple[list[EntryView], int]:
+    """The event's newest uploaded scans (newest first) and how many there are in all."""
+    with store.session() as s:
+        total = s.scalar(select(func.count()).select_from(Scan).where(Scan.event_id == event_id)) or 0
+        rows = s.execute(
+            select(Scan, Device.name, IssuedCredential.name)
+            .join(Device, Device.id == Scan.device_id)
+            .outerjoin(IssuedCredential, IssuedCredential.cti == Scan.cti)
+            .where(Scan.event_id == event_id)
+            .order_by(Scan.wall_ms.desc(), Scan.id.desc())
+            .limit(limit)
+        ).all()
+    return [
+        EntryView(
+            at=datetime.fromtimestamp(scan.wall_ms / 1000, UTC),
+            gate=gate,
+            name=name or "",
+            cti=scan.cti,
+            direction=scan.direction,
+            verdict=scan.verdict,
+            reason=scan.reason,
+        )
+        for scan, gate, name in rows
+    ], total
+
+
+def scan_count(store: Store, event_id: str | None = None) -> int:
+    """How many journal rows are held (for one event, if given)."""
+    query = select(func.count()).select_from(Scan)
+    if event_id is not None:
+        query = query.where(Scan.event_id == event_id)
+    with store.session() as s:
+        return int(s.scalar(query) or 0)
+
+
+def alerts(store: Store, *, event_id: str | None = None, device_id: str | None = None) -> Sequence[Alert]:
+    """Alerts, oldest first, optionally for one event or one device."""
+    query = select(Alert).order_by(Alert.id)
+    if event_id is not None:
+        query = query.where(Alert.event_id == event_id)
+    if device_id is not None:
+        query = query.where(Alert.device_id == device_id)
+    with store.session() as s:
+        return s.scalars(query).all()
