@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
@@ -22,9 +22,16 @@ from checkin.clikit import EXIT_ERROR, now_or, parse_time, run_guarded
 from checkin.core import cose, trust
 from checkin.core.errors import CheckinError, InputError, Reason, TrustError, Verdict
 from checkin.core.trust import Direction
-from scanner import camera, datadir, decode, gate, runner, sync
+from scanner import datadir, gate
 from scanner.datadir import GateData
 from scanner.journal import Journal
+
+if TYPE_CHECKING:
+    from scanner import runner
+
+# OpenCV, NumPy, the decoders, the scan loop and the network client (scanner.camera, .decode,
+# .runner, .sync) are imported inside the commands that use them, so `--help` and `verify` of a
+# text stay fast.
 
 EXIT_BAD_TRUST = 2
 
@@ -109,6 +116,8 @@ def verify(
         if isinstance(source, str):
             _emit(gate.decide(source, bundle, state, now).to_json(label))
             continue
+        from scanner import decode
+
         try:
             found = decode.decode_frame(decode.read_image(source))
         except CheckinError as error:
@@ -138,6 +147,8 @@ VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpe
 
 def _clock(now_text: str | None, timezone: str) -> runner.Clock:
     """The machine's clock, or one that starts at --now and runs on (rehearsals of a past event)."""
+    from scanner import runner
+
     if not now_text:
         return runner.system_clock
     return runner.shifted_clock(parse_time(now_text, timezone, "--now"))
@@ -194,6 +205,8 @@ def enroll(
     A USB enrolment into a folder that is already enrolled installs a newer bundle (same root).
     """
     if server and code and not bundle_path:
+        from scanner import sync
+
         device = sync.enroll_network(data, server, code)
         _emit({"enrolled": device.device_id, "event": device.event_id, "zone": device.zone, "server": device.server})
         return
@@ -256,6 +269,8 @@ def run_command(
     no_sync: bool,
 ) -> None:
     """The scan loop: decode, decide, journal (committed first), then show or print each verdict."""
+    from scanner import decode, runner, sync
+
     if sum(x is not None for x in (camera, video, images, texts)) != 1:
         raise InputError("give exactly one of --camera N, --video FILE, --images DIR, --texts FILE")
     if texts is not None and not headless:
@@ -305,6 +320,8 @@ def run_command(
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path))
 def decode_command(inputs: tuple[Path, ...]) -> None:
     """Read QR codes from images or videos: one JSON line per input, texts found and milliseconds taken."""
+    from scanner import camera, decode
+
     for path in inputs:
         if path.suffix.lower() in VIDEO_SUFFIXES:
             frames: Iterable[tuple[Any, float]] = camera.VideoFileSource(path)
@@ -340,6 +357,8 @@ def decode_command(inputs: tuple[Path, ...]) -> None:
 @pass_data
 def sync_command(data: GateData, now_text: str | None) -> None:
     """One sync round now: pull a newer bundle, push every row not yet acknowledged."""
+    from scanner import sync
+
     _device, _bundle, clock = _enrolled(data, now_text)
     settings = data.settings()
     syncer = sync.Syncer(data, clock=clock, settings=settings)
@@ -396,6 +415,8 @@ def status_command(data: GateData, now_text: str | None) -> None:
 @pass_data
 def clock_ack(data: GateData, operator: str, now_text: str | None) -> None:
     """Confirm the gate's clock after a clock alarm (a journalled row); admissions resume."""
+    from scanner import runner
+
     device, bundle, clock = _enrolled(data, now_text)
     with _journal(data, data.settings()) as journal:
         gate_ = runner.Gate(
