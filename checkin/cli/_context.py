@@ -60,14 +60,14 @@ class Context:
 
         store = Store(cfg.database_url)
         try:
-            current = schema_current(store.engine) if schema else True
+            current = schema_current(store.engine)  # also proves the database can be reached
         except OperationalError as error:
             store.dispose()
             reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
             raise CheckinError(
                 f"cannot open the database at {database_name(store)}: {reason}", Reason.SERVICE_UNAVAILABLE
             ) from None
-        if not current:
+        if schema and not current:
             store.dispose()
             raise CheckinError(f"{database_name(store)}; run: {self.command('db', 'upgrade')}", Reason.SCHEMA_OUTDATED)
         return store

@@ -26,10 +26,11 @@ def bundle_export(ctx: Context, event_id: str, out_path: Path) -> None:
     from checkin.bundles import build_bundle
 
     cfg = ctx.config()
+    store = ctx.store(cfg)
     keystore = KeyStore(cfg.keys_dir)
     root = keystore.root()
     root_key = keystore.load_private(root, passphrase(confirm=False, insecure=not root.encrypted))
-    result = build_bundle(cfg, ctx.store(cfg), event_id, ctx.now(cfg))
+    result = build_bundle(cfg, store, event_id, ctx.now(cfg))
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_bytes(trust.sign_bundle(result, root_key))
     root_pub = out_path.with_name("root.pub")

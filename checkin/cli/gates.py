@@ -53,9 +53,10 @@ def gate_add(ctx: Context, event_id: str, name: str, zone: str | None, direction
 def gate_list(ctx: Context, event_id: str | None) -> None:
     """List gates: id, event, name, zone, direction, status, rows received, last seen."""
     cfg = ctx.config()
+    devices = ctx.store(cfg).devices(event_id)
     line = "{:16}  {:20}  {:8}  {:8}  {:3}  {:>7}  {:25}  {}"
     click.echo(line.format("id", "event", "status", "zone", "dir", "rows", "last seen", "name"))
-    for d in ctx.store(cfg).devices(event_id):
+    for d in devices:
         seen = d.last_seen.isoformat() if d.last_seen else "-"
         click.echo(line.format(d.id, d.event_id, d.status, d.zone, d.direction, d.acked_seq, seen, d.name))
 
