@@ -8,11 +8,13 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
-from zoneinfo import ZoneInfo
 
 import click
 
+from checkin.core.clock import parse_time
 from checkin.core.errors import CheckinError, InputError
+
+__all__ = ["EXIT_ERROR", "fail", "language", "now_or", "parse_time", "run_guarded", "shifted_clock"]
 
 EXIT_ERROR = 1
 
@@ -56,20 +58,6 @@ def run_guarded(main: Callable[..., Any], *, exit_codes: dict[type[CheckinError]
         fail(InputError(detail), verbose=verbose)
     except KeyboardInterrupt:
         sys.exit(130)
-
-
-def parse_time(text: str, timezone: str, what: str) -> datetime:
-    """An ISO 8601 time; without a zone it is read in `timezone` (the event's, usually)."""
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(f"{what}: {text!r} is not an ISO 8601 time such as 2022-03-26T07:30") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo(timezone))
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it
-        raise InputError(f"{what}: {text!r} is outside the calendar") from None
 
 
 def shifted_clock(start: datetime, mono: Callable[[], float] = time.monotonic) -> Callable[[], datetime]:

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
-from checkin.clikit import EXIT_ERROR, now_or, parse_time, run_guarded
+from checkin.clikit import EXIT_ERROR, now_or, run_guarded
 from checkin.core import cose, trust
+from checkin.core.clock import parse_time
 from checkin.core.errors import CheckinError, InputError, Reason, TrustError, Verdict
 from checkin.core.trust import Direction
 from scanner import datadir, gate

@@ -12,7 +12,8 @@ import click
 
 from checkin.cli import bundles, db, events, gates, issue, keys, serve, tokens, users
 from checkin.cli._context import Context
-from checkin.clikit import parse_time, run_guarded
+from checkin.clikit import run_guarded
+from checkin.core.clock import parse_time
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -6,7 +6,7 @@ import click
 
 from checkin import config as config_mod
 from checkin.cli._context import Context, pass_ctx, zones
-from checkin.clikit import parse_time
+from checkin.core.clock import parse_time
 from checkin.core.errors import InputError
 
 

@@ -10,8 +10,8 @@ import click
 
 from checkin.cli._context import Context, pass_ctx, zones
 from checkin.cli.keys import signing_key
-from checkin.clikit import parse_time
 from checkin.config import Config
+from checkin.core.clock import parse_time
 from checkin.core.errors import InputError
 
 if TYPE_CHECKING:
