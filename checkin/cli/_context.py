@@ -1,7 +1,8 @@
 """What every `checkin` command module shares: the context, the passphrase prompt, the database.
 
 The group modules import this, never the root group in `checkin/cli/__init__.py`, so the package
-has no import cycle. Nothing heavy (SQLAlchemy, Alembic, Flask) is imported at module level here:
+has no import cycle. Nothing heavy (SQLAlchemy, Alembic, Flask, the
+cryptography behind the key store) is imported at module level here or in the group modules:
 `checkin --help` loads every group module.
 """
 
@@ -22,9 +23,9 @@ from checkin import config as config_mod
 from checkin.clikit import now_or
 from checkin.config import Config
 from checkin.core.errors import CheckinError, KeyStoreError, Reason
-from checkin.keystore import PASSPHRASE_ENV
 
 if TYPE_CHECKING:
+    from checkin.keystore import KeyStore
     from checkin.store import Store
 
 PROGRAM = "checkin"
@@ -88,6 +89,8 @@ def passphrase(*, confirm: bool, insecure: bool = False) -> bytes | None:
     """The key passphrase from $CHECKIN_KEY_PASSPHRASE or a prompt; None for unencrypted keys."""
     if insecure:
         return None
+    from checkin.keystore import PASSPHRASE_ENV
+
     from_env = os.environ.get(PASSPHRASE_ENV)
     if from_env:
         return from_env.encode()
@@ -97,6 +100,13 @@ def passphrase(*, confirm: bool, insecure: bool = False) -> bytes | None:
     if confirm and getpass.getpass("Repeat the passphrase: ") != first:
         raise KeyStoreError("the two passphrases differ", Reason.WRONG_PASSPHRASE)
     return first.encode()
+
+
+def keystore(cfg: Config) -> KeyStore:
+    """The deployment's key folder (the cryptography behind it loads only when a command needs it)."""
+    from checkin.keystore import KeyStore
+
+    return KeyStore(cfg.keys_dir)
 
 
 def zones(text: str | None) -> tuple[str, ...]:

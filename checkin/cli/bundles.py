@@ -7,9 +7,7 @@ from pathlib import Path
 
 import click
 
-from checkin.cli._context import Context, pass_ctx, passphrase
-from checkin.core import trust
-from checkin.keystore import KeyStore
+from checkin.cli._context import Context, keystore, pass_ctx, passphrase
 
 
 @click.group()
@@ -24,12 +22,13 @@ def bundle() -> None:
 def bundle_export(ctx: Context, event_id: str, out_path: Path) -> None:
     """Write the event's signed bundle (FILE.ckb) for USB enrolment of gates."""
     from checkin.bundles import build_bundle
+    from checkin.core import trust
 
     cfg = ctx.config()
     store = ctx.store(cfg)
-    keystore = KeyStore(cfg.keys_dir)
-    root = keystore.root()
-    root_key = keystore.load_private(root, passphrase(confirm=False, insecure=not root.encrypted))
+    keys = keystore(cfg)
+    root = keys.root()
+    root_key = keys.load_private(root, passphrase(confirm=False, insecure=not root.encrypted))
     result = build_bundle(cfg, store, event_id, ctx.now(cfg))
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_bytes(trust.sign_bundle(result, root_key))

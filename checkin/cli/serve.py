@@ -12,11 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from checkin.cli._context import Context, pass_ctx, passphrase
+from checkin.cli._context import Context, keystore, pass_ctx, passphrase
 from checkin.cli.db import upgrade
 from checkin.clikit import shifted_clock
 from checkin.core.errors import CheckinError, Reason
-from checkin.keystore import PASSPHRASE_ENV, KeyStore
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -42,6 +41,7 @@ DEFAULT_SERVER = "gunicorn"
 def serve(ctx: Context, host: str, port: int, server: str, workers: int, threads: int) -> None:
     """Run the service (admin pages and gate API) under a production WSGI server."""
     from checkin.bundles import load_root_key
+    from checkin.keystore import PASSPHRASE_ENV
     from checkin.web import create_app
     from checkin.web.admin import PASSPHRASE_CONFIG
     from checkin.web.api import ROOT_KEY_CONFIG
@@ -50,7 +50,7 @@ def serve(ctx: Context, host: str, port: int, server: str, workers: int, threads
     overrides: dict[str, Any] = {}
     if ctx.now_text:  # a rehearsal or demo: the service's clock starts at --now and runs on
         overrides["CLOCK"] = shifted_clock(ctx.now(cfg))
-    keys = KeyStore(cfg.keys_dir)
+    keys = keystore(cfg)
     if keys.exists():
         # Open the root key now, so a wrong passphrase stops the start with one clear line; the
         # issuing key (admin pages) is opened with the same passphrase when the app is built.
