@@ -3,7 +3,8 @@ and of importing the credential core, each beside `python -c pass` measured in t
 
 Every figure is a fresh process (subprocess), as a person at a terminal starts it; the commands
 run round-robin so a busy machine slows them alike. Prints one table: median and p95 over RUNS
-runs, the ratio to `python -c pass`, and whether the issue's targets are met:
+runs, the CPU time (user + system) beside it, which a busy machine disturbs less, the ratio to
+`python -c pass`, and whether the issue's targets (on wall time) are met:
 `checkin --help` and `checkin-gate --help` each at most 3x `python -c pass` + 150 ms; importing
 `checkin.core.credential` at most 60 ms (its own cost: the import's wall time less `python -c pass`).
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -59,14 +61,20 @@ def make_site(home: Path) -> tuple[Path, Path, str]:
     return bundle, bundle.with_name("root.pub"), text
 
 
-def wall(case: Case) -> float:
-    """Seconds from start to exit of one fresh process; a failing command stops the benchmark."""
-    start = time.perf_counter()
+def cpu_of_children() -> float:
+    """User plus system seconds of every finished child so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def wall(case: Case) -> tuple[float, float]:
+    """(wall, CPU) seconds from start to exit of one fresh process; a failing command stops the benchmark."""
+    cpu, start = cpu_of_children(), time.perf_counter()
     done = subprocess.run(case.argv, input=case.stdin, capture_output=True, text=True, check=False)
     spent = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{case.label} failed ({done.returncode}): {done.stderr.strip()}")
-    return spent
+    return spent, cpu_of_children() - cpu
 
 
 def p95(values: list[float]) -> float:
@@ -94,15 +102,21 @@ def main(runs: int) -> None:
         for case in cases:  # warm the file cache once; not counted
             wall(case)
         times: dict[str, list[float]] = {case.label: [] for case in cases}
+        cpu: dict[str, list[float]] = {case.label: [] for case in cases}
         for _ in range(runs):
             for case in cases:
-                times[case.label].append(wall(case))
+                spent, used = wall(case)
+                times[case.label].append(spent)
+                cpu[case.label].append(used)
     base = statistics.median(times[cases[0].label])
-    print(f"startup wall time, {runs} runs each, round-robin ({python})")
-    print(f"{'command':34} {'median ms':>10} {'p95 ms':>8} {'x pass':>7}  target")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"startup wall time, {runs} runs each, round-robin ({python}; {os.cpu_count()} cores, load {load})")
+    print(f"{'command':34} {'median ms':>10} {'p95 ms':>8} {'CPU ms':>7} {'x pass':>7}  target")
     for case in cases:
         median, high = statistics.median(times[case.label]), p95(times[case.label])
-        print(f"{case.label:34} {median * 1000:10.1f} {high * 1000:8.1f} {median / base:7.2f}  ", end="")
+        used = statistics.median(cpu[case.label])
+        figures = f"{median * 1000:10.1f} {high * 1000:8.1f} {used * 1000:7.1f} {median / base:7.2f}"
+        print(f"{case.label:34} {figures}  ", end="")
         if case.target == "help":
             limit = 3 * base + 0.150
             print(f"<= 3x pass + 150 ms = {limit * 1000:.0f} ms: {'met' if median <= limit else 'NOT met'}")
