@@ -1,9 +1,8 @@
 """What every `checkin` command module shares: the context, the passphrase prompt, the database.
 
 The group modules import this, never the root group in `checkin/cli/__init__.py`, so the package
-has no import cycle. Nothing heavy (SQLAlchemy, Alembic, Flask, the
-cryptography behind the key store) is imported at module level here or in the group modules:
-`checkin --help` loads every group module.
+has no import cycle. Nothing heavy (SQLAlchemy, Alembic, Flask, the cryptography behind the key
+store) is imported at module level here or in the group modules: `checkin --help` loads them all.
 """
 
 from __future__ import annotations
