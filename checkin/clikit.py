@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
@@ -14,7 +14,17 @@ import click
 from checkin.core.clock import parse_time
 from checkin.core.errors import CheckinError, InputError
 
-__all__ = ["EXIT_ERROR", "fail", "language", "now_or", "parse_time", "run_guarded", "shifted_clock"]
+__all__ = [
+    "EXIT_ERROR",
+    "LazyChoice",
+    "directions",
+    "fail",
+    "language",
+    "now_or",
+    "parse_time",
+    "run_guarded",
+    "shifted_clock",
+]
 
 EXIT_ERROR = 1
 
@@ -75,3 +85,34 @@ def now_or(text: str | None, timezone: str) -> datetime:
     if text:
         return parse_time(text, timezone, "--now")
     return datetime.now(UTC).replace(microsecond=0)
+
+
+def directions() -> list[str]:
+    """A gate's directions, for a LazyChoice (the trust module loads the cryptography)."""
+    from checkin.core.trust import Direction
+
+    return [d.value for d in Direction]
+
+
+class LazyChoice(click.Choice[str]):
+    """A choice whose values come from a module too heavy to import for every `--help`.
+
+    The values are loaded the first time the option is shown or parsed (the service's roles live
+    beside the password hashing and the database models; directions beside the cryptography).
+    """
+
+    def __init__(self, values: Callable[[], Iterable[str]]) -> None:
+        self._values = values
+        self._loaded: tuple[str, ...] | None = None
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """The values, loaded on first use."""
+        if self._loaded is None:
+            self._loaded = tuple(self._values())
+        return self._loaded
+
+    @choices.setter
+    def choices(self, value: Iterable[Any]) -> None:
+        self._loaded = tuple(value) or None  # click's __init__ sets (); keep loading lazily

@@ -11,10 +11,9 @@ import getpass
 import os
 import shlex
 import sys
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -111,27 +110,3 @@ def keystore(cfg: Config) -> KeyStore:
 def zones(text: str | None) -> tuple[str, ...]:
     """Zone codes from `A,B`: trimmed, empty ones dropped."""
     return tuple(z.strip() for z in text.split(",") if z.strip()) if text else ()
-
-
-class LazyChoice(click.Choice[str]):
-    """A choice whose values come from a module too heavy to import for every `--help`.
-
-    The values are loaded the first time the option is shown or parsed (the roles live beside
-    the password hashing and the database models).
-    """
-
-    def __init__(self, values: Callable[[], Iterable[str]]) -> None:
-        self._values = values
-        self._loaded: tuple[str, ...] | None = None
-        super().__init__(())
-
-    @property
-    def choices(self) -> tuple[str, ...]:
-        """The values, loaded on first use."""
-        if self._loaded is None:
-            self._loaded = tuple(self._values())
-        return self._loaded
-
-    @choices.setter
-    def choices(self, value: Iterable[Any]) -> None:
-        self._loaded = tuple(value) or None  # click's __init__ sets (); keep loading lazily

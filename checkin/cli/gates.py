@@ -6,13 +6,8 @@ import getpass
 
 import click
 
-from checkin.cli._context import Context, LazyChoice, pass_ctx
-
-
-def _directions() -> list[str]:
-    from checkin.core.trust import Direction
-
-    return [d.value for d in Direction]
+from checkin.cli._context import Context, pass_ctx
+from checkin.clikit import LazyChoice, directions
 
 
 def _actor() -> str:
@@ -31,7 +26,7 @@ def gate() -> None:
 @click.option("--event", "event_id", required=True)
 @click.option("--name", required=True, help="what staff call the gate, e.g. 'Cổng A - sảnh chính'")
 @click.option("--zone", help="the zone it guards (default: the event's first zone)")
-@click.option("--direction", type=LazyChoice(_directions), default="in", show_default=True)
+@click.option("--direction", type=LazyChoice(directions), default="in", show_default=True)
 @pass_ctx
 def gate_add(ctx: Context, event_id: str, name: str, zone: str | None, direction: str) -> None:
     """Register a gate; print its one-time enrolment code (valid 15 minutes) as the last line."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from checkin.cli._context import Context, LazyChoice, pass_ctx
+from checkin.cli._context import Context, pass_ctx
+from checkin.clikit import LazyChoice
 
 
 def _roles() -> list[str]:

@@ -8,7 +8,8 @@ import sys
 
 import click
 
-from checkin.cli._context import Context, LazyChoice, pass_ctx
+from checkin.cli._context import Context, pass_ctx
+from checkin.clikit import LazyChoice
 from checkin.core.errors import InputError, Reason
 
 PASSWORD_ENV = "CHECKIN_USER_PASSWORD"  # noqa: S105 - the variable name, not a secret
