@@ -10,7 +10,7 @@ Measures, on SQLite and (when CHECKIN_TEST_DATABASE_URL is set) PostgreSQL:
   re-issue form (logged in, CSRF token) and beside signing and recording in this process.
 
 The same run measures the other WSGI server (waitress against gunicorn gthread) on SQLite, so the
-choice in checkin/cli_service.py stands on numbers from this machine. Prints one table.
+choice in checkin/cli/serve.py stands on numbers from this machine. Prints one table.
 """
 
 from __future__ import annotations
@@ -428,7 +428,7 @@ def bench_issue_http(
     """Issue over HTTP on the real server, both ways a person or system does it: a registration
     system's JSON request with an API token (a new guest and their code), and a registrar's
     re-issue form (log in, then revoke + sign + record + redirect per request)."""
-    from checkin.cli_service import DEFAULT_SERVER
+    from checkin.cli.serve import DEFAULT_SERVER
 
     password = secrets.token_urlsafe(16)
     users.create_user(store, "bench", users.Role.REGISTRAR, password, NOW, actor="bench")
@@ -526,7 +526,7 @@ def run_backend(backend: str, url_for: Callable[[Path], str], servers: tuple[str
 
 
 def main() -> None:
-    from checkin.cli_service import DEFAULT_SERVER, SERVERS
+    from checkin.cli.serve import DEFAULT_SERVER, SERVERS
 
     other = next(s for s in SERVERS if s != DEFAULT_SERVER)
     run_backend("SQLite", lambda home: (home / "checkin.db").name, (DEFAULT_SERVER, other))

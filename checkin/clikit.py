@@ -5,14 +5,26 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
-from zoneinfo import ZoneInfo
 
 import click
 
+from checkin.core.clock import parse_time
 from checkin.core.errors import CheckinError, InputError
+
+__all__ = [
+    "EXIT_ERROR",
+    "LazyChoice",
+    "directions",
+    "fail",
+    "language",
+    "now_or",
+    "parse_time",
+    "run_guarded",
+    "shifted_clock",
+]
 
 EXIT_ERROR = 1
 
@@ -58,20 +70,6 @@ def run_guarded(main: Callable[..., Any], *, exit_codes: dict[type[CheckinError]
         sys.exit(130)
 
 
-def parse_time(text: str, timezone: str, what: str) -> datetime:
-    """An ISO 8601 time; without a zone it is read in `timezone` (the event's, usually)."""
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(f"{what}: {text!r} is not an ISO 8601 time such as 2022-03-26T07:30") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo(timezone))
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:  # 0001-01-01 east of UTC, 9999-12-31 west of it
-        raise InputError(f"{what}: {text!r} is outside the calendar") from None
-
-
 def shifted_clock(start: datetime, mono: Callable[[], float] = time.monotonic) -> Callable[[], datetime]:
     """A clock that starts at `start` and runs at the monotonic clock's pace (demos, replays, tests)."""
     origin = mono()
@@ -87,3 +85,34 @@ def now_or(text: str | None, timezone: str) -> datetime:
     if text:
         return parse_time(text, timezone, "--now")
     return datetime.now(UTC).replace(microsecond=0)
+
+
+def directions() -> list[str]:
+    """A gate's directions, for a LazyChoice (the trust module loads the cryptography)."""
+    from checkin.core.trust import Direction
+
+    return [d.value for d in Direction]
+
+
+class LazyChoice(click.Choice[str]):
+    """A choice whose values come from a module too heavy to import for every `--help`.
+
+    The values are loaded the first time the option is shown or parsed (the service's roles live
+    beside the password hashing and the database models; directions beside the cryptography).
+    """
+
+    def __init__(self, values: Callable[[], Iterable[str]]) -> None:
+        self._values = values
+        self._loaded: tuple[str, ...] | None = None
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """The values, loaded on first use."""
+        if self._loaded is None:
+            self._loaded = tuple(self._values())
+        return self._loaded
+
+    @choices.setter
+    def choices(self, value: Iterable[Any]) -> None:
+        self._loaded = tuple(value) or None  # click's __init__ sets (); keep loading lazily

@@ -9,23 +9,29 @@ the scan loop (window or --headless JSON lines), `sync` and `status` talk about 
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
-from checkin.clikit import EXIT_ERROR, now_or, parse_time, run_guarded
-from checkin.core import cose, seal, trust
+from checkin.clikit import EXIT_ERROR, LazyChoice, directions, now_or, run_guarded
+from checkin.core.clock import parse_time
 from checkin.core.errors import CheckinError, InputError, Reason, TrustError, Verdict
-from checkin.core.trust import Direction
-from scanner import camera, datadir, decode, gate, runner, sync
-from scanner import journal as journal_mod
-from scanner.datadir import GateData
-from scanner.journal import Journal
+
+if TYPE_CHECKING:
+    from checkin.core import trust
+    from scanner import datadir, runner
+    from scanner.datadir import GateData
+    from scanner.journal import Journal
+
+# Everything past click and the error codes (the core's cryptography, the data folder, the
+# journal, OpenCV and the decoders, the scan loop, the network client) is imported inside the
+# commands that use it, so `checkin-gate --help` starts as fast as Python and click allow.
 
 EXIT_BAD_TRUST = 2
 
@@ -37,17 +43,31 @@ EXIT_BAD_TRUST = 2
     "data_dir",
     metavar="DIR",
     type=click.Path(file_okay=False, path_type=Path),
-    help=f"the gate's data folder (else ${datadir.DATA_ENV}, else ./{datadir.DEFAULT_DIR})",
+    help="the gate's data folder (else $CHECKIN_GATE_DATA, else ./gate-data)",  # datadir.DATA_ENV, .DEFAULT_DIR
 )
 @click.version_option(package_name="checkin")
 @click.pass_context
 def main(ctx: click.Context, verbose: bool, data_dir: Path | None) -> None:
     """checkin-gate: verify codes offline with public keys only."""
-    ctx.obj = GateData(datadir.resolve(data_dir))
+    ctx.obj = data_dir
+
+
+def pass_data(command: Callable[..., None]) -> Callable[..., None]:
+    """Call the command with the gate's data folder (--data, else $CHECKIN_GATE_DATA, else ./gate-data) first."""
+
+    def with_data(*args: Any, **kwargs: Any) -> None:
+        from scanner import datadir
+
+        ctx = click.get_current_context()
+        ctx.invoke(command, datadir.GateData(datadir.resolve(ctx.find_root().obj)), *args, **kwargs)
+
+    return functools.update_wrapper(with_data, command)
 
 
 def load_bundle(bundle_path: Path, root_key_path: Path) -> trust.TrustBundle:
     """Read the pinned root key and a bundle it signed; TrustError names the file at fault."""
+    from checkin.core import trust
+
     try:
         root_pem = root_key_path.read_bytes()
     except OSError as exc:
@@ -92,7 +112,7 @@ def _inputs(items: tuple[str, ...]) -> list[tuple[str, str | Path]]:
 @click.option("--root-key", "root_key_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--at", "at_text", metavar="ISO", help="verify as of this time (default: now)")
 @click.option("--zone", help="the zone this gate opens")
-@click.option("--direction", type=click.Choice([d.value for d in Direction]), default="in")
+@click.option("--direction", type=LazyChoice(directions), default="in")
 @click.argument("inputs", nargs=-1, required=True)
 def verify(
     bundle_path: Path,
@@ -103,6 +123,9 @@ def verify(
     inputs: tuple[str, ...],
 ) -> None:
     """Dry-check codes: INPUT is CK1 text, an image file, or - for texts on stdin. Writes no journal."""
+    from checkin.core.trust import Direction
+    from scanner import gate
+
     bundle = load_bundle(bundle_path, root_key_path)
     now = parse_time(at_text, bundle.event.timezone, "--at") if at_text else now_or(None, bundle.event.timezone)
     state = gate.GateState(zone=zone, direction=Direction(direction))
@@ -110,6 +133,8 @@ def verify(
         if isinstance(source, str):
             _emit(gate.decide(source, bundle, state, now).to_json(label))
             continue
+        from scanner import decode
+
         try:
             found = decode.decode_frame(decode.read_image(source))
         except CheckinError as error:
@@ -123,6 +148,8 @@ def verify(
 
 
 def _refusal(label: str, reason: Reason, detail: str) -> dict[str, object]:
+    from scanner import gate
+
     decision = gate.Decision(Verdict.DENY, reason, detail)
     return decision.to_json(label)
 
@@ -133,12 +160,13 @@ def _emit(record: dict[str, object]) -> None:
 
 # ---- the gate's data folder: enrolment, the scan loop, sync, status, journal ------------------------
 
-pass_data = click.make_pass_decorator(GateData)
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
 
 
 def _clock(now_text: str | None, timezone: str) -> runner.Clock:
     """The machine's clock, or one that starts at --now and runs on (rehearsals of a past event)."""
+    from scanner import runner
+
     if not now_text:
         return runner.system_clock
     return runner.shifted_clock(parse_time(now_text, timezone, "--now"))
@@ -146,6 +174,8 @@ def _clock(now_text: str | None, timezone: str) -> runner.Clock:
 
 def _checked_operator(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
     """--operator as the journal takes it (the same rule as gate.toml's [gate].operator)."""
+    from scanner import datadir
+
     problem = None if value is None else datadir.operator_problem(value)
     if problem:
         raise click.BadParameter(problem)
@@ -163,6 +193,8 @@ def _enrolled(data: GateData, now_text: str | None) -> tuple[datadir.Device, tru
 
 
 def _journal(data: GateData, settings: datadir.Settings) -> Journal:
+    from scanner.journal import Journal
+
     return Journal(
         data.journal_path,
         data.device_key(),
@@ -177,7 +209,7 @@ def _journal(data: GateData, settings: datadir.Settings) -> Journal:
 @click.option("--bundle", "bundle_path", type=click.Path(dir_okay=False, path_type=Path), help="USB: a .ckb file")
 @click.option("--root-key", "root_key_path", type=click.Path(dir_okay=False, path_type=Path), help="USB: root.pub")
 @click.option("--zone", help="USB: the zone this gate opens")
-@click.option("--direction", type=click.Choice([d.value for d in Direction]), help="USB: in or out")
+@click.option("--direction", type=LazyChoice(directions), help="USB: in or out")
 @click.option("--name", default="gate", show_default=True, help="USB: a name for this gate")
 @pass_data
 def enroll(
@@ -194,7 +226,14 @@ def enroll(
 
     A USB enrolment into a folder that is already enrolled installs a newer bundle (same root).
     """
+    from checkin.core import cose, seal, trust
+    from checkin.core.trust import Direction
+    from scanner import datadir
+    from scanner import journal as journal_mod
+
     if server and code and not bundle_path:
+        from scanner import sync
+
         device = sync.enroll_network(data, server, code)
         _emit({"enrolled": device.device_id, "event": device.event_id, "zone": device.zone, "server": device.server})
         return
@@ -245,7 +284,7 @@ main.add_command(_enrol, "enrol")
 @click.option("--images", type=click.Path(file_okay=False, exists=True, path_type=Path), help="a folder of images")
 @click.option("--texts", type=click.File("r", encoding="utf-8"), help="one code text per line ('-': stdin)")
 @click.option("--headless", is_flag=True, help="no window: one JSON line per verdict on stdout")
-@click.option("--direction", type=click.Choice([d.value for d in Direction]), help="override the enrolled direction")
+@click.option("--direction", type=LazyChoice(directions), help="override the enrolled direction")
 @click.option("--zone", help="override the enrolled zone")
 @click.option("--operator", callback=_checked_operator, help="who staffs the gate (journalled with each row)")
 @now_option
@@ -265,6 +304,9 @@ def run_command(
     no_sync: bool,
 ) -> None:
     """The scan loop: decode, decide, journal (committed first), then show or print each verdict."""
+    from checkin.core.trust import Direction
+    from scanner import decode, runner, sync
+
     if sum(x is not None for x in (camera, video, images, texts)) != 1:
         raise InputError("give exactly one of --camera N, --video FILE, --images DIR, --texts FILE")
     if texts is not None and not headless:
@@ -314,6 +356,8 @@ def run_command(
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path))
 def decode_command(inputs: tuple[Path, ...]) -> None:
     """Read QR codes from images or videos: one JSON line per input, texts found and milliseconds taken."""
+    from scanner import camera, decode
+
     for path in inputs:
         if path.suffix.lower() in VIDEO_SUFFIXES:
             frames: Iterable[tuple[Any, float]] = camera.VideoFileSource(path)
@@ -349,6 +393,8 @@ def decode_command(inputs: tuple[Path, ...]) -> None:
 @pass_data
 def sync_command(data: GateData, now_text: str | None) -> None:
     """One sync round now: pull a newer bundle, push every row not yet acknowledged."""
+    from scanner import sync
+
     _device, _bundle, clock = _enrolled(data, now_text)
     settings = data.settings()
     syncer = sync.Syncer(data, clock=clock, settings=settings)
@@ -370,6 +416,10 @@ def sync_command(data: GateData, now_text: str | None) -> None:
 @pass_data
 def status_command(data: GateData, now_text: str | None) -> None:
     """The gate's state as JSON: enrolment, bundle, journal, upload and clock."""
+    from checkin.core.trust import Direction
+    from scanner import gate
+    from scanner.journal import Journal
+
     device, bundle, clock = _enrolled(data, now_text)
     now = clock()
     with Journal(data.journal_path) as journal:
@@ -405,6 +455,9 @@ def status_command(data: GateData, now_text: str | None) -> None:
 @pass_data
 def clock_ack(data: GateData, operator: str, now_text: str | None) -> None:
     """Confirm the gate's clock after a clock alarm (a journalled row); admissions resume."""
+    from checkin.core.trust import Direction
+    from scanner import runner
+
     device, bundle, clock = _enrolled(data, now_text)
     with _journal(data, data.settings()) as journal:
         gate_ = runner.Gate(
@@ -436,6 +489,10 @@ def journal_group() -> None:
 @pass_data
 def journal_verify(data: GateData, verification_key: str | None) -> None:
     """Check SQLite integrity, the chain, seal coverage and every checkpoint; exit 1 on any fault."""
+    from checkin.core import seal
+    from scanner import datadir
+    from scanner.journal import Journal
+
     if not data.journal_path.exists():
         raise InputError(f"{data.journal_path}: no journal", Reason.NOT_FOUND)
     seed = None if verification_key is None else seal.parse_verification_key(verification_key)
@@ -463,6 +520,8 @@ def journal_verify(data: GateData, verification_key: str | None) -> None:
 @pass_data
 def journal_export(data: GateData, csv_path: Path) -> None:
     """Write every journal row to a CSV file."""
+    from scanner.journal import Journal
+
     if not data.journal_path.exists():
         raise InputError(f"{data.journal_path}: no journal", Reason.NOT_FOUND)
     with Journal(data.journal_path) as journal:
@@ -503,6 +562,7 @@ def dcc_command(
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     from checkin.core import dcc
+    from scanner import decode
 
     try:
         zone = ZoneInfo(timezone)

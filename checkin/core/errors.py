@@ -46,7 +46,7 @@ class Reason(StrEnum):
     NO_SIGNING_KEY = "no_signing_key"
     KEY_EXISTS = "key_exists"
     CONFIG_INVALID = "config_invalid"
-    SCHEMA_NOT_CURRENT = "schema_not_current"
+    SCHEMA_OUTDATED = "schema_outdated"
     NOT_FOUND = "not_found"
     ALREADY_EXISTS = "already_exists"
     INVALID_INPUT = "invalid_input"
@@ -148,9 +148,9 @@ MESSAGES: dict[Reason, tuple[str, str]] = {
     Reason.NO_SIGNING_KEY: ("Chưa có khóa phát hành đang hoạt động", "There is no active issuing key"),
     Reason.KEY_EXISTS: ("Khóa đã tồn tại", "The keys already exist"),
     Reason.CONFIG_INVALID: ("Cấu hình không hợp lệ", "The configuration is invalid"),
-    Reason.SCHEMA_NOT_CURRENT: (
-        "Cơ sở dữ liệu chưa ở phiên bản mới nhất: hãy chạy `checkin db upgrade`",
-        "The database schema is not current: run `checkin db upgrade`",
+    Reason.SCHEMA_OUTDATED: (
+        "Cơ sở dữ liệu chưa có lược đồ hoặc lược đồ đã cũ",
+        "The database has no schema or an older one",
     ),
     Reason.NOT_FOUND: ("Không tìm thấy", "Not found"),
     Reason.ALREADY_EXISTS: ("Đã tồn tại", "Already exists"),

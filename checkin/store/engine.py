@@ -116,13 +116,9 @@ class Store:
 
     def schema_current(self) -> bool:
         """True when the database is at the newest revision of the migrations (none missing, none unknown)."""
-        from alembic.runtime.migration import MigrationContext
-        from alembic.script import ScriptDirectory
+        from checkin.store import schema
 
-        heads = set(ScriptDirectory.from_config(_alembic_config()).get_heads())
-        with self.engine.connect() as connection:
-            current = set(MigrationContext.configure(connection).get_current_heads())
-        return current == heads
+        return schema.current_revisions(self.engine) == schema.head_revisions()
 
     def _alembic(self, verb: str, revision: str) -> None:
         from alembic import command

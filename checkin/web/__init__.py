@@ -82,7 +82,7 @@ def create_app(cfg: Config, test_config: Mapping[str, Any] | None = None) -> Fla
     if not store.schema_current():
         where = store.engine.url.render_as_string(hide_password=True)
         store.dispose()
-        raise SchemaNotCurrent(f"database {where}", Reason.SCHEMA_NOT_CURRENT)
+        raise SchemaNotCurrent(f"database {where}; run: checkin db upgrade", Reason.SCHEMA_OUTDATED)
     app.extensions[STORE] = store
     app.extensions[SIGNER] = load_signer(cfg, cast(bytes | None, app.config.pop(PASSPHRASE_CONFIG, None)))
     root_key = _root_key(cfg, cast(Ed25519PrivateKey | None, app.config.pop(ROOT_KEY_CONFIG, None)))

@@ -7,6 +7,7 @@ Time is given with --now / --at, never read from the clock.
 
 from __future__ import annotations
 
+import ast
 import csv
 import hashlib
 import io
@@ -14,12 +15,13 @@ import json
 import math
 import os
 import re
+import secrets
 import stat
 import subprocess
 import sys
 import unicodedata
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -630,3 +632,208 @@ def test_rotate_works_after_the_active_key_was_revoked(compromise: Deployment) -
     ok(compromise.steps["rotate_after_revoke"])
     rows = [line.split() for line in compromise.steps["keys_list_final"].stdout.splitlines()[1:]]
     assert [r[3] for r in rows if r[1] == "issuing"] == ["revoked", "revoked", "active"]
+
+
+# ---- the schema is an explicit step: `checkin db upgrade` ---------------------------------------
+
+TEST_DATABASE_ENV = "CHECKIN_TEST_DATABASE_URL"
+
+# Every command that reads or writes the database, with arguments that would otherwise get past
+# option parsing; on a database without the current schema each must say what to run.
+DATABASE_COMMANDS: dict[str, tuple[str, ...]] = {
+    "event create": (
+        "event", "create", "--id", "cds2022", "--name", "N", "--start", EVENT_DAY, "--end", "2022-03-26T17:00"
+    ),
+    "event list": ("event", "list"),
+    "issue": ("issue", "--event", "cds2022", "--name", "Nguyễn Văn An"),
+    "revoke": ("revoke", "0123abcd"),
+    "bundle export": ("bundle", "export", "--event", "cds2022", "--out", "b.ckb"),
+    "gate add": ("gate", "add", "--event", "cds2022", "--name", "A"),
+    "gate list": ("gate", "list"),
+    "gate revoke": ("gate", "revoke", "g1"),
+    "user add": ("user", "add", "alice", "--role", "admin", "--generate"),
+    "user list": ("user", "list"),
+    "token add": ("token", "add", "crm"),
+    "token list": ("token", "list"),
+    "token revoke": ("token", "revoke", "crm"),
+}  # fmt: skip
+
+
+def fresh_deployment(home: Path, database: str) -> Path:
+    """A deployment folder (config and keys) whose config names `database`, which has no schema yet."""
+    ok(run(CHECKIN, "init", "--dir", "D", cwd=home))
+    config = home / "D" / "config.toml"
+    text = config.read_text(encoding="utf-8")
+    assert 'database = "checkin.db"' in text
+    config.write_text(text.replace('database = "checkin.db"', f'database = "{database}"', 1), encoding="utf-8")
+    ok(run(CHECKIN, "--config", config, "--now", "2022-03-20T09:00", "keys", "init", cwd=home))
+    return config
+
+
+def assert_upgrade_is_the_way(home: Path, config: Path) -> None:
+    """Every database command names `checkin db upgrade`; after it, the commands work."""
+    at = ("--config", config, "--now", "2022-03-20T09:00")
+    names = list(DATABASE_COMMANDS)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        refused = list(pool.map(lambda n: run(CHECKIN, *at, *DATABASE_COMMANDS[n], cwd=home), names))
+    upgrade_line = f"run: checkin --config {config} db upgrade"
+    for name, result in zip(names, refused, strict=True):
+        line = clean_failure(result, "schema_outdated")
+        assert line.endswith(upgrade_line), f"{name}: {line}"
+        assert result.stdout == "", name
+    current = run(CHECKIN, *at, "db", "current", cwd=home)
+    assert current.returncode == 1
+    assert "no schema" in current.stdout and current.stdout.rstrip().endswith(upgrade_line), current.stdout
+    upgraded = ok(run(CHECKIN, *at, "db", "upgrade", cwd=home))
+    assert "(current)" in upgraded.stdout
+    assert ok(run(CHECKIN, *at, "db", "current", cwd=home)).stdout == upgraded.stdout
+    assert ok(run(CHECKIN, *at, "db", "upgrade", cwd=home)).stdout == upgraded.stdout  # again: nothing to do
+    ok(run(CHECKIN, *at, *DATABASE_COMMANDS["event create"], cwd=home))
+    assert ok(run(CHECKIN, *at, "event", "list", cwd=home)).stdout.startswith("cds2022 ")
+    text = ok(run(CHECKIN, *at, *DATABASE_COMMANDS["issue"], cwd=home)).stdout.splitlines()[-1]
+    assert text.startswith("CK1:")
+
+
+def test_a_fresh_sqlite_file_needs_db_upgrade_first(tmp_path: Path) -> None:
+    config = fresh_deployment(tmp_path, "fresh.db")
+    assert_upgrade_is_the_way(tmp_path, config)
+
+
+@pytest.fixture
+def fresh_postgres() -> Iterator[tuple[str, str]]:
+    """(URL of a new, empty PostgreSQL database, URL of one that does not exist); the new one is dropped after."""
+    url = os.environ.get(TEST_DATABASE_ENV)
+    if not url:
+        pytest.skip(f"PostgreSQL runs need {TEST_DATABASE_ENV}, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(url)
+    name = f"checkin_fresh_{secrets.token_hex(6)}"
+    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield (
+            admin.set(database=name).render_as_string(hide_password=False),
+            admin.set(database=f"{name}_missing").render_as_string(hide_password=False),
+        )
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_a_fresh_postgresql_database_needs_db_upgrade_first(tmp_path: Path, fresh_postgres: tuple[str, str]) -> None:
+    fresh, _missing = fresh_postgres
+    config = fresh_deployment(tmp_path, fresh)
+    assert_upgrade_is_the_way(tmp_path, config)
+
+
+def test_a_postgresql_database_that_does_not_exist_is_one_line(tmp_path: Path, fresh_postgres: tuple[str, str]) -> None:
+    _fresh, missing = fresh_postgres
+    config = fresh_deployment(tmp_path, missing)
+    for args in (("event", "list"), ("db", "upgrade")):
+        line = clean_failure(run(CHECKIN, "--config", config, *args, cwd=tmp_path), "service_unavailable")
+        assert "cannot open the database" in line and missing.rsplit("/", 1)[1] in line, line
+
+
+# ---- the package: no import cycle, nothing heavy for --help -------------------------------------
+
+CLI_PACKAGE = Path(__file__).resolve().parents[2] / "checkin" / "cli"
+
+
+def cli_modules() -> list[str]:
+    return sorted(f"checkin.cli.{p.stem}" for p in CLI_PACKAGE.glob("*.py") if p.stem != "__init__")
+
+
+def imported_cli_modules(module: str) -> set[str]:
+    """The checkin.cli modules `module` imports anywhere in its text (module level or inside a function)."""
+    path = CLI_PACKAGE / f"{module.rsplit('.', 1)[1]}.py"
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("checkin.cli"):
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names if node.module == "checkin.cli")
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("checkin.cli"))
+    return found
+
+
+def test_cli_group_modules_never_import_the_root_group_and_form_no_cycle() -> None:
+    graph = {m: imported_cli_modules(m) for m in cli_modules()}
+    assert len(graph) >= 9, graph
+    for module, imports in graph.items():
+        assert "checkin.cli" not in imports, f"{module} imports the root group"
+    state: dict[str, str] = {}
+
+    def visit(module: str, path: tuple[str, ...]) -> None:
+        assert state.get(module) != "open", f"import cycle: {' -> '.join((*path, module))}"
+        if state.get(module) == "done":
+            return
+        state[module] = "open"
+        for target in graph.get(module, ()):
+            visit(target, (*path, module))
+        state[module] = "done"
+
+    for module in graph:
+        visit(module, ())
+
+
+@pytest.mark.parametrize("module", cli_modules())
+def test_each_cli_module_imports_alone(module: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", f"import {module}"], capture_output=True, text=True, env=base_env(), check=False
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def modules_loaded_by(*argv: str) -> set[str]:
+    """Every module a console script imports (python -X importtime), run as a person runs it."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", *argv], capture_output=True, text=True, env=base_env(), check=False
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [line.split("|")[-1] for line in result.stderr.splitlines() if line.startswith("import time:")]
+    return {line.strip() for line in lines[1:]}  # the first line is the header
+
+
+def test_checkin_help_imports_no_flask_sqlalchemy_or_alembic() -> None:
+    loaded = modules_loaded_by(CHECKIN, "--help")
+    assert "checkin.cli.users" in loaded  # the groups are there, so the listing is complete
+    heavy = {m for m in loaded if m.split(".")[0] in {"flask", "sqlalchemy", "alembic", "argon2", "numpy", "fpdf"}}
+    assert heavy == set(), sorted(heavy)[:10]
+
+
+def test_user_add_help_lists_the_roles() -> None:
+    shown = ok(run(CHECKIN, "user", "add", "--help", cwd=Path.cwd())).stdout
+    assert "[admin|registrar|officer]" in shown
+    refused = run(CHECKIN, "user", "add", "bob", "--role", "root", cwd=Path.cwd())
+    assert refused.returncode == 2 and "'root' is not one of 'admin', 'registrar', 'officer'" in refused.stderr
+
+
+def test_checkin_gate_help_loads_only_click_and_the_error_codes() -> None:
+    loaded = modules_loaded_by(GATE, "--help")
+    assert "scanner.cli" in loaded
+    ours = {m for m in loaded if m.split(".")[0] in {"checkin", "scanner"}}
+    assert ours == {"checkin", "checkin.core", "checkin.core.errors", "checkin.core.clock", "checkin.clikit"} | {
+        "scanner",
+        "scanner.cli",
+    }
+    heavy = {m.split(".")[0] for m in loaded} & {
+        "cv2",
+        "numpy",
+        "zxingcpp",
+        "cryptography",
+        "nacl",
+        "cbor2",
+        "requests",
+    }
+    assert heavy == set()
+
+
+def test_checkin_gate_help_names_the_data_folder_defaults() -> None:
+    """The help text spells them out (importing scanner.datadir would load the cryptography)."""
+    from scanner import datadir
+
+    shown = " ".join(ok(run(GATE, "--help", cwd=Path.cwd())).stdout.split())
+    assert f"(else ${datadir.DATA_ENV}, else ./{datadir.DEFAULT_DIR})" in shown.replace("- ", "-")

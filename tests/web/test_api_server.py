@@ -174,7 +174,7 @@ def test_gate_add_and_revoke_are_in_the_admin_log(runner: Runner, store: Store, 
     device_id = result.stdout.split()[1].rstrip(":")
     runner("gate", "revoke", device_id, now=clock.now)
     actions = [(a.action, a.target) for a in stored_actions.actions(store)]
-    assert actions == [("gate.revoke", f"{EVENT_ID}/{device_id}"), ("gate.add", f"{EVENT_ID}/{device_id}")]
+    assert actions == [("gate.revoke", f"{EVENT_ID}/{device_id}"), ("gate.create", f"{EVENT_ID}/{device_id}")]
 
 
 @pytest.mark.parametrize(

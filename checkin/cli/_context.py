@@ -1,0 +1,111 @@
+"""What every `checkin` command module shares: the context, the passphrase prompt, the database.
+
+The group modules import this, never the root group in `checkin/cli/__init__.py`, so the package
+has no import cycle. Nothing heavy (SQLAlchemy, Alembic, Flask, the cryptography behind the key
+store) is imported at module level here or in the group modules: `checkin --help` loads them all.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shlex
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import click
+
+from checkin import config as config_mod
+from checkin.clikit import now_or
+from checkin.config import Config
+from checkin.core.errors import CheckinError, KeyStoreError, Reason
+
+if TYPE_CHECKING:
+    from checkin.keystore import KeyStore
+    from checkin.store import Store
+
+PROGRAM = "checkin"
+
+
+@dataclass
+class Context:
+    """What every subcommand gets: the config path, verbosity and `now`."""
+
+    config_path: str | None
+    verbose: bool
+    now_text: str | None
+
+    def config(self) -> Config:
+        """The deployment's configuration (--config, else $CHECKIN_CONFIG, else ./config.toml)."""
+        return config_mod.load(self.config_path)
+
+    def now(self, cfg: Config) -> datetime:
+        """The current time, or --now read in the deployment's time zone."""
+        return now_or(self.now_text, cfg.deployment.timezone)
+
+    def command(self, *words: str) -> str:
+        """The command line to run another `checkin` command with the same config file."""
+        where = ("--config", self.config_path) if self.config_path else ()
+        return shlex.join((PROGRAM, *where, *words))
+
+    def store(self, cfg: Config, *, schema: bool = True) -> Store:
+        """The database; with `schema`, only when its schema is current, else one line saying what to run."""
+        from sqlalchemy.exc import OperationalError
+
+        from checkin.store import Store
+
+        store = Store(cfg.database_url)
+        try:
+            current = store.schema_current()  # also proves the database can be reached
+        except OperationalError as error:
+            store.dispose()
+            reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+            raise CheckinError(
+                f"cannot open the database at {database_name(store)}: {reason}", Reason.SERVICE_UNAVAILABLE
+            ) from None
+        if schema and not current:
+            store.dispose()
+            raise CheckinError(f"{database_name(store)}; run: {self.command('db', 'upgrade')}", Reason.SCHEMA_OUTDATED)
+        return store
+
+
+def database_name(store: Store) -> str:
+    """The database as a person names it: the file for SQLite, the URL without its password otherwise."""
+    url = store.engine.url
+    if url.get_backend_name() == "sqlite" and url.database:
+        return url.database
+    return url.render_as_string(hide_password=True)
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+def passphrase(*, confirm: bool, insecure: bool = False) -> bytes | None:
+    """The key passphrase from $CHECKIN_KEY_PASSPHRASE or a prompt; None for unencrypted keys."""
+    if insecure:
+        return None
+    from checkin.keystore import PASSPHRASE_ENV
+
+    from_env = os.environ.get(PASSPHRASE_ENV)
+    if from_env:
+        return from_env.encode()
+    if not sys.stdin.isatty():
+        raise KeyStoreError(f"no passphrase: set {PASSPHRASE_ENV} or run in a terminal", Reason.WRONG_PASSPHRASE)
+    first = getpass.getpass("Key passphrase: ")
+    if confirm and getpass.getpass("Repeat the passphrase: ") != first:
+        raise KeyStoreError("the two passphrases differ", Reason.WRONG_PASSPHRASE)
+    return first.encode()
+
+
+def keystore(cfg: Config) -> KeyStore:
+    """The deployment's key folder (the cryptography behind it loads only when a command needs it)."""
+    from checkin.keystore import KeyStore
+
+    return KeyStore(cfg.keys_dir)
+
+
+def zones(text: str | None) -> tuple[str, ...]:
+    """Zone codes from `A,B`: trimmed, empty ones dropped."""
+    return tuple(z.strip() for z in text.split(",") if z.strip()) if text else ()
