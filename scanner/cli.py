@@ -25,6 +25,7 @@ from checkin.core.trust import Direction
 from scanner import camera, datadir, decode, gate, runner, sync
 from scanner.datadir import GateData
 from scanner.journal import Journal
+from scanner.settings import Settings, operator_problem
 
 EXIT_BAD_TRUST = 2
 
@@ -145,7 +146,7 @@ def _clock(now_text: str | None, timezone: str) -> runner.Clock:
 
 def _checked_operator(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
     """--operator as the journal takes it (the same rule as gate.toml's [gate].operator)."""
-    problem = None if value is None else datadir.operator_problem(value)
+    problem = None if value is None else operator_problem(value)
     if problem:
         raise click.BadParameter(problem)
     return value
@@ -161,7 +162,7 @@ def _enrolled(data: GateData, now_text: str | None) -> tuple[datadir.Device, tru
     return data.device(), bundle, _clock(now_text, bundle.event.timezone)
 
 
-def _journal(data: GateData, settings: datadir.Settings) -> Journal:
+def _journal(data: GateData, settings: Settings) -> Journal:
     return Journal(
         data.journal_path,
         data.device_key(),

@@ -29,6 +29,7 @@ from scanner.camera import FrameSource
 from scanner.decode import Deduplicator, Found
 from scanner.gate import Decision
 from scanner.journal import Journal
+from scanner.settings import CameraSettings
 
 Clock = Callable[[], datetime]
 MonoClock = Callable[[], int]
@@ -197,7 +198,7 @@ class Gate:
 
 
 def frame_source(
-    *, camera: int | None, video: Path | None, images: Path | None, settings: camera_mod.CameraSettings | None = None
+    *, camera: int | None, video: Path | None, images: Path | None, settings: CameraSettings | None = None
 ) -> FrameSource:
     """The one source the options name (scanner/camera.py): webcam (with gate.toml's [camera]
     settings), video file or image folder."""

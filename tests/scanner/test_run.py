@@ -17,10 +17,11 @@ from checkin import qr
 from checkin.core.errors import ConfigError, Reason, Verdict
 from checkin.core.trust import Direction
 from scanner import decode, runner, ui
-from scanner.camera import CameraSettings, CameraSource
-from scanner.datadir import GateData, parse_settings
+from scanner.camera import CameraSource
+from scanner.datadir import GateData
 from scanner.journal import Journal
 from scanner.runner import Gate, Recorded, run_frames, run_texts
+from scanner.settings import CameraSettings, parse_settings
 
 NOW = "2022-03-26T09:00"
 
