@@ -1,0 +1,153 @@
+"""A gate laptop's install: `pip install '.[gate]'` into a fresh venv gives a working `checkin-gate`
+and nothing of the service.
+
+The deployment (keys, bundle, tickets, a video of arrivals) is made here with the dev install; only
+the gate's commands run in the gate's venv: `verify` of a ticket (text and PNG), a USB enrolment, and
+`run --video ... --headless` end to end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from gatekit import GATE_NOW, World, forged
+
+from checkin import qr
+from checkin.core.credential import sign
+from scanner.scenes import Presentation, render_video
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICE_LIBRARIES = ("flask", "sqlalchemy", "psycopg", "gunicorn", "alembic", "argon2", "waitress", "fpdf")
+GATE_LIBRARIES = ("cv2", "zxingcpp", "pyzbar", "numpy", "PIL", "requests", "nacl", "cbor2", "click")
+# What pip prints when it cannot reach the package index (as opposed to a broken install).
+OFFLINE = re.compile(
+    r"NewConnectionError|Temporary failure in name resolution|Network is unreachable|ConnectTimeout"
+    r"|No matching distribution found|Could not find a version that satisfies"
+)
+
+pytestmark = pytest.mark.slow
+
+
+def run(*args: str | Path, stdin: str = "", timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run a command with the environment of a plain shell: no PYTHONPATH pointing into the checkout."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    return subprocess.run(
+        [str(a) for a in args], input=stdin, capture_output=True, text=True, timeout=timeout, env=env, cwd="/"
+    )
+
+
+@pytest.fixture(scope="module")
+def gate_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv with `pip install '<copy of the checkout>[gate]'` (not editable)."""
+    home = tmp_path_factory.mktemp("gate-install")
+    source = home / "src"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    for package in ("checkin", "scanner"):
+        shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    venv = home / "venv"
+    made = run(sys.executable, "-m", "venv", venv)
+    assert made.returncode == 0, made.stderr
+    installed = run(
+        venv / "bin" / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", f"{source}[gate]"
+    )
+    if installed.returncode != 0:
+        offline = OFFLINE.search(installed.stdout + installed.stderr)
+        if offline:
+            pytest.skip(f"no network to the package index ({offline.group(0)}): cannot build the gate's venv")
+        pytest.fail(f"pip install '.[gate]' failed:\n{installed.stdout}\n{installed.stderr}")
+    return venv
+
+
+def test_the_gate_install_holds_nothing_of_the_service(gate_venv: Path) -> None:
+    probe = "import importlib.util as u, json, sys; print(json.dumps({n: bool(u.find_spec(n)) for n in sys.argv[1:]}))"
+    found = run(gate_venv / "bin" / "python", "-c", probe, *SERVICE_LIBRARIES, *GATE_LIBRARIES)
+    assert found.returncode == 0, found.stderr
+    present = json.loads(found.stdout)
+    assert [name for name in SERVICE_LIBRARIES if present[name]] == []
+    assert [name for name in GATE_LIBRARIES if not present[name]] == []
+    # the checkout is not what runs: the venv's own copy is
+    where = run(gate_venv / "bin" / "python", "-c", "import scanner; print(scanner.__file__)")
+    assert where.stdout.startswith(str(gate_venv)), where.stdout + where.stderr
+
+
+def test_verify_enrol_and_run_a_video_with_the_gate_install(gate_venv: Path, tmp_path: Path) -> None:
+    gate = gate_venv / "bin" / "checkin-gate"
+    world = World()
+    revoked_cred = world.credential("Cao Thị Thảo")
+    world.revoked = frozenset({revoked_cred.credential_id})
+    ckb, pub = world.write_usb(tmp_path / "usb")
+    an, binh, cuong, dung = (
+        world.issue(name) for name in ("Nguyễn Văn An", "Trần Thị Bích", "Lê Hoàng Cường", "Phạm Thu Dung")
+    )
+    revoked = sign(revoked_cred, world.issuing)
+    fake = forged(world.issue("Đinh Văn Khoa"))
+
+    # verify: a text on stdin and a ticket's PNG (decoded with OpenCV and zxing-cpp in the gate's venv)
+    ticket = tmp_path / "ticket.png"
+    ticket.write_bytes(qr.png(binh))
+    verified = run(
+        gate,
+        "verify",
+        "--bundle",
+        ckb,
+        "--root-key",
+        pub,
+        "--at",
+        GATE_NOW,
+        "--zone",
+        "hall",
+        "-",
+        ticket,
+        stdin=f"{an}\n{fake}\n",
+    )
+    assert verified.returncode == 0, verified.stderr
+    lines = [json.loads(line) for line in verified.stdout.splitlines()]
+    assert [(r["verdict"], r["reason"]) for r in lines] == [
+        ("admit", "admitted"),
+        ("deny", "bad_signature"),
+        ("admit", "admitted"),
+    ]
+    assert lines[2]["text"] == binh and lines[2]["credential"]["name"] == "Trần Thị Bích"
+
+    # a gate data folder enrolled from the USB stick, then the scan loop on a video of arrivals
+    shows = [
+        Presentation((an,), angle=8),
+        Presentation((binh, cuong), angle=-10, tilt=0.04),  # two badges in one frame
+        Presentation((fake,)),
+        Presentation((revoked,), angle=-12),
+        Presentation((dung,), angle=20, noise=8),  # a dim corner
+        Presentation((an,), angle=-18, blur=0.7),  # back without an exit, past the 3 s repeat window
+    ]
+    video = tmp_path / "arrivals.avi"
+    render_video(video, shows)
+    data = tmp_path / "gate-data"
+    enrolled = run(gate, "--data", data, "enroll", "--bundle", ckb, "--root-key", pub, "--zone", "hall")
+    assert enrolled.returncode == 0, enrolled.stderr
+    ran = run(gate, "--data", data, "run", "--video", video, "--headless", "--now", GATE_NOW)
+    assert ran.returncode == 0, ran.stderr
+    out = [json.loads(line) for line in ran.stdout.splitlines()]
+    seen = [(r["input"], r["verdict"], r["reason"]) for r in out]
+    assert sorted(seen) == sorted(
+        [
+            (an, "admit", "admitted"),
+            (binh, "admit", "admitted"),
+            (cuong, "admit", "admitted"),
+            (dung, "admit", "admitted"),
+            (fake, "deny", "bad_signature"),
+            (revoked, "deny", "revoked"),
+            (an, "deny", "already_inside"),
+        ]
+    )
+    assert seen[-1] == (an, "deny", "already_inside")
+    assert [r["seq"] for r in out] == list(range(1, 8))
+    checked = run(gate, "--data", data, "journal", "verify")
+    assert checked.returncode == 0 and json.loads(checked.stdout.splitlines()[0])["ok"] is True, checked.stderr
