@@ -1,9 +1,9 @@
 """A gate laptop's install: `pip install '.[gate]'` into a fresh venv gives a working `checkin-gate`
 and nothing of the service.
 
-The deployment (keys, bundle, tickets, a video of arrivals) is made here with the dev install; only
-the gate's commands run in the gate's venv: `verify` of a ticket (text and PNG), a USB enrolment, and
-`run --video ... --headless` end to end.
+The deployment (keys, bundle, tickets, a video of arrivals, the service) is made here with the dev
+install; only the gate's commands run in the gate's venv: `verify` of a ticket (text and PNG), a USB
+enrolment and `run --video ... --headless` end to end; a network enrolment, `sync` and `status`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from gatekit import GATE_NOW, World, forged
@@ -151,3 +152,24 @@ def test_verify_enrol_and_run_a_video_with_the_gate_install(gate_venv: Path, tmp
     assert [r["seq"] for r in out] == list(range(1, 8))
     checked = run(gate, "--data", data, "journal", "verify")
     assert checked.returncode == 0 and json.loads(checked.stdout.splitlines()[0])["ok"] is True, checked.stderr
+
+
+def test_network_enrolment_sync_and_status_with_the_gate_install(gate_venv: Path, service: Any, tmp_path: Path) -> None:
+    """The other half of a gate's day, against the real service (run from the dev install)."""
+    gate = gate_venv / "bin" / "checkin-gate"
+    data = tmp_path / "gate-data"
+    device_id, code = service.add_gate("Cổng B")
+    enrolled = run(gate, "--data", data, "enroll", "--server", service.url, "--code", code)
+    assert enrolled.returncode == 0, enrolled.stderr
+    assert json.loads(enrolled.stdout.splitlines()[0])["enrolled"] == device_id
+    texts = [service.issue(name) for name in ("Vũ Thị Én", "Hoàng Minh Đức")]
+    ran = run(gate, "--data", data, "run", "--texts", "-", "--headless", "--now", GATE_NOW, stdin="\n".join(texts))
+    assert ran.returncode == 0, ran.stderr
+    assert [json.loads(line)["reason"] for line in ran.stdout.splitlines()] == ["admitted", "admitted"]
+    synced = run(gate, "--data", data, "sync", "--now", GATE_NOW)
+    assert synced.returncode == 0, synced.stderr
+    assert json.loads(synced.stdout)["pushed"] == 2
+    status = run(gate, "--data", data, "status", "--now", GATE_NOW)
+    assert status.returncode == 0, status.stderr
+    assert (json.loads(status.stdout)["acked_seq"], json.loads(status.stdout)["pending"]) == (2, 0)
+    assert [r.seq for r in service.store.journal_rows(device_id)] == [1, 2]

@@ -308,6 +308,11 @@ def test_a_real_webcam_index_that_does_not_exist_fails_gracefully() -> None:
     assert rec.events[0].source == "camera 97"
 
 
+def test_the_default_backend_is_opencvs_any() -> None:
+    """settings.py names OpenCV's constant without importing OpenCV; the two must agree."""
+    assert CameraSettings().backend == cv2.CAP_ANY
+
+
 def test_event_messages_in_both_languages() -> None:
     event = SourceEvent(EventKind.OPEN_FAILED, "camera 0", attempt=2, retry_in_ms=500)
     assert event.message("en") == "camera 0: Cannot open the camera: retrying (attempt 2, 0.5 s)"
