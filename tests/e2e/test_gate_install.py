@@ -33,44 +33,55 @@ OFFLINE = re.compile(
     r"|No matching distribution found|Could not find a version that satisfies"
 )
 
+FIND = "import importlib.util as u, json, sys; print(json.dumps({n: bool(u.find_spec(n)) for n in sys.argv[1:]}))"
+
 pytestmark = pytest.mark.slow
 
 
-def run(*args: str | Path, stdin: str = "", timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """Run a command with the environment of a plain shell: no PYTHONPATH pointing into the checkout."""
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+def run(
+    *args: str | Path, stdin: str = "", env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run a command with the environment of a plain shell (no PYTHONPATH into the checkout) and `env`."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"} | (env or {})
     return subprocess.run(
         [str(a) for a in args], input=stdin, capture_output=True, text=True, timeout=timeout, env=env, cwd="/"
     )
 
 
-@pytest.fixture(scope="module")
-def gate_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh venv with `pip install '<copy of the checkout>[gate]'` (not editable)."""
-    home = tmp_path_factory.mktemp("gate-install")
+def build_venv(home: Path, extra: str) -> Path:
+    """A fresh venv with `pip install '<copy of the checkout>[extra]'` (not editable)."""
     source = home / "src"
-    source.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(ROOT / name, source / name)
-    for package in ("checkin", "scanner"):
-        shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    venv = home / "venv"
+    if not source.exists():
+        source.mkdir()
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy(ROOT / name, source / name)
+        for package in ("checkin", "scanner"):
+            shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    venv = home / extra
     made = run(sys.executable, "-m", "venv", venv)
     assert made.returncode == 0, made.stderr
-    installed = run(
-        venv / "bin" / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check", f"{source}[gate]"
-    )
+    pip = (venv / "bin" / "python", "-m", "pip", "install", "--quiet", "--disable-pip-version-check")
+    installed = run(*pip, f"{source}[{extra}]")
     if installed.returncode != 0:
         offline = OFFLINE.search(installed.stdout + installed.stderr)
         if offline:
-            pytest.skip(f"no network to the package index ({offline.group(0)}): cannot build the gate's venv")
-        pytest.fail(f"pip install '.[gate]' failed:\n{installed.stdout}\n{installed.stderr}")
+            pytest.skip(f"no network to the package index ({offline.group(0)}): cannot build a venv")
+        pytest.fail(f"pip install '.[{extra}]' failed:\n{installed.stdout}\n{installed.stderr}")
     return venv
 
 
+@pytest.fixture(scope="module")
+def installs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("installs")
+
+
+@pytest.fixture(scope="module")
+def gate_venv(installs: Path) -> Path:
+    return build_venv(installs, "gate")
+
+
 def test_the_gate_install_holds_nothing_of_the_service(gate_venv: Path) -> None:
-    probe = "import importlib.util as u, json, sys; print(json.dumps({n: bool(u.find_spec(n)) for n in sys.argv[1:]}))"
-    found = run(gate_venv / "bin" / "python", "-c", probe, *SERVICE_LIBRARIES, *GATE_LIBRARIES)
+    found = run(gate_venv / "bin" / "python", "-c", FIND, *SERVICE_LIBRARIES, *GATE_LIBRARIES)
     assert found.returncode == 0, found.stderr
     present = json.loads(found.stdout)
     assert [name for name in SERVICE_LIBRARIES if present[name]] == []
@@ -173,3 +184,37 @@ def test_network_enrolment_sync_and_status_with_the_gate_install(gate_venv: Path
     assert status.returncode == 0, status.stderr
     assert (json.loads(status.stdout)["acked_seq"], json.loads(status.stdout)["pending"]) == (2, 0)
     assert [r.seq for r in service.store.journal_rows(device_id)] == [1, 2]
+
+
+def test_service_and_gate_installed_apart(gate_venv: Path, installs: Path, tmp_path: Path) -> None:
+    """`.[service]` has no OpenCV or pyzbar and issues a ticket and a bundle that `.[gate]` verifies."""
+    service_venv = build_venv(installs, "service")
+    found = json.loads(run(service_venv / "bin" / "python", "-c", FIND, "cv2", "pyzbar", "flask", "zxingcpp").stdout)
+    assert found == {"cv2": False, "pyzbar": False, "flask": True, "zxingcpp": True}
+
+    checkin = service_venv / "bin" / "checkin"
+    config = tmp_path / "D" / "config.toml"
+    keys = {"CHECKIN_KEY_PASSPHRASE": "correct horse battery staple"}
+
+    def service(*args: str | Path, now: str = "2022-03-20T09:00") -> str:
+        done = run(checkin, "--config", config, "--now", now, *args, env=keys)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert run(checkin, "init", "--dir", tmp_path / "D").returncode == 0
+    service("keys", "init")
+    event = ("--start", "2022-03-26T07:30", "--end", "2022-03-26T17:30", "--zones", "hall,vip")
+    service("event", "create", "--id", "cds2022", "--name", "Ngày Chuyển đổi số", *event)
+    ticket = tmp_path / "ticket.png"
+    text = service("issue", "--event", "cds2022", "--name", "Nguyễn Văn An", "--zones", "hall", "--png", ticket)
+    bundle = tmp_path / "usb" / "cds2022.ckb"
+    bundle.parent.mkdir()
+    service("bundle", "export", "--event", "cds2022", "--out", bundle, now="2022-03-26T06:00")
+
+    gate = gate_venv / "bin" / "checkin-gate"
+    at = ("--at", "2022-03-26T08:30", "--zone", "hall")
+    verified = run(gate, "verify", "--bundle", bundle, "--root-key", bundle.with_name("root.pub"), *at, ticket)
+    assert verified.returncode == 0, verified.stderr
+    record = json.loads(verified.stdout)
+    assert (record["verdict"], record["text"]) == ("admit", text.splitlines()[-1])
+    assert record["credential"]["name"] == "Nguyễn Văn An"
