@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,13 +41,14 @@ def test_every_contract_is_kept() -> None:
     assert f"Contracts: {len(contract_ids())} kept, 0 broken." in result.stdout
 
 
-# One breach per contract: (contract id, module file, the line added to it). Each line is a real
-# import of the kind the contract forbids; together they cover every contract declared.
+# One breach per contract: (contract id, module file, the line added to it; a missing file is made).
+# Each line is a real import of the kind the contract forbids; together they cover every contract.
 BREACHES = [
     ("layers", "checkin/store/models.py", "from checkin.web import i18n"),
     ("core-pure", "checkin/core/base45.py", "import sqlite3"),
     ("core-pure", "checkin/core/errors.py", "from checkin import files"),
     ("gate-uses-core", "scanner/sync.py", "from checkin import keystore"),
+    ("gate-uses-core", "checkin/clikit.py", "from checkin import config"),
     ("gate-no-service-libraries", "scanner/journal.py", "import sqlalchemy"),
     ("gate-click-in-cli", "scanner/runner.py", "import click"),
     ("gate-settings-no-camera", "scanner/settings.py", "import numpy"),
@@ -54,6 +56,9 @@ BREACHES = [
     ("checkin-not-scanner", "checkin/files.py", "from scanner import gate"),
     ("web-modules", "checkin/web/audit.py", "from checkin.web import declare"),
     ("web-modules", "checkin/web/i18n.py", "from checkin.web import auth"),
+    ("web-init", "checkin/web/openapi.py", "from checkin import web"),
+    ("store-init", "checkin/store/models.py", "import checkin.store"),
+    ("cli-init", "checkin/cli/breach.py", "from checkin import cli"),
     ("no-cycles", "scanner/gate.py", "from scanner import journal"),
     ("no-cycles", "checkin/core/cose.py", "from checkin.core import chain"),
 ]
@@ -75,14 +80,27 @@ def copy_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.mark.parametrize(("contract", "module", "line"), BREACHES, ids=[f"{c}:{m}" for c, m, _ in BREACHES])
+def breaches() -> list[Any]:
+    """The breaches as test cases; one in a package that does not exist yet (checkin/cli/) is skipped."""
+    cases = []
+    for contract, module, line in BREACHES:
+        folder = (ROOT / module).parent
+        absent = [] if folder.is_dir() else [pytest.mark.skip(reason=f"{folder.relative_to(ROOT)}/ is no package yet")]
+        cases.append(pytest.param(contract, module, line, marks=absent, id=f"{contract}:{module}"))
+    return cases
+
+
+@pytest.mark.parametrize(("contract", "module", "line"), breaches())
 def test_a_breach_is_caught(copy_root: Path, contract: str, module: str, line: str) -> None:
     path = copy_root / module
-    original = path.read_text(encoding="utf-8")
+    original = path.read_text(encoding="utf-8") if path.exists() else None
     try:
-        path.write_text(f"{original}\n{line}  # noqa\n", encoding="utf-8")
+        path.write_text(f"{original or ''}\n{line}  # noqa\n", encoding="utf-8")
         result = lint_imports(copy_root, contract)
     finally:
-        path.write_text(original, encoding="utf-8")
+        if original is None:
+            path.unlink()
+        else:
+            path.write_text(original, encoding="utf-8")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "BROKEN" in result.stdout and "0 kept, 1 broken" in result.stdout
