@@ -32,6 +32,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check checkin scanner tests bench
 	$(BIN)/ruff format --check checkin scanner
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo
 
 clean:
-	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from checkin import qr
 from checkin.core import credential
 from checkin.core.credential import Credential
-from scanner import camera, decode
+from scanner import decode, scenes
 
 PHOTOS = Path(__file__).resolve().parents[1] / ".." / "shared" / "testdata" / "qr-photos"
 TARGET_RATE = 0.93
@@ -191,20 +191,20 @@ def synthetic_frames(per_style: int, seed: int = 2022) -> list[Frame]:
     texts = ck1_codes(12, rng)
     symbols = [qr.modules(t) for t in texts]
     frames: list[Frame] = []
-    for style in camera.SceneStyle:
+    for style in scenes.SceneStyle:
         for count, label in ((1, style.value), (0, f"{style.value}, no code")):
             for _ in range(per_style):
                 picks = [int(i) for i in rng.choice(len(texts), count, replace=False)]
-                frame, _placed = camera.render_scene(rng, [symbols[i] for i in picks], style)
+                frame, _placed = scenes.render_scene(rng, [symbols[i] for i in picks], style)
                 frames.append((label, decode.to_gray(frame), [texts[i] for i in picks]))
     for _ in range(per_style):
         picks = [int(i) for i in rng.choice(len(texts), 2, replace=False)]
-        frame, _placed = camera.render_scene(rng, [symbols[i] for i in picks], camera.SceneStyle.PRINTED)
+        frame, _placed = scenes.render_scene(rng, [symbols[i] for i in picks], scenes.SceneStyle.PRINTED)
         frames.append(("two codes", decode.to_gray(frame), [texts[i] for i in picks]))
     for _ in range(per_style):  # held far from the camera: 120-200 px, under 3 px per module
         pick = int(rng.integers(len(texts)))
-        style = camera.SceneStyle.PRINTED if rng.random() < 0.5 else camera.SceneStyle.TILTED
-        frame, _placed = camera.render_scene(rng, [symbols[pick]], style, size_px=(120.0, 200.0))
+        style = scenes.SceneStyle.PRINTED if rng.random() < 0.5 else scenes.SceneStyle.TILTED
+        frame, _placed = scenes.render_scene(rng, [symbols[pick]], style, size_px=(120.0, 200.0))
         frames.append(("small code", decode.to_gray(frame), [texts[pick]]))
     return frames
 
@@ -296,7 +296,7 @@ def bench_verdict_latency(count: int = 60, seed: int = 50) -> list[Row]:
             BundleKey(cose.kid_of(public), public.public_bytes_raw(), now - timedelta(days=9), None, KeyStatus.ACTIVE),
         ),
     )
-    styles = list(camera.SceneStyle)
+    styles = list(scenes.SceneStyle)
     readable: list[np.ndarray] = []
     for i in range(count):
         guest = Credential.create(
@@ -309,7 +309,7 @@ def bench_verdict_latency(count: int = 60, seed: int = 50) -> list[Row]:
             expires_at=now + timedelta(hours=9),
             issued_at=now,
         )
-        frame, _placed = camera.render_scene(rng, [qr.modules(credential.sign(guest, key))], styles[i % len(styles)])
+        frame, _placed = scenes.render_scene(rng, [qr.modules(credential.sign(guest, key))], styles[i % len(styles)])
         if decode.decode_frame(frame):
             readable.append(frame)
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from scanner import datadir, runner
     from scanner.datadir import GateData
     from scanner.journal import Journal
+    from scanner.settings import Settings
 
 # Everything past click and the error codes (the core's cryptography, the data folder, the
 # journal, OpenCV and the decoders, the scan loop, the network client) is imported inside the
@@ -174,9 +175,9 @@ def _clock(now_text: str | None, timezone: str) -> runner.Clock:
 
 def _checked_operator(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
     """--operator as the journal takes it (the same rule as gate.toml's [gate].operator)."""
-    from scanner import datadir
+    from scanner.settings import operator_problem
 
-    problem = None if value is None else datadir.operator_problem(value)
+    problem = None if value is None else operator_problem(value)
     if problem:
         raise click.BadParameter(problem)
     return value
@@ -192,7 +193,7 @@ def _enrolled(data: GateData, now_text: str | None) -> tuple[datadir.Device, tru
     return data.device(), bundle, _clock(now_text, bundle.event.timezone)
 
 
-def _journal(data: GateData, settings: datadir.Settings) -> Journal:
+def _journal(data: GateData, settings: Settings) -> Journal:
     from scanner.journal import Journal
 
     return Journal(

@@ -15,24 +15,26 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from checkin import clikit
 from checkin.core.chain import JournalRow
 from checkin.core.credential import Credential
 from checkin.core.trust import Direction, TrustBundle
-from scanner import camera as camera_mod
 from scanner import gate
-from scanner.camera import FrameSource
-from scanner.decode import Deduplicator, Found
 from scanner.gate import Decision
 from scanner.journal import Journal
+from scanner.settings import CameraSettings
+
+if TYPE_CHECKING:  # OpenCV, NumPy and the decoders load only where frames are read: texts, status, sync need none
+    import numpy as np
+
+    from scanner.camera import FrameSource
+    from scanner.decode import Deduplicator, Found
 
 Clock = Callable[[], datetime]
 MonoClock = Callable[[], int]
-Frame = tuple[np.ndarray, float]  # (image, timestamp in ms)
+Frame = tuple["np.ndarray", float]  # (image, timestamp in ms)
 
 
 def system_clock() -> datetime:
@@ -197,16 +199,18 @@ class Gate:
 
 
 def frame_source(
-    *, camera: int | None, video: Path | None, images: Path | None, settings: camera_mod.CameraSettings | None = None
+    *, camera: int | None, video: Path | None, images: Path | None, settings: CameraSettings | None = None
 ) -> FrameSource:
     """The one source the options name (scanner/camera.py): webcam (with gate.toml's [camera]
     settings), video file or image folder."""
+    from scanner import camera as camera_mod
+
     return camera_mod.open_source(camera=camera, video=video, images=images, settings=settings)
 
 
-Decoder = Callable[[np.ndarray], list[Found]]
-OnVerdict = Callable[[Recorded, Found | None], None]
-OnFrame = Callable[[np.ndarray, list[Found]], bool]
+Decoder = Callable[["np.ndarray"], "list[Found]"]
+OnVerdict = Callable[[Recorded, "Found | None"], None]
+OnFrame = Callable[["np.ndarray", "list[Found]"], bool]
 
 
 def run_frames(

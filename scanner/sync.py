@@ -30,9 +30,10 @@ from checkin.core.chain import JournalRow
 from checkin.core.errors import CheckinError, Reason, TrustError
 from checkin.core.trust import TrustBundle
 from scanner import journal as journal_mod
-from scanner.datadir import Device, GateData, Settings
+from scanner.datadir import Device, GateData
 from scanner.gate import to_ms
 from scanner.journal import Journal, JournalError
+from scanner.settings import Settings
 
 MAX_BATCH = 500
 BACKOFF_BASE_SECONDS = 1.0

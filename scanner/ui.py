@@ -29,9 +29,9 @@ from PIL import Image, ImageDraw, ImageFont
 from checkin.core.errors import Verdict
 from checkin.core.trust import Direction
 from scanner.camera import EventKind, SourceEvent
-from scanner.datadir import Settings
 from scanner.decode import Deduplicator, Found, decode_frame
 from scanner.runner import Candidate, Frame, Gate, Recorded, monotonic_ms, run_frames
+from scanner.settings import Settings
 from scanner.sync import SyncStatus
 
 WIDTH, HEIGHT = 1280, 720

@@ -11,7 +11,7 @@ import csv
 import sys
 from pathlib import Path
 
-from scanner.scene import Presentation, render_video
+from scanner.scenes import Presentation, render_video
 
 
 def forge(text: str) -> str:

@@ -19,13 +19,12 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-MIGRATIONS = Path(__file__).with_name("migrations")
+from checkin.store.schema import MIGRATIONS, current_revisions, head_revisions
 
 
 def sha256_hex(text: str) -> str:
@@ -116,9 +115,7 @@ class Store:
 
     def schema_current(self) -> bool:
         """True when the database is at the newest revision of the migrations (none missing, none unknown)."""
-        from checkin.store import schema
-
-        return schema.current_revisions(self.engine) == schema.head_revisions()
+        return current_revisions(self.engine) == head_revisions()
 
     def _alembic(self, verb: str, revision: str) -> None:
         from alembic import command

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
-from checkin.store.engine import MIGRATIONS
+MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 def head_revisions() -> frozenset[str]:

@@ -18,7 +18,7 @@ from checkin.core import trust
 from checkin.core.credential import Credential
 from checkin.core.trust import EventInfo, TrustBundle
 from checkin.keystore import KeyStore
-from scanner.scene import BETWEEN, SHOWN, Presentation, render_video
+from scanner.scenes import BETWEEN, SHOWN, Presentation, render_video
 
 NOW = datetime(2022, 3, 26, 1, 30, tzinfo=UTC)
 GATE_NOW = "2022-03-26T08:30"

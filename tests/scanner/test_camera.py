@@ -22,6 +22,7 @@ import zxingcpp
 from checkin.core.errors import InputError, Reason
 from scanner import camera, decode
 from scanner.camera import Backoff, EventKind, ReopeningCapture, SourceEvent
+from scanner.settings import CameraSettings
 
 SIZE = (320, 240)
 
@@ -297,7 +298,7 @@ def test_a_real_webcam_index_that_does_not_exist_fails_gracefully() -> None:
     rec = Recorder()
     source = camera.CameraSource(
         97,
-        camera.CameraSettings(width=640, height=480),
+        CameraSettings(width=640, height=480),
         sleep=rec.sleep,
         backoff=Backoff(max_attempts=2),
         on_event=rec.event,
@@ -305,6 +306,11 @@ def test_a_real_webcam_index_that_does_not_exist_fails_gracefully() -> None:
     assert list(source) == []
     assert rec.kinds() == [EventKind.OPEN_FAILED, EventKind.GAVE_UP]
     assert rec.events[0].source == "camera 97"
+
+
+def test_the_default_backend_is_opencvs_any() -> None:
+    """settings.py names OpenCV's constant without importing OpenCV; the two must agree."""
+    assert CameraSettings().backend == cv2.CAP_ANY
 
 
 def test_event_messages_in_both_languages() -> None:

@@ -27,7 +27,7 @@ from checkin import qr
 from checkin.core import credential
 from checkin.core.credential import Credential
 from checkin.core.errors import InputError, Reason
-from scanner import camera, decode
+from scanner import decode, scenes
 from scanner.decode import Deduplicator, Found
 
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
@@ -57,9 +57,9 @@ SYMBOLS = [qr.modules(text) for text in CODES]
 
 
 def scene(
-    seed: int, picks: list[int], style: camera.SceneStyle, size: tuple[float, float] = (260.0, 400.0)
+    seed: int, picks: list[int], style: scenes.SceneStyle, size: tuple[float, float] = (260.0, 400.0)
 ) -> np.ndarray:
-    frame, placed = camera.render_scene(np.random.default_rng(seed), [SYMBOLS[i] for i in picks], style, size_px=size)
+    frame, placed = scenes.render_scene(np.random.default_rng(seed), [SYMBOLS[i] for i in picks], style, size_px=size)
     assert frame.shape == (720, 1280, 3)
     assert len(placed) == len(picks)
     return frame
@@ -72,9 +72,9 @@ def datas(found: list[Found]) -> set[bytes]:
 # --- the chain on synthetic frames ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("style", list(camera.SceneStyle))
+@pytest.mark.parametrize("style", list(scenes.SceneStyle))
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_chain_reads_one_code_in_every_style(style: camera.SceneStyle, seed: int) -> None:
+def test_chain_reads_one_code_in_every_style(style: scenes.SceneStyle, seed: int) -> None:
     pick = seed % len(CODES)
     found = decode.decode_frame(scene(seed, [pick], style))
     assert datas(found) == {CODES[pick].encode("ascii")}
@@ -84,23 +84,23 @@ def test_chain_reads_one_code_in_every_style(style: camera.SceneStyle, seed: int
 
 def test_strong_tilt_is_read() -> None:
     rng = np.random.default_rng(7)
-    frame = camera.scene_background(rng)
-    picture = camera.code_picture(SYMBOLS[0])
+    frame = scenes.scene_background(rng)
+    picture = scenes.code_picture(SYMBOLS[0])
     # a badge seen from below and to the side: one edge about half as long as the opposite one
     quad = np.array([[500, 150], [820, 230], [800, 500], [520, 600]], dtype=np.float32)
-    camera.paste(frame, picture, quad)
-    frame = camera.lens_and_sensor(frame, rng, blur_sigma=0.6, noise_sigma=3, jpeg_quality=85)
+    scenes.paste(frame, picture, quad)
+    frame = scenes.lens_and_sensor(frame, rng, blur_sigma=0.6, noise_sigma=3, jpeg_quality=85)
     assert datas(decode.decode_frame(frame)) == {CODES[0].encode()}
 
 
 def hard_frame(symbol: int, centre: tuple[int, int], side: int, blur: float, motion: int = 0) -> np.ndarray:
     """One code, `side` px wide and a little skewed, on a cluttered background, then defocus and motion."""
     rng = np.random.default_rng(3)
-    frame = camera.scene_background(rng)
+    frame = scenes.scene_background(rng)
     x, y, h = centre[0], centre[1], side / 2
     quad = np.array([[x - h, y - h], [x + h, y - h + 8], [x + h - 4, y + h], [x - h + 3, y + h - 5]], dtype=np.float32)
-    camera.paste(frame, camera.code_picture(SYMBOLS[symbol]), quad)
-    return camera.lens_and_sensor(frame, np.random.default_rng(1), blur_sigma=blur, motion_px=motion, noise_sigma=3)
+    scenes.paste(frame, scenes.code_picture(SYMBOLS[symbol]), quad)
+    return scenes.lens_and_sensor(frame, np.random.default_rng(1), blur_sigma=blur, motion_px=motion, noise_sigma=3)
 
 
 SMALL = (2, (600, 350), 130, 0.0, 0)  # 1.7 px per module
@@ -146,23 +146,23 @@ def test_no_budget_no_full_frame_retries() -> None:
 
 @pytest.mark.parametrize("seed", [4, 5, 6])
 def test_two_codes_in_one_frame_are_both_read(seed: int) -> None:
-    found = decode.decode_frame(scene(seed, [0, 2], camera.SceneStyle.PRINTED, (240.0, 330.0)))
+    found = decode.decode_frame(scene(seed, [0, 2], scenes.SceneStyle.PRINTED, (240.0, 330.0)))
     assert datas(found) == {CODES[0].encode(), CODES[2].encode()}
 
 
-@pytest.mark.parametrize("style", list(camera.SceneStyle))
-def test_frames_without_a_code_give_nothing(style: camera.SceneStyle) -> None:
+@pytest.mark.parametrize("style", list(scenes.SceneStyle))
+def test_frames_without_a_code_give_nothing(style: scenes.SceneStyle) -> None:
     assert decode.decode_frame(scene(40, [], style)) == []
 
 
 def test_unbounded_budget_reads_the_same() -> None:
-    frame = scene(8, [3], camera.SceneStyle.PHONE)
+    frame = scene(8, [3], scenes.SceneStyle.PHONE)
     assert datas(decode.Chain(budget_ms=None).decode(decode.to_gray(frame))) == {CODES[3].encode()}
 
 
 def test_zero_budget_still_runs_the_first_pass() -> None:
     # the budget limits the retries only: a clear code is read whatever the budget
-    frame = scene(9, [1], camera.SceneStyle.PRINTED)
+    frame = scene(9, [1], scenes.SceneStyle.PRINTED)
     assert datas(decode.Chain(budget_ms=0).decode(decode.to_gray(frame))) == {CODES[1].encode()}
 
 
@@ -212,7 +212,7 @@ def test_non_ascii_bytes_have_no_ascii_text() -> None:
 def test_pyzbar_alone_reads_a_ck1_frame() -> None:
     if decode.pyzbar_status() is not None:
         pytest.skip(decode.pyzbar_status() or "")
-    found = decode.read_pyzbar(decode.to_gray(scene(1, [1], camera.SceneStyle.PRINTED)))
+    found = decode.read_pyzbar(decode.to_gray(scene(1, [1], scenes.SceneStyle.PRINTED)))
     assert datas(found) == {CODES[1].encode()}
 
 

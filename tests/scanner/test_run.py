@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import sqlite3
+import subprocess
+import sys
 import wave
 from datetime import timedelta
 from pathlib import Path
@@ -17,10 +19,11 @@ from checkin import qr
 from checkin.core.errors import ConfigError, Reason, Verdict
 from checkin.core.trust import Direction
 from scanner import decode, runner, ui
-from scanner.camera import CameraSettings, CameraSource
-from scanner.datadir import GateData, parse_settings
+from scanner.camera import CameraSource
+from scanner.datadir import GateData
 from scanner.journal import Journal
 from scanner.runner import Gate, Recorded, run_frames, run_texts
+from scanner.settings import CameraSettings, parse_settings
 
 NOW = "2022-03-26T09:00"
 
@@ -231,6 +234,19 @@ def test_camera_settings_come_from_the_camera_table_and_reach_the_webcam_source(
     assert (fixed.focus, fixed.autofocus) == (40.0, False)  # a focus by hand turns autofocus off
     source = runner.frame_source(camera=0, video=None, images=None, settings=settings.camera)
     assert isinstance(source, CameraSource) and source.settings == settings.camera
+
+
+def test_the_loop_status_and_sync_load_no_camera_library_until_frames_are_read() -> None:
+    """`run --texts`, `status`, `sync`, `clock-ack` need no OpenCV, NumPy or decoder; a frame source loads them."""
+    probe = (
+        "import sys; from scanner import datadir, runner, sync; "
+        "before = [m for m in ('cv2', 'numpy', 'zxingcpp') if m in sys.modules]; "
+        "runner.frame_source(camera=None, video=None, images=sys.argv[1]); "
+        "print(before, [m for m in ('cv2', 'numpy', 'zxingcpp') if m in sys.modules])"
+    )
+    result = subprocess.run([sys.executable, "-c", probe, "."], capture_output=True, text=True, check=False, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[] ['cv2', 'numpy']"  # the decoders load with the first decode
 
 
 @pytest.mark.parametrize(

@@ -18,9 +18,9 @@ from gatekit import Clock, World, enrol_usb
 from checkin import qr
 from checkin.core.trust import Direction
 from scanner import decode, ui
-from scanner.datadir import Settings
 from scanner.journal import Journal
 from scanner.runner import Gate
+from scanner.settings import Settings
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("Xvfb") and shutil.which("xdotool")), reason="needs Xvfb and xdotool (Debian xvfb, xdotool)"

@@ -9,8 +9,8 @@ from gatekit import run_gate
 
 from checkin.core import chain
 from checkin.core.errors import ConfigError, InputError
-from scanner.camera import CameraSettings
-from scanner.datadir import GateData, Settings, parse_settings
+from scanner.datadir import GateData
+from scanner.settings import CameraSettings, Settings, parse_settings
 
 SOURCE = "gate-data/gate.toml"
 GATE_FLOATS = ("banner_hold_seconds", "repeat_seconds", "checkpoint_minutes", "sync_interval_seconds")

@@ -14,9 +14,10 @@ from checkin.core import chain
 from checkin.core.errors import Reason, TrustError
 from checkin.core.trust import Direction
 from scanner import sync
-from scanner.datadir import GateData, Settings
+from scanner.datadir import GateData
 from scanner.journal import Journal
 from scanner.runner import Gate
+from scanner.settings import Settings
 from scanner.sync import Syncer, SyncError
 
 

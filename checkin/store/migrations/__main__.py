@@ -12,7 +12,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config as AlembicConfig
 
-from checkin.store.engine import MIGRATIONS, Store
+from checkin.store.engine import Store
+from checkin.store.schema import MIGRATIONS
 
 
 def main(message: str) -> None:
