@@ -39,14 +39,14 @@ from checkin import issuing, mail, qr
 from checkin.clikit import parse_time
 from checkin.config import Config
 from checkin.core import credential
-from checkin.core.errors import CheckinError, InputError, KeyStoreError, Reason, message
+from checkin.core.errors import CheckinError, InputError, KeyStoreError, Reason
 from checkin.issuing import GuestRow, RowError
 from checkin.keystore import PASSPHRASE_ENV, KeyStore
 from checkin.store import EARLIEST_EVENT, EVENT_ID, LATEST_EVENT, RESERVED_EVENT_IDS, Event, Guest, NewEvent, people
 from checkin.store.people import Role
 from checkin.web import auth, config, i18n, now, store
 from checkin.web.auth import ADMIN_ONLY, EVERYONE, REGISTRATION, allow, current_user
-from checkin.web.i18n import N_, language, ngettext
+from checkin.web.i18n import N_, describe, language, message, ngettext
 from checkin.web.i18n import gettext as _
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -99,7 +99,7 @@ def _setup(state: BlueprintSetupState) -> None:
 def _reason_text(reason: str) -> str:
     """A reason code in words; a code this version does not know (from a newer gate) as itself."""
     known = Reason._value2member_map_.get(reason)
-    return message(Reason(reason), language()) if known is not None else reason
+    return message(Reason(reason)) if known is not None else reason
 
 
 bp.record_once(_setup)
@@ -506,7 +506,7 @@ def guest_import(event_id: str) -> ResponseReturnValue:
         except InputError as exc:
             errors["file"] = exc.detail
     if issue_now and problem is not None:
-        errors["issue_now"] = problem.text(language())
+        errors["issue_now"] = describe(problem)
     if errors:
         return render_template(
             "admin/import.html", event=ev, errors=errors, signer_problem=problem, issue_now=issue_now
@@ -601,7 +601,7 @@ def _issue_and_report(ev: Event, guests: Sequence[Guest], *, reissue: bool) -> N
     try:
         count, errors = _issue(ev, guests, reissue=reissue)
     except CheckinError as exc:
-        flash(_("No code was issued: %(reason)s", reason=exc.text(language())), "error")
+        flash(_("No code was issued: %(reason)s", reason=describe(exc)), "error")
         return
     if count:
         flash(ngettext("%(num)d code issued.", "%(num)d codes issued.", count), "ok")
@@ -754,7 +754,7 @@ def guest_email(guest_id: int) -> ResponseReturnValue:
         mail.send(settings, message_)
     except CheckinError as exc:
         _log("credential.email_failed", active.cti, exc.code)
-        flash(_("The e-mail was not sent: %(reason)s", reason=exc.text(language())), "error")
+        flash(_("The e-mail was not sent: %(reason)s", reason=describe(exc)), "error")
         return redirect(back), 303
     _log("credential.email", active.cti, row.email)
     flash(_("The code was sent to %(address)s.", address=row.email), "ok")

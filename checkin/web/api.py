@@ -33,6 +33,7 @@ from checkin.config import Config
 from checkin.core import chain, cose
 from checkin.core.credential import tidy_text
 from checkin.core.errors import CheckinError, KeyStoreError, Reason
+from checkin.i18n import describe
 from checkin.keystore import PASSPHRASE_ENV
 from checkin.store import Device, JournalRefused, Store, people
 from checkin.store.models import ApiToken, Event, Guest, IssuedCredential
@@ -131,7 +132,7 @@ def _bundles() -> BundleService:
 def error_response(status: int, reason: Reason, detail: str = "", **extra: Any) -> Response:
     """The JSON body of every refusal."""
     error = CheckinError(detail, reason)
-    body = {"reason": reason.value, "message": error.text("en"), "message_vi": error.text("vi"), **extra}
+    body = {"reason": reason.value, "message": error.text(), "message_vi": describe(error, "vi"), **extra}
     response = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
     return response

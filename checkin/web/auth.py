@@ -36,11 +36,11 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect  # type: ignore[import-untyped]
 from werkzeug.exceptions import HTTPException
 
-from checkin.core.errors import Reason, message
+from checkin.core.errors import Reason
 from checkin.store import people
 from checkin.store.people import Role
 from checkin.web import config, now, store
-from checkin.web.i18n import LANGUAGES, gettext, language
+from checkin.web.i18n import LANGUAGES, gettext, message
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -212,12 +212,12 @@ def login() -> ResponseReturnValue:
     limiter = cast(FailureLimiter, current_app.extensions[LIMITER])
     address = request.remote_addr or "unknown"
     if limiter.blocked(address, moment):
-        return _refuse(username, message(Reason.TOO_MANY_ATTEMPTS, language()), 429)
+        return _refuse(username, message(Reason.TOO_MANY_ATTEMPTS), 429)
     user = people.user_by_name(store(), username)
     if user is None or not user.active:
         people.burn_verification(password)
         limiter.fail(address, moment)
-        return _refuse(username, message(Reason.LOGIN_FAILED, language()), 401)
+        return _refuse(username, message(Reason.LOGIN_FAILED), 401)
     if people.is_locked(user, moment):
         return _refuse_locked(username, user.locked_until)
     if not people.password_matches(user.password_hash, password):
@@ -225,7 +225,7 @@ def login() -> ResponseReturnValue:
         user = people.record_failed_login(store(), user.id, moment)
         if people.is_locked(user, moment):
             return _refuse_locked(username, user.locked_until)
-        return _refuse(username, message(Reason.LOGIN_FAILED, language()), 401)
+        return _refuse(username, message(Reason.LOGIN_FAILED), 401)
     user = people.record_login(store(), user.id, password, moment)
     _end_session()  # a fresh session: nothing from before the login carries over (fixation)
     stamp = _stamp(moment)
@@ -238,7 +238,7 @@ def _refuse(username: str, text: str, status: int) -> ResponseReturnValue:
 
 
 def _refuse_locked(username: str, until: datetime | None) -> ResponseReturnValue:
-    reason = message(Reason.ACCOUNT_LOCKED, language())
+    reason = message(Reason.ACCOUNT_LOCKED)
     text = gettext("%(reason)s. Try again after %(time)s.", reason=reason, time=_local(until)) if until else reason
     return _refuse(username, text, 423)
 
