@@ -74,15 +74,15 @@ def _template_ngettext(singular: str, plural: str, count: int) -> str:
 
 
 def init_app(app: Flask) -> None:
-    """Give the templates `_()` and `ngettext()` in the request's language; refuses a catalogue that
-    does not parse (at start, not at the first page)."""
+    """Give the templates `_()`, `ngettext()` and `describe(error)` in the request's language; refuses
+    a catalogue that does not parse (at start, not at the first page)."""
     for lang in LANGUAGES:
         i18n.translation(lang)
     app.jinja_env.add_extension("jinja2.ext.i18n")
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=_template_gettext, ngettext=_template_ngettext, newstyle=True
     )
-    app.jinja_env.globals["current_language"] = language
+    app.jinja_env.globals.update(current_language=language, describe=describe)
 
 
 def message(reason: Reason, **params: object) -> str:
