@@ -11,8 +11,9 @@ from typing import Any, NoReturn
 
 import click
 
+from checkin import i18n
 from checkin.core.clock import parse_time
-from checkin.core.errors import CheckinError, InputError
+from checkin.core.errors import N_, CheckinError, InputError
 
 __all__ = [
     "EXIT_ERROR",
@@ -30,15 +31,15 @@ EXIT_ERROR = 1
 
 
 def fail(error: CheckinError, *, verbose: bool, code: int = EXIT_ERROR) -> NoReturn:
-    """Print `error [code]: message` to stderr and exit; the traceback only with --verbose."""
+    """Print `error [code]: message` (`lỗi [code]: ...` in Vietnamese) to stderr and exit; the traceback
+    only with --verbose."""
     if verbose:
         import traceback
 
         traceback.print_exception(error, file=sys.stderr)
-    if language() == "vi":
-        click.echo(f"lỗi [{error.code}]: {error.text('vi')}", err=True)
-    else:
-        click.echo(f"error [{error.code}]: {error.text('en')}", err=True)
+    lang = language()
+    line = i18n.gettext(lang, N_("error [%(code)s]: %(message)s"), code=error.code, message=i18n.describe(error, lang))
+    click.echo(line, err=True)
     sys.exit(code)
 
 

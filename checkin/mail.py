@@ -1,4 +1,4 @@
-"""E-mail delivery of a guest's code over SMTP: Vietnamese and English text, the QR code as a PNG.
+"""E-mail delivery of a guest's code over SMTP: Vietnamese then English text, the QR code as a PNG.
 
 Settings come from the [mail] section of the config; the SMTP password only from the environment
 (CHECKIN_MAIL_PASSWORD). With `starttls = true` (the default) a server that does not offer
@@ -16,8 +16,10 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import make_msgid
 
+from checkin import i18n
 from checkin.config import MAIL_PASSWORD_ENV, MailSettings
-from checkin.core.errors import CheckinError, Reason
+from checkin.core.errors import N_, CheckinError, Reason
+from checkin.i18n import LANGUAGES
 
 
 class MailError(CheckinError):
@@ -48,33 +50,45 @@ def _address(name: str, address: str) -> Address:
 
 
 def compose(settings: MailSettings, mail: CodeMail) -> EmailMessage:
-    """The message: plain text in Vietnamese then English, the code attached as a PNG."""
+    """The message: plain text in every language (Vietnamese first), the code attached as a PNG."""
     if not settings.enabled:
         raise MailError("set [mail] host and sender in the config", Reason.MAIL_NOT_CONFIGURED)
     message = EmailMessage()
     message["From"] = settings.sender
     message["To"] = _address(mail.name, mail.address)
-    message["Subject"] = f"Mã QR vào cửa / Your entry code: {mail.event_name}"
+    heading = " / ".join(i18n.gettext(lang, N_("Your entry code")) for lang in LANGUAGES)
+    message["Subject"] = f"{heading}: {mail.event_name}"
     message["Message-ID"] = make_msgid(domain=settings.sender.rpartition("@")[2].strip("> ") or None)
-    zones = ", ".join(mail.zones)
-    venue_vi = f"\nĐịa điểm: {mail.venue}" if mail.venue else ""
-    venue_en = f"\nVenue: {mail.venue}" if mail.venue else ""
-    message.set_content(
-        f"Kính gửi {mail.name},\n\n"
-        f"Ban tổ chức gửi Quý khách mã QR để vào {mail.event_name}.{venue_vi}\n"
-        f"Thời gian: {mail.when}\nKhu vực được vào: {zones}\n\n"
-        "Vui lòng xuất trình mã QR đính kèm (in ra hoặc trên điện thoại) tại cổng kiểm soát. "
-        "Mã chỉ dành cho Quý khách: không chia sẻ mã cho người khác.\n\n"
-        "-----\n\n"
-        f"Dear {mail.name},\n\n"
-        f"Here is your QR code for {mail.event_name}.{venue_en}\n"
-        f"When: {mail.when}\nZones: {zones}\n\n"
-        "Please show the attached QR code (printed or on your phone) at the gate. "
-        "The code is yours alone: do not share it.\n",
-        charset="utf-8",
-    )
+    message.set_content("\n-----\n\n".join(_letter(mail, lang) for lang in LANGUAGES), charset="utf-8")
     message.add_attachment(mail.png, maintype="image", subtype="png", filename=mail.file_name)
     return message
+
+
+def _letter(mail: CodeMail, lang: str) -> str:
+    """The message's text in one language."""
+
+    def say(msgid: str, **params: object) -> str:
+        return i18n.gettext(lang, msgid, **params)
+
+    lines = [
+        say(N_("Dear %(name)s,"), name=mail.name),
+        "",
+        say(N_("Here is your QR code for %(event)s."), event=mail.event_name),
+    ]
+    if mail.venue:
+        lines.append(say(N_("Venue: %(venue)s"), venue=mail.venue))
+    lines += [
+        say(N_("When: %(when)s"), when=mail.when),
+        say(N_("Zones: %(zones)s"), zones=", ".join(mail.zones)),
+        "",
+        say(
+            N_(
+                "Please show the attached QR code (printed or on your phone) at the gate. "
+                "The code is yours alone: do not share it."
+            )
+        ),
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def send(settings: MailSettings, message: EmailMessage, *, password: str | None = None) -> None:

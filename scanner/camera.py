@@ -22,7 +22,8 @@ from types import TracebackType
 import cv2
 import numpy as np
 
-from checkin.core.errors import InputError, Reason
+from checkin import i18n
+from checkin.core.errors import N_, InputError, Reason
 from scanner.settings import CameraSettings
 
 
@@ -38,14 +39,14 @@ class EventKind(StrEnum):
     ENDED = "source_ended"
 
 
-_MESSAGES: dict[EventKind, tuple[str, str]] = {
-    EventKind.OPENED: ("Đã mở camera", "Camera opened"),
-    EventKind.OPEN_FAILED: ("Không mở được camera: đang thử lại", "Cannot open the camera: retrying"),
-    EventKind.LOST: ("Mất tín hiệu camera: đang kết nối lại", "Camera lost: reconnecting"),
-    EventKind.REOPENED: ("Đã kết nối lại camera", "Camera reconnected"),
-    EventKind.GAVE_UP: ("Không kết nối lại được camera", "The camera could not be reconnected"),
-    EventKind.SKIPPED: ("Bỏ qua một ảnh không đọc được", "Skipped an unreadable image"),
-    EventKind.ENDED: ("Hết nguồn hình", "The source has ended"),
+_MESSAGES: dict[EventKind, str] = {
+    EventKind.OPENED: N_("Camera opened"),
+    EventKind.OPEN_FAILED: N_("Cannot open the camera: retrying"),
+    EventKind.LOST: N_("Camera lost: reconnecting"),
+    EventKind.REOPENED: N_("Camera reconnected"),
+    EventKind.GAVE_UP: N_("The camera could not be reconnected"),
+    EventKind.SKIPPED: N_("Skipped an unreadable image"),
+    EventKind.ENDED: N_("The source has ended"),
 }
 
 
@@ -61,11 +62,10 @@ class SourceEvent:
 
     def message(self, lang: str = "vi") -> str:
         """One line for the gate screen, in Vietnamese ("vi") or English ("en")."""
-        vi, en = _MESSAGES[self.kind]
-        text = en if lang == "en" else vi
+        text = i18n.gettext(lang, _MESSAGES[self.kind])
         if self.retry_in_ms > 0:
-            seconds = self.retry_in_ms / 1000
-            text += f" ({'lần' if lang != 'en' else 'attempt'} {self.attempt}, {seconds:.1f} s)"
+            retry = N_("%(message)s (attempt %(attempt)d, %(seconds).1f s)")
+            text = i18n.gettext(lang, retry, message=text, attempt=self.attempt, seconds=self.retry_in_ms / 1000)
         return f"{self.source}: {text}"
 
 

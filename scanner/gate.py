@@ -19,8 +19,9 @@ from typing import Any
 
 from checkin.core import credential
 from checkin.core.credential import Credential
-from checkin.core.errors import CredentialError, Reason, Verdict, message, verdict_for
+from checkin.core.errors import CredentialError, Reason, Verdict, verdict_for
 from checkin.core.trust import Direction, Freshness, TrustBundle
+from checkin.i18n import message
 from scanner import screening
 
 # Failures that depend on the gate's clock: under a suspect clock they become clock_suspect.

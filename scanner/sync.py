@@ -292,12 +292,12 @@ class Syncer:
         except SyncError as error:
             self.board.update(
                 online=error.status != 0,
-                last_error=error.text("en"),
+                last_error=error.text(),
                 device_revoked=error.server_reason == "device_revoked",
             )
             raise
         except (TrustError, JournalError) as error:
-            self.board.update(online=True, last_error=error.text("en"))
+            self.board.update(online=True, last_error=error.text())
             raise
         self.board.update(online=True, last_success_ms=now_ms, last_error="", acked_seq=journal.acked_seq)
         return SyncResult(installed, pushed, journal.acked_seq)

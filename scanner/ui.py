@@ -26,7 +26,8 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from checkin.core.errors import Verdict
+from checkin import i18n
+from checkin.core.errors import N_, Verdict
 from checkin.core.trust import Direction
 from scanner.camera import EventKind, SourceEvent
 from scanner.decode import Deduplicator, Found, decode_frame
@@ -41,39 +42,28 @@ FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 # BGR
 COLOURS = {Verdict.ADMIT: (40, 150, 20), Verdict.DENY: (30, 30, 200), Verdict.REFER: (0, 165, 245)}
 TEXT_ON = {Verdict.ADMIT: (255, 255, 255), Verdict.DENY: (255, 255, 255), Verdict.REFER: (20, 20, 20)}
-HEADLINE = {
-    (Verdict.ADMIT, "vi"): "MỜI VÀO",
-    (Verdict.ADMIT, "en"): "WELCOME",
-    (Verdict.DENY, "vi"): "TỪ CHỐI",
-    (Verdict.DENY, "en"): "DENIED",
-    (Verdict.REFER, "vi"): "GẶP NHÂN VIÊN",
-    (Verdict.REFER, "en"): "SEE STAFF",
-}
-EXIT_HEADLINE = {"vi": "MỜI RA", "en": "GOODBYE"}
+# The screen's words as the catalogue's English msgids (checkin/locale/), translated as they are drawn.
+HEADLINE = {Verdict.ADMIT: N_("WELCOME"), Verdict.DENY: N_("DENIED"), Verdict.REFER: N_("SEE STAFF")}
+EXIT_HEADLINE = N_("GOODBYE")
 WORDS = {
-    "online": ("Trực tuyến", "Online"),
-    "offline": ("Ngoại tuyến", "Offline"),
-    "usb": ("Không đồng bộ (USB)", "No sync (USB)"),
-    "bundle": ("Dữ liệu v{v}, {age}", "Trust data v{v}, {age}"),
-    "pending": ("Chưa gửi: {n}", "Not uploaded: {n}"),
-    "in": ("CỔNG VÀO", "ENTRY"),
-    "out": ("CỔNG RA", "EXIT"),
-    "zone": ("khu {z}", "zone {z}"),
-    "alarm": (
-        "ĐỒNG HỒ BỊ LÙI: không cho ai vào. Người phụ trách nhấn A để xác nhận giờ đúng",
-        "CLOCK WENT BACK: nobody is admitted. A supervisor presses A to confirm the time",
-    ),
-    "help": (
-        "D vào/ra · L tra mã · R từ chối · A xác nhận đồng hồ · E English · Q thoát",
-        "D entry/exit · L look up · R refuse · A confirm clock · E Tiếng Việt · Q quit",
-    ),
-    "lookup": ("Tra mã thẻ hỏng (gõ mã, Enter): ", "Damaged badge, type its id (Enter): "),
-    "nomatch": ("Không tìm thấy", "No match"),
-    "choose": ("Nhấn số 1–{n} để chọn, Esc để thôi", "Press 1–{n} to choose, Esc to cancel"),
-    "revoked": ("Thiết bị bị thu hồi", "Device revoked"),
-    "minutes": ("{n} phút", "{n} min"),
-    "hours": ("{n} giờ", "{n} h"),
-    "days": ("{n} ngày", "{n} d"),
+    "online": N_("Online"),
+    "offline": N_("Offline"),
+    "usb": N_("No sync (USB)"),
+    "bundle": N_("Trust data v%(v)s, %(age)s"),
+    "pending": N_("Not uploaded: %(n)s"),
+    "in": N_("ENTRY"),
+    "out": N_("EXIT"),
+    "zone": N_("zone %(z)s"),
+    "alarm": N_("CLOCK WENT BACK: nobody is admitted. A supervisor presses A to confirm the time"),
+    "help": N_("D entry/exit · L look up · R refuse · A confirm clock · E Tiếng Việt · Q quit"),
+    "lookup": N_("Damaged badge, type its id (Enter): "),
+    "nomatch": N_("No match"),
+    "choose": N_("Press 1–%(n)s to choose, Esc to cancel"),
+    "revoked": N_("Device revoked"),
+    "minutes": N_("%(n)s min"),
+    "hours": N_("%(n)s h"),
+    "days": N_("%(n)s d"),
+    "bundle_expired": N_("The trust data has expired: sync the gate"),  # Decision.warning
 }
 
 
@@ -82,8 +72,7 @@ _SOURCE_TROUBLE = frozenset({EventKind.LOST, EventKind.OPEN_FAILED, EventKind.GA
 
 def word(key: str, lang: str, **values: object) -> str:
     """A screen word in Vietnamese or English."""
-    vi, en = WORDS[key]
-    return (en if lang == "en" else vi).format(**values)
+    return i18n.gettext(lang, WORDS[key], **values)
 
 
 @lru_cache(maxsize=16)
@@ -159,7 +148,7 @@ def banner_image(record: Recorded, lang: str) -> np.ndarray:
     verdict = decision.verdict
     colour, ink = COLOURS[verdict], TEXT_ON[verdict]
     exiting = verdict is Verdict.ADMIT and record.row.direction == Direction.OUT.value
-    headline = EXIT_HEADLINE[lang] if exiting else HEADLINE[(verdict, lang)]
+    headline = i18n.gettext(lang, EXIT_HEADLINE if exiting else HEADLINE[verdict])
     lines: list[tuple[str, int, bool, tuple[int, int, int]]] = [(headline, 84, True, ink)]
     cred = decision.credential
     if verdict is not Verdict.ADMIT:
@@ -170,7 +159,8 @@ def banner_image(record: Recorded, lang: str) -> np.ndarray:
         if details:
             lines.append((details, 32, False, ink))
     if decision.warning:
-        lines.append((f"⚠ {decision.warning}", 24, False, ink))
+        warning = word(decision.warning, lang) if decision.warning in WORDS else decision.warning
+        lines.append((f"⚠ {warning}", 24, False, ink))
     return _text_block((WIDTH, BANNER_H), colour, lines, top=24)  # room for stacked marks (Ố, Ẫ)
 
 

@@ -1,9 +1,37 @@
-"""One error tree for the whole system: every error carries a reason code users see."""
+"""One error tree for the whole system: every error carries a reason code users see.
+
+The core stays pure, so it words nothing in a language: a reason's message is an English msgid of
+the catalogue (`checkin/locale/`), marked with `N_`, and an error carries its reason, an English
+detail and the parameters both may name (`%(name)s`). `checkin.i18n` translates them where they are
+shown; `CheckinError.text()` is the English line (logs, exceptions, tests).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
+
+
+def N_(msgid: str) -> str:
+    """Mark an English text for the catalogue where it is written; it is translated where it is shown."""
+    return msgid
+
+
+class _Params(dict[str, object]):
+    # A placeholder without a value stays visible rather than losing the whole message.
+    def __missing__(self, key: str) -> str:
+        return f"%({key})s"
+
+
+def fill(text: str, params: Mapping[str, object]) -> str:
+    """`text` with its %(name)s placeholders filled from `params`; unchanged when there are none."""
+    if not params:
+        return text
+    try:
+        return text % _Params(params)
+    except (TypeError, ValueError):  # a %d given text, a stray %: the words still reach the person
+        return text
 
 
 class Verdict(StrEnum):
@@ -101,144 +129,83 @@ class Reason(StrEnum):
     DIRECTION_INVALID = "direction_invalid"
 
 
-# (Vietnamese, English): short enough for a gate banner, plain enough for a guest.
-MESSAGES: dict[Reason, tuple[str, str]] = {
-    Reason.ADMITTED: ("Mời vào", "Admitted"),
-    Reason.MALFORMED: ("Mã không đọc được hoặc bị hỏng", "The code is unreadable or damaged"),
-    Reason.UNSUPPORTED_FORMAT: ("Không phải mã của sự kiện này", "Not a code this system issues"),
-    Reason.UNSUPPORTED_ALGORITHM: (
-        "Mã dùng thuật toán ký không được chấp nhận",
-        "The code uses a signature algorithm that is not accepted",
+# English msgids of the catalogue (checkin/locale/); short enough for a gate banner, plain enough for a guest.
+MESSAGES: dict[Reason, str] = {
+    Reason.ADMITTED: N_("Admitted"),
+    Reason.MALFORMED: N_("The code is unreadable or damaged"),
+    Reason.UNSUPPORTED_FORMAT: N_("Not a code this system issues"),
+    Reason.UNSUPPORTED_ALGORITHM: N_("The code uses a signature algorithm that is not accepted"),
+    Reason.UNKNOWN_KEY: N_("The code was issued by an unknown key"),
+    Reason.KEY_REVOKED: N_("The key that issued this code has been revoked"),
+    Reason.KEY_RETIRED: N_("The code was signed after its key was retired"),
+    Reason.BAD_SIGNATURE: N_("Invalid signature: forged or altered code"),
+    Reason.WRONG_EVENT: N_("The code is for another event"),
+    Reason.NOT_YET_VALID: N_("The code is not valid yet"),
+    Reason.EXPIRED: N_("The code has expired"),
+    Reason.REVOKED: N_("The code has been revoked"),
+    Reason.ZONE_NOT_ALLOWED: N_("Not allowed into this zone"),
+    Reason.ALREADY_INSIDE: N_("This code already entered and has not left"),
+    Reason.ENTRY_LIMIT_REACHED: N_("The code has no entries left"),
+    Reason.SCREENING_REQUIRED: N_("Health screening required"),
+    Reason.SCREENING_FAILED: N_("Please see the medical staff"),
+    Reason.BUNDLE_STALE: N_("The gate's trust data is out of date: sync needed"),
+    Reason.CLOCK_SUSPECT: N_("The gate's clock went backwards: a supervisor must confirm"),
+    Reason.BUNDLE_INVALID: N_("The trust bundle is invalid"),
+    Reason.BUNDLE_ROLLBACK: N_("The trust bundle is older than the one in use"),
+    Reason.WRONG_ROOT: N_("The trust bundle is not signed by the pinned root key"),
+    Reason.KEY_FILE_INVALID: N_("The key file is invalid"),
+    Reason.WRONG_PASSPHRASE: N_("Wrong key passphrase"),
+    Reason.NO_SIGNING_KEY: N_("There is no active issuing key"),
+    Reason.KEY_EXISTS: N_("The keys already exist"),
+    Reason.CONFIG_INVALID: N_("The configuration is invalid"),
+    Reason.NOT_FOUND: N_("Not found"),
+    Reason.ALREADY_EXISTS: N_("Already exists"),
+    Reason.INVALID_INPUT: N_("Invalid input"),
+    Reason.IMAGE_UNREADABLE: N_("The image cannot be read"),
+    Reason.NO_CODE_FOUND: N_("No QR code found in the image"),
+    Reason.LOGIN_FAILED: N_("Wrong user name or password"),
+    Reason.ACCOUNT_LOCKED: N_("The account is locked for a while after too many wrong passwords"),
+    Reason.TOO_MANY_ATTEMPTS: N_("Too many attempts: wait, then try again"),
+    Reason.FORBIDDEN: N_("Your role does not allow this"),
+    Reason.FORM_EXPIRED: N_("The form has expired or is invalid: reload the page and try again"),
+    Reason.WEAK_PASSWORD: N_("The password is too short or too easy to guess"),
+    Reason.MAIL_NOT_CONFIGURED: N_("E-mail delivery is not configured"),
+    Reason.MAIL_FAILED: N_("The e-mail could not be sent"),
+    Reason.REFUSED_BY_STAFF: N_("Refused entry by staff"),
+    Reason.CLOCK_ACKNOWLEDGED: N_("A supervisor confirmed the gate's clock"),
+    Reason.ENROLMENT_INVALID: N_("The gate enrolment code is wrong, used or expired"),
+    Reason.UNAUTHORIZED: N_("The device is not authenticated"),
+    Reason.DEVICE_REVOKED: N_("The device has been revoked"),
+    Reason.JOURNAL_GAP: N_("Journal rows are missing: resend from the row after the acknowledged one"),
+    Reason.JOURNAL_FORK: N_("The journal forked: the same sequence number with other content"),
+    Reason.BROKEN_CHAIN: N_("The journal's hash chain is broken"),
+    Reason.BAD_CHECKPOINT: N_("The journal checkpoint is not signed by the device key or does not match"),
+    Reason.CLOCK_SKEW: N_("The gate's clock differs from the server's"),
+    Reason.TOO_LARGE: N_("The request is too large"),
+    Reason.METHOD_NOT_ALLOWED: N_("Method not allowed"),
+    Reason.SERVICE_UNAVAILABLE: N_("The service is temporarily unavailable"),
+    Reason.SCHEMA_OUTDATED: N_("The database has no schema or an older one"),
+    Reason.FIELD_REQUIRED: N_("This field is required."),
+    Reason.FIELD_TOO_LONG: N_("At most %(limit)d characters."),
+    Reason.CONTROL_CHARACTERS: N_("Control characters are not allowed."),
+    Reason.ZONE_REQUIRED: N_("Choose at least one zone."),
+    Reason.ZONE_UNKNOWN: N_("Unknown zone: %(zones)s."),
+    Reason.EMAIL_INVALID: N_("Not a valid e-mail address."),
+    Reason.ROW_NAME_EMPTY: N_("The name is empty."),
+    Reason.ROW_ZONE_UNKNOWN: N_("Unknown zone(s) %(zones)s; the event has %(known)s."),
+    Reason.ROW_EMAIL_INVALID: N_("The e-mail address '%(email)s' is not valid."),
+    Reason.ROW_TOO_MANY_CELLS: N_("%(cells)d cells, but the header has %(columns)d columns."),
+    Reason.ROW_ON_LIST: N_("Already on the guest list."),
+    Reason.ROW_REPEATED: N_("The same guest as line %(line)d."),
+    Reason.ROW_SPANS_LINES: N_(
+        "A cell runs from line %(start)d to line %(end)d: a line break in a cell, or a quote left open."
     ),
-    Reason.UNKNOWN_KEY: ("Mã do nơi không được tin cậy phát hành", "The code was issued by an unknown key"),
-    Reason.KEY_REVOKED: ("Khóa phát hành mã đã bị thu hồi", "The key that issued this code has been revoked"),
-    Reason.KEY_RETIRED: (
-        "Mã được ký sau khi khóa đã ngừng sử dụng",
-        "The code was signed after its key was retired",
-    ),
-    Reason.BAD_SIGNATURE: ("Chữ ký không hợp lệ: mã giả hoặc bị sửa", "Invalid signature: forged or altered code"),
-    Reason.WRONG_EVENT: ("Mã của sự kiện khác", "The code is for another event"),
-    Reason.NOT_YET_VALID: ("Mã chưa đến thời gian sử dụng", "The code is not valid yet"),
-    Reason.EXPIRED: ("Mã đã hết hạn", "The code has expired"),
-    Reason.REVOKED: ("Mã đã bị thu hồi", "The code has been revoked"),
-    Reason.ZONE_NOT_ALLOWED: ("Không được vào khu vực này", "Not allowed into this zone"),
-    Reason.ALREADY_INSIDE: ("Mã này đã vào và chưa ra", "This code already entered and has not left"),
-    Reason.ENTRY_LIMIT_REACHED: ("Mã đã hết số lượt vào", "The code has no entries left"),
-    Reason.SCREENING_REQUIRED: ("Cần khai báo y tế và đo thân nhiệt", "Health screening required"),
-    Reason.SCREENING_FAILED: ("Mời gặp nhân viên y tế", "Please see the medical staff"),
-    Reason.BUNDLE_STALE: (
-        "Dữ liệu xác thực của cổng đã quá hạn: cần đồng bộ",
-        "The gate's trust data is out of date: sync needed",
-    ),
-    Reason.CLOCK_SUSPECT: (
-        "Đồng hồ của máy quét bị lùi: cần người phụ trách xác nhận",
-        "The gate's clock went backwards: a supervisor must confirm",
-    ),
-    Reason.BUNDLE_INVALID: ("Gói tin cậy không hợp lệ", "The trust bundle is invalid"),
-    Reason.BUNDLE_ROLLBACK: (
-        "Gói tin cậy cũ hơn gói đang dùng",
-        "The trust bundle is older than the one in use",
-    ),
-    Reason.WRONG_ROOT: (
-        "Gói tin cậy không do khóa gốc đã ghim ký",
-        "The trust bundle is not signed by the pinned root key",
-    ),
-    Reason.KEY_FILE_INVALID: ("Tệp khóa không hợp lệ", "The key file is invalid"),
-    Reason.WRONG_PASSPHRASE: ("Sai mật khẩu khóa", "Wrong key passphrase"),
-    Reason.NO_SIGNING_KEY: ("Chưa có khóa phát hành đang hoạt động", "There is no active issuing key"),
-    Reason.KEY_EXISTS: ("Khóa đã tồn tại", "The keys already exist"),
-    Reason.CONFIG_INVALID: ("Cấu hình không hợp lệ", "The configuration is invalid"),
-    Reason.SCHEMA_OUTDATED: (
-        "Cơ sở dữ liệu chưa có lược đồ hoặc lược đồ đã cũ",
-        "The database has no schema or an older one",
-    ),
-    Reason.NOT_FOUND: ("Không tìm thấy", "Not found"),
-    Reason.ALREADY_EXISTS: ("Đã tồn tại", "Already exists"),
-    Reason.INVALID_INPUT: ("Dữ liệu nhập không hợp lệ", "Invalid input"),
-    Reason.IMAGE_UNREADABLE: ("Không mở được ảnh", "The image cannot be read"),
-    Reason.NO_CODE_FOUND: ("Không tìm thấy mã QR trong ảnh", "No QR code found in the image"),
-    Reason.LOGIN_FAILED: ("Sai tên đăng nhập hoặc mật khẩu", "Wrong user name or password"),
-    Reason.ACCOUNT_LOCKED: (
-        "Tài khoản tạm bị khóa vì nhập sai mật khẩu nhiều lần",
-        "The account is locked for a while after too many wrong passwords",
-    ),
-    Reason.TOO_MANY_ATTEMPTS: ("Quá nhiều lần thử: hãy đợi rồi thử lại", "Too many attempts: wait, then try again"),
-    Reason.FORBIDDEN: ("Vai trò của bạn không được phép làm việc này", "Your role does not allow this"),
-    Reason.FORM_EXPIRED: (
-        "Biểu mẫu đã hết hạn hoặc không hợp lệ: hãy tải lại trang rồi thử lại",
-        "The form has expired or is invalid: reload the page and try again",
-    ),
-    Reason.WEAK_PASSWORD: ("Mật khẩu quá ngắn hoặc quá dễ đoán", "The password is too short or too easy to guess"),
-    Reason.MAIL_NOT_CONFIGURED: ("Chưa cấu hình gửi thư điện tử", "E-mail delivery is not configured"),
-    Reason.MAIL_FAILED: ("Không gửi được thư điện tử", "The e-mail could not be sent"),
-    Reason.REFUSED_BY_STAFF: ("Nhân viên đã từ chối cho vào", "Refused entry by staff"),
-    Reason.CLOCK_ACKNOWLEDGED: (
-        "Người phụ trách đã xác nhận đồng hồ của máy quét",
-        "A supervisor confirmed the gate's clock",
-    ),
-    Reason.ENROLMENT_INVALID: (
-        "Mã đăng ký cổng không đúng, đã dùng hoặc đã hết hạn",
-        "The gate enrolment code is wrong, used or expired",
-    ),
-    Reason.UNAUTHORIZED: ("Thiết bị chưa được xác thực", "The device is not authenticated"),
-    Reason.DEVICE_REVOKED: ("Thiết bị đã bị thu hồi quyền truy cập", "The device has been revoked"),
-    Reason.JOURNAL_GAP: (
-        "Nhật ký thiếu dòng: gửi lại từ dòng tiếp theo đã xác nhận",
-        "Journal rows are missing: resend from the row after the acknowledged one",
-    ),
-    Reason.JOURNAL_FORK: (
-        "Nhật ký bị rẽ nhánh: cùng số thứ tự nhưng nội dung khác",
-        "The journal forked: the same sequence number with other content",
-    ),
-    Reason.BROKEN_CHAIN: ("Chuỗi băm của nhật ký bị đứt", "The journal's hash chain is broken"),
-    Reason.BAD_CHECKPOINT: (
-        "Điểm kiểm tra nhật ký không do khóa của thiết bị ký hoặc không khớp",
-        "The journal checkpoint is not signed by the device key or does not match",
-    ),
-    Reason.CLOCK_SKEW: ("Đồng hồ của máy quét lệch so với máy chủ", "The gate's clock differs from the server's"),
-    Reason.TOO_LARGE: ("Yêu cầu quá lớn", "The request is too large"),
-    Reason.METHOD_NOT_ALLOWED: ("Phương thức không được hỗ trợ", "Method not allowed"),
-    Reason.SERVICE_UNAVAILABLE: ("Dịch vụ tạm thời không sẵn sàng", "The service is temporarily unavailable"),
-    Reason.FIELD_REQUIRED: ("Bắt buộc nhập.", "This field is required."),
-    Reason.FIELD_TOO_LONG: ("Tối đa %(limit)d ký tự.", "At most %(limit)d characters."),
-    Reason.CONTROL_CHARACTERS: ("Không được chứa ký tự điều khiển.", "Control characters are not allowed."),
-    Reason.ZONE_REQUIRED: ("Chọn ít nhất một khu vực.", "Choose at least one zone."),
-    Reason.ZONE_UNKNOWN: ("Khu vực không có trong sự kiện: %(zones)s.", "Unknown zone: %(zones)s."),
-    Reason.EMAIL_INVALID: ("Địa chỉ e-mail không hợp lệ.", "Not a valid e-mail address."),
-    Reason.ROW_NAME_EMPTY: ("Thiếu họ tên.", "The name is empty."),
-    Reason.ROW_ZONE_UNKNOWN: (
-        "Khu vực không có: %(zones)s; sự kiện có %(known)s.",
-        "Unknown zone(s) %(zones)s; the event has %(known)s.",
-    ),
-    Reason.ROW_EMAIL_INVALID: (
-        "Địa chỉ e-mail '%(email)s' không hợp lệ.",
-        "The e-mail address '%(email)s' is not valid.",
-    ),
-    Reason.ROW_TOO_MANY_CELLS: (
-        "Dòng có %(cells)d ô nhưng tiêu đề chỉ có %(columns)d cột.",
-        "%(cells)d cells, but the header has %(columns)d columns.",
-    ),
-    Reason.ROW_ON_LIST: ("Đã có trong danh sách khách.", "Already on the guest list."),
-    Reason.ROW_REPEATED: ("Trùng với khách ở dòng %(line)d.", "The same guest as line %(line)d."),
-    Reason.ROW_SPANS_LINES: (
-        "Một ô kéo dài từ dòng %(start)d đến dòng %(end)d: ô có xuống dòng, hoặc thiếu dấu ngoặc kép đóng.",
-        "A cell runs from line %(start)d to line %(end)d: a line break in a cell, or a quote left open.",
-    ),
-    Reason.ROW_UNREADABLE: (
-        "Không đọc được dòng này (có ô quá dài), cũng như các dòng sau nó.",
-        "This row cannot be read (a cell is far too long), nor the rows after it.",
-    ),
-    Reason.EVENT_OVER: (
-        "Sự kiện đã kết thúc: mã cấp ra sẽ hết hạn ngay.",
-        "The event is over: its codes would already have expired.",
-    ),
-    Reason.HAS_ACTIVE_CODE: (
-        "Khách này đang có mã còn hiệu lực; dùng “Cấp lại mã” để thay mã.",
-        "This guest already has an active code; use Re-issue to replace it.",
-    ),
-    Reason.ALREADY_REVOKED: ("Mã này đã bị thu hồi trước đó.", "This code is already revoked."),
-    Reason.GATE_ZONE_INVALID: ("Chọn một khu vực của sự kiện.", "Choose one of the event's zones."),
-    Reason.DIRECTION_INVALID: ("Chọn chiều vào hoặc ra.", "Choose in or out."),
+    Reason.ROW_UNREADABLE: N_("This row cannot be read (a cell is far too long), nor the rows after it."),
+    Reason.EVENT_OVER: N_("The event is over: its codes would already have expired."),
+    Reason.HAS_ACTIVE_CODE: N_("This guest already has an active code; use Re-issue to replace it."),
+    Reason.ALREADY_REVOKED: N_("This code is already revoked."),
+    Reason.GATE_ZONE_INVALID: N_("Choose one of the event's zones."),
+    Reason.DIRECTION_INVALID: N_("Choose in or out."),
 }
 
 # The reasons a gate may show, with the verdict each leads to; everything else is deny.
@@ -254,20 +221,24 @@ def verdict_for(reason: Reason) -> Verdict:
     return Verdict.DENY
 
 
-def message(reason: Reason, lang: str = "vi") -> str:
-    """The human message of a reason, in Vietnamese ("vi") or English ("en")."""
-    vi, en = MESSAGES[reason]
-    return en if lang == "en" else vi
+def message(reason: Reason, **params: object) -> str:
+    """The English message of a reason, placeholders filled; `checkin.i18n.message` translates it."""
+    return fill(MESSAGES[reason], params)
 
 
 class CheckinError(Exception):
-    """Base of every error we raise: a reason code plus a detail naming what and where."""
+    """Base of every error we raise: a reason code, a detail naming what and where, and parameters.
+
+    The detail is English; written as an `N_` msgid with %(name)s placeholders it is translated
+    where the error is shown, like the reason's message, both filled from `params`.
+    """
 
     default_reason: Reason = Reason.INVALID_INPUT
 
-    def __init__(self, detail: str = "", reason: Reason | None = None) -> None:
+    def __init__(self, detail: str = "", reason: Reason | None = None, **params: object) -> None:
         self.reason = reason if reason is not None else self.default_reason
         self.detail = detail
+        self.params: Mapping[str, object] = params
         super().__init__(self.text())
 
     @property
@@ -275,10 +246,15 @@ class CheckinError(Exception):
         """The reason code as the word users see."""
         return self.reason.value
 
-    def text(self, lang: str = "en") -> str:
-        """One line for a person: the reason's message, then the detail."""
-        head = message(self.reason, lang)
-        return f"{head}: {self.detail}" if self.detail else head
+    @property
+    def msgid(self) -> str:
+        """The reason's message as the catalogue's English msgid, placeholders unfilled."""
+        return MESSAGES[self.reason]
+
+    def text(self) -> str:
+        """One English line for a person: the reason's message, then the detail."""
+        head = fill(self.msgid, self.params)
+        return f"{head}: {fill(self.detail, self.params)}" if self.detail else head
 
 
 class CredentialError(CheckinError):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from checkin.core.errors import InputError, Reason, message
+from checkin import i18n
+from checkin.core.errors import InputError, Reason
 
 
 @dataclass(frozen=True)
@@ -18,8 +19,7 @@ class Problem:
 
     def text(self, lang: str = "en") -> str:
         """The problem in words, in Vietnamese ("vi") or English ("en")."""
-        template = message(self.reason, lang)
-        head = template % dict(self.params) if self.params else template
+        head = i18n.message(self.reason, lang, **self.params)
         return f"{head}: {self.detail}" if self.detail else head
 
 

@@ -32,7 +32,7 @@ from flask.typing import ResponseReturnValue
 from checkin import mail, qr
 from checkin.clikit import parse_time
 from checkin.core import credential
-from checkin.core.errors import CheckinError, InputError, KeyStoreError, Reason, message
+from checkin.core.errors import CheckinError, InputError, KeyStoreError, Reason
 from checkin.keystore import KeyStore
 from checkin.services import events as event_service
 from checkin.services import gates, guestlist, issuing, revocation
@@ -52,8 +52,8 @@ from checkin.web import auth
 from checkin.web.auth import ADMIN_ONLY, EVERYONE, REGISTRATION, allow, current_user
 from checkin.web.context import config, loaded_signer, now, signer, signer_problem, store
 from checkin.web.formatting import local_time
+from checkin.web.i18n import describe, language, message, ngettext
 from checkin.web.i18n import gettext as _
-from checkin.web.i18n import language, ngettext
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 auth.install(bp)
@@ -387,7 +387,7 @@ def guest_import(event_id: str) -> ResponseReturnValue:
         except InputError as exc:
             errors["file"] = exc.detail
     if issue_now and problem is not None:
-        errors["issue_now"] = problem.text(language())
+        errors["issue_now"] = describe(problem)
     if errors:
         return render_template(
             "admin/import.html", event=ev, errors=errors, signer_problem=problem, issue_now=issue_now
@@ -419,7 +419,7 @@ def _issue_and_report(ev: Event, guests: Sequence[Guest], *, reissue: bool) -> N
     try:
         report = issuing.issue_to_guests(store(), config(), signer, ev, guests, now(), actor=_actor(), reissue=reissue)
     except CheckinError as exc:
-        flash(_("No code was issued: %(reason)s", reason=exc.text(language())), "error")
+        flash(_("No code was issued: %(reason)s", reason=describe(exc)), "error")
         return
     _report_issued(report)
 
@@ -439,7 +439,7 @@ def event_issue(event_id: str) -> ResponseReturnValue:
     try:
         report = issuing.issue_pending(store(), config(), signer, ev, now(), actor=_actor())
     except CheckinError as exc:
-        flash(_("No code was issued: %(reason)s", reason=exc.text(language())), "error")
+        flash(_("No code was issued: %(reason)s", reason=describe(exc)), "error")
     else:
         if report is None:
             flash(_("Every guest already has a code."), "ok")
@@ -459,8 +459,8 @@ def guest_issue(guest_id: int) -> ResponseReturnValue:
         if exc.reason is Reason.NOT_FOUND:
             abort(404)
         if exc.reason is Reason.HAS_ACTIVE_CODE:
-            return _guest_page(_guest_or_404(guest_id), {"issue": exc.text(language())}, 409)
-        flash(_("No code was issued: %(reason)s", reason=exc.text(language())), "error")
+            return _guest_page(_guest_or_404(guest_id), {"issue": describe(exc)}, 409)
+        flash(_("No code was issued: %(reason)s", reason=describe(exc)), "error")
     else:
         _report_issued(report)
     return redirect(url_for("admin.guest", guest_id=guest_id))
@@ -477,7 +477,7 @@ def credential_revoke(cti: str) -> ResponseReturnValue:
         if isinstance(exc, FieldsInvalid):
             problem, status = exc.texts(language())["reason"], 400
         elif exc.reason is Reason.ALREADY_REVOKED:
-            problem, status = message(Reason.ALREADY_REVOKED, language()), 409
+            problem, status = message(Reason.ALREADY_REVOKED), 409
         else:
             raise
         if cred.guest_id is None:
@@ -586,7 +586,7 @@ def guest_email(guest_id: int) -> ResponseReturnValue:
         mail.send(settings, message_)
     except CheckinError as exc:
         _log("credential.email_failed", active.cti, exc.code)
-        flash(_("The e-mail was not sent: %(reason)s", reason=exc.text(language())), "error")
+        flash(_("The e-mail was not sent: %(reason)s", reason=describe(exc)), "error")
         return redirect(back), 303
     _log("credential.email", active.cti, row.email)
     flash(_("The code was sent to %(address)s.", address=row.email), "ok")

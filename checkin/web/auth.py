@@ -32,12 +32,12 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
-from checkin.core.errors import Reason, message
+from checkin.core.errors import Reason
 from checkin.store import users
 from checkin.store.actions import log_action
 from checkin.store.users import Role
 from checkin.web.context import config, now, store
-from checkin.web.i18n import LANGUAGES, gettext, language
+from checkin.web.i18n import LANGUAGES, gettext, message
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -224,12 +224,12 @@ def login() -> ResponseReturnValue:
     limiter = cast(FailureLimiter, current_app.extensions[LIMITER])
     address = request.remote_addr or "unknown"
     if limiter.blocked(address, moment):
-        return _refuse(username, message(Reason.TOO_MANY_ATTEMPTS, language()), 429)
+        return _refuse(username, message(Reason.TOO_MANY_ATTEMPTS), 429)
     user = users.user_by_name(store(), username)
     if user is None or not user.active:
         users.burn_verification(password)
         limiter.fail(address, moment)
-        return _refuse(username, message(Reason.LOGIN_FAILED, language()), 401)
+        return _refuse(username, message(Reason.LOGIN_FAILED), 401)
     if users.is_locked(user, moment):
         return _refuse_locked(username, user.locked_until)
     if not users.password_matches(user.password_hash, password):
@@ -237,7 +237,7 @@ def login() -> ResponseReturnValue:
         user = users.record_failed_login(store(), user.id, moment)
         if users.is_locked(user, moment):
             return _refuse_locked(username, user.locked_until)
-        return _refuse(username, message(Reason.LOGIN_FAILED, language()), 401)
+        return _refuse(username, message(Reason.LOGIN_FAILED), 401)
     user = users.record_login(store(), user.id, password, moment)
     _end_session()  # a fresh session: nothing from before the login carries over (fixation)
     stamp = _stamp(moment)
@@ -250,7 +250,7 @@ def _refuse(username: str, text: str, status: int) -> ResponseReturnValue:
 
 
 def _refuse_locked(username: str, until: datetime | None) -> ResponseReturnValue:
-    reason = message(Reason.ACCOUNT_LOCKED, language())
+    reason = message(Reason.ACCOUNT_LOCKED)
     text = gettext("%(reason)s. Try again after %(time)s.", reason=reason, time=_local(until)) if until else reason
     return _refuse(username, text, 423)
 

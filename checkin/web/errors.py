@@ -14,6 +14,7 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError  # type: ignore[import-untyped]
 from werkzeug.exceptions import HTTPException
 
+from checkin import i18n
 from checkin.core.errors import CheckinError, Reason
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ def json_error(
 ) -> Response:
     """The JSON body of every API refusal, worded in English and Vietnamese (by `words` if given)."""
     error = words or CheckinError(detail, reason)
-    body = {"reason": reason.value, "message": error.text("en"), "message_vi": error.text("vi"), **extra}
+    body = {"reason": reason.value, "message": error.text(), "message_vi": i18n.describe(error, "vi"), **extra}
     response = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
     return response

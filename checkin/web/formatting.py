@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from checkin.core.errors import Reason, message
+from checkin.core.errors import Reason
 from checkin.web.context import config
-from checkin.web.i18n import language
+from checkin.web.i18n import language, message
 
 
 def local_time(moment: datetime | str | None, timezone: str | None = None) -> str:
@@ -23,4 +23,4 @@ def local_time(moment: datetime | str | None, timezone: str | None = None) -> st
 def reason_text(reason: str) -> str:
     """A reason code in words; a code this version does not know (from a newer gate) as itself."""
     known = Reason._value2member_map_.get(reason)
-    return message(Reason(reason), language()) if known is not None else reason
+    return message(Reason(reason)) if known is not None else reason

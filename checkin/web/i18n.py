@@ -1,41 +1,34 @@
-"""Vietnamese by default, English by choice: the language lives in the session.
+"""The pages' language: Vietnamese by default, English by choice; the choice lives in the session.
 
-Messages are written in English in the code and templates (`_("...")`); the Vietnamese catalog is
-`translations/vi/LC_MESSAGES/messages.po`, compiled in memory when the app starts, so a fresh clone
-needs no build step and no binary .mo file is committed. Flask-Babel picks the locale (for its
-format filters); templates and Python code translate through `gettext` here.
+A thin adapter over `checkin.i18n` (the one catalogue): it picks the request's language and gives
+the pages' Python code `gettext`/`ngettext` and the templates `_()`/`ngettext()` in that language.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
-from pathlib import Path
-from typing import Any
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import NullTranslations, Translations
 from flask import Flask, g, has_request_context, session
-from flask_babel import Babel  # type: ignore[import-untyped]
 
-LANGUAGES = ("vi", "en")
-DEFAULT = "vi"
+from checkin import i18n
+from checkin.core.errors import N_, CheckinError, Reason
+from checkin.i18n import DEFAULT, LANGUAGES
+
+__all__ = [
+    "DEFAULT",
+    "LANGUAGES",
+    "N_",
+    "describe",
+    "gettext",
+    "init_app",
+    "language",
+    "message",
+    "ngettext",
+    "speaking",
+]
+
 _SPEAKING = "checkin_speaking"
-CATALOG = Path(__file__).parent / "translations" / "vi" / "LC_MESSAGES" / "messages.po"
-
-
-@lru_cache(maxsize=1)
-def catalogs() -> dict[str, NullTranslations]:
-    """The translations by language, compiled from the .po file once per process."""
-    with CATALOG.open("rb") as handle:
-        catalog = read_po(handle, locale="vi")
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog)  # fuzzy entries are left out: an unchecked translation is worse than English
-    compiled.seek(0)
-    return {"vi": Translations(compiled), "en": NullTranslations()}
 
 
 def language() -> str:
@@ -52,7 +45,7 @@ def speaking(lang: str) -> Iterator[None]:
     """Translate into `lang` within the block, whatever the session says: the JSON API words its
     refusals in English, with the same checks as the pages."""
     if lang not in LANGUAGES:
-        raise ValueError(f"no catalog for {lang!r}")
+        raise ValueError(f"no catalogue for {lang!r}")
     before = g.get(_SPEAKING)
     setattr(g, _SPEAKING, lang)
     try:
@@ -61,39 +54,42 @@ def speaking(lang: str) -> Iterator[None]:
         setattr(g, _SPEAKING, before)
 
 
-def gettext(message: str, **variables: Any) -> str:
+def gettext(message: str, **variables: object) -> str:
     """The message in the current language, with %(name)s placeholders filled."""
-    text = catalogs()[language()].gettext(message)
-    return text % variables if variables else text
+    return i18n.gettext(language(), message, **variables)
 
 
-def N_(message: str) -> str:
-    """Mark a message for translation where it is defined; translate it where it is shown."""
-    return message
-
-
-def ngettext(singular: str, plural: str, count: int, **variables: Any) -> str:
+def ngettext(singular: str, plural: str, count: int, **variables: object) -> str:
     """The singular or plural message in the current language; %(num)d is the count."""
-    text = catalogs()[language()].ngettext(singular, plural, count)
-    return text % {"num": count, **variables}
+    return i18n.ngettext(language(), singular, plural, count, **variables)
 
 
 def _template_gettext(message: str) -> str:
     # Jinja's newstyle gettext fills the placeholders itself, escaping the values.
-    return catalogs()[language()].gettext(message)
+    return i18n.translation(language()).gettext(message)
 
 
 def _template_ngettext(singular: str, plural: str, count: int) -> str:
-    return catalogs()[language()].ngettext(singular, plural, count)
+    return i18n.translation(language()).ngettext(singular, plural, count)
 
 
 def init_app(app: Flask) -> None:
-    """Install the locale selector and the templates' `_()`; refuses a catalog that does not parse."""
-    catalogs()
-    if "babel" not in app.extensions:
-        Babel(app, locale_selector=language, default_locale=DEFAULT)
+    """Give the templates `_()`, `ngettext()` and `describe(error)` in the request's language; refuses
+    a catalogue that does not parse (at start, not at the first page)."""
+    for lang in LANGUAGES:
+        i18n.translation(lang)
     app.jinja_env.add_extension("jinja2.ext.i18n")
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
         gettext=_template_gettext, ngettext=_template_ngettext, newstyle=True
     )
-    app.jinja_env.globals["current_language"] = language
+    app.jinja_env.globals.update(current_language=language, describe=describe)
+
+
+def message(reason: Reason, **params: object) -> str:
+    """A reason's message in the current language."""
+    return i18n.message(reason, language(), **params)
+
+
+def describe(error: CheckinError) -> str:
+    """An error's line (message, then detail) in the current language."""
+    return i18n.describe(error, language())
