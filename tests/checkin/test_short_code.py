@@ -101,7 +101,9 @@ def test_what_a_person_types_from_a_badge_finds_the_code(cti: bytes, data: st.Da
     printed = short_code(cti)
     lookalike = {"1": "1Il", "0": "0Oo"}
     typed = "".join(
-        data.draw(st.sampled_from(lookalike.get(ch, ch + ch.lower()))) if ch != "-" else data.draw(st.sampled_from(["-", "", " "]))
+        data.draw(st.sampled_from(lookalike.get(ch, ch + ch.lower())))
+        if ch != "-"
+        else data.draw(st.sampled_from(["-", "", " "]))
         for ch in printed
     )
     assert parse_short_code(typed) == printed
