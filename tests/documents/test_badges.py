@@ -6,6 +6,7 @@ found as text and seen as ink; the downloadable PNG read back the same way.
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -77,6 +78,17 @@ def test_the_embedded_images_are_exactly_the_codes(guests: list[qr.Badge]) -> No
         assert np.array_equal(image < 128, np.pad(qr.modules(badge.text), 2, constant_values=False))
 
 
+def test_every_flate_image_declares_the_predictor_its_rows_carry(guests: list[qr.Badge]) -> None:
+    """The root cause of unreadable sheets, checked in the file itself: PNG rows need /Predictor, not fax parameters."""
+    for pdf in (qr.badge_sheet(guests, EVENT_NAME), qr.badge_pdf(guests[0], EVENT_NAME)):
+        dictionaries = re.findall(rb"<<(?:[^<>]|<<[^<>]*>>)*>>", pdf)  # fpdf2 writes them uncompressed
+        images = [d for d in dictionaries if b"/Subtype /Image" in d]
+        assert images
+        for image in images:
+            if b"/FlateDecode" in image:
+                assert b"/Predictor 15" in image and b"/BlackIs1" not in image and b"/K -1" not in image, image
+
+
 def test_names_short_codes_and_event_are_text_on_the_sheet(guests: list[qr.Badge], tmp_path: Path) -> None:
     pdf = qr.badge_sheet(guests, EVENT_NAME)
     by_ghostscript = " ".join(dockit.ghostscript_text(pdf, tmp_path).split())
@@ -103,7 +115,7 @@ def test_names_and_short_codes_are_drawn(guests: list[qr.Badge], render: dockit.
 
 
 def test_the_sheet_stays_small() -> None:
-    """About 1.3 kB a badge (fonts once); a regression to vector modules or scaled bitmaps would cost 10 times that."""
+    """About 1.4 kB a badge (fonts once); a regression to vector modules or scaled bitmaps would cost 10 times that."""
     key = Ed25519PrivateKey.generate()
 
     def sheet(count: int) -> bytes:
