@@ -11,7 +11,6 @@ import hashlib
 import os
 import sys
 import unicodedata
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -24,22 +23,7 @@ if _HERE not in sys.path:
 import dockit  # noqa: E402
 
 from checkin import qr  # noqa: E402
-from checkin.core import credential  # noqa: E402
-from checkin.core.credential import Credential  # noqa: E402
 
-EVENT_NAME = "Ngày Chuyển đổi số tỉnh Thừa Thiên Huế 2022 – Hội nghị và Triển lãm"
-NAMES = (
-    "Nguyễn Thị Ánh",
-    "Trần Văn Đức",
-    "Lê Hoàng Yến",
-    "Phạm Quốc Việt",
-    "Hoàng Thị Thu Hương",
-    "Vũ Đình Khải",
-    "Đặng Ngọc Uyên",
-    "Bùi Thị Mỹ Linh",
-    "Đỗ Trọng Nghĩa",
-    "Hồ Ngọc Uyên",
-)
 ORGANISATIONS = ("Sở Thông tin và Truyền thông tỉnh Thừa Thiên Huế", "Báo Thừa Thiên Huế", "")
 CATEGORIES = ("delegate", "press", "vip", "staff", "khách mời")
 
@@ -54,31 +38,18 @@ def guests() -> list[qr.Badge]:
     not pass or fail by chance.
     """
     key = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"checkin document tests").digest())
-    badges = []
-    for i, name in enumerate(NAMES):
-        ticket = Credential.create(
-            issuer="tt-hue",
-            event_id="cds2022",
-            name=unicodedata.normalize("NFD", name),
+    badges = [
+        dockit.signed_badge(
+            key,
+            unicodedata.normalize("NFD", name),
             organisation=ORGANISATIONS[i % len(ORGANISATIONS)],
             category=CATEGORIES[i % len(CATEGORIES)],
             zones=("hội trường", "vip")[: 1 + i % 2],
-            not_before=datetime(2022, 3, 25, 0, 30, tzinfo=UTC),
-            expires_at=datetime(2022, 3, 26, 16, 30, tzinfo=UTC),
-            issued_at=datetime(2022, 3, 20, 2, 0, tzinfo=UTC),
             credential_id=hashlib.sha256(name.encode()).digest()[:16],
         )
-        assert ticket.name == name, "signed names are NFC"
-        badges.append(
-            qr.Badge(
-                name=ticket.name,
-                organisation=ticket.organisation,
-                category=ticket.category,
-                zones=ticket.zones,
-                text=credential.sign(ticket, key),
-                short_code=credential.short_code(ticket.credential_id),
-            )
-        )
+        for i, name in enumerate(dockit.NAMES)
+    ]
+    assert [b.name for b in badges] == list(dockit.NAMES), "signed names are NFC"
     return badges
 
 

@@ -11,6 +11,7 @@ import subprocess
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +19,60 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 import pytest
 import zxingcpp
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image
 
+from checkin import qr
+from checkin.core import credential
+from checkin.core.credential import Credential
+
+EVENT_NAME = "Ngày Chuyển đổi số tỉnh Thừa Thiên Huế 2022 – Hội nghị và Triển lãm"
+NAMES = (
+    "Nguyễn Thị Ánh",
+    "Trần Văn Đức",
+    "Lê Hoàng Yến",
+    "Phạm Quốc Việt",
+    "Hoàng Thị Thu Hương",
+    "Vũ Đình Khải",
+    "Đặng Ngọc Uyên",
+    "Bùi Thị Mỹ Linh",
+    "Đỗ Trọng Nghĩa",
+    "Hồ Ngọc Uyên",
+)
 DPI = 150  # a print shop's proof and Chrome's PDF viewer at about 150 % zoom
 Renderer = Callable[[bytes], list[np.ndarray]]
+
+
+def signed_badge(
+    key: Ed25519PrivateKey,
+    name: str,
+    *,
+    organisation: str = "Sở Thông tin và Truyền thông",
+    category: str = "delegate",
+    zones: tuple[str, ...] = ("hall",),
+    credential_id: bytes | None = None,
+) -> qr.Badge:
+    """A badge for a real signed CK1 ticket of the 2022 event, with its short code."""
+    ticket = Credential.create(
+        issuer="tt-hue",
+        event_id="cds2022",
+        name=name,
+        organisation=organisation,
+        category=category,
+        zones=zones,
+        not_before=datetime(2022, 3, 25, 0, 30, tzinfo=UTC),
+        expires_at=datetime(2022, 3, 26, 16, 30, tzinfo=UTC),
+        issued_at=datetime(2022, 3, 20, 2, 0, tzinfo=UTC),
+        credential_id=credential_id,
+    )
+    return qr.Badge(
+        name=ticket.name,
+        organisation=ticket.organisation,
+        category=ticket.category,
+        zones=ticket.zones,
+        text=credential.sign(ticket, key),
+        short_code=credential.short_code(ticket.credential_id),
+    )
 
 
 def pdfium_pages(pdf: bytes, dpi: int = DPI) -> list[np.ndarray]:
