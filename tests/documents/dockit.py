@@ -111,21 +111,35 @@ def ghostscript_text(pdf: bytes, folder: Path) -> str:
 
 @dataclass(frozen=True)
 class Found:
-    """One QR code read off a page: its text and the centre of its outline, in pixels."""
+    """One QR code read off a page: its text, the centre of its outline in pixels, and who read it."""
 
     text: str
     x: float
     y: float
+    decoder: str = "zxing"
 
 
 def codes(image: np.ndarray) -> list[Found]:
-    """Every QR code zxing-cpp reads in the image; each must be valid."""
+    """Every QR code zxing-cpp alone reads in the image; each must be valid."""
     found = []
     for barcode in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode):
         assert barcode.valid, barcode.error
         corners = barcode.position
         points = [corners.top_left, corners.top_right, corners.bottom_right, corners.bottom_left]
         found.append(Found(barcode.text, sum(p.x for p in points) / 4, sum(p.y for p in points) / 4))
+    return found
+
+
+def gate_codes(image: np.ndarray) -> list[Found]:
+    """Every QR code the gate's decoder chain reads (zxing-cpp, then a crop of each symbol it located
+    but could not read, enlarged, then zbar), with no frame budget: how a gate reads a badge."""
+    from scanner.decode import Chain, decode_frame
+
+    found = []
+    for code in decode_frame(image, Chain(budget_ms=None)):
+        assert code.ascii is not None
+        xs, ys = [c[0] for c in code.corners], [c[1] for c in code.corners]
+        found.append(Found(code.ascii, sum(xs) / len(xs), sum(ys) / len(ys), code.decoder))
     return found
 
 
