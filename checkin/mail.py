@@ -3,6 +3,12 @@
 Settings come from the [mail] section of the config; the SMTP password only from the environment
 (CHECKIN_MAIL_PASSWORD). With `starttls = true` (the default) a server that does not offer
 STARTTLS is refused, so a code is never sent in clear by accident.
+
+Subject, From and To are encoded here, not by the standard library's folder: that one splits a long
+Vietnamese header into encoded words at a space and leaves the space between them, where RFC 2047
+tells readers to drop it ("NgàyChuyển"). The subject goes through the legacy `email.header.Header`,
+which splits inside the text, into words of at most 75 characters; names are one encoded word (see
+_address_field); the message keeps those lines as they are.
 """
 
 from __future__ import annotations
@@ -11,15 +17,23 @@ import os
 import smtplib
 import ssl
 from dataclasses import dataclass
+from email import policy
 from email.errors import HeaderParseError
-from email.headerregistry import Address
+from email.header import Header
+from email.headerregistry import Address, AddressHeader
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import formataddr, make_msgid
 
 from checkin import i18n
 from checkin.config import MAIL_PASSWORD_ENV, MailSettings
+from checkin.core.credential import has_control
 from checkin.core.errors import N_, CheckinError, Reason
 from checkin.i18n import LANGUAGES
+
+# Headers set with set_raw are written as given (already folded, lines under 78); headers set the
+# usual way are still folded by the policy.
+_POLICY = policy.default.clone(refold_source="none")
+_MAX_LINE = 998  # RFC 5322's hard limit for a header line
 
 
 class MailError(CheckinError):
@@ -40,6 +54,7 @@ class CodeMail:
     zones: tuple[str, ...]
     png: bytes
     file_name: str
+    short_code: str = ""  # credential.short_code(cti), to type at the gate if the code will not scan
 
 
 def _address(name: str, address: str) -> Address:
@@ -49,16 +64,51 @@ def _address(name: str, address: str) -> Address:
         raise MailError(f"the address {address!r} cannot be used ({exc})", Reason.INVALID_INPUT) from None
 
 
+def _sender(text: str) -> Address:
+    try:
+        header = policy.default.header_factory("From", text)
+    except (ValueError, IndexError, HeaderParseError) as exc:
+        raise MailError(f"the sender {text!r} cannot be used ({exc})", Reason.CONFIG_INVALID) from None
+    addresses = header.addresses if isinstance(header, AddressHeader) else ()
+    if len(addresses) != 1 or "@" not in addresses[0].addr_spec:
+        raise MailError(f"the sender {text!r} must be one address, like Name <name@example.vn>", Reason.CONFIG_INVALID)
+    return _address(addresses[0].display_name, addresses[0].addr_spec)
+
+
+def _encoded(text: str, header_name: str) -> str:
+    """Text for a header: ASCII folded at spaces, anything else as UTF-8 encoded words split inside the text."""
+    if has_control(text):  # line breaks included: no header injection through an event name
+        raise MailError(f"{header_name} cannot hold control characters or line breaks", Reason.INVALID_INPUT)
+    return Header(text, "utf-8", header_name=header_name).encode(linesep="\n", maxlinelen=75)
+
+
+def _address_field(address: Address, header_name: str) -> str:
+    """An address header's value: the display name as one encoded word (or quoted ASCII), then the address.
+
+    One word, even past RFC 2047's 75 characters, because readers disagree on the white space
+    between two encoded words in a name: RFC 2047 drops it, Python's parser before gh-128110 keeps
+    it, so a split name reads "Phương  Đông" or "Béna rd" in one of them. A name is at most
+    100 characters, so the line stays far below SMTP's 998.
+    """
+    if has_control(address.display_name):
+        raise MailError(f"{header_name} cannot hold control characters or line breaks", Reason.INVALID_INPUT)
+    value = formataddr((address.display_name, address.addr_spec), charset="utf-8")
+    if len(value) > _MAX_LINE - len(header_name) - 2:
+        raise MailError(f"the {header_name} name is too long for a mail header", Reason.INVALID_INPUT)
+    return value
+
+
 def compose(settings: MailSettings, mail: CodeMail) -> EmailMessage:
     """The message: plain text in every language (Vietnamese first), the code attached as a PNG."""
     if not settings.enabled:
         raise MailError("set [mail] host and sender in the config", Reason.MAIL_NOT_CONFIGURED)
-    message = EmailMessage()
-    message["From"] = settings.sender
-    message["To"] = _address(mail.name, mail.address)
+    sender = _sender(settings.sender)
+    message = EmailMessage(policy=_POLICY)
+    message.set_raw("From", _address_field(sender, "From"))
+    message.set_raw("To", _address_field(_address(mail.name, mail.address), "To"))
     heading = " / ".join(i18n.gettext(lang, N_("Your entry code")) for lang in LANGUAGES)
-    message["Subject"] = f"{heading}: {mail.event_name}"
-    message["Message-ID"] = make_msgid(domain=settings.sender.rpartition("@")[2].strip("> ") or None)
+    message.set_raw("Subject", _encoded(f"{heading}: {mail.event_name}", "Subject"))
+    message["Message-ID"] = make_msgid(domain=sender.domain or None)
     message.set_content("\n-----\n\n".join(_letter(mail, lang) for lang in LANGUAGES), charset="utf-8")
     message.add_attachment(mail.png, maintype="image", subtype="png", filename=mail.file_name)
     return message
@@ -80,6 +130,12 @@ def _letter(mail: CodeMail, lang: str) -> str:
     lines += [
         say(N_("When: %(when)s"), when=mail.when),
         say(N_("Zones: %(zones)s"), zones=", ".join(mail.zones)),
+    ]
+    if mail.short_code:
+        lines.append(
+            say(N_("Short code (typed at the gate if the QR code will not scan): %(code)s"), code=mail.short_code)
+        )
+    lines += [
         "",
         say(
             N_(

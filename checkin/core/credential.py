@@ -180,6 +180,31 @@ def new_credential_id() -> bytes:
     return os.urandom(CTI_SIZE)
 
 
+# Crockford's Base32: no I, L, O or U, so a typed code is hard to get wrong (DESIGN section 3).
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_CROCKFORD_LOOKALIKES = str.maketrans("ILO", "110")
+SHORT_CODE_BYTES = 5  # 40 bits: eight Base32 symbols
+
+
+def short_code(cti: bytes) -> str:
+    """The first 40 bits of a credential id in Crockford Base32, as two groups of four: 7K3M-Q9XD."""
+    if len(cti) < SHORT_CODE_BYTES:
+        raise InputError(f"a short code needs at least {SHORT_CODE_BYTES} bytes of credential id")
+    value = int.from_bytes(cti[:SHORT_CODE_BYTES], "big")
+    symbols = "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(35, -1, -5))
+    return f"{symbols[:4]}-{symbols[4:]}"
+
+
+def parse_short_code(text: str) -> str:
+    """A typed short code in its printed form: case, hyphens and spaces ignored, I and L read as 1, O as 0."""
+    typed = "".join(text.split()).replace("-", "")
+    if typed.isascii():  # checked before upper(): "ı".upper() is "I"
+        typed = typed.upper().translate(_CROCKFORD_LOOKALIKES)
+    if len(typed) != 8 or any(ch not in _CROCKFORD for ch in typed):
+        raise InputError("a short code is eight letters and digits, like 7K3M-Q9XD")
+    return f"{typed[:4]}-{typed[4:]}"
+
+
 def sign(credential: Credential, private_key: Ed25519PrivateKey, kid: bytes | None = None) -> str:
     """Sign a credential with an issuing key and return its CK1 text."""
     key_id = kid if kid is not None else cose.kid_of(private_key.public_key())

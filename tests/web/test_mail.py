@@ -8,7 +8,9 @@ import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from email import message_from_bytes, policy
+from email.header import decode_header, make_header
 from email.message import EmailMessage
+from email.utils import getaddresses
 from typing import Any
 
 import pytest
@@ -112,11 +114,103 @@ def test_the_message_is_bilingual_with_the_code_attached() -> None:
     assert decoded(attachments[0].get_content()) == [CODE]
 
 
+# ---- every header as a mail reader decodes it --------------------------------------------------------
+
+LONG_EVENT = "Ngày Chuyển đổi số tỉnh Thừa Thiên Huế 2022 – Hội nghị và Triển lãm"
+ENCODED_WORD = re.compile(r"=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=")
+
+
+def as_received(message: EmailMessage) -> tuple[EmailMessage, bytes]:
+    """The message as its bytes go over the wire, parsed back the way a modern reader parses them."""
+    raw = bytes(message)
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed, raw
+
+
+def legacy_decoded(raw: bytes, name: str) -> str:
+    """A header as older readers decode it: RFC 2047 words by email.header, white space between them dropped."""
+    return str(make_header(decode_header(message_from_bytes(raw, policy=policy.compat32)[name])))
+
+
+@pytest.mark.parametrize(
+    ("event_name", "guest_name", "sender"),
+    [
+        ("Ngày Chuyển đổi số tỉnh Hải Dương 2022", "Nguyễn Thị Ánh", SENDER),
+        (LONG_EVENT, "Nguyễn Thị Ánh Tuyết Hoàng Phương Đông", SENDER),
+        (
+            LONG_EVENT + " tại Trung tâm Hội nghị Quốc tế, Khu đô thị mới An Vân Dương, thành phố Huế",
+            "Tôn Nữ Thị Phương Thảo Hoàng Lê Đặng Ngọc Uyên Nguyễn Thị Ánh Tuyết Huỳnh Trần Ngọc Bảo Châu Đoàn",
+            "Ban tổ chức Ngày Chuyển đổi số – Sở Thông tin và Truyền thông tỉnh Thừa Thiên Huế <sukien@example.gov.vn>",
+        ),
+        ("Digital Transformation Day 2022", "Smith, John (Jr.)", "Organisers <events@example.org>"),
+        ('Hội nghị "Chuyển đổi số"  2022', 'Đỗ "Tí" Trọng, Nghĩa', '"Ban tổ chức, Huế" <sukien@example.gov.vn>'),
+    ],
+    ids=["short", "long", "longest", "ascii-specials", "quotes-commas-double-space"],
+)
+def test_every_header_reads_back_as_written(event_name: str, guest_name: str, sender: str) -> None:
+    message = mail.compose(settings(25, sender=sender), code_mail(event_name=event_name, name=guest_name))
+    received, raw = as_received(message)
+    subject = f"Mã QR vào cửa / Your entry code: {event_name}"
+    assert received["Subject"] == subject
+    assert legacy_decoded(raw, "Subject") == subject
+    [to] = received["To"].addresses
+    assert (to.display_name, to.addr_spec) == (guest_name, "anh@example.vn")
+    [sender_address] = received["From"].addresses
+    expected_sender = policy.default.header_factory("From", sender).addresses[0]
+    assert (sender_address.display_name, sender_address.addr_spec) == (
+        expected_sender.display_name,
+        expected_sender.addr_spec,
+    )
+    legacy = message_from_bytes(raw, policy=policy.compat32)
+    for name, expected in (("To", guest_name), ("From", expected_sender.display_name)):
+        [(display, _addr)] = getaddresses([legacy[name]])  # split first, then decode the name
+        assert str(make_header(decode_header(display))) == expected, name
+    head = raw.split(b"\n\n", 1)[0]
+    assert head.isascii()
+    assert all(len(line) <= 998 for line in head.split(b"\n"))
+    assert all(len(word) <= 75 for word in ENCODED_WORD.findall(legacy["Subject"])), "RFC 2047 words of 75 characters"
+
+
+@pytest.mark.parametrize(
+    "field", [{"event_name": "Hội nghị\r\nBcc: everyone@example.vn"}, {"name": "Nguyễn\nBcc: everyone@example.vn"}]
+)
+def test_a_line_break_cannot_reach_a_header(field: dict[str, str]) -> None:
+    with pytest.raises(mail.MailError) as caught:
+        mail.compose(settings(25), code_mail(**field))
+    assert caught.value.reason is Reason.INVALID_INPUT
+
+
+@pytest.mark.parametrize("sender", ["", "no address here", "a@example.vn, b@example.vn"])
+def test_a_sender_that_is_not_one_address_is_refused(sender: str) -> None:
+    with pytest.raises(mail.MailError):
+        mail.compose(settings(25, sender=sender), code_mail())
+
+
+def test_the_short_code_is_in_both_languages() -> None:
+    received, _raw = as_received(mail.compose(settings(25), code_mail(short_code="7K3M-Q9XD")))
+    body = received.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    assert "Mã ngắn (nhập tại cổng nếu mã QR không quét được): 7K3M-Q9XD" in text
+    assert "Short code (typed at the gate if the QR code will not scan): 7K3M-Q9XD" in text
+    assert "Mã ngắn" not in mail.compose(settings(25), code_mail()).get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def test_a_labelled_code_attached_reads_back() -> None:
+    """The PNG with name and event under the code (qr.badge_png), attached, still reads as the code."""
+    badge = qr.Badge("Nguyễn Thị Ánh", "", "delegate", ("hall",), CODE, short_code="7K3M-Q9XD")
+    received, _raw = as_received(mail.compose(settings(25), code_mail(png=qr.badge_png(badge, LONG_EVENT))))
+    assert decoded(next(received.iter_attachments()).get_content()) == [CODE]
+
+
 def test_delivered_to_the_local_server(smtp: tuple[Inbox, int]) -> None:
     inbox, port = smtp
     mail.send(settings(port), mail.compose(settings(port), code_mail()))
     [(sender, recipients, received)] = inbox.messages
     assert sender == "sukien@example.gov.vn" and recipients == ["anh@example.vn"]
+    assert received["Subject"] == "Mã QR vào cửa / Your entry code: Ngày Chuyển đổi số tỉnh Hải Dương 2022"
+    assert received["To"] == "Nguyễn Thị Ánh <anh@example.vn>" and received["From"] == SENDER
     assert "Quý khách" in received.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     png = next(received.iter_attachments()).get_content()
     assert decoded(png) == [CODE]
