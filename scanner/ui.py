@@ -48,7 +48,11 @@ NOTICE_MS = 4_000
 PIN_TRIES, PIN_LOCK_MS = 3, 60_000  # three wrong PINs lock the prompt for a minute
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 # BGR
-COLOURS = {Verdict.ADMIT: (40, 150, 20), Verdict.DENY: (30, 30, 200), Verdict.REFER: (0, 165, 245)}
+COLOURS = {
+    Verdict.ADMIT: (16, 124, 16),  # white on it: 5.3:1
+    Verdict.DENY: (30, 30, 200),
+    Verdict.REFER: (0, 165, 245),
+}
 TEXT_ON = {Verdict.ADMIT: (255, 255, 255), Verdict.DENY: (255, 255, 255), Verdict.REFER: (20, 20, 20)}
 # entry: deep blue with white; exit: amber with black, so the two modes differ at a glance and in grey
 MODE_COLOURS = {Direction.IN: ((160, 80, 10), (255, 255, 255)), Direction.OUT: ((0, 190, 255), (10, 10, 10))}
@@ -58,6 +62,7 @@ PROMPT_BG = (70, 40, 10)
 # The screen's words as the catalogue's English msgids (checkin/locale/), translated as they are drawn.
 HEADLINE = {Verdict.ADMIT: N_("WELCOME"), Verdict.DENY: N_("DENIED"), Verdict.REFER: N_("SEE STAFF")}
 EXIT_HEADLINE = N_("GOODBYE")
+REASON_HEADLINE = {Reason.CLOCK_ACKNOWLEDGED: N_("CLOCK CONFIRMED")}  # a refer row that is no person's verdict
 WORDS = {
     "online": N_("Online"),
     "offline": N_("Offline"),
@@ -77,6 +82,7 @@ WORDS = {
     "lookup_close": N_("Esc closes this box"),
     "nomatch": N_("Nobody found for “%(q)s”: check the code or type part of the name"),
     "choose": N_("Press 1–%(n)s to admit that guest"),
+    "choose_one": N_("Press 1 to admit this guest"),
     "manual": N_("Entered by hand (look-up)"),
     "confirm_refuse": N_("Refuse %(name)s? The gate records them as refused."),
     "confirm_direction": N_("Switch this gate to %(mode)s?"),
@@ -201,7 +207,8 @@ def banner_image(
     verdict = decision.verdict
     colour, ink = COLOURS[verdict], TEXT_ON[verdict]
     exiting = verdict is Verdict.ADMIT and record.row.direction == Direction.OUT.value
-    headline = i18n.gettext(lang, EXIT_HEADLINE if exiting else HEADLINE[verdict])
+    msgid = REASON_HEADLINE.get(decision.reason) or (EXIT_HEADLINE if exiting else HEADLINE[verdict])
+    headline = i18n.gettext(lang, msgid)
     lines: list[Line] = [(headline, _px(84, k), True, ink)]
     cred = decision.credential
     if verdict is not Verdict.ADMIT:
@@ -215,7 +222,7 @@ def banner_image(
             shown = ", ".join(zone_label(event, z, lang) if event else z for z in cred.zones)
             lines.append((word("zones", lang, zones=shown), _px(34, k), True, ink))
     if record.row.operator.startswith("manual"):
-        lines.append(("✋ " + word("manual", lang), _px(28, k), False, ink))
+        lines.append((word("manual", lang), _px(28, k), True, ink))
     if decision.warning:
         warning = word(decision.warning, lang) if decision.warning in WORDS else decision.warning
         lines.append((f"⚠ {warning}", _px(24, k), False, ink))
@@ -352,7 +359,10 @@ class Lookup:
             )
             out.append((text, _px(34, k), True, (255, 255, 255)))
         if self.candidates:
-            out.append((word("choose", lang, n=len(self.candidates)), _px(28, k), True, (150, 255, 150)))
+            choose = (
+                word("choose", lang, n=len(self.candidates)) if len(self.candidates) > 1 else word("choose_one", lang)
+            )
+            out.append((choose, _px(28, k), True, (150, 255, 150)))
         if self.failed:
             out.append((word("nomatch", lang, q=self.text), _px(30, k), True, (140, 140, 255)))
         out.append((word("lookup_close", lang), _px(24, k), False, (200, 200, 200)))

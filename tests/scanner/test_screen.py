@@ -6,6 +6,7 @@ import os
 import stat
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -249,14 +250,17 @@ def test_banner_lists_zones_by_display_name_when_the_bundle_has_them(gate: Gate,
     plain = ui.banner_image(record, "vi", gate.bundle.event)
     assert ui.zone_label(gate.bundle.event, "vip", "vi") == "vip"
 
-    class Named:
-        zone_names = {"hall": {"vi": "Hội trường", "en": "Main hall"}, "vip": "Khu VIP"}
+    # an event whose zones have display names (by language, or one name for both)
+    named_zones = {"hall": {"vi": "Hội trường", "en": "Main hall"}, "vip": "Khu VIP"}
 
-    assert ui.zone_label(Named(), "hall", "vi") == "Hội trường"  # type: ignore[arg-type]
-    assert ui.zone_label(Named(), "hall", "en") == "Main hall"  # type: ignore[arg-type]
-    assert ui.zone_label(Named(), "vip", "en") == "Khu VIP"  # type: ignore[arg-type]
-    assert ui.zone_label(Named(), "press", "en") == "press"  # type: ignore[arg-type]
-    named = ui.banner_image(record, "vi", Named())  # type: ignore[arg-type]
+    def named_event() -> SimpleNamespace:
+        return SimpleNamespace(**vars(gate.bundle.event), zone_names=named_zones)
+
+    assert ui.zone_label(named_event(), "hall", "vi") == "Hội trường"  # type: ignore[arg-type]
+    assert ui.zone_label(named_event(), "hall", "en") == "Main hall"  # type: ignore[arg-type]
+    assert ui.zone_label(named_event(), "vip", "en") == "Khu VIP"  # type: ignore[arg-type]
+    assert ui.zone_label(named_event(), "press", "en") == "press"  # type: ignore[arg-type]
+    named = ui.banner_image(record, "vi", named_event())  # type: ignore[arg-type]
     assert plain.shape == named.shape and not np.array_equal(plain, named)
 
 
