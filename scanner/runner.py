@@ -95,7 +95,7 @@ def match(query: str, names: dict[bytes, str]) -> list[bytes]:
     if len(hexed) >= 4 and all(c in "0123456789abcdef" for c in hexed):
         found += [cti for cti in names if cti.hex().startswith(hexed) and cti not in found]
     words = fold(typed).split()
-    if found or len("".join(words)) < 2:
+    if len("".join(words)) < 2:
         return found
     ranked: list[tuple[int, str, bytes]] = []
     for cti, name in names.items():
@@ -106,13 +106,14 @@ def match(query: str, names: dict[bytes, str]) -> list[bytes]:
                 continue
             if any(part.startswith(word) for part in parts):
                 score += 1
-            elif any(word in part for part in parts) or word in " ".join(parts):
+            elif any(word in part for part in parts):
                 score += 3
             else:
                 break
         else:
-            ranked.append((score, fold(name), cti))
-    return [cti for _score, _name, cti in sorted(ranked)]
+            if cti not in found:
+                ranked.append((score, fold(name), cti))
+    return found + [cti for _score, _name, cti in sorted(ranked)]
 
 
 @dataclass(frozen=True)

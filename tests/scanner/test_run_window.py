@@ -27,7 +27,7 @@ from checkin.core.trust import Direction, GatePolicy
 from scanner import decode, ui
 from scanner.journal import Journal
 from scanner.runner import Gate
-from scanner.settings import Settings
+from scanner.settings import Settings, parse_settings
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("Xvfb") and shutil.which("xdotool")), reason="needs Xvfb and xdotool (Debian xvfb, xdotool)"
@@ -216,3 +216,20 @@ def test_the_gate_workers_screen(display: str, tmp_path: Path) -> None:
     banner_ms = (next(t for t in window.shown_at if t > chosen) - chosen) * 1000
     sent_ms = (chosen - pressed["manual"]) * 1000
     print(f"keypress to manual-admit banner: {banner_ms:.0f} ms (xdotool's key to the window: {sent_ms:.0f} ms)")
+
+
+def test_full_screen_by_default_and_a_window_when_asked(display: str) -> None:
+    full = ui.TkWindow("checkin · full", fullscreen=True)
+    try:
+        full.poll()
+        assert full.size() == SCREEN
+    finally:
+        full.close()
+    windowed = ui.TkWindow("checkin · windowed", fullscreen=False)
+    try:
+        windowed.poll()
+        assert windowed.size() == (ui.WIDTH, ui.HEIGHT)
+    finally:
+        windowed.close()
+    assert Settings().fullscreen
+    assert not parse_settings("[gate]\nfullscreen = false\n", "gate.toml").fullscreen
