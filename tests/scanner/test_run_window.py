@@ -35,8 +35,10 @@ pytestmark = pytest.mark.skipif(
 SCREEN = (1366, 768)  # the commonest gate laptop
 
 
-@pytest.fixture
-def display(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def display() -> Iterator[str]:
+    """One virtual screen for the module: Tk keeps its first display's connection, and exits the
+    process when that display goes away under it."""
     server = subprocess.Popen(
         ["Xvfb", "-displayfd", "1", "-screen", "0", f"{SCREEN[0]}x{SCREEN[1]}x24", "-nolisten", "tcp"],
         stdout=subprocess.PIPE,
@@ -46,8 +48,9 @@ def display(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         assert server.stdout is not None
         number = server.stdout.readline().decode().strip()  # Xvfb writes it once it is ready
         assert number.isdigit(), "Xvfb did not start"
-        monkeypatch.setenv("DISPLAY", f":{number}")
-        yield f":{number}"
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("DISPLAY", f":{number}")
+            yield f":{number}"
     finally:
         server.terminate()
         server.wait(10)
