@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gatekit import GATE_NOW, World, forged
 
 from checkin import qr
 from checkin.core.credential import sign
 from checkin.store import journal
 from scanner.scenes import Presentation, render_video
+from tests.support.gatekit import GATE_NOW, World, forged
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE_LIBRARIES = ("flask", "sqlalchemy", "psycopg", "gunicorn", "alembic", "argon2", "waitress", "fpdf")

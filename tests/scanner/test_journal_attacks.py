@@ -13,7 +13,7 @@ import pytest
 
 from checkin.core import chain, seal
 from scanner.journal import Journal
-from tests.scanner.gatekit import World, forged, json_lines, run_gate
+from tests.support.gatekit import World, forged, json_lines, run_gate
 
 NOW = "2022-03-26T09:00"
 

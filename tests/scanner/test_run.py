@@ -13,7 +13,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from gatekit import Clock, World, enrol_usb, forged, json_lines, run_gate
 
 from checkin import qr
 from checkin.core.errors import ConfigError, Reason, Verdict
@@ -24,6 +23,7 @@ from scanner.datadir import GateData
 from scanner.journal import Journal
 from scanner.runner import Gate, Recorded, run_frames, run_texts
 from scanner.settings import CameraSettings, parse_settings
+from tests.support.gatekit import Clock, World, enrol_usb, forged, json_lines, run_gate
 
 NOW = "2022-03-26T09:00"
 

@@ -17,7 +17,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from gatekit import Clock, World, enrol_usb
 from PIL import Image, ImageGrab
 
 from checkin import qr
@@ -28,6 +27,7 @@ from scanner import decode, ui
 from scanner.journal import Journal
 from scanner.runner import Gate
 from scanner.settings import Settings, parse_settings
+from tests.support.gatekit import Clock, World, enrol_usb
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("Xvfb") and shutil.which("xdotool")), reason="needs Xvfb and xdotool (Debian xvfb, xdotool)"

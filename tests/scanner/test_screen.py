@@ -10,7 +10,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from gatekit import GATE, Clock, World, enrol_usb, json_lines
 
 from checkin.core import credential
 from checkin.core.trust import Direction, GatePolicy
@@ -18,6 +17,7 @@ from scanner import pin, runner, ui
 from scanner.datadir import GateData
 from scanner.journal import Journal
 from scanner.runner import Gate
+from tests.support.gatekit import GATE, Clock, World, enrol_usb, json_lines
 
 NAMES = ("Nguyễn Thị Ánh", "Lê Văn An", "Trần Thị Lan", "Đặng Quốc Huy")
 

@@ -7,13 +7,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from apikit import FIXED, ISSUER, Clock
 from sqlalchemy import inspect
 
 from checkin.config import Config, load
 from checkin.keystore import KeyStore
 from checkin.store import Store
 from checkin.web import SchemaNotCurrent, create_app
+from tests.support.apikit import FIXED, Clock
+from tests.support.world import ISSUER
 
 
 def fresh_config(tmp_path: Path) -> Config:
