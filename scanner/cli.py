@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
+from checkin import files
 from checkin.clikit import EXIT_ERROR, LazyChoice, directions, now_or, run_guarded
 from checkin.core.clock import parse_time
 from checkin.core.errors import CheckinError, InputError, Reason, TrustError, Verdict
@@ -596,7 +598,8 @@ def dcc_command(
 
 
 def run() -> None:
-    """Console entry point."""
+    """Console entry point: what it creates is the owner's alone (umask 077; files say their mode too)."""
+    os.umask(files.PRIVATE_UMASK)
     run_guarded(main, exit_codes={TrustError: EXIT_BAD_TRUST})
 
 
