@@ -22,7 +22,7 @@ def run_cli(
     program: str, *args: str | Path, cwd: Path, env: dict[str, str] | None = None, stdin: str = ""
 ) -> subprocess.CompletedProcess[str]:
     """Run `program` with the umask most shells have (022), so the modes seen are the program's own."""
-    return subprocess.run(  # noqa: S603 - our own console scripts
+    return subprocess.run(
         [program, *map(str, args)],
         cwd=cwd,
         env=clean_env() if env is None else env,

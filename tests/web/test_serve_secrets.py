@@ -83,7 +83,7 @@ def serving(deployment: Deployment, request: pytest.FixtureRequest) -> Iterator[
     port = free_port()
     args = [CHECKIN, "--config", str(deployment.config), "serve", "--port", str(port), "--server", server]
     args += ["--workers", str(WORKERS)] if server == "gunicorn" else []
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, umask=0o022)  # noqa: S603
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, umask=0o022)
     try:
         log = wait_for_line(proc, b"listening on", 60)
         assert b"Traceback" not in log and b"without the root key" not in log, log
