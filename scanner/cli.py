@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
-from checkin import files
 from checkin.clikit import EXIT_ERROR, LazyChoice, directions, now_or, run_guarded
 from checkin.core.clock import parse_time
 from checkin.core.errors import CheckinError, InputError, Reason, TrustError, Verdict
@@ -603,7 +602,9 @@ def dcc_command(
 
 def run() -> None:
     """Console entry point: what it creates is the owner's alone (umask 077; files say their mode too)."""
-    os.umask(files.PRIVATE_UMASK)
+    from checkin.files import PRIVATE_UMASK  # here: `--help` loads only click and the error codes
+
+    os.umask(PRIVATE_UMASK)
     run_guarded(main, exit_codes={TrustError: EXIT_BAD_TRUST})
 
 

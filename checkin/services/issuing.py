@@ -51,7 +51,10 @@ def load_signer(cfg: Config, given: bytes | None = None) -> Signer | KeyStoreErr
         info = keystore.active_issuing()
         passphrase = given.decode() if given is not None else os.environ.get(PASSPHRASE_ENV)
         if info.encrypted and not passphrase:
-            raise KeyStoreError(f"start the service with {PASSPHRASE_ENV} set to issue codes", Reason.WRONG_PASSPHRASE)
+            raise KeyStoreError(
+                "start the service with the key passphrase (checkin serve --passphrase-file) to issue codes",
+                Reason.WRONG_PASSPHRASE,
+            )
         key = keystore.load_private(info, passphrase.encode() if info.encrypted and passphrase else None)
     except KeyStoreError as exc:
         return exc
