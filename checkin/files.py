@@ -20,7 +20,6 @@ from typing import BinaryIO
 PRIVATE_FILE = 0o600
 PRIVATE_FOLDER = 0o700
 PUBLIC_FILE = 0o644
-PRIVATE_UMASK = 0o077  # set by both command lines: whatever a library creates is the owner's alone
 
 # OWASP "CSV Injection": a cell a spreadsheet would read as a formula (or whose first character
 # Excel drops before reading one: tab, carriage return) is prefixed with a quote and written quoted.

@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import os
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -601,10 +600,7 @@ def dcc_command(
 
 
 def run() -> None:
-    """Console entry point: what it creates is the owner's alone (umask 077; files say their mode too)."""
-    from checkin.files import PRIVATE_UMASK  # here: `--help` loads only click and the error codes
-
-    os.umask(PRIVATE_UMASK)
+    """Console entry point."""
     run_guarded(main, exit_codes={TrustError: EXIT_BAD_TRUST})
 
 

@@ -8,12 +8,10 @@ Modules import Flask, SQLAlchemy and the rest inside the commands that need them
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
-from checkin import files
 from checkin.cli import bundles, db, doctor, events, gates, issue, keys, serve, tokens, users
 from checkin.cli._context import PASSPHRASE_FILE_ENV, Context
 from checkin.clikit import run_guarded
@@ -59,8 +57,7 @@ for _command in (
 
 
 def run() -> None:
-    """Console entry point: what it creates is the owner's alone (umask 077; files say their mode too)."""
-    os.umask(files.PRIVATE_UMASK)
+    """Console entry point."""
     run_guarded(main)
 
 
