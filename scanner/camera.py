@@ -24,7 +24,7 @@ import numpy as np
 
 from checkin import i18n
 from checkin.core.errors import N_, InputError, Reason
-from scanner import decode
+from scanner import imagefile
 from scanner.settings import CameraSettings
 
 
@@ -314,12 +314,12 @@ class VideoFileSource(FrameSource):
         count = 0
         try:
             size = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
-            decode.check_pixels(*size, decode.MAX_FRAME_PIXELS, str(self.path))  # from the header
+            imagefile.check_pixels(*size, imagefile.MAX_FRAME_PIXELS, str(self.path))  # from the header
             while not self._closed:
                 ok, frame = capture.read()
                 if not ok or frame is None:
                     break
-                decode.check_pixels(frame.shape[1], frame.shape[0], decode.MAX_FRAME_PIXELS, str(self.path))
+                imagefile.check_pixels(frame.shape[1], frame.shape[0], imagefile.MAX_FRAME_PIXELS, str(self.path))
                 count += 1
                 yield frame, float(capture.get(cv2.CAP_PROP_POS_MSEC))
         finally:
@@ -358,7 +358,7 @@ class ImageFolderSource(FrameSource):
             if self._closed:
                 return
             try:
-                frame = decode.read_image(path, cv2.IMREAD_COLOR)
+                frame = imagefile.read_image(path, cv2.IMREAD_COLOR)
             except InputError:  # unreadable, or too large to decode
                 self.emit(EventKind.SKIPPED, path.name)
                 continue

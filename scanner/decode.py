@@ -21,29 +21,16 @@ from __future__ import annotations
 
 import ctypes
 import logging
-import os
 import time
-import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-# Pixel budgets, checked from the header before decoding: a 150 KB PNG can claim 30000x30000
-# pixels and take 2 GB and seconds to decode. A 12 MP phone photo fits three times over; a video
-# frame from a camera or a recording is far smaller (4K is 8.8 MP).
-MAX_IMAGE_PIXELS = 40_000_000
-MAX_FRAME_PIXELS = 4096 * 2160
-# OpenCV's own cap, for the formats Pillow cannot size: read at OpenCV's first decode, so it must
-# be in the environment before that.
-os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_IMAGE_PIXELS))
+import cv2
+import numpy as np
+import zxingcpp
 
-import cv2  # noqa: E402 - after the cap above
-import numpy as np  # noqa: E402
-import zxingcpp  # noqa: E402
-from PIL import Image, UnidentifiedImageError  # noqa: E402
-
-from checkin.core.errors import InputError, Reason  # noqa: E402
+from scanner.imagefile import read_image as read_image  # noqa: PLC0414 - re-exported for the callers
 
 log = logging.getLogger(__name__)
 
@@ -334,43 +321,6 @@ DEFAULT_CHAIN = Chain()
 def decode_frame(frame: np.ndarray, chain: Chain = DEFAULT_CHAIN) -> list[Found]:
     """Every distinct QR code in a frame (BGR, BGRA or grey), read by the decoder chain."""
     return chain.decode(to_gray(frame))
-
-
-def check_pixels(width: int, height: int, budget: int, what: str) -> None:
-    """Refuse a picture of more than `budget` pixels (IMAGE_TOO_LARGE), before it is decoded."""
-    if width * height > budget:
-        raise InputError(
-            f"{what}: {width}x{height} pixels is more than the {budget:,} a gate decodes", Reason.IMAGE_TOO_LARGE
-        )
-
-
-def image_size(path: Path) -> tuple[int, int] | None:
-    """An image file's width and height from its header alone (Pillow decodes nothing until asked);
-    None for a format Pillow does not know (OpenCV's own cap then applies)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we judge the size ourselves
-            with Image.open(path) as image:
-                return image.size
-    except Image.DecompressionBombError:  # beyond Pillow's own cap, far beyond ours
-        limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
-        raise InputError(
-            f"{path}: more than {limit:,} pixels; a gate decodes up to {MAX_IMAGE_PIXELS:,}", Reason.IMAGE_TOO_LARGE
-        ) from None
-    except (UnidentifiedImageError, ValueError, OSError, SyntaxError):
-        return None
-
-
-def read_image(path: Path, flags: int = cv2.IMREAD_GRAYSCALE) -> np.ndarray:
-    """Load an image file as a grey frame (or as `flags` say); one over MAX_IMAGE_PIXELS is refused
-    from its header, before any pixel is decoded."""
-    size = image_size(path)
-    if size is not None:
-        check_pixels(*size, MAX_IMAGE_PIXELS, str(path))
-    image = cv2.imread(str(path), flags)
-    if image is None:
-        raise InputError(f"{path}: not an image OpenCV can read", Reason.IMAGE_UNREADABLE)
-    return image
 
 
 # --- one scan per code -------------------------------------------------------------------------
