@@ -70,7 +70,8 @@ PROMPTS = {
     Step.DONE: "",
 }
 
-_READING = re.compile(r"\s*(\d{1,3})(?:[.,](\d{1,2}))?\s*(?:°\s*C?|C)?\s*", re.IGNORECASE)
+# ASCII digits only: what a keyboard or a thermometer that types like one sends
+_READING = re.compile(r"\s*([0-9]{1,3})(?:[.,]([0-9]{1,2}))?\s*(?:°\s*C?|C)?\s*", re.IGNORECASE)
 _REFERS = {
     Outcome.FEVER,
     Outcome.DECLARED_UNWELL,
