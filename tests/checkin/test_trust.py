@@ -400,4 +400,5 @@ def test_hostile_screening_values_are_refused(
 def test_screening_trust_list_reads_the_certificates(full_bundle: TrustBundle, root_key: Ed25519PrivateKey) -> None:
     got = verify_bundle(sign_bundle(full_bundle, root_key), root_key.public_key())
     signers = got.policy.screening.trust_list.signers
-    assert [s.kid for s in signers] == [dcc.kid_of_certificate(c) for c in full_bundle.policy.screening.dcc_certificates]
+    carried = full_bundle.policy.screening.dcc_certificates
+    assert [s.kid for s in signers] == [dcc.kid_of_certificate(c) for c in carried]
