@@ -5,10 +5,13 @@ and the session as the window drives it key by key."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import given
+from hypothesis import strategies as st
 
 from checkin.core import dcc
 from checkin.core.credential import Credential, Declaration, declaration_of
@@ -342,3 +345,28 @@ def test_entry_from_json_refuses_what_it_cannot_read(data: object) -> None:
 
     with pytest.raises(InputError):
         Entry.from_json(data)
+
+
+# ---- whatever is typed -----------------------------------------------------------------------------------
+
+
+@given(st.text(max_size=40))
+def test_any_typed_text_is_a_plausible_reading_or_asked_again(typed: str) -> None:
+    session = Session.start(ticket(), POLICY, NOW).temperature_typed(typed)
+    if session.reading is None:
+        assert session.step is Step.TEMPERATURE and session.problem
+    else:
+        assert 34 <= session.reading <= Decimal("42.5") and session.problem == ""
+
+
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+                    max_leaves=8))  # fmt: skip
+def test_any_json_is_an_entry_or_an_input_error(data: object) -> None:
+    from checkin.core.errors import InputError
+
+    try:
+        entry = Entry.from_json(data)
+    except InputError:
+        return
+    assess(ticket(), POLICY, NOW, entry)  # whatever it holds, screening gives a result
