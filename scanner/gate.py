@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from checkin.core import credential
 from checkin.core.credential import Credential
@@ -235,8 +236,16 @@ def screen(
         return decision
     assert decision.credential is not None  # needs_screening checked it
     tolerance = timedelta(seconds=bundle.policy.clock_tolerance_seconds)
-    result = screening.assess(decision.credential, bundle.policy.screening, now, entry, tolerance)
+    result = screening.assess(decision.credential, bundle.policy.screening, event_time(bundle, now), entry, tolerance)
     return screened(decision, result)
+
+
+def event_time(bundle: TrustBundle, now: datetime) -> datetime:
+    """`now` in the event's time zone: a certificate's days are counted on the calendar where it is shown."""
+    try:
+        return now.astimezone(ZoneInfo(bundle.event.timezone))
+    except (ZoneInfoNotFoundError, ValueError):
+        return now
 
 
 def decide_manual(

@@ -183,7 +183,8 @@ class Gate:
         """A screening session for the guest `decision` is about (check `needs_screening` first)."""
         assert decision.credential is not None
         tolerance = timedelta(seconds=self.bundle.policy.clock_tolerance_seconds)
-        return screening.Session.start(decision.credential, self.bundle.policy.screening, self.clock(), tolerance)
+        now = gate.event_time(self.bundle, self.clock())
+        return screening.Session.start(decision.credential, self.bundle.policy.screening, now, tolerance)
 
     def finish(
         self,

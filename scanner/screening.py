@@ -32,7 +32,7 @@ from typing import Any
 
 from checkin.core import dcc
 from checkin.core.credential import Credential, Declaration, declaration_of
-from checkin.core.errors import N_, Reason
+from checkin.core.errors import N_, InputError, Reason
 from checkin.core.trust import Question, ScreeningPolicy
 
 
@@ -134,7 +134,7 @@ class Session:
     def start(
         cls, credential: Credential, policy: ScreeningPolicy, now: datetime, tolerance: timedelta = timedelta(0)
     ) -> Session:
-        """A session for a verified credential at `now`."""
+        """A session for a verified credential at `now` (in the event's time zone: certificates count days)."""
         return cls(policy, now, fresh_declaration(credential, policy, now, tolerance))
 
     # ---- where it stands ----------------------------------------------------------------------
@@ -199,8 +199,13 @@ class Session:
         return replace(self, answers=(*self.answers, (question.id, yes)), problem="", problem_params={})
 
     def certificate_shown(self, text: str) -> Session:
-        """An `HC1:` text scanned from the guest's certificate: checked now; only its outcome is kept."""
-        if self.step is not Step.CERTIFICATE and not (self.step is Step.DONE and self._early() is None):
+        """An `HC1:` text scanned from the guest's certificate: checked now; only its outcome is kept.
+
+        Taken when the event requires one, or offered once everything else passed (then recorded,
+        not deciding); after a referral it changes nothing.
+        """
+        offered = self.step is Step.DONE and self._early() is None
+        if self.step is not Step.CERTIFICATE and not offered:
             return self
         outcome = dcc.check(text, self.policy.trust_list, self.policy.health, self.now)
         return replace(self, certificate=outcome, problem="", problem_params={})
@@ -244,8 +249,6 @@ class Entry:
     @classmethod
     def from_json(cls, data: Any, where: str = "screening input") -> Entry:
         """An entry from a JSON object: {"temperature": "37,2", "answers": {"cough": "no"}, "dcc": "HC1:..."}."""
-        from checkin.core.errors import InputError
-
         if not isinstance(data, Mapping):
             raise InputError(f"{where} is not a JSON object")
         unknown = set(data) - {"temperature", "answers", "dcc"}

@@ -4,6 +4,7 @@ and the session as the window drives it key by key."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -370,3 +371,24 @@ def test_any_json_is_an_entry_or_an_input_error(data: object) -> None:
     except InputError:
         return
     assess(ticket(), POLICY, NOW, entry)  # whatever it holds, screening gives a result
+
+
+def test_certificate_days_are_counted_on_the_event_calendar() -> None:
+    """03:00 in Hanoi on 26 March is still 25 March in UTC: the 14th day is the event's day."""
+    from gatekit import World
+
+    from checkin.core.trust import GatePolicy
+    from scanner import gate
+
+    early = datetime(2022, 3, 25, 20, 0, tzinfo=UTC)  # 03:00 on 26 March in Asia/Ho_Chi_Minh
+    world = World(now=early, policy=GatePolicy(screening=CERT_POLICY))
+    bundle = world.bundle()
+    text = hc1(CertType.VACCINATION, {**VACCINATION, "dt": "2022-03-12"})
+    state = gate.GateState()
+    decision = gate.decide(world.issue(), bundle, state, early)
+    screened = gate.screen(decision, bundle, state, early, Entry("36.6", FINE, dcc=text))
+    assert (screened.reason, screened.screening) == (Reason.ADMITTED, "passed")
+    utc_bundle = replace(bundle, event=replace(bundle.event, timezone="UTC"))
+    in_utc = gate.screen(decision, utc_bundle, state, early, Entry("36.6", FINE, dcc=text))
+    assert in_utc.screening_details is not None
+    assert in_utc.screening_details["certificate"] == "dcc_vaccination_too_recent"
