@@ -31,10 +31,11 @@ def rows(count: int) -> list[chain.JournalRow]:
     return out
 
 
-def test_the_hash_covers_every_field_but_the_two_hashes() -> None:
+def test_the_hash_covers_every_field_but_the_two_hashes_and_the_seal() -> None:
     row = rows(1)[0]
     covered = set(row.content())
-    assert covered == {f.name for f in fields(chain.JournalRow)} - {"prev_hash", "hash"}
+    # the seal is an HMAC over the hash (core.seal), so it lies outside what the hash covers
+    assert covered == {f.name for f in fields(chain.JournalRow)} - {"prev_hash", "hash", "seal"}
     expected = hashlib.sha256(bytes(32) + cose.canonical_dumps(row.content())).hexdigest()
     assert row.hash == expected and row.prev_hash == "00" * 32
 
@@ -79,3 +80,14 @@ def test_checkpoints_verify_only_with_the_device_key() -> None:
         chain.verify_checkpoint(signed, other.public_key())
     with pytest.raises(InputError):
         chain.verify_checkpoint(signed[:-1] + bytes([signed[-1] ^ 1]), device.public_key())
+
+
+def test_screening_field_holds_the_outcome_and_a_salted_digest() -> None:
+    details = {"temperature": "37.9", "declaration": "gate"}
+    salt = bytes(range(chain.DETAILS_SALT_SIZE))
+    digest = chain.details_digest(salt, details)
+    value = chain.screening_field("fever", digest)
+    assert chain.screening_parts(value) == ("fever", digest) and len(value) <= chain.MAX_TEXT
+    assert chain.details_digest(bytes(chain.DETAILS_SALT_SIZE), details) != digest  # the salt is in it
+    assert chain.details_digest(salt, {**details, "temperature": "37.8"}) != digest
+    assert chain.screening_parts("passed") == ("passed", "") and chain.screening_field("passed", "") == "passed"
