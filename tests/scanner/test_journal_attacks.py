@@ -47,8 +47,10 @@ def rechain(db: sqlite3.Connection, start: int, change: dict[str, str]) -> None:
             content.update(change)
         new = chain.append(prev, **content)
         new = replace(new, seal=row.seal)  # the old seals: the thief cannot make new ones
-        db.execute("UPDATE rows SET hash = ?, prev_hash = ?, verdict = ?, reason = ? WHERE seq = ?",
-                   (new.hash, new.prev_hash, new.verdict, new.reason, new.seq))
+        db.execute(
+            "UPDATE rows SET hash = ?, prev_hash = ?, verdict = ?, reason = ? WHERE seq = ?",
+            (new.hash, new.prev_hash, new.verdict, new.reason, new.seq),
+        )
         prev = new
     db.execute("DELETE FROM checkpoints")
 

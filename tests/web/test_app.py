@@ -28,7 +28,7 @@ def test_a_new_database_is_refused_in_one_line_and_left_untouched(tmp_path: Path
     cfg = fresh_config(tmp_path)
     with pytest.raises(SchemaNotCurrent) as refused:
         create_app(cfg, {"CLOCK": Clock(FIXED), "TESTING": True})
-    text = refused.value.text("en")
+    text = refused.value.text()
     assert "checkin db upgrade" in text and "\n" not in text
     store = Store(cfg.database_url)
     try:
