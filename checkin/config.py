@@ -91,6 +91,40 @@ class MailSettings:
         return bool(self.host.strip() and self.sender.strip())
 
 
+@dataclass(frozen=True)
+class QuestionSettings:
+    """One declaration question of [[screening.questions]]."""
+
+    id: str = ""
+    vi: str = ""
+    en: str = ""
+    refer_if: str = "yes"  # the answer that sends the guest to the medical desk: "yes" or "no"
+
+
+@dataclass(frozen=True)
+class ScreeningSettings:
+    """Health screening at the gates, carried to them in the signed bundle (issue 11); off by default."""
+
+    enabled: bool = False
+    temperature_limit: float = 37.5
+    temperature_min: float = 34.0
+    temperature_max: float = 42.5
+    declaration_valid_hours: int = 24
+    certificate_required: bool = False
+    vaccination: bool = True
+    vaccination_min_days: int = 14
+    naat_test: bool = True
+    naat_max_hours: int = 72
+    rapid_test: bool = True
+    rapid_max_hours: int = 24
+    recovery: bool = True
+    recovery_max_days: int = 180
+    dcc_trust_list: tuple[str, ...] = ()  # certificate files (DER or PEM), relative to the config file
+    on_failure: str = "refer"
+    retention_days: int = 14
+    questions: tuple[QuestionSettings, ...] = ()
+
+
 MAIL_PASSWORD_ENV = "CHECKIN_MAIL_PASSWORD"  # noqa: S105 - the variable name, not a secret
 
 
@@ -107,6 +141,7 @@ class Config:
     bundle: BundleSettings = field(default_factory=BundleSettings)
     policy: PolicySettings = field(default_factory=PolicySettings)
     mail: MailSettings = field(default_factory=MailSettings)
+    screening: ScreeningSettings = field(default_factory=ScreeningSettings)
 
     @property
     def keys_dir(self) -> Path:
@@ -135,8 +170,9 @@ _SECTIONS = {
     "bundle": BundleSettings,
     "policy": PolicySettings,
     "mail": MailSettings,
+    "screening": ScreeningSettings,
 }
-_POSITIVE = {"scale", "validity_hours", "port", "timeout_seconds"}
+_POSITIVE = {"scale", "validity_hours", "port", "timeout_seconds", "declaration_valid_hours", "retention_days"}
 
 
 def _section(source: str, name: str, cls: type, raw: Any) -> Any:
@@ -148,15 +184,58 @@ def _section(source: str, name: str, cls: type, raw: Any) -> Any:
         if key not in known:
             raise ConfigError(f"{source}: unknown key {name}.{key} (known: {', '.join(sorted(known))})")
     values: dict[str, Any] = {}
-    for key, value in raw.items():
+    for key, given in raw.items():
         expected = hints[key]
-        ok = type(value) is expected if expected in (int, bool) else isinstance(value, expected)
+        if expected in _NESTED:
+            values[key] = _NESTED[expected](source, f"{name}.{key}", given)
+            continue
+        value = float(given) if expected is float and type(given) is int else given  # TOML writes 38 for 38.0
+        ok = type(value) is expected if expected in (int, bool, float) else isinstance(value, expected)
         if not ok:
             raise ConfigError(f"{source}: {name}.{key} must be {expected.__name__}, not {type(value).__name__}")
         if expected is int and (value < 0 or (key in _POSITIVE and value == 0)):
             raise ConfigError(f"{source}: {name}.{key} must be {'positive' if key in _POSITIVE else '0 or more'}")
         values[key] = value
     return cls(**values)
+
+
+def _texts(source: str, where: str, raw: Any) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
+        raise ConfigError(f"{source}: {where} must be a list of texts")
+    return tuple(raw)
+
+
+def _questions(source: str, where: str, raw: Any) -> tuple[QuestionSettings, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError(f"{source}: {where} must be a list of tables ([[{where}]])")
+    questions = tuple(_section(source, f"{where}[{i}]", QuestionSettings, item) for i, item in enumerate(raw))
+    seen: set[str] = set()
+    for i, q in enumerate(questions):
+        if not (q.id.strip() and q.vi.strip() and q.en.strip()):
+            raise ConfigError(f"{source}: {where}[{i}] needs an id and its text in vi and en")
+        if q.refer_if not in ("yes", "no"):
+            raise ConfigError(f'{source}: {where}[{i}].refer_if must be "yes" or "no"')
+        if q.id in seen:
+            raise ConfigError(f"{source}: {where}: question id {q.id!r} is used twice")
+        seen.add(q.id)
+    return questions
+
+
+_NESTED: dict[Any, Any] = {
+    tuple[str, ...]: _texts,
+    tuple[QuestionSettings, ...]: _questions,
+}
+
+
+def _check_screening(source: str, scr: ScreeningSettings) -> None:
+    low, limit, high = scr.temperature_min, scr.temperature_limit, scr.temperature_max
+    if not 30.0 <= low < limit <= high <= 45.0:
+        raise ConfigError(
+            f"{source}: screening temperatures must satisfy 30 <= temperature_min < temperature_limit"
+            f" <= temperature_max <= 45 (°C), not {low}, {limit}, {high}"
+        )
+    if scr.on_failure != "refer":
+        raise ConfigError(f'{source}: screening.on_failure must be "refer" (send to the medical desk)')
 
 
 def parse(text: str, *, root: Path, source: str) -> Config:
@@ -180,6 +259,7 @@ def parse(text: str, *, root: Path, source: str) -> Config:
         raise ConfigError(f"{source}: mail.port must be a TCP port (1 to 65535)")
     if config.mail.host.strip() and "@" not in config.mail.sender:
         raise ConfigError(f"{source}: mail.sender must be an e-mail address when mail.host is set")
+    _check_screening(source, config.screening)
     return config
 
 

@@ -3,7 +3,8 @@
 `verify` dry-checks codes with a bundle file and writes nothing. Everything else works on the
 gate's data folder (--data, $CHECKIN_GATE_DATA or ./gate-data): `enroll` sets it up, `run` is
 the scan loop (window or --headless JSON lines), `sync` and `status` talk about the network side,
-`journal verify|export` check and export the journal, `clock-ack` confirms a clock alarm.
+`journal verify|export|purge` check and export the journal and purge old screening details,
+`clock-ack` confirms a clock alarm.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from checkin.core.clock import parse_time
 from checkin.core.errors import CheckinError, InputError, Reason, TrustError, Verdict
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from checkin.core import trust
     from scanner import datadir, runner
     from scanner.datadir import GateData
@@ -205,6 +208,16 @@ def _journal(data: GateData, settings: Settings) -> Journal:
     )
 
 
+def _purge_by_policy(journal: Journal, bundle: trust.TrustBundle, now: datetime) -> int:
+    """Delete screening details older than the event's retention period (at every start)."""
+    from datetime import timedelta
+
+    from scanner import gate
+
+    days = bundle.policy.screening.retention_days
+    return journal.purge_screening(gate.to_ms(now - timedelta(days=days)))
+
+
 @main.command()
 @click.option("--server", metavar="URL", help="network enrolment: the service's address")
 @click.option("--code", help="network enrolment: the one-time code from the service")
@@ -307,6 +320,11 @@ main.add_command(_enrol, "enrol")
 @now_option
 @click.option("--no-sync", is_flag=True, help="do not talk to the service while running")
 @click.option("--windowed", is_flag=True, help="a 1280×720 window instead of the full screen (gate.toml: fullscreen)")
+@click.option(
+    "--screening-input",
+    type=click.File("r", encoding="utf-8"),
+    help="headless: scripted screening, one JSON line per guest who reaches it ({temperature, answers, dcc})",
+)
 @pass_data
 def run_command(
     data: GateData,
@@ -321,6 +339,7 @@ def run_command(
     now_text: str | None,
     no_sync: bool,
     windowed: bool,
+    screening_input: TextIO | None,
 ) -> None:
     """The scan loop: decode, decide, journal (committed first), then show or print each verdict."""
     from checkin.core.trust import Direction
@@ -330,11 +349,15 @@ def run_command(
         raise InputError("give exactly one of --camera N, --video FILE, --images DIR, --texts FILE")
     if texts is not None and not headless:
         raise InputError("--texts runs --headless only")
+    if screening_input is not None and not headless:
+        raise InputError("--screening-input runs --headless only")
+    operator_script = None if screening_input is None else runner.ScriptedOperator(screening_input)
     device, bundle, clock = _enrolled(data, now_text)
     settings = data.settings()
     if windowed:
         settings = dataclasses.replace(settings, fullscreen=False)
     journal = _journal(data, settings)
+    _purge_by_policy(journal, bundle, clock())
     gate_ = runner.Gate(
         journal,
         bundle,
@@ -352,13 +375,18 @@ def run_command(
         syncer.start()
     try:
         if texts is not None:
-            runner.run_texts(gate_, texts, lambda record, _found: _emit(record.to_json()))
+            runner.run_texts(gate_, texts, lambda record, _found: _emit(record.to_json()), operator_script)
             return
         dedup = decode.Deduplicator(settings.repeat_seconds * 1000)
         with runner.frame_source(camera=camera, video=video, images=images, settings=settings.camera) as frames:
             if headless:
                 runner.run_frames(
-                    gate_, frames, decode.decode_frame, dedup=dedup, on_verdict=lambda r, _f: _emit(r.to_json())
+                    gate_,
+                    frames,
+                    decode.decode_frame,
+                    dedup=dedup,
+                    on_verdict=lambda r, _f: _emit(r.to_json()),
+                    entries=operator_script,
                 )
                 return
             from scanner import ui
@@ -587,6 +615,26 @@ def journal_verify(data: GateData, verification_key: str | None) -> None:
         )
     if problems:
         sys.exit(EXIT_ERROR)
+
+
+@journal_group.command("purge")
+@click.option("--older-than", "days", type=click.IntRange(min=0), required=True, metavar="DAYS", help="age in days")
+@now_option
+@pass_data
+def journal_purge(data: GateData, days: int, now_text: str | None) -> None:
+    """Delete the screening details (readings, answers) of rows older than DAYS; the rows and chain stay."""
+    from datetime import timedelta
+
+    from scanner import gate
+    from scanner.journal import Journal
+
+    if not data.journal_path.exists():
+        raise InputError(f"{data.journal_path}: no journal", Reason.NOT_FOUND)
+    timezone = data.bundle().event.timezone if data.enrolled() else "UTC"
+    now = _clock(now_text, timezone)()
+    with Journal(data.journal_path) as journal:
+        purged = journal.purge_screening(gate.to_ms(now - timedelta(days=days)))
+        _emit({"purged": purged, "kept": journal.details_count()})
 
 
 @journal_group.command("export")

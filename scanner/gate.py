@@ -2,7 +2,8 @@
 
 DESIGN section 3's order: format, signature, claims, audience, time, revocation (all in
 `checkin.core.credential.verify`), then the bundle's freshness, then the gate policy (zone, direction,
-anti-passback, entries per credential), then screening. Before all of it stands the gate's own
+anti-passback, entries per credential), then screening (`screen`, which needs what the operator
+typed: the runner and the window call it after `decide`). Before all of it stands the gate's own
 clock: below its time floor nothing is admitted until an operator acknowledges.
 
 The state (who is inside, entries counted, the time floor) is a frozen value that the journal
@@ -13,15 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from checkin.core import credential
 from checkin.core.credential import Credential
 from checkin.core.errors import CredentialError, Reason, Verdict, verdict_for
 from checkin.core.trust import Direction, Freshness, TrustBundle
-from checkin.i18n import message
+from checkin.i18n import gettext, message
 from scanner import screening
 
 # Failures that depend on the gate's clock: under a suspect clock they become clock_suspect.
@@ -107,7 +109,9 @@ class Decision:
     credential: Credential | None = None
     kid: bytes | None = None
     warning: str = ""
-    screening: str = ""
+    screening: str = ""  # the screening outcome (scanner.screening.Outcome), "" when none ran
+    advice: str = ""  # msgid: what the operator does next (a screening referral)
+    screening_details: Mapping[str, Any] | None = None  # kept beside the journal row, purged later
 
     def message(self, lang: str = "vi") -> str:
         """The reason in words, in Vietnamese or English."""
@@ -123,6 +127,9 @@ class Decision:
             "message_en": self.message("en"),
             "detail": self.detail,
             "warning": self.warning,
+            "screening": self.screening,
+            "advice": gettext("vi", self.advice),
+            "advice_en": self.advice,
             "credential": None if self.credential is None else self.credential.to_json(),
         }
 
@@ -193,10 +200,52 @@ def admit_by_policy(
     if policy.entries_per_credential and used >= policy.entries_per_credential:
         detail = f"{used} of {policy.entries_per_credential} entries used"
         return _decision(Reason.ENTRY_LIMIT_REACHED, detail, **context)
-    outcome = screening.screen(cred, policy.screening)
-    if outcome.reason is not None:
-        return _decision(outcome.reason, outcome.detail, screening=outcome.code, **context)
-    return _decision(Reason.ADMITTED, screening=outcome.code, **context)
+    return _decision(Reason.ADMITTED, **context)
+
+
+def needs_screening(decision: Decision, bundle: TrustBundle, state: GateState) -> bool:
+    """True when an admission waits on health screening: the event screens and the guest is coming in."""
+    return (
+        bundle.policy.screening.enabled
+        and decision.verdict is Verdict.ADMIT
+        and decision.credential is not None
+        and state.direction is Direction.IN
+    )
+
+
+def screened(decision: Decision, result: screening.Result) -> Decision:
+    """An admission once screening ran: still admitted, or referred with the reason and advice."""
+    if result.reason is None:
+        return replace(decision, screening=result.outcome.value, screening_details=result.details)
+    return replace(
+        decision,
+        verdict=verdict_for(result.reason),
+        reason=result.reason,
+        detail=f"screening: {result.outcome.value}",
+        screening=result.outcome.value,
+        advice=result.advice,
+        screening_details=result.details,
+    )
+
+
+def screen(
+    decision: Decision, bundle: TrustBundle, state: GateState, now: datetime, entry: screening.Entry | None
+) -> Decision:
+    """Apply the event's screening to a decision with what the operator gave (None: nothing yet)."""
+    if not needs_screening(decision, bundle, state):
+        return decision
+    assert decision.credential is not None  # needs_screening checked it
+    tolerance = timedelta(seconds=bundle.policy.clock_tolerance_seconds)
+    result = screening.assess(decision.credential, bundle.policy.screening, event_time(bundle, now), entry, tolerance)
+    return screened(decision, result)
+
+
+def event_time(bundle: TrustBundle, now: datetime) -> datetime:
+    """`now` in the event's time zone: a certificate's days are counted on the calendar where it is shown."""
+    try:
+        return now.astimezone(ZoneInfo(bundle.event.timezone))
+    except (ZoneInfoNotFoundError, ValueError):
+        return now
 
 
 def decide_manual(

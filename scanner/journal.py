@@ -17,11 +17,14 @@ same transaction as the rows, so it can never lag behind them.
 
 from __future__ import annotations
 
+import json
+import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import astuple, dataclass, fields, replace
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -68,6 +71,12 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     signed BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS screening_details (
+    seq INTEGER PRIMARY KEY REFERENCES rows (seq),
+    wall_ms INTEGER NOT NULL,
+    salt BLOB NOT NULL,
+    details TEXT NOT NULL
+);
 """
 _META_DEFAULTS = {"acked_seq": 0, "time_floor_ms": 0, "server_time_ms": 0}
 
@@ -268,13 +277,18 @@ class Journal:
         kid: str = "",
         operator: str = "",
         screening: str = "",
+        details: Mapping[str, Any] | None = None,
         resets_floor: bool = False,
     ) -> JournalRow:
         """Chain and commit one row; it is on disk (fsynced) when this returns.
 
         The time floor rises to the row's wall time, or restarts there when `resets_floor` (an
         operator confirmed the clock). A checkpoint is signed in the same transaction when due.
+        Screening `details` go beside the row with a fresh salt; the row keeps only their salted digest.
         """
+        salt = os.urandom(chain.DETAILS_SALT_SIZE) if details is not None else b""
+        if details is not None:
+            screening = chain.screening_field(screening, chain.details_digest(salt, details))
         with self._transaction() as db:
             key = self.sealing_key()
             if key is None:
@@ -297,6 +311,11 @@ class Journal:
             tag, successor = key.seal(row.hash)
             row = replace(row, seal=tag)
             db.execute(_INSERT, astuple(row))
+            if details is not None:
+                db.execute(
+                    "INSERT INTO screening_details (seq, wall_ms, salt, details) VALUES (?, ?, ?, ?)",
+                    (row.seq, wall_ms, salt, json.dumps(dict(details), sort_keys=True, ensure_ascii=False)),
+                )
             db.execute("UPDATE sealer SET seq = ?, key = ? WHERE id = 1", (successor.seq, successor.key))
             floor = wall_ms if resets_floor else max(self._meta("time_floor_ms"), wall_ms)
             if resets_floor:
@@ -334,8 +353,46 @@ class Journal:
             zone=zone or "",
             operator=operator,
             screening=decision.screening,
+            details=decision.screening_details,
             resets_floor=resets_floor,
         )
+
+    # ---- screening details and their purge ------------------------------------------------------
+
+    def screening_details(self, seq: int) -> dict[str, Any] | None:
+        """The screening details kept beside row `seq`, or None (none taken, or purged)."""
+        found = self._db.execute("SELECT details FROM screening_details WHERE seq = ?", (seq,)).fetchone()
+        return None if found is None else dict(json.loads(found[0]))
+
+    def details_count(self) -> int:
+        """How many rows still have their screening details beside them."""
+        return int(self._db.execute("SELECT COUNT(*) FROM screening_details").fetchone()[0])
+
+    def purge_screening(self, before_ms: int) -> int:
+        """Delete the screening details (and their salts) of rows older than `before_ms`; return how many.
+
+        The rows, their hashes and seals stay as they are, so the chain and the seals still verify;
+        secure_delete zeroes the freed pages and the WAL is cut, so the readings leave the disk.
+        """
+        with self._transaction() as db:
+            count = db.execute("DELETE FROM screening_details WHERE wall_ms < ?", (before_ms,)).rowcount
+        self._forget_old_keys()
+        return int(count)
+
+    def _details_faults(self) -> list[ChainProblem]:
+        problems = []
+        query = "SELECT d.seq, d.salt, d.details, r.screening FROM screening_details d LEFT JOIN rows r USING (seq)"
+        for seq, salt, details, field in self._db.execute(query):
+            _, digest = chain.screening_parts(field or "")
+            try:
+                held = chain.details_digest(bytes(salt), json.loads(details))
+            except (ValueError, TypeError):
+                held = ""
+            if field is None or held != digest:
+                problems.append(
+                    ChainProblem(int(seq), ProblemKind.SCREENING_MISMATCH, "the screening details do not match the row")
+                )
+        return problems
 
     def _checkpoint_due(self, row: JournalRow) -> bool:
         if self.device_key is None:
@@ -435,6 +492,7 @@ class Journal:
             triples = ((r.seq, r.hash, r.seal) for r in self.iter_rows())
             found, _ = seal.verify(triples, seal.SealKey.first(seed))
             problems.extend(ChainProblem(p.seq, p.kind, "the row's seal does not hold") for p in found)
+        problems.extend(self._details_faults())
         last = self.last_seq()
         for stored in self.checkpoints():
             seq = stored.checkpoint.seq

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,7 @@ from checkin.core.credential import Credential
 from checkin.core.errors import InputError
 from checkin.core.text import fold
 from checkin.core.trust import Direction, TrustBundle
-from scanner import gate
+from scanner import gate, screening
 from scanner.gate import Decision
 from scanner.journal import Journal
 from scanner.settings import CameraSettings
@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # OpenCV, NumPy and the decoders load only where frames are r
     from scanner.decode import Deduplicator, Found
 
 Clock = Callable[[], datetime]
+Operator = Callable[[], "screening.Entry | None"]  # the next guest's screening input (a script)
 MonoClock = Callable[[], int]
 Frame = tuple["np.ndarray", float]  # (image, timestamp in ms)
 
@@ -202,10 +203,47 @@ class Gate:
             self.seen[decision.credential.credential_id] = decision.credential
         return Recorded(decision, row, text, decoder)
 
-    def scan(self, text: str, decoder: str = "") -> Recorded:
-        """Decide on a scanned text and commit its row; show the verdict only after this returns."""
+    def scan(
+        self, text: str, decoder: str = "", entry: screening.Entry | None = None, *, entries: Operator | None = None
+    ) -> Recorded:
+        """Decide on a scanned text (screened with `entry`, or the next of `entries`, when the event
+        screens) and commit its row; show the verdict only after this returns."""
+        decision = self.examine(text)
+        if entry is None and entries is not None and self.needs_screening(decision):
+            entry = entries()  # one scripted line per guest who reaches screening; a denied code takes none
+        return self.finish(decision, text, decoder, entry=entry)
+
+    def examine(self, text: str) -> Decision:
+        """The decision on a scanned text before screening, committed to nothing: the window asks
+        `needs_screening` next, runs a `screening.Session`, then calls `finish`."""
         self._refresh_floor()
-        decision = gate.decide(text, self.bundle, self.state, self.clock())
+        return gate.decide(text, self.bundle, self.state, self.clock())
+
+    def needs_screening(self, decision: Decision) -> bool:
+        """True when `decision` admits only once the guest is screened."""
+        return gate.needs_screening(decision, self.bundle, self.state)
+
+    def start_screening(self, decision: Decision) -> screening.Session:
+        """A screening session for the guest `decision` is about (check `needs_screening` first)."""
+        assert decision.credential is not None
+        tolerance = timedelta(seconds=self.bundle.policy.clock_tolerance_seconds)
+        now = gate.event_time(self.bundle, self.clock())
+        return screening.Session.start(decision.credential, self.bundle.policy.screening, now, tolerance)
+
+    def finish(
+        self,
+        decision: Decision,
+        text: str,
+        decoder: str = "",
+        *,
+        entry: screening.Entry | None = None,
+        result: screening.Result | None = None,
+    ) -> Recorded:
+        """Screen (a finished session's `result`, or a scripted `entry`) when needed, then commit the row."""
+        if result is not None and self.needs_screening(decision):
+            decision = gate.screened(decision, result)
+        else:
+            decision = gate.screen(decision, self.bundle, self.state, self.clock(), entry)
         return self._commit(decision, text, decoder)
 
     def refuse(self, shown: Decision | None) -> Recorded:
@@ -225,10 +263,12 @@ class Gate:
             known.setdefault(cti, Candidate(cti, name, None))
         return [known[cti] for cti in match(query, {cti: c.name for cti, c in known.items()})][:limit]
 
-    def manual(self, candidate: Candidate) -> Recorded:
+    def manual(self, candidate: Candidate, entry: screening.Entry | None = None) -> Recorded:
         """Decide on a looked-up credential (damaged badge) and commit it, marked as manual."""
         self._refresh_floor()
-        decision = gate.decide_manual(candidate.cti, self.bundle, self.state, self.clock(), candidate.credential)
+        now = self.clock()
+        decision = gate.decide_manual(candidate.cti, self.bundle, self.state, now, candidate.credential)
+        decision = gate.screen(decision, self.bundle, self.state, now, entry)
         decision = replace(decision, detail=("manual lookup; " + decision.detail).rstrip("; "))
         operator, self.operator = self.operator, f"manual:{self.operator}" if self.operator else "manual"
         try:
@@ -260,28 +300,63 @@ def run_frames(
     dedup: Deduplicator,
     on_verdict: OnVerdict,
     on_frame: OnFrame | None = None,
+    entries: Operator | None = None,
 ) -> int:
     """Decode each frame, decide and journal each new code, then hand it on; return the scans made.
 
     `on_frame` sees every frame after its verdicts were committed; it returns False to stop.
+    `entries` gives the scripted screening input of each guest who reaches screening.
     """
     scans = 0
     for frame, ts_ms in frames:
         found = decoder(frame)
         for item in dedup.fresh(found, ts_ms):
-            on_verdict(gate_.scan(item.text, item.decoder), item)
+            on_verdict(gate_.scan(item.text, item.decoder, entries=entries), item)
             scans += 1
         if on_frame is not None and not on_frame(frame, found):
             break
     return scans
 
 
-def run_texts(gate_: Gate, lines: Iterable[str], on_verdict: OnVerdict) -> int:
+def run_texts(gate_: Gate, lines: Iterable[str], on_verdict: OnVerdict, entries: Operator | None = None) -> int:
     """One scan per non-empty line: for tests, rehearsals and a scanner that types into a terminal."""
     scans = 0
     for line in lines:
         text = line.strip()
         if text:
-            on_verdict(gate_.scan(text, "text"), None)
+            on_verdict(gate_.scan(text, "text", entries=entries), None)
             scans += 1
     return scans
+
+
+class ScriptedOperator:
+    """Scripted screening input: one JSON object per guest who reaches screening, in order (`--screening-input`)."""
+
+    def __init__(self, lines: Iterable[str], source: str = "screening input") -> None:
+        import json
+
+        from checkin.core.errors import InputError
+
+        self._entries: list[screening.Entry] = []
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            where = f"{source} line {number}"
+            try:
+                data = json.loads(line)
+            except ValueError as exc:
+                raise InputError(f"{where}: not JSON ({exc})") from None
+            self._entries.append(screening.Entry.from_json(data, where))
+        self._next = 0
+
+    def __call__(self) -> screening.Entry | None:
+        """The next guest's entry; None once the script ran out (that guest is referred as not screened)."""
+        if self._next >= len(self._entries):
+            return None
+        self._next += 1
+        return self._entries[self._next - 1]
+
+    @property
+    def used(self) -> int:
+        """How many entries were taken."""
+        return self._next

@@ -73,6 +73,27 @@ class JournalRow:
         return asdict(self)
 
 
+# ---- screening details beside a row (DESIGN section 5: health details and the chain) --------------
+
+DETAILS_SALT_SIZE = 16  # 128 random bits: with the salt gone, a reading cannot be guessed back from the hash
+
+
+def details_digest(salt: bytes, details: Mapping[str, Any]) -> str:
+    """SHA-256(salt || canonical CBOR of the details) as hex: what the chained row keeps of them."""
+    return hashlib.sha256(salt + cose.canonical_dumps(dict(details))).hexdigest()
+
+
+def screening_field(outcome: str, digest: str) -> str:
+    """The row's `screening` value: the outcome, then the details' salted digest."""
+    return f"{outcome}:{digest}" if digest else outcome
+
+
+def screening_parts(value: str) -> tuple[str, str]:
+    """A row's `screening` value split into (outcome, digest); the digest is "" when none was kept."""
+    outcome, _, digest = value.partition(":")
+    return outcome, digest
+
+
 _INT_FIELDS = {"seq", "wall_ms", "mono_ms"}
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _FIELD_NAMES = [f.name for f in fields(JournalRow)]
@@ -130,6 +151,7 @@ class ProblemKind(StrEnum):
     CHECKPOINT_MISMATCH = "checkpoint_mismatch"
     ACKED_BEYOND_HEAD = "acked_beyond_head"
     INTEGRITY = "integrity"  # SQLite's own integrity check failed
+    SCREENING_MISMATCH = "screening_mismatch"  # the details kept beside a row do not match its digest
 
 
 @dataclass(frozen=True)

@@ -175,6 +175,37 @@ class Credential:
         }
 
 
+# Claim 5 of the guest map, the health declaration: {1: declared at (epoch seconds), 2: passed}.
+HEALTH_DECLARED_AT, HEALTH_PASSED = 1, 2
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """A health declaration a ticket carries: when the guest answered and whether the answers passed."""
+
+    declared_at: datetime
+    passed: bool
+
+    def claim(self) -> dict[int, Any]:
+        """The map that goes in claim 5 of the guest claim."""
+        return {HEALTH_DECLARED_AT: _epoch(self.declared_at), HEALTH_PASSED: self.passed}
+
+
+def declaration_of(credential: Credential) -> Declaration | None:
+    """The ticket's health declaration, or None when it has none or one of another shape.
+
+    A shape this code does not know is no declaration rather than a bad ticket: the questions are
+    then asked at the gate, and tickets issued before declarations existed stay valid.
+    """
+    health = credential.health
+    if health is None:
+        return None
+    declared, passed = health.get(HEALTH_DECLARED_AT), health.get(HEALTH_PASSED)
+    if type(declared) is not int or not 0 <= declared <= _MAX_EPOCH or type(passed) is not bool:
+        return None
+    return Declaration(datetime.fromtimestamp(declared, UTC), passed)
+
+
 def new_credential_id() -> bytes:
     """A fresh random 16-byte credential id (cti)."""
     return os.urandom(CTI_SIZE)

@@ -174,15 +174,20 @@ def load_signer(data: bytes) -> Signer:
     )
 
 
-def load_signers(data: bytes) -> tuple[Signer, ...]:
-    """Every certificate of a file's bytes: one DER certificate, or one or more PEM ones."""
+def split_certificates(data: bytes) -> tuple[bytes, ...]:
+    """The DER certificates of a file's bytes: one DER certificate, or one or more PEM ones."""
     if not data.lstrip().startswith(b"-----"):
-        return (load_signer(data),)
+        return (data,)
     try:
         certs = x509.load_pem_x509_certificates(data)
     except ValueError as exc:
         raise TrustError(f"not readable PEM certificates ({exc})") from None
-    return tuple(load_signer(cert.public_bytes(Encoding.DER)) for cert in certs)
+    return tuple(cert.public_bytes(Encoding.DER) for cert in certs)
+
+
+def load_signers(data: bytes) -> tuple[Signer, ...]:
+    """Every certificate of a file's bytes: one DER certificate, or one or more PEM ones."""
+    return tuple(load_signer(der) for der in split_certificates(data))
 
 
 @dataclass(frozen=True)

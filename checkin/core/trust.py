@@ -6,8 +6,9 @@ gate policy. Its version grows by one on every change; a gate refuses an older o
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cached_property
@@ -17,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from nacl.signing import VerifyKey
 
-from checkin.core import cose
+from checkin.core import cose, dcc
 from checkin.core.errors import CheckinError, Reason, TrustError
 
 FORMAT = "CKB1"
@@ -89,6 +90,52 @@ class EventInfo:
 
 
 @dataclass(frozen=True)
+class Question:
+    """One health declaration question: its id, its words in both languages, and the answer that refers."""
+
+    id: str
+    vi: str
+    en: str
+    refer_if_yes: bool = True  # "Do you have a fever?": yes refers; "Do you feel well?": no refers
+
+    def refers(self, yes: bool) -> bool:
+        """True when this answer sends the guest to the medical desk."""
+        return yes is self.refer_if_yes
+
+    def text(self, lang: str) -> str:
+        """The question in `lang` (Vietnamese unless English is asked for)."""
+        return self.en if lang == "en" else self.vi
+
+
+class OnFailure(StrEnum):
+    """What a failed screening does: only referral to the medical desk for now (a verdict refer)."""
+
+    REFER = "refer"
+
+
+@dataclass(frozen=True)
+class ScreeningPolicy:
+    """The event's health screening at the gate (issue 11). Off unless `enabled`; a bundle without it is off."""
+
+    enabled: bool = False
+    temperature_limit: float = 37.5  # a reading at or above it refers (degrees Celsius)
+    temperature_min: float = 34.0  # readings outside min..max are typos, asked again
+    temperature_max: float = 42.5
+    questions: tuple[Question, ...] = ()
+    declaration_valid_seconds: int = 24 * 3600
+    certificate_required: bool = False  # True: no entry without an accepted EU DCC
+    health: dcc.HealthPolicy = field(default_factory=dcc.HealthPolicy)
+    dcc_certificates: tuple[bytes, ...] = ()  # DER document signer certificates: the DCC trust list
+    on_failure: OnFailure = OnFailure.REFER
+    retention_days: int = 14
+
+    @cached_property
+    def trust_list(self) -> dcc.TrustList:
+        """The DCC trust list, parsed once."""
+        return dcc.TrustList.load(self.dcc_certificates)
+
+
+@dataclass(frozen=True)
 class GatePolicy:
     """The rules a gate applies after a code verifies."""
 
@@ -96,7 +143,7 @@ class GatePolicy:
     reentry_after_exit: bool = True
     clock_tolerance_seconds: int = 300
     stale_grace_seconds: int = 24 * 3600
-    screening: Mapping[str, Any] = field(default_factory=dict)
+    screening: ScreeningPolicy = ScreeningPolicy()
     include_names: bool = False
 
 
@@ -177,10 +224,30 @@ def _encode(bundle: TrustBundle) -> dict[str, Any]:
             "reentry_after_exit": policy.reentry_after_exit,
             "clock_tolerance_seconds": policy.clock_tolerance_seconds,
             "stale_grace_seconds": policy.stale_grace_seconds,
-            "screening": dict(policy.screening),
+            "screening": _encode_screening(policy.screening),
             "include_names": policy.include_names,
         },
         "names": dict(sorted(bundle.names.items())) if policy.include_names else {},
+    }
+
+
+def _encode_screening(screening: ScreeningPolicy) -> dict[str, Any]:
+    if not screening.enabled:
+        return {}  # as bundles before screening existed: an older gate reads the same thing
+    return {
+        "enabled": True,
+        "temperature_limit": screening.temperature_limit,
+        "temperature_min": screening.temperature_min,
+        "temperature_max": screening.temperature_max,
+        "questions": [
+            {"id": q.id, "vi": q.vi, "en": q.en, "refer_if_yes": q.refer_if_yes} for q in screening.questions
+        ],
+        "declaration_valid_seconds": screening.declaration_valid_seconds,
+        "certificate_required": screening.certificate_required,
+        "health": {f.name: getattr(screening.health, f.name) for f in fields(dcc.HealthPolicy)},
+        "dcc_certificates": list(screening.dcc_certificates),
+        "on_failure": screening.on_failure.value,
+        "retention_days": screening.retention_days,
     }
 
 
@@ -218,6 +285,46 @@ class _Reader:
 
     def maps(self, name: str) -> list[_Reader]:
         return [_Reader(item, f"{self.where}.{name}[{i}]") for i, item in enumerate(self.get(name, list))]
+
+
+def _number(reader: _Reader, name: str) -> float:
+    value = reader.data.get(name)
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        raise TrustError(f"{reader.where}.{name} is missing or not a number")
+    return float(value)
+
+
+def _decode_screening(raw: Any) -> ScreeningPolicy:
+    scr = _Reader(raw, "policy.screening")
+    if not scr.data.get("enabled"):
+        return ScreeningPolicy()
+    health = _Reader(scr.get("health", dict), "policy.screening.health")
+    defaults = dcc.HealthPolicy()
+    health_values: dict[str, Any] = {}
+    for f in fields(dcc.HealthPolicy):
+        kind = type(getattr(defaults, f.name))
+        health_values[f.name] = health.get(f.name, bool) if kind is bool else kind(_number(health, f.name))
+    certificates = scr.get("dcc_certificates", list)
+    if not all(isinstance(c, bytes) for c in certificates):
+        raise TrustError("policy.screening.dcc_certificates must be DER certificates")
+    policy = ScreeningPolicy(
+        enabled=True,
+        temperature_limit=_number(scr, "temperature_limit"),
+        temperature_min=_number(scr, "temperature_min"),
+        temperature_max=_number(scr, "temperature_max"),
+        questions=tuple(
+            Question(q.get("id", str), q.get("vi", str), q.get("en", str), q.get("refer_if_yes", bool))
+            for q in scr.maps("questions")
+        ),
+        declaration_valid_seconds=scr.get("declaration_valid_seconds", int),
+        certificate_required=scr.get("certificate_required", bool),
+        health=dcc.HealthPolicy(**health_values),
+        dcc_certificates=tuple(certificates),
+        on_failure=OnFailure(scr.get("on_failure", str)),
+        retention_days=scr.get("retention_days", int),
+    )
+    policy.trust_list  # noqa: B018 - a certificate the gate cannot read is refused with the bundle, not at a guest
+    return policy
 
 
 def _decode(payload: Any) -> TrustBundle:
@@ -272,7 +379,7 @@ def _decode(payload: Any) -> TrustBundle:
             reentry_after_exit=pol.get("reentry_after_exit", bool),
             clock_tolerance_seconds=pol.get("clock_tolerance_seconds", int),
             stale_grace_seconds=pol.get("stale_grace_seconds", int),
-            screening=pol.get("screening", dict),
+            screening=_decode_screening(pol.data.get("screening", {})),
             include_names=pol.get("include_names", bool),
         ),
         names=names,

@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from checkin.config import Config
-from checkin.core import trust
+from checkin.core import dcc, trust
+from checkin.core.errors import ConfigError, TrustError
 from checkin.keystore import KeyStore
 from checkin.store import Store
 from checkin.store import events as stored_events
@@ -30,7 +31,49 @@ def policy_of(cfg: Config) -> trust.GatePolicy:
         reentry_after_exit=cfg.policy.reentry_after_exit,
         clock_tolerance_seconds=cfg.policy.clock_tolerance_seconds,
         stale_grace_seconds=cfg.policy.stale_grace_hours * 3600,
+        screening=screening_of(cfg),
         include_names=cfg.bundle.include_names,
+    )
+
+
+def screening_of(cfg: Config) -> trust.ScreeningPolicy:
+    """The screening policy of [screening], with the DCC trust list read from its certificate files."""
+    scr = cfg.screening
+    if not scr.enabled:
+        return trust.ScreeningPolicy()
+    certificates: list[bytes] = []
+    for name in scr.dcc_trust_list:
+        path = cfg.root / name
+        try:
+            found = dcc.split_certificates(path.read_bytes())
+            for der in found:
+                dcc.load_signer(der)  # refused here, with its file named, rather than at a gate
+        except OSError as exc:
+            raise ConfigError(f"{cfg.source}: screening.dcc_trust_list: {path} cannot be read ({exc})") from None
+        except TrustError as exc:
+            raise ConfigError(f"{cfg.source}: screening.dcc_trust_list: {path}: {exc.detail}") from None
+        certificates.extend(found)
+    return trust.ScreeningPolicy(
+        enabled=True,
+        temperature_limit=scr.temperature_limit,
+        temperature_min=scr.temperature_min,
+        temperature_max=scr.temperature_max,
+        questions=tuple(trust.Question(q.id, q.vi, q.en, q.refer_if == "yes") for q in scr.questions),
+        declaration_valid_seconds=scr.declaration_valid_hours * 3600,
+        certificate_required=scr.certificate_required,
+        health=dcc.HealthPolicy(
+            vaccination=scr.vaccination,
+            vaccination_min_days=scr.vaccination_min_days,
+            naat_test=scr.naat_test,
+            naat_max_hours=float(scr.naat_max_hours),
+            rapid_test=scr.rapid_test,
+            rapid_max_hours=float(scr.rapid_max_hours),
+            recovery=scr.recovery,
+            recovery_max_days=scr.recovery_max_days,
+        ),
+        dcc_certificates=tuple(dict.fromkeys(certificates)),
+        on_failure=trust.OnFailure(scr.on_failure),
+        retention_days=scr.retention_days,
     )
 
 

@@ -79,3 +79,14 @@ def test_checkpoints_verify_only_with_the_device_key() -> None:
         chain.verify_checkpoint(signed, other.public_key())
     with pytest.raises(InputError):
         chain.verify_checkpoint(signed[:-1] + bytes([signed[-1] ^ 1]), device.public_key())
+
+
+def test_screening_field_holds_the_outcome_and_a_salted_digest() -> None:
+    details = {"temperature": "37.9", "declaration": "gate"}
+    salt = bytes(range(chain.DETAILS_SALT_SIZE))
+    digest = chain.details_digest(salt, details)
+    value = chain.screening_field("fever", digest)
+    assert chain.screening_parts(value) == ("fever", digest) and len(value) <= chain.MAX_TEXT
+    assert chain.details_digest(bytes(chain.DETAILS_SALT_SIZE), details) != digest  # the salt is in it
+    assert chain.details_digest(salt, {**details, "temperature": "37.8"}) != digest
+    assert chain.screening_parts("passed") == ("passed", "") and chain.screening_field("passed", "") == "passed"

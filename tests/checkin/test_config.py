@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import fields
+from dataclasses import asdict, fields, is_dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -35,12 +35,21 @@ def write(path: Path, text: str) -> Path:
 # ---- the example ------------------------------------------------------------------------------
 
 
+def as_toml(value: object) -> object:
+    """A parsed setting as TOML reads it: tuples as lists, tables (dataclasses) as dicts."""
+    if isinstance(value, tuple):
+        return [as_toml(v) for v in value]
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    return value
+
+
 def test_example_parses_to_its_values(tmp_path: Path) -> None:
     cfg = config.parse(example_text(), root=tmp_path, source="config.example.toml")
     raw = tomllib.loads(example_text())
     for section, values in raw.items():
         for key, value in values.items():
-            assert getattr(getattr(cfg, section), key) == value, f"{section}.{key}"
+            assert as_toml(getattr(getattr(cfg, section), key)) == value, f"{section}.{key}"
     assert cfg.deployment.id == "hd-stttt"
     assert cfg.deployment.timezone == "Asia/Ho_Chi_Minh"
     assert cfg.qr.scale == 8

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checkin.core import base45, cose, trust
+from checkin.core import base45, cose, dcc, trust
 from checkin.core.credential import PREFIX, Credential, verify
 from checkin.core.errors import CredentialError, Reason, TrustError
 from checkin.core.trust import (
@@ -25,10 +25,18 @@ from checkin.core.trust import (
     GateInfo,
     GatePolicy,
     KeyStatus,
+    Question,
+    ScreeningPolicy,
     TrustBundle,
     sign_bundle,
     verify_bundle,
 )
+
+
+def dcc_certificate(now: datetime) -> bytes:
+    """A DER document signer certificate, as a bundle's DCC trust list carries them."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    return dcc.signer_certificate(key, not_before=now - timedelta(days=365), not_after=now + timedelta(days=365))
 
 
 def refusal(data: bytes, root: Ed25519PrivateKey, held_version: int = 0) -> TrustError:
@@ -60,7 +68,18 @@ def full_bundle(
             reentry_after_exit=False,
             clock_tolerance_seconds=120,
             stale_grace_seconds=3600,
-            screening={"temperature_max": 375, "declaration": True},
+            screening=ScreeningPolicy(
+                enabled=True,
+                temperature_limit=38.0,
+                temperature_min=35.0,
+                temperature_max=42.0,
+                questions=(Question("cough", "Ho?", "Cough?"), Question("well", "Khỏe?", "Well?", refer_if_yes=False)),
+                declaration_valid_seconds=12 * 3600,
+                certificate_required=True,
+                health=dcc.HealthPolicy(naat_max_hours=48.0, recovery=False),
+                dcc_certificates=(dcc_certificate(now),),
+                retention_days=7,
+            ),
             include_names=True,
         ),
         names={b"\x03" * 16: "Nguyễn Thị Ánh", b"\x04" * 16: "Trần Văn Bình"},
@@ -326,3 +345,60 @@ def test_content_changes_with_what_a_gate_relies_on(
     change: Callable[[TrustBundle], TrustBundle], full_bundle: TrustBundle
 ) -> None:
     assert trust.content(change(full_bundle)) != trust.content(full_bundle)
+
+
+# ---- screening policy: optional, backward compatible, checked ------------------------------------
+
+
+def signed_payload(body: dict[str, object], root: Ed25519PrivateKey) -> bytes:
+    return cose.sign_typed(root, cose.canonical_dumps(body), trust.FORMAT)
+
+
+@pytest.mark.parametrize("screening", ["absent", {}, {"enabled": False, "temperature_limit": 1}])
+def test_a_bundle_without_screening_screens_nothing(
+    bundle: TrustBundle, root_key: Ed25519PrivateKey, screening: object
+) -> None:
+    body = trust._encode(bundle)
+    policy = body["policy"]
+    assert isinstance(policy, dict)
+    if screening == "absent":
+        del policy["screening"]
+    else:
+        policy["screening"] = screening
+    got = verify_bundle(signed_payload(body, root_key), root_key.public_key())
+    assert got.policy.screening == ScreeningPolicy() and not got.policy.screening.enabled
+
+
+def test_screening_off_encodes_as_before(bundle: TrustBundle) -> None:
+    """A bundle that does not screen carries the empty map older gates and bundles had."""
+    assert trust._encode(bundle)["policy"]["screening"] == {}  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("temperature_limit", "37.5"),
+        ("temperature_limit", float("nan")),
+        ("temperature_max", float("inf")),
+        ("temperature_min", True),
+        ("questions", [{"id": "q", "vi": "Ho?"}]),
+        ("declaration_valid_seconds", 1.5),
+        ("dcc_certificates", [b"not a certificate"]),
+        ("dcc_certificates", ["text"]),
+        ("on_failure", "admit"),
+        ("retention_days", None),
+    ],
+)
+def test_hostile_screening_values_are_refused(
+    full_bundle: TrustBundle, root_key: Ed25519PrivateKey, name: str, value: object
+) -> None:
+    body = trust._encode(full_bundle)
+    body["policy"]["screening"][name] = value  # type: ignore[index]
+    assert refusal(signed_payload(body, root_key), root_key).reason is Reason.BUNDLE_INVALID
+
+
+def test_screening_trust_list_reads_the_certificates(full_bundle: TrustBundle, root_key: Ed25519PrivateKey) -> None:
+    got = verify_bundle(sign_bundle(full_bundle, root_key), root_key.public_key())
+    signers = got.policy.screening.trust_list.signers
+    carried = full_bundle.policy.screening.dcc_certificates
+    assert [s.kid for s in signers] == [dcc.kid_of_certificate(c) for c in carried]

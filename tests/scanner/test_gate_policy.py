@@ -8,9 +8,10 @@ from datetime import timedelta
 import pytest
 
 from checkin.core.errors import Reason, Verdict
-from checkin.core.trust import Direction, GatePolicy
+from checkin.core.trust import Direction, GatePolicy, ScreeningPolicy
 from scanner import gate
-from scanner.gate import GateState, decide, decide_manual
+from scanner.gate import GateState, decide, decide_manual, needs_screening, screen
+from scanner.screening import Entry
 from tests.support.gatekit import World, forged
 
 TOLERANCE = timedelta(seconds=GatePolicy().clock_tolerance_seconds)
@@ -155,17 +156,24 @@ def test_hc1_is_unsupported_format(world: World) -> None:
     assert (decision.verdict, decision.reason) == (Verdict.DENY, Reason.UNSUPPORTED_FORMAT)
 
 
-def test_screening_required_refers(world: World) -> None:
-    bundle = world.bundle(policy=GatePolicy(screening={"require_declaration": True}))
-    decision = decide(world.issue(), bundle, GateState(zone="hall"), world.now)
-    assert (decision.verdict, decision.reason, decision.screening) == (
+def test_screening_waits_on_the_operator(world: World) -> None:
+    """decide admits before screening; screen without input refers, with a passing reading admits."""
+    bundle = world.bundle(policy=GatePolicy(screening=ScreeningPolicy(enabled=True)))
+    state = GateState(zone="hall")
+    decision = decide(world.issue(), bundle, state, world.now)
+    assert decision.reason is Reason.ADMITTED and needs_screening(decision, bundle, state)
+    unscreened = screen(decision, bundle, state, world.now, None)
+    assert (unscreened.verdict, unscreened.reason, unscreened.screening) == (
         Verdict.REFER,
         Reason.SCREENING_REQUIRED,
-        "declaration_missing",
+        "incomplete",
     )
-    declared = world.issue(health={1: True})
-    decision = decide(declared, bundle, GateState(zone="hall"), world.now)
-    assert (decision.reason, decision.screening) == (Reason.ADMITTED, "declared")
+    passed = screen(decision, bundle, state, world.now, Entry(temperature="36,6"))
+    assert (passed.verdict, passed.screening) == (Verdict.ADMIT, "passed")
+    assert passed.screening_details is not None and passed.screening_details["temperature"] == "36.6"
+    leaving = GateState(zone="hall", direction=Direction.OUT)
+    assert not needs_screening(decide(world.issue(), bundle, leaving, world.now), bundle, leaving)
+    assert not needs_screening(decision, world.bundle(), state)  # an event that does not screen
 
 
 def test_zone_is_checked_before_passback(world: World) -> None:
