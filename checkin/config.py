@@ -91,6 +91,16 @@ class MailSettings:
         return bool(self.host.strip() and self.sender.strip())
 
 
+@dataclass(frozen=True)
+class ServiceSettings:
+    """How the service is reached: `trusted_proxies` is how many reverse proxies (the TLS proxy the
+    README asks for) stand in front of it; their X-Forwarded-For and X-Forwarded-Proto are then
+    believed for that many hops, so login throttling sees the real client address. Leave it 0 when
+    clients connect directly: a client could otherwise claim any address."""
+
+    trusted_proxies: int = 0
+
+
 MAIL_PASSWORD_ENV = "CHECKIN_MAIL_PASSWORD"  # noqa: S105 - the variable name, not a secret
 
 
@@ -107,6 +117,7 @@ class Config:
     bundle: BundleSettings = field(default_factory=BundleSettings)
     policy: PolicySettings = field(default_factory=PolicySettings)
     mail: MailSettings = field(default_factory=MailSettings)
+    service: ServiceSettings = field(default_factory=ServiceSettings)
 
     @property
     def keys_dir(self) -> Path:
@@ -135,6 +146,7 @@ _SECTIONS = {
     "bundle": BundleSettings,
     "policy": PolicySettings,
     "mail": MailSettings,
+    "service": ServiceSettings,
 }
 _POSITIVE = {"scale", "validity_hours", "port", "timeout_seconds"}
 

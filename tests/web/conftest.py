@@ -27,7 +27,7 @@ from apikit import EVENT_ID, EVENT_NAME, FIXED, ISSUER, PG_SKIP, ZONES, Clock, G
 
 from checkin.config import Config, load  # noqa: E402
 from checkin.keystore import KeyStore  # noqa: E402
-from checkin.store import Store, users  # noqa: E402
+from checkin.store import Store, sessions, users  # noqa: E402
 from checkin.store import devices as stored_devices  # noqa: E402
 from checkin.store import events as stored_events  # noqa: E402
 from checkin.store.events import NewEvent  # noqa: E402
@@ -159,12 +159,11 @@ def login_as(
     would; None logs it out. The login form itself is tested in test_auth.py."""
 
     def login(username: str | None) -> FlaskClient:
+        store: Store = client.application.extensions["checkin.store"]
         with client.session_transaction() as session:
             session.clear()
             if username is not None:
-                moment = int(clock().timestamp())
-                stamp = users.password_stamp(staff_hashes[username])
-                session.update(uid=staff[username], at=moment, seen=moment, pw=stamp)
+                session["sid"] = sessions.start(store, staff[username], clock())
         return client
 
     return login
