@@ -7,7 +7,7 @@ happy). Time is never read from the machine: tests pass `now` to verify().
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,12 +16,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from checkin.core import cose
 from checkin.core.credential import Credential, sign
 from checkin.core.trust import BundleKey, EventInfo, GatePolicy, KeyStatus, TrustBundle
+from tests.support import world
+from tests.support.world import EVENT_ID, HANOI, ISSUER, NOW, ZONES
 
-HANOI = timezone(timedelta(hours=7))
-NOW = datetime(2022, 3, 26, 9, 0, tzinfo=HANOI)
-ISSUER = "hd-stttt"
-EVENT_ID = "cds2022"
-ZONES = ("hall", "vip", "press")
 KEY_NOT_BEFORE = NOW - timedelta(days=60)
 
 
@@ -112,19 +109,7 @@ def make_credential(now: datetime) -> Callable[..., Credential]:
     """Credential.create with plausible defaults valid at `now`; keyword arguments override them."""
 
     def make(**overrides: Any) -> Credential:
-        fields: dict[str, Any] = {
-            "issuer": ISSUER,
-            "event_id": EVENT_ID,
-            "name": "Nguyễn Văn An",
-            "organisation": "Sở Thông tin và Truyền thông",
-            "category": "delegate",
-            "zones": ("hall", "vip"),
-            "issued_at": now - timedelta(days=1),
-            "not_before": now - timedelta(hours=1),
-            "expires_at": now + timedelta(hours=12),
-        }
-        fields.update(overrides)
-        return Credential.create(**fields)
+        return world.credential(now, **overrides)
 
     return make
 

@@ -13,7 +13,7 @@ import pytest
 
 from checkin.core import chain, seal
 from scanner.journal import Journal
-from tests.scanner.gatekit import World, forged, json_lines, run_gate
+from tests.support.gatekit import World, forged, json_lines, run_gate
 
 NOW = "2022-03-26T09:00"
 
@@ -47,8 +47,10 @@ def rechain(db: sqlite3.Connection, start: int, change: dict[str, str]) -> None:
             content.update(change)
         new = chain.append(prev, **content)
         new = replace(new, seal=row.seal)  # the old seals: the thief cannot make new ones
-        db.execute("UPDATE rows SET hash = ?, prev_hash = ?, verdict = ?, reason = ? WHERE seq = ?",
-                   (new.hash, new.prev_hash, new.verdict, new.reason, new.seq))
+        db.execute(
+            "UPDATE rows SET hash = ?, prev_hash = ?, verdict = ?, reason = ? WHERE seq = ?",
+            (new.hash, new.prev_hash, new.verdict, new.reason, new.seq),
+        )
         prev = new
     db.execute("DELETE FROM checkpoints")
 

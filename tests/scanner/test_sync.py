@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gatekit import Clock, ContractService, World, running
 
 from checkin.core import chain
 from checkin.core.errors import Reason, TrustError
@@ -19,6 +18,7 @@ from scanner.journal import Journal
 from scanner.runner import Gate
 from scanner.settings import Settings
 from scanner.sync import Syncer, SyncError
+from tests.support.gatekit import Clock, ContractService, World, running
 
 
 @pytest.fixture
@@ -221,7 +221,7 @@ def test_revoked_device(data: GateData, service: ContractService, clock: Clock) 
 
 
 def test_usb_gate_has_no_server(tmp_path: Path, world: World, clock: Clock) -> None:
-    from gatekit import enrol_usb
+    from tests.support.gatekit import enrol_usb
 
     data = enrol_usb(tmp_path / "usb", world)
     gate_sync = Syncer(data, clock=clock)

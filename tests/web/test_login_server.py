@@ -16,11 +16,10 @@ from datetime import UTC, datetime
 from http.cookies import SimpleCookie
 from pathlib import Path
 
-from test_api_server import free_port, wait_for_line
-
 from checkin.config import Config
 from checkin.store import Store, users
 from checkin.store.users import Role
+from tests.support.server import free_port, wait_for_line
 
 PASSWORD = "plum rain over the old harbour"
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
