@@ -125,6 +125,16 @@ class ScreeningSettings:
     questions: tuple[QuestionSettings, ...] = ()
 
 
+@dataclass(frozen=True)
+class ServiceSettings:
+    """How the service is reached: `trusted_proxies` is how many reverse proxies (the TLS proxy the
+    README asks for) stand in front of it; their X-Forwarded-For and X-Forwarded-Proto are then
+    believed for that many hops, so login throttling sees the real client address. Leave it 0 when
+    clients connect directly: a client could otherwise claim any address."""
+
+    trusted_proxies: int = 0
+
+
 MAIL_PASSWORD_ENV = "CHECKIN_MAIL_PASSWORD"  # noqa: S105 - the variable name, not a secret
 
 
@@ -142,6 +152,7 @@ class Config:
     policy: PolicySettings = field(default_factory=PolicySettings)
     mail: MailSettings = field(default_factory=MailSettings)
     screening: ScreeningSettings = field(default_factory=ScreeningSettings)
+    service: ServiceSettings = field(default_factory=ServiceSettings)
 
     @property
     def keys_dir(self) -> Path:
@@ -171,6 +182,7 @@ _SECTIONS = {
     "policy": PolicySettings,
     "mail": MailSettings,
     "screening": ScreeningSettings,
+    "service": ServiceSettings,
 }
 _POSITIVE = {"scale", "validity_hours", "port", "timeout_seconds", "declaration_valid_hours", "retention_days"}
 

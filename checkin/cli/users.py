@@ -64,11 +64,28 @@ def user_add(ctx: Context, name: str, role: str, generate: bool) -> None:
 @user.command("list")
 @pass_ctx
 def user_list(ctx: Context) -> None:
-    """Show every user: name, role, state."""
+    """Show every user: name, role, state, live sessions."""
+    from checkin.store import sessions
     from checkin.store import users as stored
 
     cfg = ctx.config()
-    now = ctx.now(cfg)
-    for row in stored.users(ctx.store(cfg)):
-        state = "disabled" if not row.active else "locked" if stored.is_locked(row, now) else "active"
-        click.echo(f"{row.username:24} {row.role:10} {state}")
+    now, store = ctx.now(cfg), ctx.store(cfg)
+    for row in stored.users(store):
+        state = "active" if row.active else "disabled"
+        click.echo(f"{row.username:24} {row.role:10} {state:9} {sessions.live_count(store, row.id, now)} sessions")
+
+
+@user.command("logout-all")
+@click.argument("name")
+@pass_ctx
+def user_logout_all(ctx: Context, name: str) -> None:
+    """End every session of a user at once (a lost phone, a password seen by someone else)."""
+    from checkin.store import users as stored
+
+    cfg = ctx.config()
+    store = ctx.store(cfg)
+    found = stored.user_by_name(store, name)
+    if found is None:
+        raise InputError(f"no user {name!r}", Reason.NOT_FOUND)
+    ended = stored.log_out_everywhere(store, found.id, ctx.now(cfg), actor="cli")
+    click.echo(f"{ended} sessions of {found.username} ended")

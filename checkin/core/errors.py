@@ -83,7 +83,6 @@ class Reason(StrEnum):
     NO_CODE_FOUND = "no_code_found"
     # people, sessions and delivery (the admin pages and `checkin user`)
     LOGIN_FAILED = "login_failed"
-    ACCOUNT_LOCKED = "account_locked"
     TOO_MANY_ATTEMPTS = "too_many_attempts"
     FORBIDDEN = "forbidden"
     FORM_EXPIRED = "form_expired"
@@ -166,7 +165,6 @@ MESSAGES: dict[Reason, str] = {
     Reason.IMAGE_TOO_LARGE: N_("The image has too many pixels to decode"),
     Reason.NO_CODE_FOUND: N_("No QR code found in the image"),
     Reason.LOGIN_FAILED: N_("Wrong user name or password"),
-    Reason.ACCOUNT_LOCKED: N_("The account is locked for a while after too many wrong passwords"),
     Reason.TOO_MANY_ATTEMPTS: N_("Too many attempts: wait, then try again"),
     Reason.FORBIDDEN: N_("Your role does not allow this"),
     Reason.FORM_EXPIRED: N_("The form has expired or is invalid: reload the page and try again"),

@@ -2,7 +2,7 @@
 
 - `engine`: `Store` (engine, read and write sessions, the SQLite writer queue, migrations)
 - `models`: the tables, and the states their status columns take
-- `events`, `guests` (and their credentials), `devices`, `users`, `tokens`, `actions` (the admin
+- `events`, `guests` (and their credentials), `devices`, `users`, `sessions`, `throttle`, `tokens`, `actions` (the admin
   action log), `journal` (gate uploads), `reports` (counts, entries, badges, alerts)
 """
 
@@ -21,7 +21,9 @@ from checkin.store.models import (
     Event,
     Guest,
     IssuedCredential,
+    LoginThrottle,
     Scan,
+    StaffSession,
     User,
     Zone,
 )
@@ -38,7 +40,9 @@ __all__ = [
     "Event",
     "Guest",
     "IssuedCredential",
+    "LoginThrottle",
     "Scan",
+    "StaffSession",
     "Store",
     "User",
     "Zone",

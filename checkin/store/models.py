@@ -233,8 +233,31 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     created: Mapped[datetime] = mapped_column(UtcDateTime)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class StaffSession(Base):
+    """A login: the cookie holds only its random id, kept here as a SHA-256, so ending it here ends
+    it everywhere at once (logout, a password change, a disabled user, "log out everywhere")."""
+
+    __tablename__ = "staff_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class LoginThrottle(Base):
+    """Login attempts counted per key (an address, or an address and a user name), shared by every
+    worker and instance; the key is a SHA-256, so the table holds neither addresses nor names."""
+
+    __tablename__ = "login_throttles"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_attempt: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    wait_until: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class AdminAction(Base):

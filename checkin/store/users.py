@@ -1,4 +1,4 @@
-"""Staff users: passwords, roles, lockout.
+"""Staff users: passwords (length and strength by zxcvbn), roles, ending their sessions.
 
 Time is always a parameter. Passwords are hashed with argon2id (RFC 9106 low-memory profile,
 argon2-cffi's defaults); a hash never leaves this module except into the users table.
@@ -6,11 +6,10 @@ argon2-cffi's defaults); a hash never leaves this module except into the users t
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
 from argon2 import PasswordHasher
@@ -19,15 +18,19 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from checkin.core.errors import InputError, Reason
+from checkin.core.errors import N_, InputError, Reason
+from checkin.store import sessions
 from checkin.store.actions import record_action
 from checkin.store.engine import Store
 from checkin.store.models import User
 
-LOCK_AFTER_FAILURES = 5
-LOCK_FOR = timedelta(minutes=15)
 MIN_PASSWORD = 12
 MAX_PASSWORD = 256  # argon2 hashes anything, but a megabyte "password" is a denial of service
+# zxcvbn's score (0-4): 3 is "safely unguessable: moderate protection from offline slow-hash
+# attacks" (about 10^8 guesses or more), which common passwords, keyboard runs and a word plus a
+# few digits (password1234) do not reach.
+MIN_SCORE = 3
+_ZXCVBN_MAX = 72  # zxcvbn refuses longer input; a longer password is judged by its first 72
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 # no 0/o, 1/l/i: generated secrets are read aloud and typed by hand
 _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
@@ -51,13 +54,24 @@ def generate_secret(groups: int = 4, size: int = 5) -> str:
 
 
 def check_password(password: str, username: str) -> None:
-    """Refuse a password that is too short, too long, or built from the user name."""
+    """Refuse a password that is too short, too long, common or otherwise easy to guess (zxcvbn
+    score below MIN_SCORE), or built from the user name."""
+    from zxcvbn import zxcvbn  # type: ignore[import-untyped]  # its dictionaries take a moment to load: only where passwords are set
+
     if len(password) < MIN_PASSWORD:
-        raise InputError(f"the password must have at least {MIN_PASSWORD} characters", Reason.WEAK_PASSWORD)
+        raise InputError(
+            N_("the password must have at least %(min)d characters"), Reason.WEAK_PASSWORD, min=MIN_PASSWORD
+        )
     if len(password) > MAX_PASSWORD:
-        raise InputError(f"the password must have at most {MAX_PASSWORD} characters", Reason.WEAK_PASSWORD)
-    if len(set(password)) < 5 or username.lower() in password.lower():
-        raise InputError("the password is too easy to guess", Reason.WEAK_PASSWORD)
+        raise InputError(
+            N_("the password must have at most %(max)d characters"), Reason.WEAK_PASSWORD, max=MAX_PASSWORD
+        )
+    easy = len(set(password)) < 5 or username.lower() in password.lower()
+    if easy or zxcvbn(password[:_ZXCVBN_MAX], user_inputs=[username])["score"] < MIN_SCORE:
+        raise InputError(
+            N_("the password is too easy to guess; a few unrelated words make a good one"),
+            Reason.WEAK_PASSWORD,
+        )
 
 
 def hash_password(password: str) -> str:
@@ -76,11 +90,6 @@ def password_matches(stored_hash: str, password: str) -> bool:
 def needs_rehash(stored_hash: str) -> bool:
     """True when the hash was made with weaker parameters than today's."""
     return _hasher.check_needs_rehash(stored_hash)
-
-
-def password_stamp(stored_hash: str) -> str:
-    """A short digest of the hash, kept in the session so a password change ends old sessions."""
-    return hashlib.sha256(stored_hash.encode()).hexdigest()[:16]
 
 
 _DUMMY_HASH: list[str] = []
@@ -139,38 +148,27 @@ def users(store: Store) -> Sequence[User]:
         return s.scalars(select(User).order_by(User.username)).all()
 
 
-def is_locked(user: User, now: datetime) -> bool:
-    """True while a lockout runs."""
-    return user.locked_until is not None and now < user.locked_until
-
-
-def record_failed_login(store: Store, user_id: int, now: datetime) -> User:
-    """Count a wrong password; the fifth in a row locks the account for LOCK_FOR."""
-    with store.writing() as s:
-        user = s.get(User, user_id, with_for_update=True)
-        if user is None:
-            raise InputError(f"no user {user_id}", Reason.NOT_FOUND)
-        if user.locked_until is not None and now >= user.locked_until:
-            user.failed_logins, user.locked_until = 0, None  # the last lockout ran out: a fresh count
-        if not is_locked(user, now):
-            user.failed_logins += 1
-            if user.failed_logins >= LOCK_AFTER_FAILURES:
-                user.locked_until = now + LOCK_FOR
-                record_action(s, user.username, "user.locked", user.username, f"{user.failed_logins} failures", now)
-        return user
-
-
 def record_login(store: Store, user_id: int, password: str, now: datetime) -> User:
-    """A good login: clear the failure count, and rehash if the parameters grew since."""
+    """A good login: log it, and rehash if the parameters grew since."""
     with store.writing() as s:
         user = s.get(User, user_id, with_for_update=True)
         if user is None:
             raise InputError(f"no user {user_id}", Reason.NOT_FOUND)
-        user.failed_logins, user.locked_until = 0, None
         if needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
         record_action(s, user.username, "user.login", user.username, "", now)
         return user
+
+
+def log_out_everywhere(store: Store, user_id: int, now: datetime, *, actor: str) -> int:
+    """End every session of this user at once; how many were live."""
+    with store.writing() as s:
+        user = s.get(User, user_id, with_for_update=True)
+        if user is None:
+            raise InputError(f"no user {user_id}", Reason.NOT_FOUND)
+        ended = sessions.end_all(s, user.id, now)
+        record_action(s, actor, "user.logout_all", user.username, f"{ended} sessions", now)
+        return ended
 
 
 def update_user(
@@ -181,10 +179,10 @@ def update_user(
     actor: str,
     role: Role | None = None,
     active: bool | None = None,
-    unlock: bool = False,
     password: str | None = None,
 ) -> User:
-    """Change a user's role, active flag, lockout or password, and log what changed."""
+    """Change a user's role, active flag or password, and log what changed; disabling a user or
+    changing the password ends the user's sessions at once."""
     with store.writing() as s:
         user = s.get(User, user_id, with_for_update=True)
         if user is None:
@@ -196,13 +194,12 @@ def update_user(
         if active is not None and active != user.active:
             changes.append(("user.enable" if active else "user.disable", ""))
             user.active = active
-        if unlock and (user.locked_until is not None or user.failed_logins):
-            changes.append(("user.unlock", f"after {user.failed_logins} failures"))
-            user.failed_logins, user.locked_until = 0, None
         if password is not None:
             check_password(password, user.username)
             changes.append(("user.password", ""))
             user.password_hash = hash_password(password)
+        if password is not None or active is False:
+            sessions.end_all(s, user.id, now)
         if role is not None or active is not None:
             _keep_an_admin(s)
         for action, detail in changes:

@@ -1,5 +1,5 @@
 """The signing service's Flask app: `create_app(config)` does all the wiring (store, issuing key,
-root key, CSRF, the login limiter, languages, security headers, error answers) and registers the
+root key, CSRF, the trusted proxies, languages, security headers, error answers) and registers the
 blueprints, which only add routes.
 
 Time comes from `app.config["CLOCK"]` (a callable returning an aware UTC datetime), so tests
@@ -22,6 +22,7 @@ from typing import Any, cast
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask, abort, redirect, request, url_for
 from flask_wtf.csrf import CSRFProtect  # type: ignore[import-untyped]
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
 from checkin import files
@@ -88,7 +89,9 @@ def create_app(cfg: Config, test_config: Mapping[str, Any] | None = None) -> Fla
     root_key = _root_key(cfg, cast(Ed25519PrivateKey | None, app.config.pop(ROOT_KEY_CONFIG, None)))
     if root_key is not None:
         app.extensions[BUNDLES] = BundleService(cfg, store, root_key)
-    app.extensions[auth.LIMITER] = auth.FailureLimiter(auth.ADDRESS_FAILURES, auth.ADDRESS_WINDOW)
+    hops = cfg.service.trusted_proxies
+    if hops:  # the client's own address and scheme, as the named number of proxies saw them
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     csrf = CSRFProtect(app)
     csrf.exempt(api.bp)  # gates and registration systems send bearer tokens, not cookies

@@ -665,7 +665,8 @@ def _user_or_404(user_id: int) -> Any:
 @bp.route("/users/<int:user_id>", methods=["POST"])
 @allow(ADMIN_ONLY)
 def user_change(user_id: int) -> ResponseReturnValue:
-    """Change a user: role, enable or disable, unlock, or a new generated password (shown once)."""
+    """Change a user: role, enable or disable, or a new generated password (shown once); disabling
+    and a new password end the user's sessions at once."""
     user = _user_or_404(user_id)
     action = _form("action")
     password: str | None = None
@@ -676,11 +677,9 @@ def user_change(user_id: int) -> ResponseReturnValue:
             stored_users.update_user(store(), user_id, now(), actor=_actor(), role=Role(_form("role")))
         elif action in ("enable", "disable"):
             stored_users.update_user(store(), user_id, now(), actor=_actor(), active=action == "enable")
-        elif action == "unlock":
-            stored_users.update_user(store(), user_id, now(), actor=_actor(), unlock=True)
         elif action == "password":
             password = stored_users.generate_secret()
-            stored_users.update_user(store(), user_id, now(), actor=_actor(), password=password, unlock=True)
+            stored_users.update_user(store(), user_id, now(), actor=_actor(), password=password)
         else:
             return _users_page({"action": _("Unknown action.")}, {"username": "", "role": ""}, status=400)
     except InputError as exc:

@@ -1,28 +1,31 @@
-"""Staff in the admin pages: login, sessions, roles, CSRF, rate limiting and lockout.
+"""Staff in the admin pages: login, server-side sessions, roles, CSRF, login throttling.
 
 Deny by default: the admin blueprint's `guard` runs before every view; a view opens only to the
 roles it names with `@allow(...)` (or to everyone with `@public`), so a view that forgets to say
-is closed. Sessions are Flask's signed cookies (HttpOnly, SameSite=Lax, Secure outside tests)
-holding the user id, the login time and a stamp of the password hash: a password change, a
-disabled account or twelve hours end them. Every form carries a CSRF token (Flask-WTF); the
-/api/v1 blueprint is exempt because gates authenticate with bearer tokens, not cookies.
+is closed. The session cookie (Flask's signed cookie: HttpOnly, SameSite=Lax, Secure outside
+tests) holds only a random session id; the session itself lives in the database
+(`checkin.store.sessions`), so logout, a password change, a disabled user and "log out
+everywhere" end it at once, for every copy of the cookie. Every form carries a CSRF token
+(Flask-WTF); the /api/v1 blueprint is exempt because gates authenticate with bearer tokens.
+
+Logins are throttled in the database (`checkin.store.throttle`), shared by every worker: by client
+address and by (address, name), with growing waits, never a lock on an account. An unknown name, a
+wrong password, a disabled user and a throttled attempt get the same answer after the same work
+(one argon2 verification), so the answer tells nobody which names exist.
 """
 
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
-from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
     abort,
     current_app,
+    flash,
     g,
     redirect,
     render_template,
@@ -32,12 +35,13 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
-from checkin.core.errors import Reason
-from checkin.store import users
+from checkin.core.errors import InputError, Reason
+from checkin.store import sessions, throttle, users
 from checkin.store.actions import log_action
+from checkin.store.models import User
 from checkin.store.users import Role
-from checkin.web.context import config, now, store
-from checkin.web.i18n import LANGUAGES, gettext, message
+from checkin.web.context import now, store
+from checkin.web.i18n import LANGUAGES, describe, gettext, message
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,15 +49,8 @@ EVERYONE = frozenset(Role)
 REGISTRATION = frozenset({Role.ADMIN, Role.REGISTRAR})
 ADMIN_ONLY = frozenset({Role.ADMIN})
 
-SESSION_MAX_AGE = timedelta(hours=12)
-SESSION_IDLE = timedelta(hours=2)
-# Failed logins from one address before it must wait: catches one address trying many user names,
-# which the per-user lockout cannot see. Generous, so one office behind one NAT is not shut out.
-ADDRESS_FAILURES = 30
-ADDRESS_WINDOW = timedelta(minutes=15)
-LIMITER = "checkin.login_limiter"
-# Addresses the limiter remembers at most: far more than one event's offices, and about a megabyte.
-MAX_ADDRESSES = 10_000
+SESSION_MAX_AGE = sessions.MAX_AGE
+SESSION_ID = "sid"  # the one key of the cookie that says who is logged in
 
 
 @dataclass(frozen=True)
@@ -92,67 +89,17 @@ def can(roles: frozenset[Role]) -> bool:
     return user is not None and user.role in roles
 
 
-class FailureLimiter:
-    """Failed logins per client address in a sliding window; thread-safe, time from the caller.
-
-    Memory is bounded: at most `max_addresses` addresses are kept, the one failing longest ago
-    forgotten first, and an address whose failures all left the window is dropped when touched.
-    """
-
-    def __init__(self, limit: int, window: timedelta, max_addresses: int = MAX_ADDRESSES) -> None:
-        self.limit, self.window, self.max_addresses = limit, window, max_addresses
-        self._failures: OrderedDict[str, deque[datetime]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._failures)
-
-    def _recent(self, address: str, now: datetime) -> deque[datetime]:
-        times = self._failures.get(address)
-        if times is None:
-            return deque()
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        if not times:
-            del self._failures[address]
-        return times
-
-    def blocked(self, address: str, now: datetime) -> bool:
-        """True when this address failed too often lately."""
-        with self._lock:
-            return len(self._recent(address, now)) >= self.limit
-
-    def fail(self, address: str, now: datetime) -> None:
-        """Count one failure."""
-        with self._lock:
-            times = self._recent(address, now)
-            times.append(now)
-            self._failures[address] = times
-            self._failures.move_to_end(address)
-            while len(self._failures) > self.max_addresses:
-                self._failures.popitem(last=False)
-
-
-def _stamp(moment: datetime) -> int:
-    return int(moment.timestamp())
-
-
 def _session_user() -> StaffUser | None:
-    uid, at, seen, stamp = (session.get(k) for k in ("uid", "at", "seen", "pw"))
-    if not isinstance(uid, int) or not isinstance(at, int) or not isinstance(seen, int):
+    secret = session.get(SESSION_ID)
+    if not isinstance(secret, str):
         return None
-    moment = _stamp(now())
-    if moment - at > SESSION_MAX_AGE.total_seconds() or moment - seen > SESSION_IDLE.total_seconds():
+    live = sessions.find(store(), secret, now())
+    if live is None:
         _end_session()
         session["expired"] = True  # the login page says why it is shown
         return None
-    user = users.user_by_id(store(), uid)
-    if user is None or not user.active or stamp != users.password_stamp(user.password_hash):
-        _end_session()
-        return None
-    if moment - seen >= 60:  # rewrite the cookie at most once a minute
-        session["seen"] = moment
-    return StaffUser(user.id, user.username, Role(user.role))
+    g.checkin_session_id = live.id
+    return StaffUser(live.user_id, live.username, Role(live.role))
 
 
 def _end_session() -> None:
@@ -160,6 +107,11 @@ def _end_session() -> None:
     session.clear()
     if chosen in LANGUAGES:
         session["lang"] = chosen
+
+
+def _start_session(user_id: int) -> None:
+    _end_session()  # a fresh cookie: nothing from before the login carries over (fixation)
+    session[SESSION_ID] = sessions.start(store(), user_id, now())
 
 
 def guard() -> ResponseReturnValue | None:
@@ -199,13 +151,32 @@ def showing() -> bool:
     return request.method in ("GET", "HEAD")
 
 
-def _local(moment: datetime) -> str:
-    return moment.astimezone(ZoneInfo(config().deployment.timezone)).strftime("%H:%M %d/%m/%Y")
+def _client_address() -> str:
+    # behind [service] trusted_proxies, ProxyFix has already put the client's own address here
+    return request.remote_addr or "unknown"
+
+
+def check_password_throttled(username: str, password: str) -> User | None:
+    """The active user whose password this is, or None; counted against the client's address and
+    (address, name) budgets first. Every refusal (throttled, unknown, disabled, wrong) does the
+    same work, one argon2 verification, and looks the same to the caller."""
+    moment = now()
+    budgets = throttle.login_budgets(_client_address(), username.strip().lower())
+    allowed = throttle.claim(store(), budgets, moment)
+    user = users.user_by_name(store(), username)
+    real = allowed and user is not None and user.active and len(password) <= users.MAX_PASSWORD
+    if not real or user is None:
+        users.burn_verification(password[: users.MAX_PASSWORD])
+        return None
+    if not users.password_matches(user.password_hash, password):
+        return None
+    throttle.give_back(store(), budgets, moment, forget=budgets[1])
+    return user
 
 
 @public
 def login() -> ResponseReturnValue:
-    """The login form; a POST checks the password, with lockout and an address limit."""
+    """The login form; a POST checks the password, throttled per address and per (address, name)."""
     if showing():
         if g.checkin_user is not None:
             return redirect(safe_next(request.args.get("next")))
@@ -220,45 +191,62 @@ def login() -> ResponseReturnValue:
         errors["password"] = gettext("Enter your password.")
     if errors:
         return render_template("admin/login.html", errors=errors, username=username), 400
-    moment = now()
-    limiter = cast(FailureLimiter, current_app.extensions[LIMITER])
-    address = request.remote_addr or "unknown"
-    if limiter.blocked(address, moment):
-        return _refuse(username, message(Reason.TOO_MANY_ATTEMPTS), 429)
-    user = users.user_by_name(store(), username)
-    if user is None or not user.active:
-        users.burn_verification(password)
-        limiter.fail(address, moment)
-        return _refuse(username, message(Reason.LOGIN_FAILED), 401)
-    if users.is_locked(user, moment):
-        return _refuse_locked(username, user.locked_until)
-    if not users.password_matches(user.password_hash, password):
-        limiter.fail(address, moment)
-        user = users.record_failed_login(store(), user.id, moment)
-        if users.is_locked(user, moment):
-            return _refuse_locked(username, user.locked_until)
-        return _refuse(username, message(Reason.LOGIN_FAILED), 401)
-    user = users.record_login(store(), user.id, password, moment)
-    _end_session()  # a fresh session: nothing from before the login carries over (fixation)
-    stamp = _stamp(moment)
-    session.update(uid=user.id, at=stamp, seen=stamp, pw=users.password_stamp(user.password_hash))
+    user = check_password_throttled(username, password)
+    if user is None:
+        failure = message(Reason.LOGIN_FAILED)
+        return render_template("admin/login.html", errors={}, failure=failure, username=username), 401
+    users.record_login(store(), user.id, password, now())
+    _start_session(user.id)
     return redirect(safe_next(request.args.get("next")))
-
-
-def _refuse(username: str, text: str, status: int) -> ResponseReturnValue:
-    return render_template("admin/login.html", errors={}, failure=text, username=username), status
-
-
-def _refuse_locked(username: str, until: datetime | None) -> ResponseReturnValue:
-    reason = message(Reason.ACCOUNT_LOCKED)
-    text = gettext("%(reason)s. Try again after %(time)s.", reason=reason, time=_local(until)) if until else reason
-    return _refuse(username, text, 423)
 
 
 @allow(EVERYONE)
 def logout() -> ResponseReturnValue:
-    """End the session (POST, so another site cannot log people out)."""
+    """End the session here and in the database (POST, so another site cannot log people out)."""
     log_action(store(), current_user().username, "user.logout", current_user().username, "", now())
+    sessions.end(store(), cast(int, g.checkin_session_id), now())
+    _end_session()
+    return redirect(url_for("admin.login"))
+
+
+def _account_page(errors: dict[str, str], status: int = 200) -> ResponseReturnValue:
+    live = sessions.live_count(store(), current_user().id, now())
+    return render_template("admin/account.html", errors=errors, live_sessions=live), status
+
+
+@allow(EVERYONE)
+def account() -> ResponseReturnValue:
+    """The user's own account: change the password, log out everywhere."""
+    return _account_page({})
+
+
+@allow(EVERYONE)
+def change_password() -> ResponseReturnValue:
+    """Change one's own password (the current one first); every other session ends, this browser
+    gets a fresh one."""
+    me = current_user()
+    current, new, repeat = (request.form.get(k, "") for k in ("current", "new", "repeat"))
+    errors: dict[str, str] = {}
+    if not current or check_password_throttled(me.username, current) is None:
+        errors["current"] = message(Reason.LOGIN_FAILED)
+    elif new != repeat:
+        errors["repeat"] = gettext("The two passwords differ.")
+    else:
+        try:
+            users.update_user(store(), me.id, now(), actor=me.username, password=new)
+        except InputError as exc:
+            errors["new"] = describe(exc)
+    if errors:
+        return _account_page(errors, 400)
+    _start_session(me.id)
+    flash(gettext("Password changed. Your other sessions have ended."), "ok")
+    return redirect(url_for("admin.account"), 303)
+
+
+@allow(EVERYONE)
+def logout_everywhere() -> ResponseReturnValue:
+    """End every session of the user, this one too (a lost phone, a shared computer)."""
+    users.log_out_everywhere(store(), current_user().id, now(), actor=current_user().username)
     _end_session()
     return redirect(url_for("admin.login"))
 
@@ -273,9 +261,12 @@ def switch_language(code: str) -> ResponseReturnValue:
 
 
 def install(bp: Blueprint) -> None:
-    """Put login, logout, the language switch and the guard on the admin blueprint."""
+    """Put login, logout, the account page, the language switch and the guard on the admin blueprint."""
     bp.add_url_rule("/login", view_func=login, methods=["GET", "POST"])
     bp.add_url_rule("/logout", view_func=logout, methods=["POST"])
+    bp.add_url_rule("/account", view_func=account)
+    bp.add_url_rule("/account/password", view_func=change_password, methods=["POST"])
+    bp.add_url_rule("/account/logout-all", view_func=logout_everywhere, methods=["POST"])
     bp.add_url_rule("/lang/<code>", view_func=switch_language)
     bp.before_request(guard)
 

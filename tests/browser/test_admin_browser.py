@@ -175,6 +175,17 @@ def test_registrar_and_admin_in_the_browser(site: Any, browser: Any, screens: An
         assert "credential.revoke" in log and "Khách báo mất thẻ" in log
         assert code not in page.content()  # one-time codes never reach the log
 
+        # the account page, from the user name in the top bar: a common password is refused
+        page.locator("a.who").click()
+        assert page.locator("h1").inner_text() == "Tài khoản của bạn"
+        page.fill("#f-current", site.admin_password)
+        page.fill("#f-new", "password1234")
+        page.fill("#f-repeat", "password1234")
+        submit(page, "Đổi mật khẩu")
+        assert "Mật khẩu quá ngắn hoặc quá dễ đoán" in page.locator('.error[data-field="new"]').inner_text()
+        screens.take(page, "account-weak-password")
+        page.get_by_role("link", name="Nhật ký thao tác").click()
+
         # English by choice, kept in the session
         page.get_by_role("link", name="English").click()
         assert page.locator("h1").inner_text() == "Activity log"

@@ -20,7 +20,7 @@ from flask.testing import FlaskClient
 
 from checkin.config import Config, load
 from checkin.keystore import KeyStore
-from checkin.store import Store, users
+from checkin.store import Store, sessions, users
 from checkin.store import devices as stored_devices
 from checkin.store import events as stored_events
 from checkin.store.events import NewEvent
@@ -154,12 +154,11 @@ def login_as(
     would; None logs it out. The login form itself is tested in test_auth.py."""
 
     def login(username: str | None) -> FlaskClient:
+        store: Store = client.application.extensions["checkin.store"]
         with client.session_transaction() as session:
             session.clear()
             if username is not None:
-                moment = int(clock().timestamp())
-                stamp = users.password_stamp(staff_hashes[username])
-                session.update(uid=staff[username], at=moment, seen=moment, pw=stamp)
+                session["sid"] = sessions.start(store, staff[username], clock())
         return client
 
     return login

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from checkin.config import Config
 from checkin.keystore import KeyStore
 from checkin.services import issuing
-from checkin.store import Store, users
+from checkin.store import Store, sessions, users
 from checkin.store import actions as stored_actions
 from checkin.store import devices as stored_devices
 from checkin.store import events as stored_events
@@ -523,10 +523,7 @@ def test_without_the_issuing_key_the_pages_say_so(
     try:
         client = app.test_client()
         with client.session_transaction() as session:
-            moment = int(clock().timestamp())
-            user = users.user_by_id(app.extensions["checkin.store"], staff["registrar"])
-            assert user is not None
-            session.update(uid=user.id, at=moment, seen=moment, pw=users.password_stamp(user.password_hash))
+            session["sid"] = sessions.start(app.extensions["checkin.store"], staff["registrar"], clock())
         page = client.get(f"/admin/events/{EVENT}").text
         assert "Hiện chưa cấp được mã." in page and "CHECKIN_KEY_PASSPHRASE" in page
         stored_guests.add_guests(
@@ -573,24 +570,24 @@ def test_users_page_changes_and_keeps_an_admin(
     login_as: Callable[[str | None], FlaskClient], store: Store, staff: dict[str, int], clock: Any
 ) -> None:
     client = login_as("admin")
-    for _ in range(5):
-        users.record_failed_login(store, staff["registrar"], clock())
-    assert "Bị khóa đến" in client.get("/admin/users").text
-    client.post(f"/admin/users/{staff['registrar']}", data={"action": "unlock", "csrf_token": token(client)})
-    registrar = users.user_by_id(store, staff["registrar"])
-    assert registrar is not None and registrar.locked_until is None and registrar.failed_logins == 0
+    for name in ("registrar", "officer"):
+        sessions.start(store, staff[name], clock())
+    assert sessions.live_count(store, staff["registrar"], clock()) == 1
+    reset = client.post(f"/admin/users/{staff['registrar']}", data={"action": "password", "csrf_token": token(client)})
+    assert reset.status_code == 200 and '<p class="secret">' in reset.text
+    assert sessions.live_count(store, staff["registrar"], clock()) == 0  # a new password ends them at once
     client.post(f"/admin/users/{staff['officer']}", data={"action": "disable", "csrf_token": token(client)})
     officer = users.user_by_id(store, staff["officer"])
     assert officer is not None and not officer.active
-    reset = client.post(f"/admin/users/{staff['officer']}", data={"action": "password", "csrf_token": token(client)})
-    assert reset.status_code == 200 and '<p class="secret">' in reset.text
+    assert sessions.live_count(store, staff["officer"], clock()) == 0  # and so does disabling
+    assert sessions.live_count(store, staff["admin"], clock()) == 1
     # the last active administrator cannot demote or disable themselves
     for data in ({"action": "role", "role": "officer"}, {"action": "disable"}):
         refused = client.post(f"/admin/users/{staff['admin']}", data={**data, "csrf_token": token(client)})
         assert refused.status_code == 303
     admin = users.user_by_id(store, staff["admin"])
     assert admin is not None and admin.role == "admin" and admin.active
-    assert [a.action for a in stored_actions.actions(store)][:3] == ["user.password", "user.disable", "user.unlock"]
+    assert [a.action for a in stored_actions.actions(store)][:2] == ["user.disable", "user.password"]
 
 
 def test_every_change_is_in_the_activity_log(
