@@ -525,7 +525,7 @@ def test_without_the_issuing_key_the_pages_say_so(
         with client.session_transaction() as session:
             session["sid"] = sessions.start(app.extensions["checkin.store"], staff["registrar"], clock())
         page = client.get(f"/admin/events/{EVENT}").text
-        assert "Hiện chưa cấp được mã." in page and "CHECKIN_KEY_PASSPHRASE" in page
+        assert "Hiện chưa cấp được mã." in page and "--passphrase-file" in page
         stored_guests.add_guests(
             app.extensions["checkin.store"], EVENT, [GuestRow(0, "An", "", "", ("hall",), "")], clock(), actor="test"
         )
