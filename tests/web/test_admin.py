@@ -603,9 +603,11 @@ def test_every_change_is_in_the_activity_log(
     )
     client.post(f"/admin/credentials/{world.cti}/revoke", data={"reason": "đổi khu vực", "csrf_token": token(client)})
     log = client.get("/admin/log").text
-    for action in ("guest.update", "credential.revoke"):
-        assert action in log
-    assert "organisation, category, zones, email" in log  # what changed, not the values
+    for action, words in (("guest.update", "Sửa thông tin khách"), ("credential.revoke", "Thu hồi mã")):
+        assert f'title="{action}">{words}<' in log  # worded, the code kept for whoever needs it
+    assert "đơn vị, loại khách, khu vực, e-mail" in log  # what changed, not the values, in Vietnamese
+    client.get("/admin/lang/en")
+    assert "organisation, category, zones, e-mail" in client.get("/admin/log").text
 
 
 def test_pages_in_english(login_as: Callable[[str | None], FlaskClient], world: World) -> None:
