@@ -133,8 +133,14 @@ def revoke_reason(reason: str) -> str:
     return gettext(_FIXED_DETAILS[reason]) if reason in ("re-issued", "anonymised") else reason
 
 
+_CTI = re.compile(r"[0-9a-f]{32}")
+
+
 def short_code(cti_hex: str) -> str:
-    """A stored credential id (hex) as the short code printed on its badge."""
+    """A stored credential id (hex) as the short code printed on its badge; a gate's row that names no
+    such id (a forged or garbled code) shows its first characters as they are."""
+    if not _CTI.fullmatch(cti_hex):
+        return cti_hex[:8]
     return credential.short_code(bytes.fromhex(cti_hex))
 
 
