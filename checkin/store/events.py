@@ -123,7 +123,7 @@ def update_event(store: Store, changed: NewEvent, now: datetime, *, actor: str |
             "timezone": row.timezone,
             "zones": (row.zone_codes, row.zone_names, row.category_names),
         }
-        for code in set(row.zone_codes) - set(changed.zones):
+        for code in (z for z in row.zone_codes if z not in changed.zones):  # in order: one message
             if _zone_in_use(s, row.id, code):
                 raise InputError(f"zone {code!r} is in use", Reason.ZONE_IN_USE, zone=code)
         row.name, row.venue, row.timezone = changed.name, changed.venue, changed.timezone

@@ -204,6 +204,23 @@ ROUTES = [
         bad={"reason": ""},
         bad_field="reason",
     ),
+    Route("GET", "/admin/events/{event}/edit", REGISTRATION),
+    Route(
+        "POST",
+        "/admin/events/{event}/edit",
+        REGISTRATION,
+        302,
+        data=lambda: event_form(id=EVENT, zones="hall = Hội trường / Main hall\nvip\npress"),
+        bad={**event_form(id=EVENT), "zones": "vip"},  # hall is the guest's and the gate's
+        bad_field="zones",
+    ),
+    Route("GET", "/admin/guests/{gid}/issue", REGISTRATION),
+    Route("GET", "/admin/credentials/{cti}/revoke", REGISTRATION),
+    Route("GET", "/admin/gates/{dev}/revoke", ADMIN),
+    Route("GET", "/admin/guests/{gid}/anonymise", REGISTRATION),
+    Route("POST", "/admin/guests/{gid}/anonymise", REGISTRATION, 302, data=dict),
+    Route("GET", "/admin/guests/{gid}/remove", REGISTRATION, 303),  # it had a code: anonymise instead
+    Route("GET", "/admin/credentials/{cti}/badge.pdf", REGISTRATION),
     Route("GET", "/admin/credentials/{cti}.png", REGISTRATION),
     Route("GET", "/admin/credentials/{cti}.svg", REGISTRATION),
     Route("GET", "/admin/events/{event}/badges.pdf", REGISTRATION),
