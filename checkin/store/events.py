@@ -115,14 +115,7 @@ def update_event(store: Store, changed: NewEvent, now: datetime, *, actor: str |
         row = s.get(Event, changed.id, with_for_update=True)
         if row is None:
             raise InputError(f"no event {changed.id!r}", Reason.NOT_FOUND)
-        before = {
-            "name": row.name,
-            "venue": row.venue,
-            "start": row.start,
-            "end": row.end,
-            "timezone": row.timezone,
-            "zones": (row.zone_codes, row.zone_names, row.category_names),
-        }
+        before = _facts(row)
         for code in (z for z in row.zone_codes if z not in changed.zones):  # in order: one message
             if _zone_in_use(s, row.id, code):
                 raise InputError(f"zone {code!r} is in use", Reason.ZONE_IN_USE, zone=code)
@@ -130,18 +123,23 @@ def update_event(store: Store, changed: NewEvent, now: datetime, *, actor: str |
         row.start, row.end = changed.start, changed.end
         _set_labels(row, changed)
         s.flush()
-        after = {
-            "name": row.name,
-            "venue": row.venue,
-            "start": row.start,
-            "end": row.end,
-            "timezone": row.timezone,
-            "zones": (row.zone_codes, row.zone_names, row.category_names),
-        }
+        after = _facts(row)
         fields = [key for key in before if before[key] != after[key]]
         if actor is not None and fields:
             record_action(s, actor, "event.update", row.id, ", ".join(fields), now)
     return event(store, changed.id)
+
+
+def _facts(row: Event) -> dict[str, object]:
+    """What an event edit can change, by the name the action log gives it."""
+    return {
+        "name": row.name,
+        "venue": row.venue,
+        "start": row.start,
+        "end": row.end,
+        "timezone": row.timezone,
+        "zones": (row.zone_codes, row.zone_names, row.category_names),
+    }
 
 
 def _zone_in_use(s: Session, event_id: str, code: str) -> bool:

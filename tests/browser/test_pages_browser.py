@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,6 +160,18 @@ def _check(page: Any, width: int, name: str, axe: Any, screens: Screens, problem
             problems.append(f"{name} at {width} px: axe {violation['id']} ({violation['impact']}) {targets}")
 
 
+@contextmanager
+def _admin_page(browser: Any, site: Site, width: int) -> Iterator[Any]:
+    """A page logged in as the admin, in a window `width` pixels wide."""
+    context = browser.new_context(viewport={"width": width, "height": 860})
+    try:
+        page = context.new_page()
+        _log_in(page, site)
+        yield page
+    finally:
+        context.close()
+
+
 def _log_in(page: Any, site: Site) -> None:
     page.goto(f"{site.url}/admin/login")
     page.fill("#f-username", "admin")
@@ -201,10 +214,7 @@ def test_every_page_fits_a_phone_and_passes_axe(site: Site, browser: Any, world:
 def test_at_phone_width_the_lists_keep_their_columns_and_actions(
     site: Site, browser: Any, world: World, screens: Screens
 ) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 860})
-    page = context.new_page()
-    try:
-        _log_in(page, site)
+    with _admin_page(browser, site, 390) as page:
         page.goto(f"{site.url}/admin/events/{EVENT}")
 
         def inside(locator: Any) -> bool:
@@ -230,17 +240,12 @@ def test_at_phone_width_the_lists_keep_their_columns_and_actions(
         actions.scroll_into_view_if_needed()
         assert actions.is_visible()
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    finally:
-        context.close()
 
 
 def test_the_skip_link_is_first_and_the_focus_ring_shows(
     site: Site, browser: Any, world: World, screens: Screens
 ) -> None:
-    context = browser.new_context(viewport={"width": 1366, "height": 860})
-    page = context.new_page()
-    try:
-        _log_in(page, site)
+    with _admin_page(browser, site, 1366) as page:
         page.goto(f"{site.url}/admin/events/{EVENT}")
         page.keyboard.press("Tab")
         focused = page.evaluate("document.activeElement.className")
@@ -254,5 +259,3 @@ def test_the_skip_link_is_first_and_the_focus_ring_shows(
         page.keyboard.press("Tab")
         page.keyboard.press("Tab")
         assert page.evaluate(f"{style}.outlineWidth") == "3px"
-    finally:
-        context.close()
