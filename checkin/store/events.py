@@ -77,10 +77,13 @@ def _set_labels(row: Event, new: NewEvent) -> None:
         zone.position, zone.name_vi, zone.name_en = i, label.vi, label.en
         zones.append(zone)
     row.zones = zones
-    row.categories = [
-        Category(code=code, position=i, name_vi=label.vi, name_en=label.en)
-        for i, (code, label) in enumerate(new.category_names.items())
-    ]
+    kept = {c.code: c for c in row.categories}  # kept rows keep their ids: no unique clash on flush
+    categories = []
+    for i, (code, label) in enumerate(new.category_names.items()):
+        category = kept.get(code) or Category(code=code)
+        category.position, category.name_vi, category.name_en = i, label.vi, label.en
+        categories.append(category)
+    row.categories = categories
 
 
 def create_event(store: Store, new: NewEvent, now: datetime, *, actor: str | None = None) -> Event:

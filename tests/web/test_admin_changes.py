@@ -179,3 +179,26 @@ def test_bundles_without_names_keep_their_bytes_and_names_round_trip(world: Worl
     assert trust.label_of(read.event.zone_names, "hall", "vi") == "Hội trường"
     assert trust.label_of(read.event.zone_names, "vip", "en") == "vip"
     assert trust.bilingual(read.event.zone_names, "hall") == "Hội trường / Main hall"
+
+
+def test_the_cli_creates_and_edits_an_event_with_zone_names(runner: Any, store: Store, clock: Any) -> None:
+    made = runner(
+        *("event", "create", "--id", "hoi-thao", "--name", "Hội thảo", "--zones", "hall"),
+        *("--start", "2022-04-02T08:00", "--end", "2022-04-02T11:30"),
+        *("--zone", "vip=Khu VIP/VIP area", "--category", "press=Báo chí/Press"),
+        now=clock(),
+    )
+    assert made.exit_code == 0, made.output
+    assert "zones hall, vip (Khu VIP / VIP area)" in made.output
+    edited = runner(
+        *("event", "edit", "--id", "hoi-thao", "--venue", "Khách sạn Nam Cường"),
+        *("--zone", "hall=Hội trường/Main hall", "--zone", "vip=Khu VIP/VIP area"),
+        now=clock(),
+    )
+    assert edited.exit_code == 0, edited.output
+    ev = stored_events.event(store, "hoi-thao")
+    assert ev.venue == "Khách sạn Nam Cường" and ev.name == "Hội thảo"  # what was not given stays
+    assert ev.zone_names["hall"] == Label("Hội trường", "Main hall") and ev.category_names["press"].vi == "Báo chí"
+    assert stored_actions.actions(store, limit=1)[0].action == "event.update"
+    refused = runner("event", "edit", "--id", "hoi-thao", "--zone", "bad zone=X/Y", now=clock())
+    assert refused.exit_code != 0 and "is not a code" in refused.output + str(refused.exception)
