@@ -152,3 +152,11 @@ def keystore(cfg: Config) -> KeyStore:
 def zones(text: str | None) -> tuple[str, ...]:
     """Zone codes from `A,B`: trimmed, empty ones dropped."""
     return tuple(z.strip() for z in text.split(",") if z.strip()) if text else ()
+
+
+def actor() -> str:
+    """Who the action log names for a CLI change: `cli:<login name>`, or `cli` when there is none."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"

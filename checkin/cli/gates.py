@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import getpass
-
 import click
 
-from checkin.cli._context import Context, pass_ctx
+from checkin.cli._context import Context, actor, pass_ctx
 from checkin.clikit import LazyChoice, directions
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
 
 
 @click.group()
@@ -36,7 +27,7 @@ def gate_add(ctx: Context, event_id: str, name: str, zone: str | None, direction
     cfg = ctx.config()
     store = ctx.store(cfg)
     ev = events.event(store, event_id)
-    new = gates.add_gate(store, ev, name, zone or ev.zone_codes[0], direction, ctx.now(cfg), actor=_actor())
+    new = gates.add_gate(store, ev, name, zone or ev.zone_codes[0], direction, ctx.now(cfg), actor=actor())
     device, code = new.device, new.code
     assert device.enrol_expires is not None
     click.echo(f"gate {device.id}: {device.name}, zone {device.zone}, direction {device.direction}")
@@ -72,5 +63,5 @@ def gate_revoke(ctx: Context, device_id: str) -> None:
     from checkin.services import gates
 
     cfg = ctx.config()
-    device = gates.revoke_gate(ctx.store(cfg), device_id, ctx.now(cfg), actor=_actor())
+    device = gates.revoke_gate(ctx.store(cfg), device_id, ctx.now(cfg), actor=actor())
     click.echo(f"revoked gate {device.id} ({device.name}); its uploads and bundle fetches are refused from now on")

@@ -112,7 +112,9 @@ def _issue_csv(
     if not issued:
         raise InputError(f"no ticket issued: all {len(errors)} rows of {path} were refused")
     issuing.record(store, issued, kid, now)
-    sheet = issuing.render(issued, out, scale=cfg.qr.scale, border=cfg.qr.border, event_name=ev.name)
+    sheet = issuing.render(
+        issued, out, scale=cfg.qr.scale, border=cfg.qr.border, event_name=ev.name, names=issuing.EventNames.of(ev)
+    )
     files.write_atomic(out / "badges.pdf", sheet, files.PRIVATE_FILE)
     issuing.write_index(out / "index.csv", issued)
     click.echo(f"issued {len(issued)} tickets into {out} (PNGs, badges.pdf, index.csv); {len(errors)} rows refused")

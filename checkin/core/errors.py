@@ -127,6 +127,10 @@ class Reason(StrEnum):
     # gates
     GATE_ZONE_INVALID = "gate_zone_invalid"
     DIRECTION_INVALID = "direction_invalid"
+    # editing an event
+    ZONE_IN_USE = "zone_in_use"
+    # removing a guest
+    GUEST_HAS_CODES = "guest_has_codes"
 
 
 # English msgids of the catalogue (checkin/locale/); short enough for a gate banner, plain enough for a guest.
@@ -206,6 +210,8 @@ MESSAGES: dict[Reason, str] = {
     Reason.ALREADY_REVOKED: N_("This code is already revoked."),
     Reason.GATE_ZONE_INVALID: N_("Choose one of the event's zones."),
     Reason.DIRECTION_INVALID: N_("Choose in or out."),
+    Reason.GUEST_HAS_CODES: N_("A code was issued to this guest, so they cannot be removed; anonymise them instead."),
+    Reason.ZONE_IN_USE: N_("Zone %(zone)s is still given to guests or gates; it cannot be removed."),
 }
 
 # The reasons a gate may show, with the verdict each leads to; everything else is deny.

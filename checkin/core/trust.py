@@ -75,6 +75,38 @@ class GateInfo:
     direction: Direction = Direction.IN
 
 
+LABEL_LIMIT = 60  # characters of a zone's or category's display name
+
+
+@dataclass(frozen=True)
+class Label:
+    """What an event calls a zone or a category, in Vietnamese and in English."""
+
+    vi: str = ""
+    en: str = ""
+
+    def text(self, lang: str) -> str:
+        """The name in `lang` ("vi" or "en"), else in the other language; empty when it has none."""
+        first, second = (self.vi, self.en) if lang == "vi" else (self.en, self.vi)
+        return first or second
+
+
+def label_of(names: Mapping[str, Label], code: str, lang: str) -> str:
+    """A zone's or category's display name in `lang`, or its code when the event gave it none."""
+    label = names.get(code)
+    return (label.text(lang) if label is not None else "") or code
+
+
+def bilingual(names: Mapping[str, Label], code: str) -> str:
+    """A zone's or category's name in both languages for print (`Hội trường / Main hall`), or its code."""
+    label = names.get(code)
+    if label is None or not (label.vi or label.en):
+        return code
+    if label.vi and label.en and label.vi != label.en:
+        return f"{label.vi} / {label.en}"
+    return label.vi or label.en
+
+
 @dataclass(frozen=True)
 class EventInfo:
     """The event a bundle is for."""
@@ -87,6 +119,9 @@ class EventInfo:
     venue: str = ""
     zones: tuple[str, ...] = ()
     gates: tuple[GateInfo, ...] = ()
+    # display names (optional: a bundle without them reads as before, and an older gate ignores them)
+    zone_names: Mapping[str, Label] = field(default_factory=dict)
+    category_names: Mapping[str, Label] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -207,6 +242,8 @@ def _encode(bundle: TrustBundle) -> dict[str, Any]:
             "gates": [
                 {"id": g.id, "name": g.name, "zone": g.zone, "direction": g.direction.value} for g in event.gates
             ],
+            **_labels_field("zone_names", event.zone_names),
+            **_labels_field("category_names", event.category_names),
         },
         "keys": [
             {
@@ -249,6 +286,24 @@ def _encode_screening(screening: ScreeningPolicy) -> dict[str, Any]:
         "on_failure": screening.on_failure.value,
         "retention_days": screening.retention_days,
     }
+
+
+def _labels_field(key: str, names: Mapping[str, Label]) -> dict[str, Any]:
+    # absent when empty, so a bundle without names keeps the bytes (and digest) it had before
+    return {key: {code: [label.vi, label.en] for code, label in sorted(names.items())}} if names else {}
+
+
+def _labels(ev: _Reader, key: str) -> dict[str, Label]:
+    found = ev.data.get(key, {})
+    if not isinstance(found, dict) or not all(
+        isinstance(code, str)
+        and isinstance(pair, list)
+        and len(pair) == 2
+        and all(isinstance(t, str) and len(t) <= LABEL_LIMIT for t in pair)
+        for code, pair in found.items()
+    ):
+        raise TrustError(f"event.{key} must map codes to [Vietnamese, English] names")
+    return {code: Label(pair[0], pair[1]) for code, pair in found.items()}
 
 
 def sign_bundle(bundle: TrustBundle, root_key: Ed25519PrivateKey) -> bytes:
@@ -371,6 +426,8 @@ def _decode(payload: Any) -> TrustBundle:
                 GateInfo(g.get("id", str), g.get("name", str), g.get("zone", str), Direction(g.get("direction", str)))
                 for g in ev.maps("gates")
             ),
+            zone_names=_labels(ev, "zone_names"),
+            category_names=_labels(ev, "category_names"),
         ),
         keys=tuple(keys),
         revoked=frozenset(revoked),

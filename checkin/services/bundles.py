@@ -102,6 +102,8 @@ def build_bundle(
             start=ev.start,
             end=ev.end,
             zones=ev.zone_codes,
+            zone_names=ev.zone_names,
+            category_names=ev.category_names,
         ),
         keys=KeyStore(cfg.keys_dir).bundle_keys(),
         revoked=inputs.revoked,

@@ -67,6 +67,16 @@ def edit_guest(store: Store, guest: Guest, event: Event, row: GuestRow, now: dat
     return stored.update_guest(store, guest.id, row, now, actor=actor)
 
 
+def anonymise_guest(store: Store, guest_id: int, now: datetime, *, actor: str) -> int:
+    """Replace the guest's name, organisation and e-mail and revoke their codes; how many were revoked."""
+    return stored.anonymise_guest(store, guest_id, now, actor=actor)
+
+
+def remove_guest(store: Store, guest_id: int, now: datetime, *, actor: str) -> None:
+    """Delete a guest never issued a code (GUEST_HAS_CODES otherwise: anonymise them instead)."""
+    stored.remove_guest(store, guest_id, now, actor=actor)
+
+
 def without_repeats(store: Store, event: Event, rows: Sequence[GuestRow]) -> tuple[list[GuestRow], list[RowError]]:
     """Rows that pass the checks and are neither on the list already nor repeated in the file; the
     others refused, each with its line."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,6 +25,7 @@ from checkin.config import Config
 from checkin.core import credential
 from checkin.core.credential import Credential
 from checkin.core.errors import CheckinError, InputError, KeyStoreError, Reason
+from checkin.core.trust import Label, bilingual
 from checkin.keystore import PASSPHRASE_ENV, KeyStore
 from checkin.services.guests import check_guest, without_repeats
 from checkin.services.problems import Problem, RowError
@@ -374,7 +375,15 @@ def _render_chunk(job: tuple[list[tuple[str, str]], str, int, int]) -> list[np.n
     return symbols
 
 
-def render(items: Sequence[Issued], folder: Path, *, scale: int, border: int, event_name: str) -> bytes:
+def render(
+    items: Sequence[Issued],
+    folder: Path,
+    *,
+    scale: int,
+    border: int,
+    event_name: str,
+    names: EventNames | None = None,
+) -> bytes:
     """Write one PNG per ticket (0600, in a folder made 0700) on every core and return the badge sheet PDF.
 
     Worker processes draw the codes and write the PNGs; this process lays out the sheet from
@@ -384,17 +393,28 @@ def render(items: Sequence[Issued], folder: Path, *, scale: int, border: int, ev
     pairs = [(item.text, png_name(item)) for item in items]
     workers = min(os.cpu_count() or 1, max(1, len(pairs) // 200))
     if workers == 1:
-        return qr.badge_sheet(badges(items, _render_chunk((pairs, str(folder), scale, border))), event_name)
+        return qr.badge_sheet(badges(items, _render_chunk((pairs, str(folder), scale, border)), names), event_name)
     size = max(1, min(250, -(-len(pairs) // (workers * 4))))
     jobs = [(pairs[i : i + size], str(folder), scale, border) for i in range(0, len(pairs), size)]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         symbols = (symbol for chunk in pool.map(_render_chunk, jobs) for symbol in chunk)
-        return qr.badge_sheet(badges(items, symbols), event_name)
+        return qr.badge_sheet(badges(items, symbols, names), event_name)
 
 
 def write_index(path: Path, items: Sequence[Issued]) -> None:
     """index.csv: one line per ticket, for mail merges and the registrar's records (0600, spreadsheet-safe)."""
-    header = ["line", "name", "organisation", "category", "zones", "email", "credential_id", "png", "code"]
+    header = [
+        "line",
+        "name",
+        "organisation",
+        "category",
+        "zones",
+        "email",
+        "credential_id",
+        "short_code",
+        "png",
+        "code",
+    ]
     rows = (
         [
             item.row.line,
@@ -404,6 +424,7 @@ def write_index(path: Path, items: Sequence[Issued]) -> None:
             ";".join(item.row.zones),
             item.row.email,
             item.credential.id_hex,
+            credential.short_code(item.credential.credential_id),
             png_name(item),
             item.text,
         ]
@@ -412,14 +433,53 @@ def write_index(path: Path, items: Sequence[Issued]) -> None:
     files.write_csv(path, header, rows, excel_bom=True)
 
 
-def badges(items: Sequence[Issued], symbols: Iterable[np.ndarray | None]) -> Iterator[qr.Badge]:
+def badge(
+    cred: Credential | tuple[str, str, str, tuple[str, ...], bytes],
+    text: str,
+    names: EventNames | None = None,
+    symbol: np.ndarray | None = None,
+) -> qr.Badge:
+    """What a badge prints for a code: the guest's details with the event's names for zones and
+    category (both languages), and the short code; `cred` is the signed credential or, for a stored
+    code, (name, organisation, category, zones, credential id) as the guest's details now stand."""
+    if isinstance(cred, Credential):
+        name, organisation, category, zones, cti = (
+            cred.name,
+            cred.organisation,
+            cred.category,
+            cred.zones,
+            cred.credential_id,
+        )
+    else:
+        name, organisation, category, zones, cti = cred
+    names = names or EventNames()
+    return qr.Badge(
+        name=name,
+        organisation=organisation,
+        category=bilingual(names.categories, category.lower()) if category.lower() in names.categories else category,
+        zones=tuple(bilingual(names.zones, z) for z in zones),
+        text=text,
+        symbol=symbol,
+        short_code=credential.short_code(cti),
+    )
+
+
+@dataclass(frozen=True)
+class EventNames:
+    """An event's display names for its zones and categories, by code."""
+
+    zones: Mapping[str, Label] = field(default_factory=dict)
+    categories: Mapping[str, Label] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, event: Event) -> EventNames:
+        """The names a stored event gives."""
+        return cls(event.zone_names, event.category_names)
+
+
+def badges(
+    items: Sequence[Issued], symbols: Iterable[np.ndarray | None], names: EventNames | None = None
+) -> Iterator[qr.Badge]:
     """Badges for the sheet, reusing the QR modules already drawn for each ticket."""
     for item, symbol in zip(items, symbols, strict=True):
-        yield qr.Badge(
-            name=item.credential.name,
-            organisation=item.credential.organisation,
-            category=item.credential.category,
-            zones=item.credential.zones,
-            text=item.text,
-            symbol=symbol,
-        )
+        yield badge(item.credential, item.text, names, symbol)

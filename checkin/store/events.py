@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -13,9 +13,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from checkin.core.errors import InputError, Reason
+from checkin.core.trust import LABEL_LIMIT, Label
 from checkin.store.actions import record_action
 from checkin.store.engine import Store
-from checkin.store.models import CredentialStatus, Event, IssuedCredential, Zone
+from checkin.store.models import Category, CredentialStatus, Device, Event, Guest, IssuedCredential, Zone
 
 EVENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 RESERVED_EVENT_IDS = ("new",)  # /admin/events/new is the form for a new event
@@ -35,6 +36,8 @@ class NewEvent:
     timezone: str
     zones: tuple[str, ...]
     venue: str = ""
+    zone_names: Mapping[str, Label] = field(default_factory=dict)
+    category_names: Mapping[str, Label] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -46,8 +49,7 @@ class BundleInputs:
     names: dict[bytes, str]
 
 
-def create_event(store: Store, new: NewEvent, now: datetime, *, actor: str | None = None) -> Event:
-    """Create an event with its zones (logged as `actor`'s action when given); refuse a duplicate id."""
+def _check(new: NewEvent) -> None:
     if not EVENT_ID.fullmatch(new.id) or new.id in RESERVED_EVENT_IDS:
         raise InputError(f"event id {new.id!r}: 1 to 64 letters, digits, '-' or '_', and not {RESERVED_EVENT_IDS}")
     if not (new.start >= EARLIEST_EVENT and new.end <= LATEST_EVENT):
@@ -56,6 +58,37 @@ def create_event(store: Store, new: NewEvent, now: datetime, *, actor: str | Non
         raise InputError("the event must end after it starts")
     if not new.zones:
         raise InputError("an event needs at least one zone")
+    if set(new.zone_names) - set(new.zones):
+        raise InputError(
+            f"names given for zones the event does not have: {sorted(set(new.zone_names) - set(new.zones))}"
+        )
+    for label in (*new.zone_names.values(), *new.category_names.values()):
+        if len(label.vi) > LABEL_LIMIT or len(label.en) > LABEL_LIMIT:
+            raise InputError(f"a display name has at most {LABEL_LIMIT} characters")
+
+
+def _set_labels(row: Event, new: NewEvent) -> None:
+    """Zones in the new order with their names (kept rows keep their ids), and the categories' names."""
+    by_code = {z.code: z for z in row.zones}
+    zones = []
+    for i, code in enumerate(new.zones):
+        zone = by_code.get(code) or Zone(code=code)
+        label = new.zone_names.get(code, Label())
+        zone.position, zone.name_vi, zone.name_en = i, label.vi, label.en
+        zones.append(zone)
+    row.zones = zones
+    kept = {c.code: c for c in row.categories}  # kept rows keep their ids: no unique clash on flush
+    categories = []
+    for i, (code, label) in enumerate(new.category_names.items()):
+        category = kept.get(code) or Category(code=code)
+        category.position, category.name_vi, category.name_en = i, label.vi, label.en
+        categories.append(category)
+    row.categories = categories
+
+
+def create_event(store: Store, new: NewEvent, now: datetime, *, actor: str | None = None) -> Event:
+    """Create an event with its zones (logged as `actor`'s action when given); refuse a duplicate id."""
+    _check(new)
     try:
         with store.writing() as s:
             row = Event(
@@ -67,7 +100,7 @@ def create_event(store: Store, new: NewEvent, now: datetime, *, actor: str | Non
                 end=new.end,
                 created=now,
             )
-            row.zones = [Zone(code=code, position=i) for i, code in enumerate(new.zones)]
+            _set_labels(row, new)
             s.add(row)
             s.flush()
             if actor is not None:
@@ -75,6 +108,48 @@ def create_event(store: Store, new: NewEvent, now: datetime, *, actor: str | Non
     except IntegrityError:
         raise InputError(f"event {new.id!r} already exists", Reason.ALREADY_EXISTS) from None
     return event(store, new.id)
+
+
+def update_event(store: Store, changed: NewEvent, now: datetime, *, actor: str | None = None) -> Event:
+    """Change an event's name, venue, times, zones and display names (its id stays); a zone still
+    given to a guest or a gate cannot be removed (ZONE_IN_USE). The next bundle carries the change."""
+    _check(changed)
+    with store.writing() as s:
+        row = s.get(Event, changed.id, with_for_update=True)
+        if row is None:
+            raise InputError(f"no event {changed.id!r}", Reason.NOT_FOUND)
+        before = _facts(row)
+        for code in (z for z in row.zone_codes if z not in changed.zones):  # in order: one message
+            if _zone_in_use(s, row.id, code):
+                raise InputError(f"zone {code!r} is in use", Reason.ZONE_IN_USE, zone=code)
+        row.name, row.venue, row.timezone = changed.name, changed.venue, changed.timezone
+        row.start, row.end = changed.start, changed.end
+        _set_labels(row, changed)
+        s.flush()
+        after = _facts(row)
+        fields = [key for key in before if before[key] != after[key]]
+        if actor is not None and fields:
+            record_action(s, actor, "event.update", row.id, ", ".join(fields), now)
+    return event(store, changed.id)
+
+
+def _facts(row: Event) -> dict[str, object]:
+    """What an event edit can change, by the name the action log gives it."""
+    return {
+        "name": row.name,
+        "venue": row.venue,
+        "start": row.start,
+        "end": row.end,
+        "timezone": row.timezone,
+        "zones": (row.zone_codes, row.zone_names, row.category_names),
+    }
+
+
+def _zone_in_use(s: Session, event_id: str, code: str) -> bool:
+    guests = s.scalars(select(Guest.zones).where(Guest.event_id == event_id, Guest.zones.contains(code))).all()
+    if any(code in z.split(",") for z in guests):
+        return True
+    return s.scalar(select(Device.id).where(Device.event_id == event_id, Device.zone == code).limit(1)) is not None
 
 
 def event(store: Store, event_id: str) -> Event:

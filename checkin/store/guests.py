@@ -378,3 +378,46 @@ def guest_for_request_in(s: Session, event_id: str, key: str) -> Earlier | None:
         .limit(1)
     ).first()
     return Earlier(row, active)
+
+
+# ---- removing personal data -------------------------------------------------------------------------
+
+ANONYMISED = "anonymised"  # the revocation reason, worded where shown
+
+
+def anonymise_guest(store: Store, guest_id: int, now: datetime, *, actor: str | None = None) -> int:
+    """Replace a guest's name, organisation and e-mail (the name becomes `#<id>`), revoke their active
+    codes and drop the signed texts of all their codes (which carry the name); returns how many codes
+    were revoked. The codes' ids stay, so gates and reports still know them as revoked."""
+    with store.writing() as s:
+        row = s.get(Guest, guest_id, with_for_update=True)
+        if row is None:
+            raise InputError(f"no guest {guest_id}", Reason.NOT_FOUND)
+        row.name, row.organisation, row.email = f"#{guest_id}", "", ""
+        active = IssuedCredential.guest_id == guest_id, IssuedCredential.status == CredentialStatus.ACTIVE
+        revoked = len(s.scalars(select(IssuedCredential.cti).where(*active)).all())
+        s.execute(
+            update(IssuedCredential)
+            .where(*active)
+            .values(status=CredentialStatus.REVOKED.value, reason=ANONYMISED, revoked_at=now)
+        )
+        s.execute(
+            update(IssuedCredential).where(IssuedCredential.guest_id == guest_id).values(name=f"#{guest_id}", text="")
+        )
+        if actor is not None:
+            record_action(s, actor, "guest.anonymise", f"{row.event_id}/{guest_id}", f"{revoked} credentials", now)
+    return revoked
+
+
+def remove_guest(store: Store, guest_id: int, now: datetime, *, actor: str | None = None) -> None:
+    """Delete a guest who was never issued a code; GUEST_HAS_CODES otherwise (anonymise them instead)."""
+    with store.writing() as s:
+        row = s.get(Guest, guest_id, with_for_update=True)
+        if row is None:
+            raise InputError(f"no guest {guest_id}", Reason.NOT_FOUND)
+        issued = s.scalar(select(IssuedCredential.cti).where(IssuedCredential.guest_id == guest_id).limit(1))
+        if issued is not None:
+            raise InputError(f"guest {guest_id} has codes", Reason.GUEST_HAS_CODES)
+        s.delete(row)
+        if actor is not None:
+            record_action(s, actor, "guest.remove", f"{row.event_id}/{guest_id}", "", now)

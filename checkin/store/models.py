@@ -24,6 +24,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from checkin.core.trust import LABEL_LIMIT, Label
+
 
 class UtcDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes on every backend (SQLite keeps no zone, so we restore it)."""
@@ -87,11 +89,25 @@ class Event(Base):
     # when the current version was signed: one version is one byte string (ETag "v<version>")
     bundle_issued_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     zones: Mapped[list[Zone]] = relationship(back_populates="event", order_by="Zone.position")
+    # loaded with every event (one small query): pages, badges and bundles word zones and categories
+    categories: Mapped[list[Category]] = relationship(
+        back_populates="event", order_by="Category.position", lazy="selectin", cascade="all, delete-orphan"
+    )
 
     @property
     def zone_codes(self) -> tuple[str, ...]:
         """The zone codes in their order."""
         return tuple(z.code for z in self.zones)
+
+    @property
+    def zone_names(self) -> dict[str, Label]:
+        """The zones that have display names, by code."""
+        return {z.code: Label(z.name_vi, z.name_en) for z in self.zones if z.name_vi or z.name_en}
+
+    @property
+    def category_names(self) -> dict[str, Label]:
+        """The categories that have display names, by code."""
+        return {c.code: Label(c.name_vi, c.name_en) for c in self.categories if c.name_vi or c.name_en}
 
 
 class Zone(Base):
@@ -103,7 +119,23 @@ class Zone(Base):
     event_id: Mapped[str] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
     code: Mapped[str] = mapped_column(String(32))
     position: Mapped[int] = mapped_column(Integer, default=0)
+    name_vi: Mapped[str] = mapped_column(String(LABEL_LIMIT), default="", server_default="")
+    name_en: Mapped[str] = mapped_column(String(LABEL_LIMIT), default="", server_default="")
     event: Mapped[Event] = relationship(back_populates="zones")
+
+
+class Category(Base):
+    """A kind of guest (delegate, press) and what the event calls it in Vietnamese and English."""
+
+    __tablename__ = "categories"
+    __table_args__ = (UniqueConstraint("event_id", "code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(40))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    name_vi: Mapped[str] = mapped_column(String(LABEL_LIMIT), default="", server_default="")
+    name_en: Mapped[str] = mapped_column(String(LABEL_LIMIT), default="", server_default="")
+    event: Mapped[Event] = relationship(back_populates="categories")
 
 
 class Guest(Base):

@@ -21,20 +21,28 @@ class BadgeRow:
     organisation: str
     category: str
     zones: tuple[str, ...]
+    cti: str = ""
 
 
 def active_badges(store: Store, event_id: str) -> list[BadgeRow]:
     """The event's active credentials with their guests, in guest order, for the badge sheet."""
     with store.session() as s:
         rows = s.execute(
-            select(IssuedCredential.text, IssuedCredential.name, Guest.organisation, Guest.category, Guest.zones)
+            select(
+                IssuedCredential.text,
+                IssuedCredential.name,
+                Guest.organisation,
+                Guest.category,
+                Guest.zones,
+                IssuedCredential.cti,
+            )
             .outerjoin(Guest, Guest.id == IssuedCredential.guest_id)
             .where(IssuedCredential.event_id == event_id, IssuedCredential.status == CredentialStatus.ACTIVE)
             .order_by(Guest.id, IssuedCredential.issued_at)
         ).all()
     return [
-        BadgeRow(text, name, org or "", category or "", tuple(z for z in (zones or "").split(",") if z))
-        for text, name, org, category, zones in rows
+        BadgeRow(text, name, org or "", category or "", tuple(z for z in (zones or "").split(",") if z), cti)
+        for text, name, org, category, zones, cti in rows
     ]
 
 

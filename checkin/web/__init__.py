@@ -102,6 +102,15 @@ def create_app(cfg: Config, test_config: Mapping[str, Any] | None = None) -> Fla
     app.url_map.converters["int"] = RowId
     app.jinja_env.filters["local"] = formatting.local_time
     app.jinja_env.globals["reason_text"] = formatting.reason_text
+    for helper in (
+        formatting.action_text,
+        formatting.detail_text,
+        formatting.revoke_reason,
+        formatting.short_code,
+        formatting.zone_name,
+        formatting.category_name,
+    ):
+        app.jinja_env.globals[helper.__name__] = helper
     app.context_processor(auth.template_names)
 
     app.register_blueprint(admin.bp)

@@ -12,6 +12,7 @@ The issuing key is decrypted once when the app starts (CHECKIN_KEY_PASSPHRASE) a
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -33,6 +34,7 @@ from checkin import mail, qr
 from checkin.clikit import parse_time
 from checkin.core import credential
 from checkin.core.errors import CheckinError, InputError, KeyStoreError, Reason
+from checkin.core.trust import Label, bilingual
 from checkin.keystore import KeyStore
 from checkin.services import events as event_service
 from checkin.services import gates, guestlist, issuing, revocation
@@ -51,7 +53,7 @@ from checkin.store.users import Role
 from checkin.web import auth
 from checkin.web.auth import ADMIN_ONLY, EVERYONE, REGISTRATION, allow, current_user
 from checkin.web.context import config, loaded_signer, now, signer, signer_problem, store
-from checkin.web.formatting import local_time
+from checkin.web.formatting import local_time, short_code
 from checkin.web.i18n import describe, language, message, ngettext
 from checkin.web.i18n import gettext as _
 
@@ -59,8 +61,6 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 auth.install(bp)
 
 PAGE_SIZE = 50
-_ZONE = re.compile(r"^[a-z0-9_-]{1,32}$")
-_SPLIT = re.compile(r"[;,|\s]+")
 
 
 # ---- helpers --------------------------------------------------------------------------------------
@@ -136,12 +136,31 @@ def events() -> ResponseReturnValue:
 
 
 def _event_form_values() -> dict[str, str]:
-    keys = ("id", "name", "venue", "start", "end", "timezone", "zones")
+    keys = ("id", "name", "venue", "start", "end", "timezone")
     values = {k: _form(k) for k in keys}
+    # the names are typed one a line: tidy each line, keep the lines
+    for key in ("zones", "categories"):
+        values[key] = "\n".join(credential.tidy_text(line) for line in request.form.get(key, "").splitlines())
     if auth.showing():
         values["timezone"] = config().deployment.timezone
         values["zones"] = "hall"
     return values
+
+
+def _event_values(ev: Event) -> dict[str, str]:
+    """An event as its form shows it."""
+    stamp = "%Y-%m-%dT%H:%M"
+    zone = ZoneInfo(ev.timezone)
+    return {
+        "id": ev.id,
+        "name": ev.name,
+        "venue": ev.venue,
+        "start": ev.start.astimezone(zone).strftime(stamp),
+        "end": ev.end.astimezone(zone).strftime(stamp),
+        "timezone": ev.timezone,
+        "zones": event_service.labels_text(ev.zone_codes, ev.zone_names),
+        "categories": event_service.labels_text(tuple(c.code for c in ev.categories), ev.category_names),
+    }
 
 
 def _parse_event(values: dict[str, str]) -> tuple[NewEvent | None, dict[str, str]]:
@@ -173,11 +192,22 @@ def _parse_event(values: dict[str, str]) -> tuple[NewEvent | None, dict[str, str
             )
     if "start" in times and "end" in times and times["end"] <= times["start"]:
         errors["end"] = _("The event must end after it starts.")
-    zones = tuple(dict.fromkeys(z.lower() for z in _SPLIT.split(values["zones"]) if z))
-    if not zones:
+    zones: tuple[str, ...] = ()
+    zone_names: dict[str, Label] = {}
+    category_names: dict[str, Label] = {}
+    try:
+        zones, zone_names = event_service.parse_labels(values["zones"])
+    except InputError:
+        errors["zones"] = _("Up to 16 zones of 1 to 32 letters a-z, digits, '-' or '_', one a line.")
+    if not zones and "zones" not in errors:
         errors["zones"] = _("Give at least one zone, e.g. hall, vip, press.")
-    elif any(not _ZONE.match(z) for z in zones) or len(zones) > credential.MAX_ZONES:
-        errors["zones"] = _("Up to 16 zones of 1 to 32 letters a-z, digits, '-' or '_', separated by commas.")
+    elif len(zones) > credential.MAX_ZONES:
+        errors["zones"] = _("Up to 16 zones of 1 to 32 letters a-z, digits, '-' or '_', one a line.")
+    try:
+        codes, category_names = event_service.parse_labels(values["categories"], event_service.CATEGORY_CODE)
+        category_names = {c: category_names.get(c, Label()) for c in codes}
+    except InputError:
+        errors["categories"] = _("Categories of 1 to 40 letters a-z, digits, '-' or '_', one a line.")
     if errors:
         return None, errors
     new = NewEvent(
@@ -188,6 +218,8 @@ def _parse_event(values: dict[str, str]) -> tuple[NewEvent | None, dict[str, str
         end=times["end"],
         timezone=tz,
         zones=zones,
+        zone_names=zone_names,
+        category_names=category_names,
     )
     return new, errors
 
@@ -198,7 +230,7 @@ def event_new() -> ResponseReturnValue:
     """The new event form; a POST creates the event with its zones."""
     values = _event_form_values()
     if auth.showing():
-        return render_template("admin/event_new.html", values=values, errors={})
+        return render_template("admin/event_form.html", values=values, errors={}, editing=False)
     new, errors = _parse_event(values)
     if new is not None:
         try:
@@ -208,9 +240,31 @@ def event_new() -> ResponseReturnValue:
                 raise
             errors["id"] = _("An event with this id already exists.")
     if new is None or errors:
-        return render_template("admin/event_new.html", values=values, errors=errors), 400
+        return render_template("admin/event_form.html", values=values, errors=errors, editing=False), 400
     flash(_("Event %(id)s created.", id=new.id), "ok")
     return redirect(url_for("admin.event", event_id=new.id))
+
+
+@bp.route("/events/<event_id>/edit", methods=["GET", "POST"])
+@allow(REGISTRATION)
+def event_edit(event_id: str) -> ResponseReturnValue:
+    """Change an event's name, venue, times, zones and names; gates get the change in their next bundle."""
+    ev = _event_or_404(event_id)
+    if auth.showing():
+        return render_template("admin/event_form.html", event=ev, values=_event_values(ev), errors={}, editing=True)
+    values = {**_event_form_values(), "id": ev.id}
+    changed, errors = _parse_event(values)
+    if changed is not None:
+        try:
+            event_service.update_event(store(), changed, now(), actor=_actor())
+        except InputError as exc:
+            if exc.reason is not Reason.ZONE_IN_USE:
+                raise
+            errors["zones"] = message(exc.reason, **exc.params)
+    if changed is None or errors:
+        return render_template("admin/event_form.html", event=ev, values=values, errors=errors, editing=True), 400
+    flash(_("Event saved. Gates receive the change with their next bundle."), "ok")
+    return redirect(url_for("admin.event", event_id=ev.id))
 
 
 @bp.route("/events/<event_id>")
@@ -260,10 +314,29 @@ def gate_new(event_id: str) -> ResponseReturnValue:
     return render_template("admin/gate_created.html", event=ev, device=made.device, code=made.code)
 
 
-@bp.route("/gates/<device_id>/revoke", methods=["POST"])
+@bp.route("/gates/<device_id>/revoke", methods=["GET", "POST"])
 @allow(ADMIN_ONLY)
 def gate_revoke(device_id: str) -> ResponseReturnValue:
-    """Revoke a gate (a stolen laptop): its token stops working at once."""
+    """Revoke a gate (a stolen laptop): its token stops working at once. A GET asks first."""
+    if auth.showing():
+        try:
+            device = stored_devices.device(store(), device_id)
+        except InputError:
+            abort(404)
+        ev = _event_or_404(device.event_id)
+        return _confirm(
+            title=_("Revoke gate"),
+            question=_("Revoke the gate %(name)s?", name=device.name),
+            consequences=[
+                _("It can no longer fetch bundles or upload its journal, from now on."),
+                _("Entries it has already uploaded stay in the records."),
+                _("This cannot be undone: a new gate needs a new enrolment."),
+            ],
+            action=url_for("admin.gate_revoke", device_id=device.id),
+            button=_("Revoke gate"),
+            back=url_for("admin.event", event_id=ev.id),
+            event=ev,
+        )
     try:
         device = gates.revoke_gate(store(), device_id, now(), actor=_actor())
     except InputError as exc:
@@ -275,6 +348,38 @@ def gate_revoke(device_id: str) -> ResponseReturnValue:
         return redirect(url_for("admin.event", event_id=stored_devices.device(store(), device_id).event_id)), 303
     flash(_("Gate %(name)s revoked: it can no longer fetch bundles or upload its journal.", name=device.name), "ok")
     return redirect(url_for("admin.event", event_id=device.event_id))
+
+
+def _confirm(
+    *,
+    title: str,
+    question: str,
+    consequences: Sequence[str],
+    action: str,
+    button: str,
+    back: str,
+    event: Event | None = None,
+    hidden: dict[str, str] | None = None,
+    reason: str | None = None,
+    errors: dict[str, str] | None = None,
+    danger: bool = True,
+    status: int = 200,
+) -> ResponseReturnValue:
+    """A page that says what an action will do and asks for it once more: a plain form, no script."""
+    return render_template(
+        "admin/confirm.html",
+        title=title,
+        question=question,
+        consequences=consequences,
+        action=action,
+        button=button,
+        button_class="btn-danger" if danger else "btn-primary",
+        back=back,
+        event=event,
+        hidden=hidden or {},
+        reason=reason,
+        errors=errors or {},
+    ), status
 
 
 # ---- guests ---------------------------------------------------------------------------------------
@@ -333,6 +438,16 @@ def _guest_page(row: Guest, errors: dict[str, str] | None = None, status: int = 
     ), status
 
 
+def _printed(row: GuestRow) -> tuple[str, str, str, frozenset[str]]:
+    """What a guest's code carries (and their badge shows): an edit of anything else needs no re-issue."""
+    return (
+        unicodedata.normalize("NFC", row.name),
+        unicodedata.normalize("NFC", row.organisation),
+        row.category,
+        frozenset(row.zones),
+    )
+
+
 @bp.route("/guests/<int:guest_id>/edit", methods=["GET", "POST"])
 @allow(REGISTRATION)
 def guest_edit(guest_id: int) -> ResponseReturnValue:
@@ -349,6 +464,10 @@ def guest_edit(guest_id: int) -> ResponseReturnValue:
             issue_now=False,
         )
     row = _guest_form_row()
+    before = _printed(stored_guests.guest_row(current))
+    if before == _printed(row) and current.email == row.email:
+        flash(_("Nothing changed."), "ok")
+        return redirect(url_for("admin.guest", guest_id=guest_id))
     try:
         guest_service.edit_guest(store(), current, ev, row, now(), actor=_actor())
     except FieldsInvalid as refused:
@@ -356,11 +475,67 @@ def guest_edit(guest_id: int) -> ResponseReturnValue:
         return render_template(
             "admin/guest_form.html", event=ev, row=row, errors=errors, guest=current, issue_now=False
         ), 400
-    if any(c.status == CredentialStatus.ACTIVE for c in stored_guests.guest_credentials(store(), guest_id)):
+    if before != _printed(row) and _active_code(guest_id) is not None:
         flash(_("Saved. Re-issue the code so that the badge shows the new details."), "ok")
     else:
         flash(_("Saved."), "ok")
     return redirect(url_for("admin.guest", guest_id=guest_id))
+
+
+@bp.route("/guests/<int:guest_id>/anonymise", methods=["GET", "POST"])
+@allow(REGISTRATION)
+def guest_anonymise(guest_id: int) -> ResponseReturnValue:
+    """Anonymise a guest (their personal details go, their codes are revoked); a GET asks first."""
+    row = _guest_or_404(guest_id)
+    if auth.showing():
+        return _confirm(
+            title=_("Anonymise guest"),
+            question=_("Anonymise %(name)s?", name=row.name),
+            consequences=[
+                _("Their name, organisation and e-mail address are erased; the guest is shown as #%(id)d.", id=row.id),
+                _("Their code stops working: gates refuse it once they fetch their next bundle."),
+                _("Their category, zones and entries stay, without the name, for the counts."),
+                _("This cannot be undone."),
+            ],
+            action=url_for("admin.guest_anonymise", guest_id=guest_id),
+            button=_("Anonymise guest"),
+            back=url_for("admin.guest", guest_id=guest_id),
+            event=_event_or_404(row.event_id),
+        )
+    revoked = guest_service.anonymise_guest(store(), guest_id, now(), actor=_actor())
+    flash(
+        ngettext("Guest anonymised; %(num)d code revoked.", "Guest anonymised; %(num)d codes revoked.", revoked),
+        "ok",
+    )
+    return redirect(url_for("admin.guest", guest_id=guest_id))
+
+
+@bp.route("/guests/<int:guest_id>/remove", methods=["GET", "POST"])
+@allow(REGISTRATION)
+def guest_remove(guest_id: int) -> ResponseReturnValue:
+    """Remove a guest who never had a code; one who had is anonymised instead. A GET asks first."""
+    row = _guest_or_404(guest_id)
+    if stored_guests.guest_credentials(store(), guest_id):
+        return redirect(url_for("admin.guest_anonymise", guest_id=guest_id)), 303
+    if auth.showing():
+        return _confirm(
+            title=_("Remove guest"),
+            question=_("Remove %(name)s from the guest list?", name=row.name),
+            consequences=[_("No code was ever issued to this guest, so nothing changes at the gates.")],
+            action=url_for("admin.guest_remove", guest_id=guest_id),
+            button=_("Remove guest"),
+            back=url_for("admin.guest", guest_id=guest_id),
+            event=_event_or_404(row.event_id),
+        )
+    try:
+        guest_service.remove_guest(store(), guest_id, now(), actor=_actor())
+    except InputError as exc:
+        if exc.reason is not Reason.GUEST_HAS_CODES:
+            raise
+        flash(message(exc.reason), "error")  # a code was issued between the question and the answer
+        return redirect(url_for("admin.guest", guest_id=guest_id)), 303
+    flash(_("Guest %(name)s removed.", name=row.name), "ok")
+    return redirect(url_for("admin.event", event_id=row.event_id))
 
 
 @bp.route("/events/<event_id>/import", methods=["GET", "POST"])
@@ -448,10 +623,38 @@ def event_issue(event_id: str) -> ResponseReturnValue:
     return redirect(url_for("admin.event", event_id=ev.id))
 
 
-@bp.route("/guests/<int:guest_id>/issue", methods=["POST"])
+def _active_code(guest_id: int) -> Any:
+    return next(
+        (c for c in stored_guests.guest_credentials(store(), guest_id) if c.status == CredentialStatus.ACTIVE), None
+    )
+
+
+@bp.route("/guests/<int:guest_id>/issue", methods=["GET", "POST"])
 @allow(REGISTRATION)
 def guest_issue(guest_id: int) -> ResponseReturnValue:
-    """Issue a guest's code; with reissue=1, revoke their active code and issue a new one."""
+    """Issue a guest's code; with reissue=1, revoke their active code and issue a new one. A GET asks
+    before a re-issue."""
+    if auth.showing():
+        row = _guest_or_404(guest_id)
+        active = _active_code(guest_id)
+        if active is None:
+            return redirect(url_for("admin.guest", guest_id=guest_id))
+        return _confirm(
+            title=_("Re-issue code"),
+            question=_("Re-issue the code of %(name)s?", name=row.name),
+            consequences=[
+                _(
+                    "The current code %(code)s is revoked: gates refuse it once they fetch their next bundle.",
+                    code=credential.short_code(bytes.fromhex(active.cti)),
+                ),
+                _("A new code is issued with the guest's details as they are now; print or send it again."),
+            ],
+            action=url_for("admin.guest_issue", guest_id=guest_id),
+            hidden={"reissue": "1"},
+            button=_("Re-issue code"),
+            back=url_for("admin.guest", guest_id=guest_id),
+            event=_event_or_404(row.event_id),
+        )
     reissue = request.form.get("reissue") == "1"
     try:
         report = issuing.issue_to_guest(store(), config(), signer, guest_id, now(), actor=_actor(), reissue=reissue)
@@ -466,29 +669,53 @@ def guest_issue(guest_id: int) -> ResponseReturnValue:
     return redirect(url_for("admin.guest", guest_id=guest_id))
 
 
-@bp.route("/credentials/<cti>/revoke", methods=["POST"])
+def _credential_back(cred: Any) -> str:
+    """Where a code's page actions lead back to: its guest, or its event for a code without one."""
+    if cred.guest_id:
+        return url_for("admin.guest", guest_id=cred.guest_id)
+    return url_for("admin.event", event_id=cred.event_id)
+
+
+def _confirm_revoke(
+    cred: Any, reason: str, errors: dict[str, str] | None = None, status: int = 200
+) -> ResponseReturnValue:
+    return _confirm(
+        title=_("Revoke code"),
+        question=_("Revoke the code %(code)s of %(name)s?", code=short_code(cred.cti), name=cred.name),
+        consequences=[
+            _("Gates refuse it once they fetch their next bundle; a printed badge or a sent e-mail stops working."),
+            _("This cannot be undone: to let the guest in again, issue them a new code."),
+        ],
+        action=url_for("admin.credential_revoke", cti=cred.cti),
+        button=_("Revoke code"),
+        back=_credential_back(cred),
+        event=_event_or_404(cred.event_id),
+        reason=reason,
+        errors=errors,
+        status=status,
+    )
+
+
+@bp.route("/credentials/<cti>/revoke", methods=["GET", "POST"])
 @allow(REGISTRATION)
 def credential_revoke(cti: str) -> ResponseReturnValue:
-    """Revoke one code, with a reason for the log; gates refuse it from their next bundle."""
+    """Revoke one code, with a reason for the log; gates refuse it from their next bundle. A GET asks
+    first (with the reason typed on the guest page)."""
     cred = _credential_or_404(cti)
+    if auth.showing():
+        if cred.status != CredentialStatus.ACTIVE:
+            abort(404)
+        return _confirm_revoke(cred, credential.tidy_text(request.args.get("reason", ""))[:500])
     try:
         revocation.revoke_credential(store(), cred.cti, _form("reason"), now(), actor=_actor())
-    except (FieldsInvalid, InputError) as exc:
-        if isinstance(exc, FieldsInvalid):
-            problem, status = exc.texts(language())["reason"], 400
-        elif exc.reason is Reason.ALREADY_REVOKED:
-            problem, status = message(Reason.ALREADY_REVOKED), 409
-        else:
+    except FieldsInvalid as refused:
+        return _confirm_revoke(cred, _form("reason")[:500], refused.texts(language()), 400)
+    except InputError as exc:
+        if exc.reason is not Reason.ALREADY_REVOKED or cred.guest_id is None:
             raise
-        if cred.guest_id is None:
-            raise InputError(f"reason: {problem}") from None
-        return _guest_page(_guest_or_404(cred.guest_id), {"reason": problem}, status)
-    back = (
-        url_for("admin.guest", guest_id=cred.guest_id)
-        if cred.guest_id
-        else url_for("admin.event", event_id=cred.event_id)
-    )
-    flash(_("Code %(id)s revoked. Gates refuse it once they fetch their next bundle.", id=cred.cti[:8]), "ok")
+        return _guest_page(_guest_or_404(cred.guest_id), {"reason": message(Reason.ALREADY_REVOKED)}, 409)
+    back = _credential_back(cred)
+    flash(_("Code %(id)s revoked. Gates refuse it once they fetch their next bundle.", id=short_code(cred.cti)), "ok")
     return redirect(back)
 
 
@@ -512,14 +739,41 @@ def _active_text(cti: str) -> tuple[str, str]:
     return cast(str, cred.text), cast(str, cred.name)
 
 
+def _active_badge(cti: str) -> tuple[qr.Badge, Event]:
+    """The badge of an active code, with its guest's details as they stand, and its event."""
+    cred = _credential_or_404(cti)
+    if cred.status != CredentialStatus.ACTIVE:
+        abort(404)
+    row = stored_guests.guest(store(), cred.guest_id) if cred.guest_id is not None else None
+    ev = _event_or_404(cred.event_id)
+    details = (
+        cred.name,
+        row.organisation if row else "",
+        row.category if row else "",
+        tuple(z for z in row.zones.split(",") if z) if row else (),
+        bytes.fromhex(cred.cti),
+    )
+    return issuing.badge(details, cred.text, issuing.EventNames.of(ev)), ev
+
+
 @bp.route("/credentials/<cti>.png")
 @allow(REGISTRATION)
 def credential_png(cti: str) -> ResponseReturnValue:
-    """The code as a PNG file to download."""
-    text, name = _active_text(cti)
-    body = qr.png(text, scale=config().qr.scale, border=config().qr.border)
+    """The code as a PNG file to download, with the guest's name, short code and event under it."""
+    badge, ev = _active_badge(cti)
+    body = qr.badge_png(badge, ev.name, scale=config().qr.scale, border=config().qr.border)
     _log("credential.download", cti, "png")
-    return _attachment(body, "image/png", _download_name(name, cti, "png"))
+    return _attachment(body, "image/png", _download_name(badge.name, cti, "png"))
+
+
+@bp.route("/credentials/<cti>/badge.pdf")
+@allow(REGISTRATION)
+def credential_badge(cti: str) -> ResponseReturnValue:
+    """One guest's badge as a one-page A6 PDF, for on-site registration."""
+    badge, ev = _active_badge(cti)
+    body = qr.badge_pdf(badge, ev.name)
+    _log("badge.print", cti, "pdf")
+    return _attachment(body, "application/pdf", _download_name(badge.name, cti, "pdf"))
 
 
 @bp.route("/credentials/<cti>.svg")
@@ -548,7 +802,10 @@ def badge_sheet(event_id: str) -> ResponseReturnValue:
     if not rows:
         flash(_("No active codes to print yet."), "error")
         return redirect(url_for("admin.event", event_id=ev.id)), 303
-    badges = (qr.Badge(r.name, r.organisation, r.category, r.zones, r.text) for r in rows)
+    names = issuing.EventNames.of(ev)
+    badges = (
+        issuing.badge((r.name, r.organisation, r.category, r.zones, bytes.fromhex(r.cti)), r.text, names) for r in rows
+    )
     pdf = qr.badge_sheet(badges, ev.name)
     _log("badges.print", ev.id, f"{len(rows)} badges")
     return _attachment(pdf, "application/pdf", f"badges-{ev.id}.pdf")
@@ -578,9 +835,10 @@ def guest_email(guest_id: int) -> ResponseReturnValue:
                 event_name=ev.name,
                 venue=ev.venue,
                 when=when,
-                zones=tuple(z for z in row.zones.split(",") if z),
+                zones=tuple(bilingual(ev.zone_names, z) for z in row.zones.split(",") if z),
                 png=qr.png(active.text, scale=config().qr.scale, border=config().qr.border),
                 file_name=_download_name(row.name, active.cti, "png"),
+                short_code=short_code(active.cti),
             ),
         )
         mail.send(settings, message_)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from checkin.core.errors import Reason
+from checkin.core import credential
+from checkin.core.errors import N_, Reason
+from checkin.core.trust import label_of
+from checkin.store import Event
 from checkin.web.context import config
-from checkin.web.i18n import language, message
+from checkin.web.i18n import gettext, language, message
 
 
 def local_time(moment: datetime | str | None, timezone: str | None = None) -> str:
@@ -24,3 +28,127 @@ def reason_text(reason: str) -> str:
     """A reason code in words; a code this version does not know (from a newer gate) as itself."""
     known = Reason._value2member_map_.get(reason)
     return message(Reason(reason)) if known is not None else reason
+
+
+# What the action log records, in words: the codes stay in the log (and its exports) as written.
+_ACTIONS = {
+    "event.create": N_("Event created"),
+    "event.update": N_("Event changed"),
+    "guest.create": N_("Guest added"),
+    "guest.import": N_("Guest list imported"),
+    "guest.update": N_("Guest changed"),
+    "guest.anonymise": N_("Guest anonymised"),
+    "guest.remove": N_("Guest removed"),
+    "credential.issue": N_("Code issued"),
+    "credential.revoke": N_("Code revoked"),
+    "credential.download": N_("Code downloaded"),
+    "credential.email": N_("Code sent by e-mail"),
+    "credential.email_failed": N_("E-mail not sent"),
+    "badges.print": N_("Badge sheet printed"),
+    "badge.print": N_("Badge printed"),
+    "gate.create": N_("Gate created"),
+    "gate.revoke": N_("Gate revoked"),
+    "user.create": N_("User added"),
+    "user.login": N_("Signed in"),
+    "user.locked": N_("User locked out"),
+    "user.role": N_("Role changed"),
+    "user.enable": N_("User enabled"),
+    "user.disable": N_("User disabled"),
+    "user.unlock": N_("User unlocked"),
+    "user.password": N_("New password"),
+    "token.add": N_("API token added"),
+    "token.revoke": N_("API token revoked"),
+}
+_FIELDS = {
+    "name": N_("name"),
+    "organisation": N_("organisation"),
+    "category": N_("category"),
+    "zones": N_("zones"),
+    "email": N_("e-mail"),
+    "venue": N_("venue"),
+    "start": N_("start"),
+    "end": N_("end"),
+    "timezone": N_("time zone"),
+}
+_FIXED_DETAILS = {
+    "re-issued": N_("re-issued"),
+    "anonymised": N_("anonymised"),
+    "in": N_("In"),
+    "out": N_("Out"),
+}
+# (pattern, msgid, names of the groups): the details the service writes, worded where shown
+_DETAILS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"(?P<num>\d+) guests, (?P<codes>\d+) codes issued, (?P<refused>\d+) rows refused"),
+        N_("%(num)s guests, %(codes)s codes issued, %(refused)s rows refused"),
+    ),
+    (re.compile(r"(?P<num>\d+) guests"), N_("%(num)s guests")),
+    (re.compile(r"(?P<num>\d+) credentials"), N_("%(num)s codes")),
+    (re.compile(r"(?P<num>\d+) badges"), N_("%(num)s badges")),
+    (re.compile(r"guest (?P<id>\d+)"), N_("guest #%(id)s")),
+    (re.compile(r"(?:after )?(?P<num>\d+) failures"), N_("after %(num)s failed sign-ins")),
+    (re.compile(r"role (?P<role>\w+)"), N_("role: %(role)s")),
+    (re.compile(r"(?P<old>\w+) -> (?P<new>\w+)"), N_("%(old)s → %(new)s")),
+    (
+        re.compile(r"(?P<name>.*) \((?P<zone>[^,()]+), (?P<direction>in|out)\)"),
+        N_("%(name)s (zone %(zone)s, %(direction)s)"),
+    ),
+    (re.compile(r"(?P<name>.*); zones (?P<zones>.*)"), N_("%(name)s; zones: %(zones)s")),
+)
+_ROLES = {"admin": N_("Administrator"), "registrar": N_("Registrar"), "officer": N_("Officer")}
+
+
+def action_text(action: str) -> str:
+    """An action log code (`guest.import`) in words; a code this version does not know as itself."""
+    msgid = _ACTIONS.get(action)
+    return gettext(msgid) if msgid is not None else action
+
+
+def detail_text(action: str, detail: str) -> str:
+    """An action's detail in the page's language, where the service wrote it in a known shape."""
+    if detail in _FIXED_DETAILS:
+        return gettext(_FIXED_DETAILS[detail])
+    if action == "guest.update" and detail and all(part in _FIELDS for part in detail.split(", ")):
+        return ", ".join(gettext(_FIELDS[part]) for part in detail.split(", "))
+    if action in ("credential.revoke", "credential.email", "guest.create", "token.add", "token.revoke", "gate.revoke"):
+        return detail  # a reason, a name or an address as the person typed it
+    for pattern, msgid in _DETAILS:
+        found = pattern.fullmatch(detail)
+        if found is not None:
+            values = {k: _word(k, v) for k, v in found.groupdict().items()}
+            return gettext(msgid, **values)
+    return detail
+
+
+def _word(key: str, value: str) -> str:
+    if key in ("role", "old", "new") and value in _ROLES:
+        return gettext(_ROLES[value])
+    if key == "direction":
+        return gettext(_FIXED_DETAILS[value])
+    return value
+
+
+def revoke_reason(reason: str) -> str:
+    """Why a code was revoked: the service's own reasons in words, a registrar's as typed."""
+    return gettext(_FIXED_DETAILS[reason]) if reason in ("re-issued", "anonymised") else reason
+
+
+_CTI = re.compile(r"[0-9a-f]{32}")
+
+
+def short_code(cti_hex: str) -> str:
+    """A stored credential id (hex) as the short code printed on its badge; a gate's row that names no
+    such id (a forged or garbled code) shows its first characters as they are."""
+    if not _CTI.fullmatch(cti_hex):
+        return cti_hex[:8]
+    return credential.short_code(bytes.fromhex(cti_hex))
+
+
+def zone_name(event: Event, code: str) -> str:
+    """A zone's display name in the page's language (its code when the event named it nothing)."""
+    return label_of(event.zone_names, code, language())
+
+
+def category_name(event: Event, code: str) -> str:
+    """A category's display name in the page's language (as typed when the event named it nothing)."""
+    return label_of(event.category_names, code, language())

@@ -33,7 +33,7 @@ import zxingcpp
 from cryptography.hazmat.primitives import serialization
 from PIL import Image
 
-from checkin.core import trust
+from checkin.core import credential, trust
 
 BIN = Path(sys.executable).parent
 CHECKIN = str(BIN / "checkin")
@@ -360,6 +360,7 @@ def test_csv_issue_reports_bad_lines_and_writes_the_rest(deployment: Deployment)
     for row in index:
         assert decode_png(out / row["png"]) == [row["code"]]
         assert cti(row["code"]) == row["credential_id"]
+        assert row["short_code"] == credential.short_code(bytes.fromhex(row["credential_id"]))
     assert {p.name for p in pngs} == {row["png"] for row in index}
     comma_org = next(row for row in index if row["name"] == GOOD_NAMES[1])
     assert comma_org["organisation"] == "Sở Thông tin và Truyền thông, tỉnh Hải Dương"

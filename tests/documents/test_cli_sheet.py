@@ -60,9 +60,5 @@ def test_the_cli_sheet_reads_back_guest_by_guest(tmp_path: Path, render: dockit.
     assert [row["name"] for row in index] == list(dockit.NAMES)
     pages = render((out / "badges.pdf").read_bytes())
     assert len(pages) == 2
-    read = {}
-    for number, page in enumerate(pages):
-        height, width = page.shape
-        for found in dockit.gate_codes(page):
-            read[number * 8 + int(found.y // (height / 4)) * 2 + int(found.x // (width / 2))] = found.text
+    read = dockit.sheet_codes(pages)
     assert read == {i: row["code"] for i, row in enumerate(index)}

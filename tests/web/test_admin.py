@@ -204,6 +204,23 @@ ROUTES = [
         bad={"reason": ""},
         bad_field="reason",
     ),
+    Route("GET", "/admin/events/{event}/edit", REGISTRATION),
+    Route(
+        "POST",
+        "/admin/events/{event}/edit",
+        REGISTRATION,
+        302,
+        data=lambda: event_form(id=EVENT, zones="hall = Hội trường / Main hall\nvip\npress"),
+        bad={**event_form(id=EVENT), "zones": "vip"},  # hall is the guest's and the gate's
+        bad_field="zones",
+    ),
+    Route("GET", "/admin/guests/{gid}/issue", REGISTRATION),
+    Route("GET", "/admin/credentials/{cti}/revoke", REGISTRATION),
+    Route("GET", "/admin/gates/{dev}/revoke", ADMIN),
+    Route("GET", "/admin/guests/{gid}/anonymise", REGISTRATION),
+    Route("POST", "/admin/guests/{gid}/anonymise", REGISTRATION, 302, data=dict),
+    Route("GET", "/admin/guests/{gid}/remove", REGISTRATION, 303),  # it had a code: anonymise instead
+    Route("GET", "/admin/credentials/{cti}/badge.pdf", REGISTRATION),
     Route("GET", "/admin/credentials/{cti}.png", REGISTRATION),
     Route("GET", "/admin/credentials/{cti}.svg", REGISTRATION),
     Route("GET", "/admin/events/{event}/badges.pdf", REGISTRATION),
@@ -600,9 +617,11 @@ def test_every_change_is_in_the_activity_log(
     )
     client.post(f"/admin/credentials/{world.cti}/revoke", data={"reason": "đổi khu vực", "csrf_token": token(client)})
     log = client.get("/admin/log").text
-    for action in ("guest.update", "credential.revoke"):
-        assert action in log
-    assert "organisation, category, zones, email" in log  # what changed, not the values
+    for action, words in (("guest.update", "Sửa thông tin khách"), ("credential.revoke", "Thu hồi mã")):
+        assert f'title="{action}">{words}<' in log  # worded, the code kept for whoever needs it
+    assert "đơn vị, loại khách, khu vực, e-mail" in log  # what changed, not the values, in Vietnamese
+    client.get("/admin/lang/en")
+    assert "organisation, category, zones, e-mail" in client.get("/admin/log").text
 
 
 def test_pages_in_english(login_as: Callable[[str | None], FlaskClient], world: World) -> None:

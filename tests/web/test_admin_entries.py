@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from flask.testing import FlaskClient
 
-from checkin.core.credential import Credential
+from checkin.core.credential import Credential, short_code
 from checkin.store import Store
 from checkin.store import guests as stored_guests
 from tests.support.apikit import Clock, Gate
@@ -40,7 +40,7 @@ def test_event_page_lists_uploaded_entries_with_guest_and_gate(
     page = login_as("officer").get(f"/admin/events/{EVENT_ID}").get_data(as_text=True)
 
     assert "Lượt quét tại các cổng" in page and "(3)" in page
-    assert "Nguyễn Thị Ánh" in page and anh.id_hex[:8] in page
+    assert "Nguyễn Thị Ánh" in page and short_code(anh.credential_id) in page  # as printed on the badge
     assert "Cổng A - sảnh chính" in page
     assert "Mời vào" in page  # admitted, in Vietnamese
     assert "Chữ ký không hợp lệ" in page  # bad_signature
