@@ -13,11 +13,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import dockit
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from dockit import EVENT_NAME
 from flask.testing import FlaskClient
 from PIL import Image
 
@@ -26,6 +24,8 @@ from checkin.config import load
 from checkin.core import credential
 from checkin.keystore import PASSPHRASE_ENV
 from checkin.web import create_app
+from tests.support import dockit
+from tests.support.dockit import EVENT_NAME
 
 NOW = datetime(2022, 3, 20, 2, 0, tzinfo=UTC)
 PASSPHRASE = "web badge tests passphrase"

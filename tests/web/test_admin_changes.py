@@ -8,7 +8,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from apikit import event_form
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask.testing import FlaskClient
 
@@ -21,6 +20,7 @@ from checkin.store import actions as stored_actions
 from checkin.store import events as stored_events
 from checkin.store import guests as stored_guests
 from checkin.store.guests import GuestRow
+from tests.support.apikit import event_form
 from tests.web import test_admin
 from tests.web.test_admin import EVENT, World, guest_form, token
 
