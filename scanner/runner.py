@@ -290,6 +290,7 @@ def frame_source(
 Decoder = Callable[["np.ndarray"], "list[Found]"]
 OnVerdict = Callable[[Recorded, "Found | None"], None]
 OnFrame = Callable[["np.ndarray", "list[Found]"], bool]
+Scan = Callable[[str, str], "Recorded | None"]  # a scanned text and its decoder in, a committed row (None: not yet)
 
 
 def run_frames(
@@ -301,17 +302,27 @@ def run_frames(
     on_verdict: OnVerdict,
     on_frame: OnFrame | None = None,
     entries: Operator | None = None,
+    scan: Scan | None = None,
 ) -> int:
     """Decode each frame, decide and journal each new code, then hand it on; return the scans made.
 
     `on_frame` sees every frame after its verdicts were committed; it returns False to stop.
-    `entries` gives the scripted screening input of each guest who reaches screening.
+    `entries` gives the scripted screening input of each guest who reaches screening. `scan` replaces
+    `Gate.scan` (the window screens a guest with the operator before the row is committed: it returns
+    None then, and `on_verdict` is not called).
     """
+
+    def scripted(text: str, decoder_name: str) -> Recorded | None:
+        return gate_.scan(text, decoder_name, entries=entries)
+
+    take = scan or scripted
     scans = 0
     for frame, ts_ms in frames:
         found = decoder(frame)
         for item in dedup.fresh(found, ts_ms):
-            on_verdict(gate_.scan(item.text, item.decoder, entries=entries), item)
+            record = take(item.text, item.decoder)
+            if record is not None:
+                on_verdict(record, item)
             scans += 1
         if on_frame is not None and not on_frame(frame, found):
             break
