@@ -597,7 +597,8 @@ class Screen:
         session = self.gate.start_screening(decision)
         if session.step is Step.DONE:  # a fresh declaration that did not pass refers before anything is asked
             return self.gate.finish(decision, text, decoder, result=session.result())
-        self.prompt = Screening(decision, text, decoder, session)  # the guest at the camera comes first
+        # the guest at the camera comes first; the last guest's banner goes, so the two are not confused
+        self.prompt, self.banner = Screening(decision, text, decoder, session), None
         return None
 
     def notify(self, key: str, **values: object) -> None:
@@ -667,11 +668,12 @@ class Screen:
         canvas[y : y + mode.shape[0]] = mode
         y += mode.shape[0]
         banner = self.banner
-        bottom = (
-            self._banner(banner.record, width, k)
-            if banner is not None and now < banner.until_ms
-            else _idle_image(self.lang, width, k)
-        )
+        if banner is not None and now < banner.until_ms:
+            bottom = self._banner(banner.record, width, k)
+        elif isinstance(self.prompt, Screening):  # not READY: this guest is not through yet
+            bottom = np.zeros((0, width, 3), np.uint8)
+        else:
+            bottom = _idle_image(self.lang, width, k)
         bottom = bottom[: max(0, height - y)]
         area_h = height - y - bottom.shape[0]
         if frame is not None and area_h > 0:

@@ -337,6 +337,8 @@ def test_screening_admits_a_well_guest_with_single_keys(screening_gate: tuple[Ga
     assert screen.scanned(world.issue("Phạm Minh Châu"), "zxing") is None  # the box opens, nothing journalled yet
     assert isinstance(screen.prompt, ui.Screening) and gate.journal.head() is None
     assert "Phạm Minh Châu" in box_text(screen) and "Nhập thân nhiệt" in box_text(screen)
+    drawn = screen.compose(None, [], ui.status_view(gate, None))
+    assert not np.all(drawn[-200:] == np.array(ui.READY_INK, np.uint8), axis=2).any()  # not READY while screening
     type_in(screen, "36,6")
     screen.key("enter")
     assert "Câu hỏi 1 trên 2" in box_text(screen) and QUESTIONS[0].vi in box_text(screen)
