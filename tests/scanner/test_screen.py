@@ -315,12 +315,17 @@ QUESTIONS = (
 )
 
 
-@pytest.fixture
-def screening_gate(tmp_path: Path) -> tuple[Gate, World]:
-    world = World(policy=GatePolicy(screening=ScreeningPolicy(enabled=True, questions=QUESTIONS)))
-    data = enrol_usb(tmp_path / "screening-gate", world)
+def gate_screening(folder: Path, policy: ScreeningPolicy) -> tuple[Gate, World]:
+    """A gate of an event that screens its guests with `policy`."""
+    world = World(policy=GatePolicy(screening=policy))
+    data = enrol_usb(folder, world)
     journal = Journal(data.journal_path, data.device_key())
     return Gate(journal, world.bundle(), zone="hall", direction=Direction.IN, clock=Clock(world.now)), world
+
+
+@pytest.fixture
+def screening_gate(tmp_path: Path) -> tuple[Gate, World]:
+    return gate_screening(tmp_path / "screening-gate", ScreeningPolicy(enabled=True, questions=QUESTIONS))
 
 
 # the chained row keeps the outcome and, after a colon, the salted digest of the details
@@ -424,3 +429,30 @@ def test_denied_codes_and_exits_are_not_screened(screening_gate: tuple[Gate, Wor
     gate.set_direction(Direction.OUT)
     leaving = screen.scanned(world.issue())
     assert leaving is not None and leaving.decision.verdict is ui.Verdict.ADMIT and screen.prompt is None
+
+
+def test_a_required_certificate_is_scanned_in_the_box_or_enter_says_there_is_none(tmp_path: Path) -> None:
+    # no questions, an EU certificate required
+    gate, world = gate_screening(tmp_path / "gate", ScreeningPolicy(enabled=True, certificate_required=True))
+    screen = screen_of(gate, Ticks())
+    screen.scanned(world.issue("Phạm Minh Châu"))
+    type_in(screen, "36.5")
+    screen.key("enter")
+    assert "Quét chứng nhận y tế EU" in box_text(screen) and gate.journal.head() is None
+    screen.key("enter")  # the guest has none
+    head = gate.journal.head()
+    assert head is not None and (head.reason, head.screening.split(":")[0]) == (
+        "screening_required",
+        "certificate_missing",
+    )
+    assert screen.banner is not None and screen.banner.record.decision.advice == screening.ADVICE_CERTIFICATE
+    screen.scanned(world.issue("Võ Thị Hoa"))
+    type_in(screen, "36.5")
+    screen.key("enter")
+    assert screen.scanned("HC1:NOT-A-CERTIFICATE") is None  # the camera reads it while the box is open
+    head = gate.journal.head()
+    assert head is not None and (head.reason, head.screening.split(":")[0]) == (
+        "screening_failed",
+        "certificate_failed",
+    )
+    assert screen.prompt is None
