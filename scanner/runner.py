@@ -240,11 +240,12 @@ class Gate:
         result: screening.Result | None = None,
     ) -> Recorded:
         """Screen (a finished session's `result`, or a scripted `entry`) when needed, then commit the row."""
+        return self._commit(self._screen(decision, entry, result), text, decoder)
+
+    def _screen(self, decision: Decision, entry: screening.Entry | None, result: screening.Result | None) -> Decision:
         if result is not None and self.needs_screening(decision):
-            decision = gate.screened(decision, result)
-        else:
-            decision = gate.screen(decision, self.bundle, self.state, self.clock(), entry)
-        return self._commit(decision, text, decoder)
+            return gate.screened(decision, result)
+        return gate.screen(decision, self.bundle, self.state, self.clock(), entry)
 
     def refuse(self, shown: Decision | None) -> Recorded:
         """Staff refused the person last shown: journal `refused_by_staff` about them."""
@@ -263,12 +264,22 @@ class Gate:
             known.setdefault(cti, Candidate(cti, name, None))
         return [known[cti] for cti in match(query, {cti: c.name for cti, c in known.items()})][:limit]
 
-    def manual(self, candidate: Candidate, entry: screening.Entry | None = None) -> Recorded:
-        """Decide on a looked-up credential (damaged badge) and commit it, marked as manual."""
+    def examine_manual(self, candidate: Candidate) -> Decision:
+        """The decision on a looked-up credential before screening, committed to nothing (see `examine`)."""
         self._refresh_floor()
-        now = self.clock()
-        decision = gate.decide_manual(candidate.cti, self.bundle, self.state, now, candidate.credential)
-        decision = gate.screen(decision, self.bundle, self.state, now, entry)
+        return gate.decide_manual(candidate.cti, self.bundle, self.state, self.clock(), candidate.credential)
+
+    def manual(
+        self,
+        candidate: Candidate,
+        entry: screening.Entry | None = None,
+        *,
+        decision: Decision | None = None,
+        result: screening.Result | None = None,
+    ) -> Recorded:
+        """Decide on a looked-up credential (damaged badge; `decision` when `examine_manual` made it),
+        screen it like `finish`, and commit it, marked as manual."""
+        decision = self._screen(decision or self.examine_manual(candidate), entry, result)
         decision = replace(decision, detail=("manual lookup; " + decision.detail).rstrip("; "))
         operator, self.operator = self.operator, f"manual:{self.operator}" if self.operator else "manual"
         try:

@@ -122,6 +122,7 @@ ANSWER_KEYS = {"c": True, "y": True, "1": True, "k": False, "n": False, "0": Fal
 DCC_PREFIX = "HC1:"
 
 Line = tuple[str, int, bool, tuple[int, int, int]]  # text, font size, bold, BGR colour
+Commit = Callable[["screening.Result | None"], Recorded]  # journal a decision with its screening result
 
 _SOURCE_TROUBLE = frozenset({EventKind.LOST, EventKind.OPEN_FAILED, EventKind.GAVE_UP})
 
@@ -364,7 +365,13 @@ class Lookup:
         elif key.isdigit() and self.candidates:
             if int(key) in range(1, len(self.candidates) + 1):
                 screen.prompt = None
-                screen.show(screen.gate.manual(self.candidates[int(key) - 1]))
+                chosen = self.candidates[int(key) - 1]
+                decision = screen.gate.examine_manual(chosen)
+                recorded = screen.screen_or_commit(
+                    decision, lambda result: screen.gate.manual(chosen, decision=decision, result=result)
+                )
+                if recorded is not None:
+                    screen.show(recorded)
         elif len(key) == 1 and key.isprintable() and len(self.text) < 40:
             self.text, self.candidates, self.failed = self.text + key, [], False
 
@@ -465,9 +472,8 @@ class Screening:
     """
 
     decision: Decision
-    text: str
-    decoder: str
     session: screening.Session
+    commit: Commit
     typed: str = ""
 
     def key(self, screen: Screen, key: str) -> None:
@@ -503,7 +509,7 @@ class Screening:
     def finish(self, screen: Screen) -> None:
         """Close the box and commit the verdict with the screening's result."""
         screen.prompt = None
-        screen.show(screen.gate.finish(self.decision, self.text, self.decoder, result=self.session.result()))
+        screen.show(self.commit(self.session.result()))
 
     def lines(self, screen: Screen, k: float) -> list[Line]:
         """Whose screening it is, what was given, what to ask now, a typo said, and how to cancel."""
@@ -592,13 +598,18 @@ class Screen:
             self.prompt.code(self, text)
             return None
         decision = self.gate.examine(text)
+        return self.screen_or_commit(decision, lambda result: self.gate.finish(decision, text, decoder, result=result))
+
+    def screen_or_commit(self, decision: Decision, commit: Commit) -> Recorded | None:
+        """Commit a decision that needs no screening; else open the screening box (None), which commits
+        with the result once the operator is through."""
         if not self.gate.needs_screening(decision):
-            return self.gate.finish(decision, text, decoder)
+            return commit(None)
         session = self.gate.start_screening(decision)
         if session.step is Step.DONE:  # a fresh declaration that did not pass refers before anything is asked
-            return self.gate.finish(decision, text, decoder, result=session.result())
+            return commit(session.result())
         # the guest at the camera comes first; the last guest's banner goes, so the two are not confused
-        self.prompt, self.banner = Screening(decision, text, decoder, session), None
+        self.prompt, self.banner = Screening(decision, session, commit), None
         return None
 
     def notify(self, key: str, **values: object) -> None:

@@ -315,12 +315,13 @@ QUESTIONS = (
 )
 
 
-def gate_screening(folder: Path, policy: ScreeningPolicy) -> tuple[Gate, World]:
-    """A gate of an event that screens its guests with `policy`."""
-    world = World(policy=GatePolicy(screening=policy))
+def gate_screening(folder: Path, policy: ScreeningPolicy, names: tuple[str, ...] = ()) -> tuple[Gate, World]:
+    """A gate of an event that screens its guests with `policy` (and names these guests in its bundle)."""
+    world = World(policy=GatePolicy(screening=policy, include_names=bool(names)))
     data = enrol_usb(folder, world)
     journal = Journal(data.journal_path, data.device_key())
-    return Gate(journal, world.bundle(), zone="hall", direction=Direction.IN, clock=Clock(world.now)), world
+    bundle = world.bundle(names={world.credential(name).credential_id: name for name in names})
+    return Gate(journal, bundle, zone="hall", direction=Direction.IN, clock=Clock(world.now), operator="Lan"), world
 
 
 @pytest.fixture
@@ -456,3 +457,23 @@ def test_a_required_certificate_is_scanned_in_the_box_or_enter_says_there_is_non
         "certificate_failed",
     )
     assert screen.prompt is None
+
+
+def test_a_guest_found_by_look_up_is_screened_too(tmp_path: Path) -> None:
+    policy = ScreeningPolicy(enabled=True, questions=QUESTIONS)
+    gate, _world = gate_screening(tmp_path / "gate", policy, names=("Đặng Quốc Huy",))
+    screen = screen_of(gate, Ticks())
+    screen.key("l")
+    type_in(screen, "huy")
+    screen.key("enter")
+    screen.key("1")
+    assert isinstance(screen.prompt, ui.Screening) and gate.journal.head() is None
+    type_in(screen, "36.7")
+    for key in ("enter", "0", "1"):  # no fever or cough, feels well
+        screen.key(key)
+    head = gate.journal.head()
+    assert head is not None and (head.verdict, head.operator, head.screening.split(":")[0]) == (
+        "admit",
+        "manual:Lan",
+        "passed",
+    )
