@@ -240,11 +240,12 @@ class Gate:
         result: screening.Result | None = None,
     ) -> Recorded:
         """Screen (a finished session's `result`, or a scripted `entry`) when needed, then commit the row."""
+        return self._commit(self._screen(decision, entry, result), text, decoder)
+
+    def _screen(self, decision: Decision, entry: screening.Entry | None, result: screening.Result | None) -> Decision:
         if result is not None and self.needs_screening(decision):
-            decision = gate.screened(decision, result)
-        else:
-            decision = gate.screen(decision, self.bundle, self.state, self.clock(), entry)
-        return self._commit(decision, text, decoder)
+            return gate.screened(decision, result)
+        return gate.screen(decision, self.bundle, self.state, self.clock(), entry)
 
     def refuse(self, shown: Decision | None) -> Recorded:
         """Staff refused the person last shown: journal `refused_by_staff` about them."""
@@ -263,12 +264,22 @@ class Gate:
             known.setdefault(cti, Candidate(cti, name, None))
         return [known[cti] for cti in match(query, {cti: c.name for cti, c in known.items()})][:limit]
 
-    def manual(self, candidate: Candidate, entry: screening.Entry | None = None) -> Recorded:
-        """Decide on a looked-up credential (damaged badge) and commit it, marked as manual."""
+    def examine_manual(self, candidate: Candidate) -> Decision:
+        """The decision on a looked-up credential before screening, committed to nothing (see `examine`)."""
         self._refresh_floor()
-        now = self.clock()
-        decision = gate.decide_manual(candidate.cti, self.bundle, self.state, now, candidate.credential)
-        decision = gate.screen(decision, self.bundle, self.state, now, entry)
+        return gate.decide_manual(candidate.cti, self.bundle, self.state, self.clock(), candidate.credential)
+
+    def manual(
+        self,
+        candidate: Candidate,
+        entry: screening.Entry | None = None,
+        *,
+        decision: Decision | None = None,
+        result: screening.Result | None = None,
+    ) -> Recorded:
+        """Decide on a looked-up credential (damaged badge; `decision` when `examine_manual` made it),
+        screen it like `finish`, and commit it, marked as manual."""
+        decision = self._screen(decision or self.examine_manual(candidate), entry, result)
         decision = replace(decision, detail=("manual lookup; " + decision.detail).rstrip("; "))
         operator, self.operator = self.operator, f"manual:{self.operator}" if self.operator else "manual"
         try:
@@ -290,6 +301,7 @@ def frame_source(
 Decoder = Callable[["np.ndarray"], "list[Found]"]
 OnVerdict = Callable[[Recorded, "Found | None"], None]
 OnFrame = Callable[["np.ndarray", "list[Found]"], bool]
+Scan = Callable[[str, str], "Recorded | None"]  # a scanned text and its decoder in, a committed row (None: not yet)
 
 
 def run_frames(
@@ -301,17 +313,27 @@ def run_frames(
     on_verdict: OnVerdict,
     on_frame: OnFrame | None = None,
     entries: Operator | None = None,
+    scan: Scan | None = None,
 ) -> int:
     """Decode each frame, decide and journal each new code, then hand it on; return the scans made.
 
     `on_frame` sees every frame after its verdicts were committed; it returns False to stop.
-    `entries` gives the scripted screening input of each guest who reaches screening.
+    `entries` gives the scripted screening input of each guest who reaches screening. `scan` replaces
+    `Gate.scan` (the window screens a guest with the operator before the row is committed: it returns
+    None then, and `on_verdict` is not called).
     """
+
+    def scripted(text: str, decoder_name: str) -> Recorded | None:
+        return gate_.scan(text, decoder_name, entries=entries)
+
+    take = scan or scripted
     scans = 0
     for frame, ts_ms in frames:
         found = decoder(frame)
         for item in dedup.fresh(found, ts_ms):
-            on_verdict(gate_.scan(item.text, item.decoder, entries=entries), item)
+            record = take(item.text, item.decoder)
+            if record is not None:
+                on_verdict(record, item)
             scans += 1
         if on_frame is not None and not on_frame(frame, found):
             break

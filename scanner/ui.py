@@ -11,6 +11,12 @@ Keys: L find a guest whose code will not scan (the badge's short code or the nam
 number of the guest), D entry/exit (asks first; the mode is shown large), R refuse the person last
 shown (asks first, only within REFUSE_WINDOW_MS of their verdict), A the supervisor confirms a
 clock alarm (asks for the PIN set at enrolment), E English/Tiếng Việt, Q quit. Esc closes a box.
+
+Health screening (when the event screens): a ticket that verified opens the screening box instead of
+the banner. The operator types the temperature and Enter (a thermometer that types like a keyboard
+does the same), answers each question with one key (C/Y/1 yes, K/N/0 no), and an EU certificate is
+scanned when the event requires one (Enter: the guest has none). Esc cancels: nothing is journalled,
+the guest shows the ticket again.
 """
 
 from __future__ import annotations
@@ -34,10 +40,12 @@ from checkin import i18n
 from checkin.core import credential
 from checkin.core.errors import N_, Reason, Verdict
 from checkin.core.trust import Direction, EventInfo
-from scanner import pin
+from scanner import pin, screening
 from scanner.camera import EventKind, SourceEvent
 from scanner.decode import Deduplicator, Found, decode_frame
+from scanner.gate import Decision
 from scanner.runner import Candidate, Frame, Gate, Recorded, monotonic_ms, run_frames
+from scanner.screening import Step
 from scanner.settings import Settings
 from scanner.sync import SyncStatus
 
@@ -99,9 +107,22 @@ WORDS = {
     "hours": N_("%(n)s h"),
     "days": N_("%(n)s d"),
     "bundle_expired": N_("The trust data has expired: sync the gate"),  # Decision.warning
+    "screening": N_("Health screening: %(name)s"),
+    "declared": N_("Declared on the ticket at %(time)s: no questions"),
+    "reading": N_("Temperature %(reading)s °C"),
+    "question_of": N_("Question %(n)s of %(of)s"),
+    "answer_keys": N_("C, Y or 1: yes  ·  K, N or 0: no"),
+    "no_certificate": N_("Enter: the guest has no certificate"),
+    "screening_close": N_("Esc cancels: nothing is recorded, the guest scans the ticket again"),
+    "screening_cancelled": N_("Screening cancelled: nothing recorded. Scan the ticket again"),
+    "screening_busy": N_("Finish this guest's screening first (Esc cancels it)"),
 }
+# A question's answer as one key: Vietnamese C(ó)/K(hông), English Y/N, or 1/0 on a number pad.
+ANSWER_KEYS = {"c": True, "y": True, "1": True, "k": False, "n": False, "0": False}
+DCC_PREFIX = "HC1:"
 
 Line = tuple[str, int, bool, tuple[int, int, int]]  # text, font size, bold, BGR colour
+Commit = Callable[["screening.Result | None"], Recorded]  # journal a decision with its screening result
 
 _SOURCE_TROUBLE = frozenset({EventKind.LOST, EventKind.OPEN_FAILED, EventKind.GAVE_UP})
 
@@ -213,6 +234,8 @@ def banner_image(
     cred = decision.credential
     if verdict is not Verdict.ADMIT:
         lines.append((decision.message(lang), _px(36, k), True, ink))
+    if decision.advice:  # what the operator does next (a screening referral)
+        lines.append(("→ " + i18n.gettext(lang, decision.advice), _px(32, k), True, ink))
     if cred is not None:
         lines.append((cred.name, _px(56, k), True, ink))
         details = " · ".join(x for x in (cred.organisation, cred.category) if x)
@@ -342,7 +365,13 @@ class Lookup:
         elif key.isdigit() and self.candidates:
             if int(key) in range(1, len(self.candidates) + 1):
                 screen.prompt = None
-                screen.show(screen.gate.manual(self.candidates[int(key) - 1]))
+                chosen = self.candidates[int(key) - 1]
+                decision = screen.gate.examine_manual(chosen)
+                recorded = screen.screen_or_commit(
+                    decision, lambda result: screen.gate.manual(chosen, decision=decision, result=result)
+                )
+                if recorded is not None:
+                    screen.show(recorded)
         elif len(key) == 1 and key.isprintable() and len(self.text) < 40:
             self.text, self.candidates, self.failed = self.text + key, [], False
 
@@ -434,6 +463,83 @@ class PinEntry:
         return out
 
 
+@dataclass
+class Screening:
+    """Health screening of the guest whose ticket just verified: nothing is journalled until it ends.
+
+    Feeds the operator's keys to a `screening.Session` and, once it is done, commits the verdict with
+    its result (`Gate.finish`); Esc drops it unrecorded.
+    """
+
+    decision: Decision
+    session: screening.Session
+    commit: Commit
+    typed: str = ""
+
+    def key(self, screen: Screen, key: str) -> None:
+        """Temperature keys then Enter, one key per answer, Enter when no certificate; Esc cancels."""
+        if key == "esc":
+            screen.prompt = None
+            screen.notify("screening_cancelled")
+            return
+        step = self.session.step
+        if step is Step.TEMPERATURE:
+            if key == "backspace":
+                self.typed = self.typed[:-1]
+            elif key == "enter" and self.typed:
+                self.session, self.typed = self.session.temperature_typed(self.typed), ""
+            elif len(key) == 1 and key.isprintable() and len(self.typed) < 12:
+                self.typed += key
+        elif step is Step.QUESTION and key.lower() in ANSWER_KEYS:
+            self.session = self.session.answered(ANSWER_KEYS[key.lower()])
+        elif step is Step.CERTIFICATE and key == "enter":
+            self.finish(screen)  # none shown: refers as screening required, with what to do
+            return
+        if self.session.step is Step.DONE:
+            self.finish(screen)
+
+    def code(self, screen: Screen, text: str) -> None:
+        """A code the camera read while the box is open: the guest's EU certificate, or one that waits."""
+        if self.session.step is Step.CERTIFICATE and text.startswith(DCC_PREFIX):
+            self.session = self.session.certificate_shown(text)
+            self.finish(screen)
+        else:
+            screen.notify("screening_busy")
+
+    def finish(self, screen: Screen) -> None:
+        """Close the box and commit the verdict with the screening's result."""
+        screen.prompt = None
+        screen.show(self.commit(self.session.result()))
+
+    def lines(self, screen: Screen, k: float) -> list[Line]:
+        """Whose screening it is, what was given, what to ask now, a typo said, and how to cancel."""
+        lang, session = screen.lang, self.session
+        name = self.decision.credential.name if self.decision.credential is not None else ""
+        out: list[Line] = [(word("screening", lang, name=name), _px(30, k), True, (255, 255, 255))]
+        if session.declaration is not None:
+            at = session.declaration.declared_at.astimezone(session.now.tzinfo).strftime("%H:%M")
+            out.append((word("declared", lang, time=at), _px(26, k), True, (150, 255, 150)))
+        if session.reading is not None:
+            out.append((word("reading", lang, reading=session.reading), _px(26, k), True, (150, 255, 150)))
+        accent = (80, 230, 255)
+        step = session.step
+        out.append((i18n.gettext(lang, session.prompt()), _px(30, k), True, (255, 255, 255)))
+        if step is Step.TEMPERATURE:
+            out.append(("› " + self.typed + "▌ °C", _px(52, k), True, accent))
+        elif step is Step.QUESTION and session.question is not None:
+            total = len(session.policy.questions)
+            out.append((word("question_of", lang, n=len(session.answers) + 1, of=total), _px(24, k), False, accent))
+            out.append((session.question.text(lang), _px(44, k), True, (255, 255, 255)))
+            out.append((word("answer_keys", lang), _px(32, k), True, accent))
+        elif step is Step.CERTIFICATE:
+            out.append((word("no_certificate", lang), _px(30, k), True, accent))
+        if session.problem:
+            problem = i18n.gettext(lang, session.problem, **session.problem_params)
+            out.append((problem, _px(30, k), True, (140, 140, 255)))
+        out.append((word("screening_close", lang), _px(24, k), False, (200, 200, 200)))
+        return out
+
+
 class Screen:
     """The screen's state (language, banner, prompts, counts) and its drawing; keys come in, actions go to the Gate."""
 
@@ -472,10 +578,7 @@ class Screen:
         return self.prompt.text if isinstance(self.prompt, Lookup) else None
 
     def show(self, record: Recorded) -> None:
-        """Put a committed verdict on the banner for the hold time and count it.
-
-        A screening step that asks the person something after a valid ticket opens its Prompt here.
-        """
+        """Put a committed verdict on the banner for the hold time and count it."""
         now = self.now_ms()
         self.banner = Banner(record, now + self.hold_ms)
         reason = record.decision.reason
@@ -487,6 +590,27 @@ class Screen:
         if record.decision.credential is not None and reason is not Reason.REFUSED_BY_STAFF:
             self.last, self.last_at_ms = record, now
         self.on_record(record)
+
+    def scanned(self, text: str, decoder: str = "") -> Recorded | None:
+        """A code the camera read: its committed row, or None while the guest is being screened
+        (the screening box opens, or the open one takes an EU certificate)."""
+        if isinstance(self.prompt, Screening):
+            self.prompt.code(self, text)
+            return None
+        decision = self.gate.examine(text)
+        return self.screen_or_commit(decision, lambda result: self.gate.finish(decision, text, decoder, result=result))
+
+    def screen_or_commit(self, decision: Decision, commit: Commit) -> Recorded | None:
+        """Commit a decision that needs no screening; else open the screening box (None), which commits
+        with the result once the operator is through."""
+        if not self.gate.needs_screening(decision):
+            return commit(None)
+        session = self.gate.start_screening(decision)
+        if session.step is Step.DONE:  # a fresh declaration that did not pass refers before anything is asked
+            return commit(session.result())
+        # the guest at the camera comes first; the last guest's banner goes, so the two are not confused
+        self.prompt, self.banner = Screening(decision, session, commit), None
+        return None
 
     def notify(self, key: str, **values: object) -> None:
         """Say something for a few seconds (a key that did nothing says why)."""
@@ -555,11 +679,12 @@ class Screen:
         canvas[y : y + mode.shape[0]] = mode
         y += mode.shape[0]
         banner = self.banner
-        bottom = (
-            self._banner(banner.record, width, k)
-            if banner is not None and now < banner.until_ms
-            else _idle_image(self.lang, width, k)
-        )
+        if banner is not None and now < banner.until_ms:
+            bottom = self._banner(banner.record, width, k)
+        elif isinstance(self.prompt, Screening):  # not READY: this guest is not through yet
+            bottom = np.zeros((0, width, 3), np.uint8)
+        else:
+            bottom = _idle_image(self.lang, width, k)
         bottom = bottom[: max(0, height - y)]
         area_h = height - y - bottom.shape[0]
         if frame is not None and area_h > 0:
@@ -869,6 +994,7 @@ def run_window(
             dedup=dedup,
             on_verdict=lambda record, _item: screen.show(record),
             on_frame=on_frame,
+            scan=screen.scanned,
         )
     finally:
         sounder.close()

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import cv2
@@ -21,8 +22,9 @@ from PIL import Image, ImageGrab
 
 from checkin import qr
 from checkin.core import credential
+from checkin.core.credential import Declaration
 from checkin.core.errors import Verdict
-from checkin.core.trust import Direction, GatePolicy
+from checkin.core.trust import Direction, GatePolicy, Question, ScreeningPolicy
 from scanner import decode, ui
 from scanner.journal import Journal
 from scanner.runner import Gate
@@ -62,6 +64,35 @@ def code_frame(text: str) -> np.ndarray:
     frame = np.full((720, 1280, 3), 110, np.uint8)
     frame[100 : 100 + picture.shape[0], 500 : 500 + picture.shape[1]] = picture
     return frame
+
+
+def keyboard(
+    display: str, shots: Path, pressed: dict[str, float]
+) -> tuple[Callable[..., None], Callable[[str], Callable[[], None]], Callable[..., Callable[[], None]]]:
+    """xdotool into the gate's window, a screenshot maker, and a key press noted by name in `pressed`."""
+
+    def xdo(*args: str) -> None:
+        subprocess.run(
+            ["xdotool", "search", "--name", "checkin", "windowfocus", "--sync", *args],
+            env={"DISPLAY": display},
+            check=True,
+            timeout=30,
+        )
+
+    def grab(name: str) -> Callable[[], None]:
+        def take() -> None:
+            ImageGrab.grab(xdisplay=display).save(shots / f"{name}.png")
+
+        return take
+
+    def mark(name: str, *args: str) -> Callable[[], None]:
+        def press() -> None:
+            pressed[name] = time.perf_counter()
+            xdo(*args)
+
+        return press
+
+    return xdo, grab, mark
 
 
 class Timed:
@@ -107,27 +138,7 @@ def test_the_gate_workers_screen(display: str, tmp_path: Path) -> None:
     screens: list[ui.Screen] = []
     window = Timed(ui.TkWindow("checkin · test", fullscreen=True))
     pressed: dict[str, float] = {}
-
-    def xdo(*args: str) -> None:
-        subprocess.run(
-            ["xdotool", "search", "--name", "checkin", "windowfocus", "--sync", *args],
-            env={"DISPLAY": display},
-            check=True,
-            timeout=30,
-        )
-
-    def grab(name: str) -> Callable[[], None]:
-        def take() -> None:
-            ImageGrab.grab(xdisplay=display).save(shots / f"{name}.png")
-
-        return take
-
-    def mark(name: str, *keys: str) -> Callable[[], None]:
-        def press() -> None:
-            pressed[name] = time.perf_counter()
-            xdo("key", *keys)
-
-        return press
+    xdo, grab, mark = keyboard(display, shots, pressed)
 
     script: dict[int, Callable[[], None]] = {
         8: grab("01-idle"),
@@ -144,7 +155,7 @@ def test_the_gate_workers_screen(display: str, tmp_path: Path) -> None:
         53: lambda: xdo("type", "--delay", "0", "hoang"),
         54: lambda: xdo("key", "Return"),
         58: grab("06-lookup-by-name"),
-        59: mark("manual", "2"),
+        59: mark("manual", "key", "2"),
         64: grab("07-manual-admit"),
         66: lambda: xdo("key", "l"),
         67: lambda: xdo("type", "--delay", "0", credential.short_code(huy).replace("-", "").lower()),
@@ -214,11 +225,115 @@ def test_the_gate_workers_screen(display: str, tmp_path: Path) -> None:
     keep = os.environ.get("CHECKIN_GATE_SCREENSHOTS")
     if keep:
         shutil.copytree(shots, keep, dirs_exist_ok=True)
-    # the key reaches the screen, the row commits (fsync), the next frame draws the banner
-    chosen = next(t for key, t in window.keys_at if key == "2" and t > pressed["manual"])
-    banner_ms = (next(t for t in window.shown_at if t > chosen) - chosen) * 1000
-    sent_ms = (chosen - pressed["manual"]) * 1000
-    print(f"keypress to manual-admit banner: {banner_ms:.0f} ms (xdotool's key to the window: {sent_ms:.0f} ms)")
+    print(key_to_banner(window, pressed, "manual", "2", "manual-admit banner"))
+
+
+def key_to_banner(window: Timed, pressed: dict[str, float], name: str, key: str, what: str) -> str:
+    """How long from the window getting the key pressed as `name` to the next image on screen: the key
+    reaches the screen, the row commits (fsync), the next frame draws the banner."""
+    got = next(t for k, t in window.keys_at if k == key and t > pressed[name])
+    banner_ms = (next(t for t in window.shown_at if t > got) - got) * 1000
+    sent_ms = (got - pressed[name]) * 1000
+    return f"keypress to {what}: {banner_ms:.0f} ms (xdotool's key to the window: {sent_ms:.0f} ms)"
+
+
+QUESTIONS = (
+    Question("symptoms", "Anh/chị có sốt, ho hoặc khó thở không?", "Fever, cough or short of breath?"),
+    Question("contact", "Trong 14 ngày qua có tiếp xúc với người bệnh không?", "In contact with a patient in 14 days?"),
+)
+
+
+def test_the_operator_screens_guests_with_single_keys(display: str, tmp_path: Path) -> None:
+    world = World(policy=GatePolicy(screening=ScreeningPolicy(enabled=True, questions=QUESTIONS)))
+    data = enrol_usb(tmp_path / "gate", world)
+    journal = Journal(data.journal_path, data.device_key())
+    gate = Gate(journal, world.bundle(), zone="hall", direction=Direction.IN, clock=Clock(world.now), operator="Lan")
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    blank = np.full((720, 1280, 3), 110, np.uint8)
+    declared = Declaration(world.now - timedelta(hours=3), True).claim()
+    tickets = {
+        range(10, 14): code_frame(world.issue("Nguyễn Thị Ánh")),  # well: admitted after the questions
+        range(40, 44): code_frame(world.issue("Lê Văn Cường")),  # a typo, then a fever: referred
+        range(70, 74): code_frame(world.issue("Đặng Quốc Huy", health=declared)),  # declared: no questions
+        range(90, 94): code_frame(world.issue("Trần Văn Bình")),  # Esc: nothing recorded
+    }
+    window = Timed(ui.TkWindow("checkin · screening", fullscreen=True))
+    pressed: dict[str, float] = {}
+    xdo, grab, mark = keyboard(display, shots, pressed)
+    script: dict[int, Callable[[], None]] = {
+        16: grab("s01-temperature"),
+        17: mark("well-start", "type", "--delay", "0", "36.6"),
+        20: grab("s02-temperature-typed"),
+        21: lambda: xdo("key", "Return"),
+        25: grab("s03-question"),
+        26: lambda: xdo("key", "k"),  # không
+        30: mark("well", "key", "k"),
+        35: grab("s04-admitted"),
+        46: lambda: xdo("type", "--delay", "0", "375"),  # the decimal point forgotten
+        47: lambda: xdo("key", "Return"),
+        51: grab("s05-typo-asked-again"),
+        52: lambda: xdo("type", "--delay", "0", "38,4"),
+        53: mark("fever", "key", "Return"),
+        58: grab("s06-fever-referred"),
+        76: grab("s07-declared-on-ticket"),
+        77: lambda: xdo("type", "--delay", "0", "36.8"),
+        78: mark("declared", "key", "Return"),
+        83: grab("s08-declared-admitted"),
+        96: lambda: xdo("type", "--delay", "0", "37"),
+        97: lambda: xdo("key", "Escape"),
+        101: grab("s09-cancelled"),
+        103: lambda: xdo("key", "q"),
+    }
+
+    def frames() -> Iterator[tuple[np.ndarray, float]]:
+        for i in range(400):  # "q" ends the loop long before
+            if i in script:
+                script[i]()
+            frame = next((f for span, f in tickets.items() if i in span), blank)
+            yield frame, i * 400.0
+
+    screens: list[ui.Screen] = []
+    ui.run_window(
+        gate,
+        frames(),
+        decode.Deduplicator(3000),
+        settings=Settings(sound=False, banner_hold_seconds=60),
+        status=lambda: ui.status_view(gate, None),
+        title="checkin · screening",
+        window=window,
+        on_screen=screens.append,
+    )
+    rows = journal.rows()
+    assert [(r.verdict, r.reason, r.screening.split(":")[0]) for r in rows] == [
+        ("admit", "admitted", "passed"),
+        ("refer", "screening_failed", "fever"),
+        ("admit", "admitted", "passed"),
+    ]  # the guest cancelled with Esc has no row
+    journal.close()
+    assert screens[0].notice is not None and screens[0].notice[0] == "screening_cancelled"
+
+    def rgb(name: str, x: int, y: int) -> tuple[int, ...]:
+        with Image.open(shots / f"{name}.png") as image:
+            return tuple(image.convert("RGB").getpixel((x, y)))  # type: ignore[arg-type]
+
+    bottom = (SCREEN[0] - 5, SCREEN[1] - 5)
+    assert rgb("s04-admitted", *bottom) == ui.COLOURS[Verdict.ADMIT][::-1]
+    assert rgb("s06-fever-referred", *bottom) == ui.COLOURS[Verdict.REFER][::-1]
+    assert rgb("s08-declared-admitted", *bottom) == ui.COLOURS[Verdict.ADMIT][::-1]
+    box = (SCREEN[0] // 2, round(200 * SCREEN[1] / ui.HEIGHT))  # inside the screening box
+    assert rgb("s01-temperature", *box) == ui.PROMPT_BG[::-1]
+    assert rgb("s09-cancelled", *box) != ui.PROMPT_BG[::-1]
+
+    keep = os.environ.get("CHECKIN_GATE_SCREENSHOTS")
+    if keep:
+        shutil.copytree(shots, keep, dirs_exist_ok=True)
+    print(key_to_banner(window, pressed, "well", "k", "admit banner (last answer)"))
+    print(key_to_banner(window, pressed, "fever", "enter", "fever referral banner (Enter after the reading)"))
+    print(key_to_banner(window, pressed, "declared", "enter", "declared guest's admit banner"))
+    opened = next(t for t in window.shown_at if t > pressed["well-start"])  # the box is on screen before the typing
+    answered = next(t for k, t in window.keys_at if k == "k" and t > pressed["well"])
+    print(f"7 keys of a screening, window's first key to its last: {(answered - opened) * 1000:.0f} ms")
 
 
 def test_full_screen_by_default_and_a_window_when_asked(display: str) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -12,11 +14,13 @@ import numpy as np
 import pytest
 
 from checkin.core import credential
-from checkin.core.trust import Direction, GatePolicy
-from scanner import pin, runner, ui
+from checkin.core.credential import Declaration
+from checkin.core.trust import Direction, GatePolicy, Question, ScreeningPolicy
+from scanner import pin, runner, screening, ui
 from scanner.datadir import GateData
 from scanner.journal import Journal
 from scanner.runner import Gate
+from scanner.screening import Step
 from tests.support.gatekit import GATE, Clock, World, enrol_usb, json_lines
 
 NAMES = ("Nguyễn Thị Ánh", "Lê Văn An", "Trần Thị Lan", "Đặng Quốc Huy")
@@ -301,3 +305,175 @@ def test_enrol_asks_for_the_pin_and_set_pin_changes_it(tmp_path: Path, world: Wo
     refused = gate_cli(folder, "clock-ack", CHECKIN_GATE_PIN="4321")
     assert refused.returncode != 0 and "PIN" in refused.stderr
     assert json_lines(gate_cli(folder, "clock-ack", CHECKIN_GATE_PIN="975310")) == [{"clock_alarm": False}]
+
+
+# ---- health screening: the box the operator answers with single keys ------------------------------------------
+
+QUESTIONS = (
+    Question("symptoms", "Anh/chị có sốt, ho không?", "Fever or cough?"),  # yes refers
+    Question("well", "Anh/chị có khỏe không?", "Do you feel well?", refer_if_yes=False),  # no refers
+)
+
+
+def gate_screening(folder: Path, policy: ScreeningPolicy, names: tuple[str, ...] = ()) -> tuple[Gate, World]:
+    """A gate of an event that screens its guests with `policy` (and names these guests in its bundle)."""
+    world = World(policy=GatePolicy(screening=policy, include_names=bool(names)))
+    data = enrol_usb(folder, world)
+    journal = Journal(data.journal_path, data.device_key())
+    bundle = world.bundle(names={world.credential(name).credential_id: name for name in names})
+    return Gate(journal, bundle, zone="hall", direction=Direction.IN, clock=Clock(world.now), operator="Lan"), world
+
+
+@pytest.fixture
+def screening_gate(tmp_path: Path) -> tuple[Gate, World]:
+    return gate_screening(tmp_path / "screening-gate", ScreeningPolicy(enabled=True, questions=QUESTIONS))
+
+
+# the chained row keeps the outcome and, after a colon, the salted digest of the details
+
+
+def box_text(screen: ui.Screen) -> str:
+    assert screen.prompt is not None
+    return " | ".join(line[0] for line in screen.prompt.lines(screen, 1.0))
+
+
+def test_screening_admits_a_well_guest_with_single_keys(screening_gate: tuple[Gate, World]) -> None:
+    gate, world = screening_gate
+    screen = screen_of(gate, Ticks())
+    assert screen.scanned(world.issue("Phạm Minh Châu"), "zxing") is None  # the box opens, nothing journalled yet
+    assert isinstance(screen.prompt, ui.Screening) and gate.journal.head() is None
+    assert "Phạm Minh Châu" in box_text(screen) and "Nhập thân nhiệt" in box_text(screen)
+    drawn = screen.compose(None, [], ui.status_view(gate, None))
+    assert not np.all(drawn[-200:] == np.array(ui.READY_INK, np.uint8), axis=2).any()  # not READY while screening
+    type_in(screen, "36,6")
+    screen.key("enter")
+    assert "Câu hỏi 1 trên 2" in box_text(screen) and QUESTIONS[0].vi in box_text(screen)
+    screen.key("q")  # not an answer key (nor quit while the box is open)
+    screen.key("k")  # không: no fever or cough
+    assert QUESTIONS[1].vi in box_text(screen) and "36.6 °C" in box_text(screen)
+    screen.key("C")  # có: feels well
+    head = gate.journal.head()
+    assert head is not None and (head.verdict, head.reason, head.screening.split(":")[0]) == (
+        "admit",
+        "admitted",
+        "passed",
+    )
+    assert screen.prompt is None and screen.banner is not None and screen.banner.record.row.seq == head.seq
+    details = screen.banner.record.decision.screening_details
+    assert details is not None and details["temperature"] == "36.6"
+    assert details["answers"] == {"symptoms": False, "well": True}
+
+
+def test_screening_refers_a_fever_with_the_advice_on_an_amber_banner(screening_gate: tuple[Gate, World]) -> None:
+    gate, world = screening_gate
+    screen = screen_of(gate, Ticks())
+    screen.lang = "en"
+    screen.scanned(world.issue("Lê Văn Cường"))
+    type_in(screen, "38.1")
+    screen.key("enter")  # a fever ends the screening before the questions
+    head = gate.journal.head()
+    assert head is not None and (head.verdict, head.reason, head.screening.split(":")[0]) == (
+        "refer",
+        "screening_failed",
+        "fever",
+    )
+    assert screen.banner is not None and screen.banner.record.decision.advice == screening.ADVICE_MEDICAL
+    banner = ui.banner_image(screen.banner.record, "en")
+    plain = ui.banner_image(replace_advice(screen.banner.record), "en")
+    assert tuple(banner[5, 5]) == ui.COLOURS[ui.Verdict.REFER]
+    assert banner.shape[0] > plain.shape[0]  # the advice is a line of its own
+
+
+def replace_advice(record: runner.Recorded) -> runner.Recorded:
+    return dataclasses.replace(record, decision=dataclasses.replace(record.decision, advice=""))
+
+
+def test_a_typo_is_asked_again_and_esc_records_nothing(screening_gate: tuple[Gate, World]) -> None:
+    gate, world = screening_gate
+    screen = screen_of(gate, Ticks())
+    screen.scanned(world.issue())
+    type_in(screen, "375")  # the decimal point forgotten: not a fever, a typo
+    screen.key("enter")
+    box = screen.prompt
+    assert isinstance(box, ui.Screening) and box.session.step is Step.TEMPERATURE
+    assert "375.0 °C không phải là kết quả đo hợp lý" in box_text(screen) and gate.journal.head() is None
+    type_in(screen, "abc")
+    screen.key("enter")
+    assert "Nhập thân nhiệt bằng chữ số" in box_text(screen)
+    assert screen.scanned(world.issue("Võ Thị Hoa")) is None  # another ticket waits for this guest
+    assert screen.prompt is box and screen.notice is not None and screen.notice[0] == "screening_busy"
+    screen.key("esc")
+    assert screen.prompt is None and gate.journal.head() is None and screen.banner is None
+    assert screen.notice is not None and screen.notice[0] == "screening_cancelled"
+
+
+def test_a_fresh_declaration_on_the_ticket_skips_the_questions(screening_gate: tuple[Gate, World]) -> None:
+    gate, world = screening_gate
+    screen = screen_of(gate, Ticks())
+    declared = Declaration(world.now - timedelta(hours=2), True).claim()
+    screen.scanned(world.issue("Đặng Quốc Huy", health=declared))
+    assert "Đã khai báo y tế trên vé lúc" in box_text(screen)
+    type_in(screen, "36.9")
+    screen.key("enter")
+    head = gate.journal.head()
+    assert head is not None and (head.verdict, head.screening.split(":")[0]) == ("admit", "passed")
+    unwell = Declaration(world.now - timedelta(hours=2), False).claim()
+    record = screen.scanned(world.issue("Trần Thị Lan", health=unwell))  # refers before anything is asked
+    assert record is not None and record.decision.screening == "declared_unwell" and screen.prompt is None
+
+
+def test_denied_codes_and_exits_are_not_screened(screening_gate: tuple[Gate, World]) -> None:
+    gate, world = screening_gate
+    screen = screen_of(gate, Ticks())
+    denied = screen.scanned(world.issue(zones=("vip",)))
+    assert denied is not None and denied.decision.reason == "zone_not_allowed" and screen.prompt is None
+    gate.set_direction(Direction.OUT)
+    leaving = screen.scanned(world.issue())
+    assert leaving is not None and leaving.decision.verdict is ui.Verdict.ADMIT and screen.prompt is None
+
+
+def test_a_required_certificate_is_scanned_in_the_box_or_enter_says_there_is_none(tmp_path: Path) -> None:
+    # no questions, an EU certificate required
+    gate, world = gate_screening(tmp_path / "gate", ScreeningPolicy(enabled=True, certificate_required=True))
+    screen = screen_of(gate, Ticks())
+    screen.scanned(world.issue("Phạm Minh Châu"))
+    type_in(screen, "36.5")
+    screen.key("enter")
+    assert "Quét chứng nhận y tế EU" in box_text(screen) and gate.journal.head() is None
+    screen.key("enter")  # the guest has none
+    head = gate.journal.head()
+    assert head is not None and (head.reason, head.screening.split(":")[0]) == (
+        "screening_required",
+        "certificate_missing",
+    )
+    assert screen.banner is not None and screen.banner.record.decision.advice == screening.ADVICE_CERTIFICATE
+    screen.scanned(world.issue("Võ Thị Hoa"))
+    type_in(screen, "36.5")
+    screen.key("enter")
+    assert screen.scanned("HC1:NOT-A-CERTIFICATE") is None  # the camera reads it while the box is open
+    head = gate.journal.head()
+    assert head is not None and (head.reason, head.screening.split(":")[0]) == (
+        "screening_failed",
+        "certificate_failed",
+    )
+    assert screen.prompt is None
+
+
+def test_a_guest_found_by_look_up_is_screened_too(tmp_path: Path) -> None:
+    policy = ScreeningPolicy(enabled=True, questions=QUESTIONS)
+    gate, _world = gate_screening(tmp_path / "gate", policy, names=("Đặng Quốc Huy",))
+    screen = screen_of(gate, Ticks())
+    screen.key("l")
+    type_in(screen, "huy")
+    screen.key("enter")
+    screen.key("1")
+    assert isinstance(screen.prompt, ui.Screening) and gate.journal.head() is None
+    type_in(screen, "36.7")
+    for key in ("enter", "0", "1"):  # no fever or cough, feels well
+        screen.key(key)
+    head = gate.journal.head()
+    assert head is not None and (head.verdict, head.operator, head.screening.split(":")[0]) == (
+        "admit",
+        "manual:Lan",
+        "passed",
+    )
