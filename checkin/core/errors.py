@@ -101,6 +101,9 @@ class Reason(StrEnum):
     BROKEN_CHAIN = "broken_chain"
     BAD_CHECKPOINT = "bad_checkpoint"
     CLOCK_SKEW = "clock_skew"
+    ROW_INVALID = "row_invalid"
+    TIME_OUT_OF_RANGE = "time_out_of_range"
+    UNKNOWN_REASON = "unknown_reason"
     TOO_LARGE = "too_large"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     SERVICE_UNAVAILABLE = "service_unavailable"
@@ -127,6 +130,9 @@ class Reason(StrEnum):
     # gates
     GATE_ZONE_INVALID = "gate_zone_invalid"
     DIRECTION_INVALID = "direction_invalid"
+    # API tokens' scope (events, categories, zones)
+    TOKEN_UNSCOPED = "token_unscoped"  # noqa: S105 - a reason code, not a secret
+    OUT_OF_SCOPE = "out_of_scope"
 
 
 # English msgids of the catalogue (checkin/locale/); short enough for a gate banner, plain enough for a guest.
@@ -181,6 +187,9 @@ MESSAGES: dict[Reason, str] = {
     Reason.BROKEN_CHAIN: N_("The journal's hash chain is broken"),
     Reason.BAD_CHECKPOINT: N_("The journal checkpoint is not signed by the device key or does not match"),
     Reason.CLOCK_SKEW: N_("The gate's clock differs from the server's"),
+    Reason.ROW_INVALID: N_("A journal row holds a value no gate writes"),
+    Reason.TIME_OUT_OF_RANGE: N_("A journal row's time is outside the plausible range"),
+    Reason.UNKNOWN_REASON: N_("A journal row carries a reason this service does not know"),
     Reason.TOO_LARGE: N_("The request is too large"),
     Reason.METHOD_NOT_ALLOWED: N_("Method not allowed"),
     Reason.SERVICE_UNAVAILABLE: N_("The service is temporarily unavailable"),
@@ -206,6 +215,8 @@ MESSAGES: dict[Reason, str] = {
     Reason.ALREADY_REVOKED: N_("This code is already revoked."),
     Reason.GATE_ZONE_INVALID: N_("Choose one of the event's zones."),
     Reason.DIRECTION_INVALID: N_("Choose in or out."),
+    Reason.TOKEN_UNSCOPED: N_("This API token names no event: scope it with `checkin token scope`"),
+    Reason.OUT_OF_SCOPE: N_("This API token may not issue this code"),
 }
 
 # The reasons a gate may show, with the verdict each leads to; everything else is deny.
@@ -224,6 +235,12 @@ def verdict_for(reason: Reason) -> Verdict:
 def message(reason: Reason, **params: object) -> str:
     """The English message of a reason, placeholders filled; `checkin.i18n.message` translates it."""
     return fill(MESSAGES[reason], params)
+
+
+def shown(value: object, limit: int = 100) -> str:
+    """`value` as a refusal may quote it: repr, cut to `limit` characters, so no answer echoes unbounded input."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class CheckinError(Exception):
