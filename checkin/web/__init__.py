@@ -31,7 +31,7 @@ from checkin.keystore import PASSPHRASE_ENV
 from checkin.services.bundles import BundleService, load_root_key
 from checkin.services.issuing import load_signer
 from checkin.store import Store
-from checkin.web import admin, api, audit, auth, declare, errors, formatting, i18n
+from checkin.web import admin, api, audit, auth, declare, errors, formatting, i18n, limits
 from checkin.web.context import BUNDLES, SIGNER, STORE
 
 __all__ = ["PASSPHRASE_CONFIG", "ROOT_KEY_CONFIG", "SECRET_FILE", "SchemaNotCurrent", "create_app"]
@@ -94,6 +94,7 @@ def create_app(cfg: Config, test_config: Mapping[str, Any] | None = None) -> Fla
     csrf.exempt(api.bp)  # gates and registration systems send bearer tokens, not cookies
     i18n.init_app(app)
     errors.install(app)
+    app.before_request(limits.check_body)  # first: nothing may read a body before its size is checked
     app.before_request(_refuse_nul)
     app.after_request(_site_headers)
     app.url_map.converters["int"] = RowId
@@ -149,18 +150,20 @@ def _refuse_nul() -> None:
 
 
 def _site_headers(response: Any) -> Any:
-    """The pages' security headers on everything outside the JSON API, refusals included."""
-    if request.path.startswith(errors.API_PREFIX):
-        return response
+    """The security headers on every answer, pages and JSON API, refusals included."""
     headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    if request.path.startswith(errors.API_PREFIX):  # JSON and bundles: nothing to run, style or frame
+        headers.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; sandbox")
+        headers.setdefault("Cache-Control", "no-store")
+        return response
     headers.setdefault(
         "Content-Security-Policy",
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     )
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "same-origin")
     if request.endpoint and not request.endpoint.endswith(".static"):
         headers.setdefault("Cache-Control", "no-store")  # pages hold personal data and one-time codes
     return response

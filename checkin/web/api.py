@@ -21,13 +21,14 @@ from flask import Blueprint, Response, request
 
 from checkin.core import chain
 from checkin.core.credential import tidy_text
-from checkin.core.errors import KeyStoreError, Reason
+from checkin.core.errors import KeyStoreError, Reason, shown
 from checkin.services import gates, ingest, issuing
 from checkin.store import Device, Event
 from checkin.store.guests import GuestRow
 from checkin.store.journal import JournalRefused
 from checkin.web.context import bundles, config, now, signer, store
 from checkin.web.errors import ApiError
+from checkin.web.limits import KIB, body_limit
 from checkin.web.openapi import document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -35,14 +36,24 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 MAX_ROWS = chain.MAX_BATCH
 MAX_CHECKPOINT = 1024  # base64 characters; a CKC1 checkpoint is about 200
 MAX_TOKEN = 200
+# Body limits, checked from Content-Length before anything is read (web/limits.py)
+ENROL_BODY = 2 * KIB  # a code and a public key: about 160 bytes
+ROW_BODY = KIB  # an honest row as JSON is 500 to 700 bytes; a gate halves its batch on 413
+JOURNAL_BODY = MAX_ROWS * ROW_BODY + 4 * KIB
+ISSUE_BODY = 16 * KIB  # one guest
 
 
 _View = TypeVar("_View", bound=Callable[..., Response])
 
 
-def _route(rule: str, methods: list[str]) -> Callable[[_View], _View]:
-    # no automatic OPTIONS: a 405 names exactly the methods a route takes
-    return bp.route(rule, methods=methods, provide_automatic_options=False)
+def _route(rule: str, methods: list[str], max_body: int = 0) -> Callable[[_View], _View]:
+    """A route taking a body of at most `max_body` bytes (none by default)."""
+
+    def register(view: _View) -> _View:
+        # no automatic OPTIONS: a 405 names exactly the methods a route takes
+        return bp.route(rule, methods=methods, provide_automatic_options=False)(body_limit(max_body)(view))
+
+    return register
 
 
 # ---- input ----------------------------------------------------------------------------------------
@@ -63,7 +74,8 @@ def _json_object() -> Mapping[str, Any]:
 def _only(body: Mapping[str, Any], allowed: set[str]) -> None:
     unknown = set(body) - allowed
     if unknown:
-        raise ApiError(f"unknown fields {sorted(unknown)}", Reason.INVALID_INPUT)
+        first = shown(min(unknown), 40)
+        raise ApiError(f"{len(unknown)} unknown field(s), such as {first}", Reason.INVALID_INPUT)
 
 
 def _text(body: Mapping[str, Any], name: str, limit: int) -> str:
@@ -115,7 +127,7 @@ def _json(body: Mapping[str, Any]) -> Response:
 # ---- gates ---------------------------------------------------------------------------------------
 
 
-@_route("/devices/enroll", ["POST"])
+@_route("/devices/enroll", ["POST"], ENROL_BODY)
 def enroll() -> Response:
     """Spend a one-time enrolment code: bind the gate's public key, hand out token, root key and bundle."""
     body = _json_object()
@@ -157,7 +169,7 @@ def bundle() -> Response:
     return response
 
 
-@_route("/journal", ["POST"])
+@_route("/journal", ["POST"], JOURNAL_BODY)
 def journal() -> Response:
     """Take a batch of journal rows with a checkpoint signed by the device key."""
     device = _device()
@@ -244,7 +256,7 @@ def _well_formed(key: str) -> bool:
     return 1 <= len(key) <= MAX_IDEMPOTENCY_KEY and set(key) <= _KEY_CHARACTERS
 
 
-@_route("/events/<event_id>/credentials", ["POST"])
+@_route("/events/<event_id>/credentials", ["POST"], ISSUE_BODY)
 def issue(event_id: str) -> Response:
     """Add a guest to an event and issue their code: for registration systems, with an API token.
 

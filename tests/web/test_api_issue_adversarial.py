@@ -115,7 +115,7 @@ BAD_RAW_BODIES = [
     b"[]",
     b'"name"',
     b"1e999999",
-    b"[" * 100_000 + b"]" * 100_000,
+    b"[" * 5_000 + b"]" * 5_000,  # deeper than the parser goes, within the body limit
     b'{"name": "A\\ud800"}',  # a lone surrogate
     b'{"name": "A", "zones": ["hall\\udfff"]}',
     b'{"name": "A", "email": "a\\u0000@x.vn"}',
