@@ -77,6 +77,8 @@ def create_app(cfg: Config, test_config: Mapping[str, Any] | None = None) -> Fla
     if test_config:
         app.config.update(test_config)
     app.config["SESSION_COOKIE_SECURE"] = not app.testing
+    # the first hook of all (CSRF reads forms): nothing may read a body before its size is checked
+    app.before_request(limits.check_body)
 
     store = Store(cfg.database_url)
     if not store.schema_current():
@@ -94,7 +96,6 @@ def create_app(cfg: Config, test_config: Mapping[str, Any] | None = None) -> Fla
     csrf.exempt(api.bp)  # gates and registration systems send bearer tokens, not cookies
     i18n.init_app(app)
     errors.install(app)
-    app.before_request(limits.check_body)  # first: nothing may read a body before its size is checked
     app.before_request(_refuse_nul)
     app.after_request(_site_headers)
     app.url_map.converters["int"] = RowId

@@ -6,7 +6,13 @@ this folder on sys.path; the suite runs with --import-mode=importlib).
 from __future__ import annotations
 
 import base64
+import os
+import select
+import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -143,6 +149,44 @@ def waitress_thread(app: Flask, threads: int) -> Iterator[int]:
         thread.join(10)
         server.task_dispatcher.shutdown()
         assert not thread.is_alive(), "waitress did not stop"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_line(proc: subprocess.Popen[bytes], needle: bytes, seconds: float) -> bytes:
+    """Read the server's stderr until it says it is listening (bound: connections queue from then on)."""
+    assert proc.stderr is not None
+    seen = b""
+    deadline = time.monotonic() + seconds
+    while needle not in seen:
+        left = deadline - time.monotonic()
+        ready, _w, _x = select.select([proc.stderr], [], [], max(left, 0))
+        if not ready:
+            raise AssertionError(f"no {needle!r} within {seconds} s: {seen.decode(errors='replace')}")
+        chunk = os.read(proc.stderr.fileno(), 4096)
+        if not chunk:
+            raise AssertionError(f"the server stopped: {seen.decode(errors='replace')}")
+        seen += chunk
+    return seen
+
+
+@contextmanager
+def served(config: Config, server: str, *options: str) -> Iterator[tuple[subprocess.Popen[bytes], int, bytes]]:
+    """`checkin serve` in a process of its own on a free port: the process, the port and its log so far."""
+    port = free_port()
+    cli = str(Path(sys.executable).with_name("checkin"))
+    env = {k: v for k, v in os.environ.items() if k != "CHECKIN_KEY_PASSPHRASE"}
+    args = [cli, "--config", str(config.root / "config.toml"), "serve", "--port", str(port), "--server", server]
+    proc = subprocess.Popen([*args, *options], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    try:
+        yield proc, port, wait_for_line(proc, b"listening on", 60)
+    finally:
+        proc.terminate()
+        proc.wait(30)
 
 
 def bundle_for(config: Config, at: datetime) -> TrustBundle:

@@ -5,19 +5,12 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import select
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-from apikit import EVENT_ID, Clock, Gate, Runner, waitress_thread
+from apikit import EVENT_ID, Clock, Gate, Runner, served, waitress_thread
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 from flask.testing import FlaskClient
@@ -86,40 +79,11 @@ def test_ten_gates_uploading_at_once_lose_nothing(
 # ---- checkin serve ----------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_line(proc: subprocess.Popen[bytes], needle: bytes, seconds: float) -> bytes:
-    """Read the server's stderr until it says it is listening (bound: connections queue from then on)."""
-    assert proc.stderr is not None
-    seen = b""
-    deadline = time.monotonic() + seconds
-    while needle not in seen:
-        left = deadline - time.monotonic()
-        ready, _w, _x = select.select([proc.stderr], [], [], max(left, 0))
-        if not ready:
-            raise AssertionError(f"no {needle!r} within {seconds} s: {seen.decode(errors='replace')}")
-        chunk = os.read(proc.stderr.fileno(), 4096)
-        if not chunk:
-            raise AssertionError(f"the server stopped: {seen.decode(errors='replace')}")
-        seen += chunk
-    return seen
-
-
 @pytest.mark.parametrize("server", ["gunicorn", "waitress"])
 def test_checkin_serve_runs_the_api_under_a_production_server(
     config: Config, store_for: Callable[[Config], Store], server: str
 ) -> None:
-    port = free_port()
-    cli = str(Path(sys.executable).with_name("checkin"))
-    env = {k: v for k, v in os.environ.items() if k != "CHECKIN_KEY_PASSPHRASE"}
-    args = [cli, "--config", str(config.root / "config.toml"), "serve", "--port", str(port), "--server", server]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    try:
-        log = wait_for_line(proc, b"listening on", 60)
+    with served(config, server) as (_proc, port, log):
         store = store_for(config)
         # the served app reads the machine's clock: the code must be valid now
         _device, code = stored_devices.create_device(store, EVENT_ID, "Cổng A", None, "in", datetime.now(UTC))
@@ -134,9 +98,6 @@ def test_checkin_serve_runs_the_api_under_a_production_server(
         conn.close()
         store.dispose()
         assert b"Traceback" not in log and body["token"].encode() not in log
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 @pytest.fixture
