@@ -23,7 +23,7 @@ from checkin.core import chain
 from checkin.core.credential import tidy_text
 from checkin.core.errors import KeyStoreError, Reason, shown
 from checkin.services import gates, ingest, issuing
-from checkin.store import Device, Event
+from checkin.store import Device
 from checkin.store.guests import GuestRow
 from checkin.store.journal import JournalRefused
 from checkin.web.context import bundles, config, now, signer, store
@@ -231,7 +231,7 @@ def _optional_text(body: Mapping[str, Any], name: str, limit: int) -> str:
     return value
 
 
-def _guest_row(body: Mapping[str, Any], ev: Event) -> GuestRow:
+def _guest_row(body: Mapping[str, Any], default_zones: list[str]) -> GuestRow:
     """The guest in a request body, its shape checked (its content is checked by the service, as
     the admin pages' guest form is)."""
     _only(body, {"name", "organisation", "category", "zones", "email"})
@@ -240,7 +240,7 @@ def _guest_row(body: Mapping[str, Any], ev: Event) -> GuestRow:
     organisation = _optional_text(body, "organisation", RAW_TEXT_LIMIT)
     category = _optional_text(body, "category", RAW_TEXT_LIMIT)
     email = _optional_text(body, "email", RAW_TEXT_LIMIT)
-    zones = body.get("zones", list(ev.zone_codes[:1]))
+    zones = body.get("zones", default_zones)
     if (
         not isinstance(zones, list)
         or not 1 <= len(zones) <= MAX_ZONES_FIELD
@@ -271,7 +271,7 @@ def issue(event_id: str) -> Response:
         raise ApiError(
             f"{IDEMPOTENCY_HEADER} must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters", Reason.INVALID_INPUT
         )
-    row = _guest_row(_json_object(), authorised.event)
+    row = _guest_row(_json_object(), authorised.scope.default_zones(authorised.event.zone_codes))
     try:
         made = issuing.issue_for_registration(store(), config(), signer, authorised, row, now())
     except KeyStoreError as exc:

@@ -320,7 +320,9 @@ def test_the_enrolment_code_is_not_a_token(client: FlaskClient, store: Store, cl
 
 
 def test_device_tokens_and_api_tokens_do_not_cross(gate: Gate, client: FlaskClient, store: Store, clock: Clock) -> None:
-    secret = tokens.create_api_token(store, "portal", users.Role.ADMIN, clock(), actor="test")[1]
+    secret = tokens.create_api_token(
+        store, "portal", users.Role.ADMIN, clock(), actor="test", scope=tokens.TokenScope((EVENT_ID,))
+    )[1]
     api = {"Authorization": f"Bearer {secret}"}
     refused(client.get(BUNDLE, headers=api), 401, "unauthorized")
     refused(client.post(JOURNAL, json=gate.body(gate.scan(1)), headers=api), 401, "unauthorized")

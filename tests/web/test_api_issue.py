@@ -22,10 +22,12 @@ from checkin.store import guests as stored_guests
 
 ROUTE = f"/api/v1/events/{EVENT_ID}/credentials"
 
+SCOPE = tokens.TokenScope((EVENT_ID,))
+
 
 @pytest.fixture
 def token(store: Store, clock: Clock) -> str:
-    return tokens.create_api_token(store, "cổng đăng ký", users.Role.REGISTRAR, clock(), actor="test")[1]
+    return tokens.create_api_token(store, "cổng đăng ký", users.Role.REGISTRAR, clock(), actor="test", scope=SCOPE)[1]
 
 
 def post(client: FlaskClient, body: object, secret: str | None, path: str = ROUTE) -> tuple[int, dict[str, object]]:
@@ -111,11 +113,11 @@ def test_a_gate_token_cannot_issue(client: FlaskClient, gate: Gate) -> None:
 
 def test_officers_get_no_token_and_names_are_unique(store: Store, clock: Clock, token: str) -> None:
     with pytest.raises(InputError):
-        tokens.create_api_token(store, "xem", users.Role.OFFICER, clock(), actor="test")
+        tokens.create_api_token(store, "xem", users.Role.OFFICER, clock(), actor="test", scope=SCOPE)
     with pytest.raises(InputError):
-        tokens.create_api_token(store, "cổng đăng ký", users.Role.REGISTRAR, clock(), actor="test")
+        tokens.create_api_token(store, "cổng đăng ký", users.Role.REGISTRAR, clock(), actor="test", scope=SCOPE)
     assert tokens.issue_reads(store, token, EVENT_ID, None).token is not None  # stored as a hash, found by the secret
-    assert all(token not in t.token_hash for t in tokens.api_tokens(store))
+    assert all(token not in t.token_hash for t, _scope in tokens.api_tokens(store))
 
 
 def test_after_the_event_nothing_is_issued(client: FlaskClient, clock: Clock, token: str) -> None:
@@ -180,7 +182,7 @@ def test_a_key_used_for_another_guest_or_a_revoked_code_is_a_conflict(
 def test_keys_of_two_registration_systems_never_meet(
     client: FlaskClient, store: Store, clock: Clock, token: str
 ) -> None:
-    other = tokens.create_api_token(store, "cổng báo chí", users.Role.REGISTRAR, clock(), actor="test")[1]
+    other = tokens.create_api_token(store, "cổng báo chí", users.Role.REGISTRAR, clock(), actor="test", scope=SCOPE)[1]
     assert post_keyed(client, GUEST, token, "0001")[0] == 201
     assert post_keyed(client, GUEST, other, "0001")[0] == 201
 

@@ -37,10 +37,12 @@ GUEST: dict[str, Any] = {
 }
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
+SCOPE = tokens.TokenScope((EVENT_ID,))
+
 
 @pytest.fixture
 def token(store: Store, clock: Clock) -> str:
-    return tokens.create_api_token(store, "cổng đăng ký", users.Role.REGISTRAR, clock(), actor="test")[1]
+    return tokens.create_api_token(store, "cổng đăng ký", users.Role.REGISTRAR, clock(), actor="test", scope=SCOPE)[1]
 
 
 def call(
@@ -424,7 +426,7 @@ def test_a_key_is_per_event_and_never_crosses_into_another(
 def test_another_token_cannot_replay_or_block_a_key(
     client: FlaskClient, store: Store, clock: Clock, token: str
 ) -> None:
-    admin = tokens.create_api_token(store, "admin system", users.Role.ADMIN, clock(), actor="test")[1]
+    admin = tokens.create_api_token(store, "admin system", users.Role.ADMIN, clock(), actor="test", scope=SCOPE)[1]
     status, mine, _ = call(client, GUEST, token, "k")
     assert status == 201
     status, theirs, _ = call(client, {**GUEST, "name": "Người khác"}, admin, "k")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from apikit import Clock, Gate
+from apikit import EVENT_ID, Clock, Gate
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
@@ -47,7 +47,14 @@ def test_generated_requests_never_fail_and_answer_as_documented(
     assert operation is not None
     headers = gate.auth if with_token else {}
     if with_token and label == ISSUE:
-        secret = tokens.create_api_token(app.extensions["checkin.store"], "portal", Role.REGISTRAR, clock(), actor="t")
+        secret = tokens.create_api_token(
+            app.extensions["checkin.store"],
+            "portal",
+            Role.REGISTRAR,
+            clock(),
+            actor="t",
+            scope=tokens.TokenScope((EVENT_ID,)),
+        )
         headers = {"Authorization": f"Bearer {secret[1]}"}
 
     @given(case=operation.as_strategy(generation_mode=mode))
