@@ -87,9 +87,10 @@ def test_bad_input_is_400_naming_the_field(client: FlaskClient, token: str, body
     assert word in str(answer["message"])
 
 
-def test_unknown_event_is_404(client: FlaskClient, token: str) -> None:
+def test_an_unknown_event_is_outside_the_tokens_scope(client: FlaskClient, token: str) -> None:
+    """403 as for any event the token does not name: a token learns nothing of which events exist."""
     status, answer = post(client, {"name": "A"}, token, "/api/v1/events/no-such-event/credentials")
-    assert status == 404 and answer["reason"] == "not_found"
+    assert status == 403 and answer["reason"] == "out_of_scope"
     # without a valid token, which events exist is not given away
     status, answer = post(client, {"name": "A"}, "ck_made_up", "/api/v1/events/no-such-event/credentials")
     assert status == 401 and answer["reason"] == "unauthorized"
@@ -127,7 +128,7 @@ def test_after_the_event_nothing_is_issued(client: FlaskClient, clock: Clock, to
 
 
 def test_cli_tokens_add_list_revoke(runner: Runner) -> None:
-    added = runner("token", "add", "portal", "--role", "registrar")
+    added = runner("token", "add", "portal", "--role", "registrar", "--event", EVENT_ID)
     assert added.exit_code == 0, added.output
     secret = added.output.strip().splitlines()[-1]
     assert secret.startswith("ck_") and len(secret) > 40
