@@ -432,7 +432,8 @@ def bench_issue_http(
 
     password = secrets.token_urlsafe(16)
     users.create_user(store, "bench", users.Role.REGISTRAR, password, NOW, actor="bench")
-    _row, api_secret = tokens.create_api_token(store, "portal", users.Role.REGISTRAR, NOW, actor="bench")
+    scope = tokens.TokenScope((EVENT,))
+    _row, api_secret = tokens.create_api_token(store, "portal", users.Role.REGISTRAR, NOW, actor="bench", scope=scope)
     with served(deployment, DEFAULT_SERVER) as (port, _pid):
         api = [
             (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 
 from checkin.cli._context import Context, pass_ctx
@@ -19,31 +21,65 @@ def token() -> None:
     """API tokens for registration systems that issue codes through the API."""
 
 
+def _scope_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--event (one or more, required), --category and --zone: what a token may issue."""
+    for option in reversed(
+        [
+            click.option("--event", "events", multiple=True, required=True, help="an event it issues for (repeat)"),
+            click.option("--category", "categories", multiple=True, help="only guests of this category (repeat)"),
+            click.option("--zone", "zones", multiple=True, help="only codes for this zone (repeat)"),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
 @token.command("add")
 @click.argument("name")
 @click.option("--role", default="registrar", show_default=True, type=LazyChoice(_roles))
+@_scope_options
 @pass_ctx
-def token_add(ctx: Context, name: str, role: str) -> None:
-    """Make a token; it is printed once, as the last line, and stored only as a hash."""
+def token_add(
+    ctx: Context, name: str, role: str, events: tuple[str, ...], categories: tuple[str, ...], zones: tuple[str, ...]
+) -> None:
+    """Make a token for some events (categories, zones); it is printed once, as the last line, and stored
+    only as a hash."""
     from checkin.store import tokens as stored
     from checkin.store.users import Role
 
     cfg = ctx.config()
-    row, secret = stored.create_api_token(ctx.store(cfg), name, Role(role), ctx.now(cfg), actor="cli")
+    scope = stored.TokenScope(events, categories, zones)
+    row, secret = stored.create_api_token(ctx.store(cfg), name, Role(role), ctx.now(cfg), actor="cli", scope=scope)
     click.echo(f"API token {row.name} ({row.role}); send it as `Authorization: Bearer <token>`", err=True)
     click.echo(secret)
+
+
+@token.command("scope")
+@click.argument("name")
+@_scope_options
+@pass_ctx
+def token_scope(
+    ctx: Context, name: str, events: tuple[str, ...], categories: tuple[str, ...], zones: tuple[str, ...]
+) -> None:
+    """Set what a token may issue (replacing its scope); a token made before scopes issues nothing until then."""
+    from checkin.store import tokens as stored
+
+    cfg = ctx.config()
+    scope = stored.TokenScope(events, categories, zones)
+    done = stored.scope_api_token(ctx.store(cfg), name, scope, ctx.now(cfg), actor="cli")
+    click.echo(f"API token {name}: {done.describe()}")
 
 
 @token.command("list")
 @pass_ctx
 def token_list(ctx: Context) -> None:
-    """Show every API token: name, role, created, state (never the secret)."""
+    """Show every API token: name, role, created, state and scope (never the secret)."""
     from checkin.store import tokens as stored
 
     cfg = ctx.config()
-    for row in stored.api_tokens(ctx.store(cfg)):
+    for row, scope in stored.api_tokens(ctx.store(cfg)):
         state = f"revoked {row.revoked_at.isoformat()}" if row.revoked_at else "active"
-        click.echo(f"{row.name:24} {row.role:10} {row.created.isoformat():26} {state}")
+        click.echo(f"{row.name:24} {row.role:10} {row.created.isoformat():26} {state:8} {scope.describe()}")
 
 
 @token.command("revoke")

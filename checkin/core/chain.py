@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
 from typing import Any
@@ -19,12 +19,17 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from checkin.core import cose
-from checkin.core.errors import CheckinError, InputError, Reason
+from checkin.core.errors import CheckinError, InputError, Reason, Verdict, shown
+from checkin.core.trust import Direction
 
 GENESIS = bytes(32)
 CHECKPOINT_FORMAT = "CKC1"
 MAX_TEXT = 200
 MAX_BATCH = 5000  # rows in one upload, the most the service takes
+# A row's wall time is plausible from 2000-01-01 UTC to a day past the server's clock (a gate's clock
+# may run a little fast; a day covers any time zone mistake). Outside it the clock was wrong or lied.
+EARLIEST_WALL_MS = 946_684_800_000
+FUTURE_WALL_MS = 24 * 3600 * 1000
 
 
 @dataclass(frozen=True)
@@ -105,7 +110,8 @@ def row_from_json(data: Any, where: str = "row") -> JournalRow:
         raise InputError(f"{where} is not an object")
     unknown = set(data) - set(_FIELD_NAMES)
     if unknown:
-        raise InputError(f"{where} has unknown fields {sorted(unknown)}")
+        first = min(unknown, key=str)
+        raise InputError(f"{where} has {len(unknown)} unknown field(s), such as {shown(first, 40)}")
     values: dict[str, Any] = {}
     for name in _FIELD_NAMES:
         value = data.get(name)
@@ -125,6 +131,60 @@ def row_from_json(data: Any, where: str = "row") -> JournalRow:
     if values["seq"] < 1:
         raise InputError(f"{where}.seq must start at 1")
     return JournalRow(**values)
+
+
+_CTI = re.compile(r"[0-9a-f]{32}")
+_KID = re.compile(r"[0-9a-f]{16}")
+_VERDICTS = frozenset(v.value for v in Verdict)
+_DIRECTIONS = frozenset(d.value for d in Direction)
+_REASONS = frozenset(r.value for r in Reason)
+
+
+@dataclass(frozen=True)
+class RowFinding:
+    """What is wrong with one row's values: ROW_INVALID (no gate writes it: the batch is refused),
+    TIME_OUT_OF_RANGE or UNKNOWN_REASON (a broken clock, a newer gate: stored and flagged)."""
+
+    seq: int
+    kind: Reason
+    detail: str
+
+    @property
+    def refuses(self) -> bool:
+        """True when the batch holding this row is refused rather than stored and flagged."""
+        return self.kind is Reason.ROW_INVALID
+
+
+def row_findings(row: JournalRow, zones: Collection[str], now_ms: int) -> list[RowFinding]:
+    """Every value of a row no honest gate of this event writes (`zones`: the event's; a gate that
+    checks no zone writes ""), and a wall time outside [EARLIEST_WALL_MS, now_ms + FUTURE_WALL_MS]."""
+    found: list[RowFinding] = []
+
+    def invalid(name: str, value: str, expected: str) -> None:
+        found.append(RowFinding(row.seq, Reason.ROW_INVALID, f"seq {row.seq}: {name} {shown(value)} is not {expected}"))
+
+    if row.verdict not in _VERDICTS:
+        invalid("verdict", row.verdict, "admit, deny or refer")
+    if row.direction not in _DIRECTIONS:
+        invalid("direction", row.direction, "in or out")
+    if row.zone and row.zone not in zones:
+        invalid("zone", row.zone, "one of the event's zones")
+    if row.cti and not _CTI.fullmatch(row.cti):
+        invalid("cti", row.cti, "empty or 32 lowercase hex digits")
+    if row.kid and not _KID.fullmatch(row.kid):
+        invalid("kid", row.kid, "empty or 16 lowercase hex digits")
+    if row.reason not in _REASONS:
+        detail = f"seq {row.seq}: reason {shown(row.reason)} is not known here (a newer gate?)"
+        found.append(RowFinding(row.seq, Reason.UNKNOWN_REASON, detail))
+    if not EARLIEST_WALL_MS <= row.wall_ms <= now_ms + FUTURE_WALL_MS:
+        detail = f"seq {row.seq}: wall_ms {row.wall_ms} is before 2000 or more than a day past the server clock"
+        found.append(RowFinding(row.seq, Reason.TIME_OUT_OF_RANGE, detail))
+    return found
+
+
+def plausible_wall_ms(wall_ms: int, received_ms: int) -> bool:
+    """True when a stored row's time could be a real clock's (pages show others as the raw number)."""
+    return EARLIEST_WALL_MS <= wall_ms <= received_ms + FUTURE_WALL_MS
 
 
 def append(prev: JournalRow | None, **content: Any) -> JournalRow:

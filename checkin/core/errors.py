@@ -101,6 +101,9 @@ class Reason(StrEnum):
     BROKEN_CHAIN = "broken_chain"
     BAD_CHECKPOINT = "bad_checkpoint"
     CLOCK_SKEW = "clock_skew"
+    ROW_INVALID = "row_invalid"
+    TIME_OUT_OF_RANGE = "time_out_of_range"
+    UNKNOWN_REASON = "unknown_reason"
     TOO_LARGE = "too_large"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     SERVICE_UNAVAILABLE = "service_unavailable"
@@ -131,6 +134,9 @@ class Reason(StrEnum):
     ZONE_IN_USE = "zone_in_use"
     # removing a guest
     GUEST_HAS_CODES = "guest_has_codes"
+    # API tokens' scope (events, categories, zones)
+    TOKEN_UNSCOPED = "token_unscoped"  # noqa: S105 - a reason code, not a secret
+    OUT_OF_SCOPE = "out_of_scope"
 
 
 # English msgids of the catalogue (checkin/locale/); short enough for a gate banner, plain enough for a guest.
@@ -185,6 +191,9 @@ MESSAGES: dict[Reason, str] = {
     Reason.BROKEN_CHAIN: N_("The journal's hash chain is broken"),
     Reason.BAD_CHECKPOINT: N_("The journal checkpoint is not signed by the device key or does not match"),
     Reason.CLOCK_SKEW: N_("The gate's clock differs from the server's"),
+    Reason.ROW_INVALID: N_("A journal row holds a value no gate writes"),
+    Reason.TIME_OUT_OF_RANGE: N_("A journal row's time is outside the plausible range"),
+    Reason.UNKNOWN_REASON: N_("A journal row carries a reason this service does not know"),
     Reason.TOO_LARGE: N_("The request is too large"),
     Reason.METHOD_NOT_ALLOWED: N_("Method not allowed"),
     Reason.SERVICE_UNAVAILABLE: N_("The service is temporarily unavailable"),
@@ -212,6 +221,8 @@ MESSAGES: dict[Reason, str] = {
     Reason.DIRECTION_INVALID: N_("Choose in or out."),
     Reason.GUEST_HAS_CODES: N_("A code was issued to this guest, so they cannot be removed; anonymise them instead."),
     Reason.ZONE_IN_USE: N_("Zone %(zone)s is still given to guests or gates; it cannot be removed."),
+    Reason.TOKEN_UNSCOPED: N_("This API token names no event: scope it with `checkin token scope`"),
+    Reason.OUT_OF_SCOPE: N_("This API token may not issue this code"),
 }
 
 # The reasons a gate may show, with the verdict each leads to; everything else is deny.
@@ -230,6 +241,12 @@ def verdict_for(reason: Reason) -> Verdict:
 def message(reason: Reason, **params: object) -> str:
     """The English message of a reason, placeholders filled; `checkin.i18n.message` translates it."""
     return fill(MESSAGES[reason], params)
+
+
+def shown(value: object, limit: int = 100) -> str:
+    """`value` as a refusal may quote it: repr, cut to `limit` characters, so no answer echoes unbounded input."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class CheckinError(Exception):

@@ -24,7 +24,7 @@ from checkin import files, qr
 from checkin.config import Config
 from checkin.core import credential
 from checkin.core.credential import Credential
-from checkin.core.errors import CheckinError, InputError, KeyStoreError, Reason
+from checkin.core.errors import CheckinError, InputError, KeyStoreError, Reason, shown
 from checkin.core.trust import Label, bilingual
 from checkin.keystore import PASSPHRASE_ENV, KeyStore
 from checkin.services.guests import check_guest, without_repeats
@@ -268,6 +268,7 @@ class IssueRequest:
     event: Event
     request_key: str | None
     earlier: Earlier | None
+    scope: tokens.TokenScope
 
 
 def authorise_issue(store: Store, secret: str, event_id: str, idempotency_key: str | None) -> IssueRequest:
@@ -279,10 +280,15 @@ def authorise_issue(store: Store, secret: str, event_id: str, idempotency_key: s
         raise InputError("the API token is not known or was revoked", Reason.UNAUTHORIZED)
     if Role(token.role) not in tokens.TOKEN_ROLES:
         raise InputError("this token may not issue codes", Reason.FORBIDDEN)
+    scope = reads.scope
+    if not scope.events:  # made before tokens had scopes: deny until an operator scopes it
+        raise InputError(f"token {token.name!r} has no scope", Reason.TOKEN_UNSCOPED)
+    if event_id not in scope.events:  # before NOT_FOUND: a token learns nothing of other events
+        raise InputError(scope.refusal(event_id, "", ()), Reason.OUT_OF_SCOPE)
     if ev is None:
-        raise InputError(f"no event {event_id!r}", Reason.NOT_FOUND)
+        raise InputError(f"no event {shown(event_id)}", Reason.NOT_FOUND)
     key = None if idempotency_key is None else tokens.request_key(token, idempotency_key)
-    return IssueRequest(token, ev, key, reads.earlier)
+    return IssueRequest(token, ev, key, reads.earlier, scope)
 
 
 @dataclass(frozen=True)
@@ -306,6 +312,9 @@ def issue_for_registration(
     gets the first one's guest and code back (ALREADY_EXISTS when the key came with another guest).
     `signer` is asked for the key only when a code is signed: a replay needs none."""
     check_guest(row, request.event)
+    outside = request.scope.refusal(request.event.id, row.category, row.zones)
+    if outside:
+        raise InputError(outside, Reason.OUT_OF_SCOPE)
     if request.earlier is not None:
         return _replay(row, request.earlier)
     key = signer()

@@ -5,6 +5,12 @@ is checked against that with `checkin.chain` (the code the gate writes its journ
 either every new row is stored in one transaction or nothing is. A refused batch still leaves an
 alert for the officers: a gap, a fork, a broken chain and a bad checkpoint are never silent drops.
 Clock skew is an alert on a batch that is stored.
+
+Row values are screened by `chain.row_findings` (the service layer runs it): a value no gate writes
+(verdict, direction, zone, cti, kid) refuses the batch with an alert; a time out of range or an
+unknown reason is stored as the gate chained it, with an alert. A gate cannot skip a row it chained,
+so refusing those would stop an honest gate with a broken clock, or a newer gate, from ever
+uploading again; the pages show such values as they are, and never fail on them.
 """
 
 from __future__ import annotations
@@ -98,9 +104,12 @@ class CheckedBatch:
     signed: chain.Checkpoint | None
     checkpoint_problem: str
     chain_problems: Sequence[chain.ChainProblem]
+    findings: Sequence[chain.RowFinding] = ()
 
 
-def check_batch(rows: Sequence[JournalRow], checkpoint: bytes, public_key: str) -> CheckedBatch:
+def check_batch(
+    rows: Sequence[JournalRow], checkpoint: bytes, public_key: str, findings: Sequence[chain.RowFinding] = ()
+) -> CheckedBatch:
     """Verify a batch's chain and checkpoint: pure CPU work, done outside the write transaction."""
     if not rows:
         raise InputError("the batch has no rows")
@@ -122,7 +131,7 @@ def check_batch(rows: Sequence[JournalRow], checkpoint: bytes, public_key: str) 
             problem = f"the checkpoint covers seq {signed.seq}; the batch ends at seq {last.seq}"
         elif not 0 <= signed.wall_ms < _MAX_INT64:
             problem = "the checkpoint's time is out of range"
-    return CheckedBatch(rows, checkpoint, public_key, signed, problem, problems)
+    return CheckedBatch(rows, checkpoint, public_key, signed, problem, problems, tuple(findings))
 
 
 def ingest(s: Session, device_id: str, batch: CheckedBatch, now: datetime) -> Ingested | JournalRefused:
@@ -158,6 +167,12 @@ def ingest(s: Session, device_id: str, batch: CheckedBatch, now: datetime) -> In
     if first > 1 and rows[0].prev_hash != _held_hash(s, device, first - 1):
         return refuse(Reason.BROKEN_CHAIN, first, "broken_link: prev_hash is not the hash of the row held before it")
 
+    # rows already held were screened when they were stored: only the new ones are judged now
+    findings = [found for found in batch.findings if found.seq > acked]
+    invalid = next((found for found in findings if found.refuses), None)
+    if invalid is not None:
+        return refuse(Reason.ROW_INVALID, invalid.seq, invalid.detail)
+
     new = [row for row in rows if row.seq > acked]
     notes: list[AlertNote] = []
     if new:
@@ -181,6 +196,11 @@ def ingest(s: Session, device_id: str, batch: CheckedBatch, now: datetime) -> In
         skew = _skew(last, signed, now)
         if skew:
             notes.append(_alert(s, device, Reason.CLOCK_SKEW, last.seq, skew, now))
+        for kind in (Reason.TIME_OUT_OF_RANGE, Reason.UNKNOWN_REASON):  # one alert per kind and batch
+            flagged = [found for found in findings if found.kind is kind]
+            if flagged:
+                more = f" ({len(flagged)} rows in this batch)" if len(flagged) > 1 else ""
+                notes.append(_alert(s, device, kind, flagged[0].seq, flagged[0].detail + more, now))
         acked = last.seq
     head = last.hash if new else device.head_hash
     return Ingested(acked_seq=acked, head_hash=head, stored=len(new), alerts=tuple(notes))
@@ -255,14 +275,19 @@ def held_rows(s: Session, device_id: str) -> list[JournalRow]:
 
 
 def ingest_journal(
-    store: Store, device: Device, rows: Sequence[JournalRow], checkpoint: bytes, now: datetime
+    store: Store,
+    device: Device,
+    rows: Sequence[JournalRow],
+    checkpoint: bytes,
+    now: datetime,
+    findings: Sequence[chain.RowFinding] = (),
 ) -> Ingested:
     """Check and store a batch of a gate's journal rows; JournalRefused (alert kept) when refused.
 
     The chain and the checkpoint are verified before the write transaction starts, so gates
     uploading at once spend their CPU in parallel and hold the write lock only to store.
     """
-    batch = check_batch(rows, checkpoint, device.public_key)
+    batch = check_batch(rows, checkpoint, device.public_key, findings)
     with store.writing() as s:
         outcome = ingest(s, device.id, batch, now)
     if isinstance(outcome, JournalRefused):

@@ -315,3 +315,13 @@ class ApiToken(Base):
     created: Mapped[datetime] = mapped_column(UtcDateTime)
     created_by: Mapped[str] = mapped_column(String(64), default="")
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class ApiTokenScope(Base):
+    """What an API token may issue: one row per event, category or zone it names. A token with no
+    event row issues nothing; with no category (zone) rows, any of its events' categories (zones)."""
+
+    __tablename__ = "api_token_scopes"
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # event, category or zone
+    value: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
+from checkin.core.chain import plausible_wall_ms
 from checkin.store.engine import Store
 from checkin.store.models import Alert, CredentialStatus, Device, Guest, IssuedCredential, Scan
 
@@ -81,9 +82,11 @@ def event_counts(store: Store) -> dict[str, EventCounts]:
 
 @dataclass(frozen=True)
 class EntryView:
-    """A scan a gate uploaded, with the gate's and the guest's names, for the event page."""
+    """A scan a gate uploaded, with the gate's and the guest's names, for the event page. `at` is
+    None when the row's time is not a plausible clock's (the page shows `wall_ms` as it is)."""
 
-    at: datetime
+    at: datetime | None
+    wall_ms: int
     gate: str
     name: str
     cti: str
@@ -106,7 +109,8 @@ def recent_entries(store: Store, event_id: str, limit: int = 50) -> tuple[list[E
         ).all()
     return [
         EntryView(
-            at=datetime.fromtimestamp(scan.wall_ms / 1000, UTC),
+            at=_moment(scan.wall_ms, scan.received_at),
+            wall_ms=scan.wall_ms,
             gate=gate,
             name=name or "",
             cti=scan.cti,
@@ -116,6 +120,13 @@ def recent_entries(store: Store, event_id: str, limit: int = 50) -> tuple[list[E
         )
         for scan, gate, name in rows
     ], total
+
+
+def _moment(wall_ms: int, received_at: datetime) -> datetime | None:
+    """A stored row's time, or None when a gate's clock (or a hand in the database) put it out of range."""
+    if not plausible_wall_ms(wall_ms, int(received_at.timestamp() * 1000)):
+        return None
+    return datetime.fromtimestamp(wall_ms / 1000, UTC)
 
 
 def scan_count(store: Store, event_id: str | None = None) -> int:

@@ -32,7 +32,7 @@ from checkin.keystore import PASSPHRASE_ENV
 from checkin.services.bundles import BundleService, load_root_key
 from checkin.services.issuing import load_signer
 from checkin.store import Store
-from checkin.web import admin, api, audit, auth, declare, errors, formatting, i18n
+from checkin.web import admin, api, audit, auth, declare, errors, formatting, i18n, limits
 from checkin.web.context import BUNDLES, SIGNER, STORE
 
 __all__ = ["PASSPHRASE_CONFIG", "ROOT_KEY_CONFIG", "SECRET_FILE", "SchemaNotCurrent", "create_app"]
@@ -78,6 +78,8 @@ def create_app(cfg: Config, test_config: Mapping[str, Any] | None = None) -> Fla
     if test_config:
         app.config.update(test_config)
     app.config["SESSION_COOKIE_SECURE"] = not app.testing
+    # the first hook of all (CSRF reads forms): nothing may read a body before its size is checked
+    app.before_request(limits.check_body)
 
     store = Store(cfg.database_url)
     if not store.schema_current():
@@ -161,18 +163,20 @@ def _refuse_nul() -> None:
 
 
 def _site_headers(response: Any) -> Any:
-    """The pages' security headers on everything outside the JSON API, refusals included."""
-    if request.path.startswith(errors.API_PREFIX):
-        return response
+    """The security headers on every answer, pages and JSON API, refusals included."""
     headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    if request.path.startswith(errors.API_PREFIX):  # JSON and bundles: nothing to run, style or frame
+        headers.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; sandbox")
+        headers.setdefault("Cache-Control", "no-store")
+        return response
     headers.setdefault(
         "Content-Security-Policy",
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     )
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Referrer-Policy", "same-origin")
     if request.endpoint and not request.endpoint.endswith(".static"):
         headers.setdefault("Cache-Control", "no-store")  # pages hold personal data and one-time codes
     return response

@@ -56,6 +56,7 @@ from checkin.web.context import config, loaded_signer, now, signer, signer_probl
 from checkin.web.formatting import local_time, short_code
 from checkin.web.i18n import describe, language, message, ngettext
 from checkin.web.i18n import gettext as _
+from checkin.web.limits import KIB, body_limit
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 auth.install(bp)
@@ -540,6 +541,7 @@ def guest_remove(guest_id: int) -> ResponseReturnValue:
 
 @bp.route("/events/<event_id>/import", methods=["GET", "POST"])
 @allow(REGISTRATION)
+@body_limit(guestlist.MAX_CSV_BYTES + 64 * KIB)  # the file and the multipart around it
 def guest_import(event_id: str) -> ResponseReturnValue:
     """Import a guest list (UTF-8 CSV, with or without BOM, as Excel saves it); report refused rows."""
     ev = _event_or_404(event_id)

@@ -21,13 +21,14 @@ from flask import Blueprint, Response, request
 
 from checkin.core import chain
 from checkin.core.credential import tidy_text
-from checkin.core.errors import KeyStoreError, Reason
+from checkin.core.errors import KeyStoreError, Reason, shown
 from checkin.services import gates, ingest, issuing
-from checkin.store import Device, Event
+from checkin.store import Device
 from checkin.store.guests import GuestRow
 from checkin.store.journal import JournalRefused
 from checkin.web.context import bundles, config, now, signer, store
 from checkin.web.errors import ApiError
+from checkin.web.limits import KIB, body_limit
 from checkin.web.openapi import document
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -35,14 +36,24 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 MAX_ROWS = chain.MAX_BATCH
 MAX_CHECKPOINT = 1024  # base64 characters; a CKC1 checkpoint is about 200
 MAX_TOKEN = 200
+# Body limits, checked from Content-Length before anything is read (web/limits.py)
+ENROL_BODY = 2 * KIB  # a code and a public key: about 160 bytes
+ROW_BODY = KIB  # an honest row as JSON is 500 to 700 bytes; a gate halves its batch on 413
+JOURNAL_BODY = MAX_ROWS * ROW_BODY + 4 * KIB
+ISSUE_BODY = 16 * KIB  # one guest
 
 
 _View = TypeVar("_View", bound=Callable[..., Response])
 
 
-def _route(rule: str, methods: list[str]) -> Callable[[_View], _View]:
-    # no automatic OPTIONS: a 405 names exactly the methods a route takes
-    return bp.route(rule, methods=methods, provide_automatic_options=False)
+def _route(rule: str, methods: list[str], max_body: int = 0) -> Callable[[_View], _View]:
+    """A route taking a body of at most `max_body` bytes (none by default)."""
+
+    def register(view: _View) -> _View:
+        # no automatic OPTIONS: a 405 names exactly the methods a route takes
+        return bp.route(rule, methods=methods, provide_automatic_options=False)(body_limit(max_body)(view))
+
+    return register
 
 
 # ---- input ----------------------------------------------------------------------------------------
@@ -63,7 +74,8 @@ def _json_object() -> Mapping[str, Any]:
 def _only(body: Mapping[str, Any], allowed: set[str]) -> None:
     unknown = set(body) - allowed
     if unknown:
-        raise ApiError(f"unknown fields {sorted(unknown)}", Reason.INVALID_INPUT)
+        first = shown(min(unknown), 40)
+        raise ApiError(f"{len(unknown)} unknown field(s), such as {first}", Reason.INVALID_INPUT)
 
 
 def _text(body: Mapping[str, Any], name: str, limit: int) -> str:
@@ -115,7 +127,7 @@ def _json(body: Mapping[str, Any]) -> Response:
 # ---- gates ---------------------------------------------------------------------------------------
 
 
-@_route("/devices/enroll", ["POST"])
+@_route("/devices/enroll", ["POST"], ENROL_BODY)
 def enroll() -> Response:
     """Spend a one-time enrolment code: bind the gate's public key, hand out token, root key and bundle."""
     body = _json_object()
@@ -157,7 +169,7 @@ def bundle() -> Response:
     return response
 
 
-@_route("/journal", ["POST"])
+@_route("/journal", ["POST"], JOURNAL_BODY)
 def journal() -> Response:
     """Take a batch of journal rows with a checkpoint signed by the device key."""
     device = _device()
@@ -219,7 +231,7 @@ def _optional_text(body: Mapping[str, Any], name: str, limit: int) -> str:
     return value
 
 
-def _guest_row(body: Mapping[str, Any], ev: Event) -> GuestRow:
+def _guest_row(body: Mapping[str, Any], default_zones: list[str]) -> GuestRow:
     """The guest in a request body, its shape checked (its content is checked by the service, as
     the admin pages' guest form is)."""
     _only(body, {"name", "organisation", "category", "zones", "email"})
@@ -228,7 +240,7 @@ def _guest_row(body: Mapping[str, Any], ev: Event) -> GuestRow:
     organisation = _optional_text(body, "organisation", RAW_TEXT_LIMIT)
     category = _optional_text(body, "category", RAW_TEXT_LIMIT)
     email = _optional_text(body, "email", RAW_TEXT_LIMIT)
-    zones = body.get("zones", list(ev.zone_codes[:1]))
+    zones = body.get("zones", default_zones)
     if (
         not isinstance(zones, list)
         or not 1 <= len(zones) <= MAX_ZONES_FIELD
@@ -244,7 +256,7 @@ def _well_formed(key: str) -> bool:
     return 1 <= len(key) <= MAX_IDEMPOTENCY_KEY and set(key) <= _KEY_CHARACTERS
 
 
-@_route("/events/<event_id>/credentials", ["POST"])
+@_route("/events/<event_id>/credentials", ["POST"], ISSUE_BODY)
 def issue(event_id: str) -> Response:
     """Add a guest to an event and issue their code: for registration systems, with an API token.
 
@@ -259,7 +271,7 @@ def issue(event_id: str) -> Response:
         raise ApiError(
             f"{IDEMPOTENCY_HEADER} must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters", Reason.INVALID_INPUT
         )
-    row = _guest_row(_json_object(), authorised.event)
+    row = _guest_row(_json_object(), authorised.scope.default_zones(authorised.event.zone_codes))
     try:
         made = issuing.issue_for_registration(store(), config(), signer, authorised, row, now())
     except KeyStoreError as exc:

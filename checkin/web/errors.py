@@ -44,6 +44,9 @@ STATUS_OF_REASON = {
     Reason.TOO_LARGE: 413,
     Reason.JOURNAL_FORK: 422,
     Reason.BROKEN_CHAIN: 422,
+    Reason.ROW_INVALID: 422,
+    Reason.TOKEN_UNSCOPED: 403,
+    Reason.OUT_OF_SCOPE: 403,
     Reason.BAD_CHECKPOINT: 422,
     Reason.SERVICE_UNAVAILABLE: 503,
 }
@@ -62,10 +65,22 @@ def json_error(
 ) -> Response:
     """The JSON body of every API refusal, worded in English and Vietnamese (by `words` if given)."""
     error = words or CheckinError(detail, reason)
-    body = {"reason": reason.value, "message": error.text(), "message_vi": i18n.describe(error, "vi"), **extra}
+    body = {
+        "reason": reason.value,
+        "message": _capped(error.text()),
+        "message_vi": _capped(i18n.describe(error, "vi")),
+        **extra,
+    }
     response = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+MAX_MESSAGE = 500  # characters: a refusal explains, it never carries back what it refused
+
+
+def _capped(text: str) -> str:
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
 
 def error_page(status: int, reason: Reason, detail: str = "") -> ResponseReturnValue:

@@ -268,7 +268,11 @@ def document(max_rows: int) -> dict[str, Any]:
                         "401": _UNAUTHORIZED,
                         "409": _error("rows missing before this batch: resend from acked_seq + 1", "JournalError"),
                         "413": _error(f"more than {max_rows} rows, or a body too large (reason too_large)"),
-                        "422": _error("fork, broken chain or bad checkpoint; an alert was recorded", "JournalError"),
+                        "422": _error(
+                            "fork, broken chain, bad checkpoint, or a row value no gate writes (reason row_invalid);"
+                            " an alert was recorded",
+                            "JournalError",
+                        ),
                     },
                 }
             },
@@ -294,7 +298,10 @@ def document(max_rows: int) -> dict[str, Any]:
                         "200": _ok("this Idempotency-Key was used before: the same guest and code", "Issued"),
                         "400": _error("malformed request, unknown zone or the event is over (reason invalid_input)"),
                         "401": _error("no, unknown or revoked API token (reason unauthorized)"),
-                        "403": _error("the token may not issue (reason forbidden)"),
+                        "403": _error(
+                            "the token may not issue (reason forbidden), not this event, category or zone"
+                            " (out_of_scope), or has no scope yet (token_unscoped)"
+                        ),
                         "404": _error("no such event (reason not_found)"),
                         "409": _error(
                             "the Idempotency-Key was used for another guest, or its guest's code was revoked "

@@ -654,7 +654,8 @@ DATABASE_COMMANDS: dict[str, tuple[str, ...]] = {
     "gate revoke": ("gate", "revoke", "g1"),
     "user add": ("user", "add", "alice", "--role", "admin", "--generate"),
     "user list": ("user", "list"),
-    "token add": ("token", "add", "crm"),
+    "token add": ("token", "add", "crm", "--event", "cds2022"),
+    "token scope": ("token", "scope", "crm", "--event", "cds2022"),
     "token list": ("token", "list"),
     "token revoke": ("token", "revoke", "crm"),
 }  # fmt: skip

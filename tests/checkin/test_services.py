@@ -117,7 +117,8 @@ def test_import_refuses_repeats_by_reason_and_issues_the_rest(world: tuple) -> N
 
 def test_registration_issue_is_idempotent_per_key_and_refuses_another_guest(world: tuple) -> None:
     cfg, store, ev, signer = world
-    _token, secret = tokens.create_api_token(store, "portal", Role.REGISTRAR, NOW, actor="t")
+    scope = tokens.TokenScope((ev.id,))
+    _token, secret = tokens.create_api_token(store, "portal", Role.REGISTRAR, NOW, actor="t", scope=scope)
     first_request = issuing.authorise_issue(store, secret, ev.id, "k1")
     made = issuing.issue_for_registration(store, cfg, lambda: signer, first_request, row("An"), NOW)
     assert not made.replayed and made.zones == ("hall",)

@@ -5,6 +5,9 @@ runner and an enrolled gate that keeps its own journal. Imported as `tests.suppo
 from __future__ import annotations
 
 import base64
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +30,7 @@ from checkin.core import chain
 from checkin.core.trust import EventInfo, TrustBundle
 from checkin.keystore import KeyStore
 from tests.support.scratch import TEST_DATABASE_ENV
+from tests.support.server import free_port, wait_for_line
 from tests.support.world import EVENT_ID, ISSUER, ZONES
 
 FIXED = datetime(2022, 3, 26, 1, 0, tzinfo=UTC)  # 08:00 in Hanoi, the morning of the event
@@ -139,6 +143,21 @@ def waitress_thread(app: Flask, threads: int) -> Iterator[int]:
         thread.join(10)
         server.task_dispatcher.shutdown()
         assert not thread.is_alive(), "waitress did not stop"
+
+
+@contextmanager
+def served(config: Config, server: str, *options: str) -> Iterator[tuple[subprocess.Popen[bytes], int, bytes]]:
+    """`checkin serve` in a process of its own on a free port: the process, the port and its log so far."""
+    port = free_port()
+    cli = str(Path(sys.executable).with_name("checkin"))
+    env = {k: v for k, v in os.environ.items() if k != "CHECKIN_KEY_PASSPHRASE"}
+    args = [cli, "--config", str(config.root / "config.toml"), "serve", "--port", str(port), "--server", server]
+    proc = subprocess.Popen([*args, *options], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    try:
+        yield proc, port, wait_for_line(proc, b"listening on", 60)
+    finally:
+        proc.terminate()
+        proc.wait(30)
 
 
 def bundle_for(config: Config, at: datetime) -> TrustBundle:

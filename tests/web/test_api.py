@@ -119,7 +119,7 @@ def test_enrol_unknown_code_and_revoked_gate_are_refused(client: FlaskClient, st
         b'{"code": "' + b"A" * 65 + b'", "public_key": "' + b"a" * 64 + b'"}',
         b'{"code": "AB\\u0000CD", "public_key": "' + b"a" * 64 + b'"}',
         b'{"code": "AB\\ud800CD", "public_key": "' + b"a" * 64 + b'"}',
-        b"[" * 100_000,
+        b"[" * 2_000,  # deeper than the parser goes, within the body limit
         b"\xff\xfe",
     ],
     ids=[

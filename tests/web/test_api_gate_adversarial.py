@@ -321,7 +321,9 @@ def test_the_enrolment_code_is_not_a_token(client: FlaskClient, store: Store, cl
 
 
 def test_device_tokens_and_api_tokens_do_not_cross(gate: Gate, client: FlaskClient, store: Store, clock: Clock) -> None:
-    secret = tokens.create_api_token(store, "portal", users.Role.ADMIN, clock(), actor="test")[1]
+    secret = tokens.create_api_token(
+        store, "portal", users.Role.ADMIN, clock(), actor="test", scope=tokens.TokenScope((EVENT_ID,))
+    )[1]
     api = {"Authorization": f"Bearer {secret}"}
     refused(client.get(BUNDLE, headers=api), 401, "unauthorized")
     refused(client.post(JOURNAL, json=gate.body(gate.scan(1)), headers=api), 401, "unauthorized")
@@ -487,20 +489,17 @@ def test_5001_rows_are_413_even_when_all_are_already_held(gate: Gate, store: Sto
 
 # ---- journal: text and numbers the chain allows are stored exactly -----------------------------------------
 
-_ODD_TEXT = {
-    "cti": "\\N",  # COPY's NULL marker
-    "kid": "\\.",  # COPY's end of data
-    "verdict": "a\tb\nc\rd\\e",
-    "reason": "\x01\x02\x7f\u2028\u2029\ufeff\uffff",
-    "direction": "  in  ",
-    "zone": "\U0001f3ab" * 200,  # 200 characters outside the BMP: exactly the limit
-    "operator": "Nguye\u0302\u0303n",  # NFD: must not come back as NFC
-    "screening": "é" * 200,
-}
+# Free text of a row (reason, operator, screening; the other fields are screened, see
+# test_api_ingest_values.py): every oddity a database or COPY could mangle
+_ODD_TEXT = [
+    {"reason": "\\N", "operator": "\\.", "screening": "a\tb\nc\rd\\e"},  # COPY's NULL marker, end of data
+    {"reason": "\x01\x02\x7f\u2028\u2029\ufeff\uffff", "screening": "\U0001f3ab" * 200},  # 200 astral: the limit
+    {"reason": "  admitted  ", "operator": "Nguye\u0302\u0303n", "screening": "é" * 200},  # NFD stays NFD
+]
 
 
 def test_text_the_chain_allows_is_stored_byte_for_byte(gate: Gate, store: Store) -> None:
-    rows = gate.scan(3, **_ODD_TEXT)
+    rows = [row for odd in _ODD_TEXT for row in gate.scan(1, **odd)]
     answer = gate.upload(rows)
     assert answer.status_code == 200, answer.data
     held = stored_journal.journal_rows(store, gate.device_id)

@@ -23,10 +23,12 @@ from tests.support.world import EVENT_ID, ZONES
 
 ROUTE = f"/api/v1/events/{EVENT_ID}/credentials"
 
+SCOPE = tokens.TokenScope((EVENT_ID,))
+
 
 @pytest.fixture
 def token(store: Store, clock: Clock) -> str:
-    return tokens.create_api_token(store, "cổng đăng ký", users.Role.REGISTRAR, clock(), actor="test")[1]
+    return tokens.create_api_token(store, "cổng đăng ký", users.Role.REGISTRAR, clock(), actor="test", scope=SCOPE)[1]
 
 
 def post(client: FlaskClient, body: object, secret: str | None, path: str = ROUTE) -> tuple[int, dict[str, object]]:
@@ -86,9 +88,10 @@ def test_bad_input_is_400_naming_the_field(client: FlaskClient, token: str, body
     assert word in str(answer["message"])
 
 
-def test_unknown_event_is_404(client: FlaskClient, token: str) -> None:
+def test_an_unknown_event_is_outside_the_tokens_scope(client: FlaskClient, token: str) -> None:
+    """403 as for any event the token does not name: a token learns nothing of which events exist."""
     status, answer = post(client, {"name": "A"}, token, "/api/v1/events/no-such-event/credentials")
-    assert status == 404 and answer["reason"] == "not_found"
+    assert status == 403 and answer["reason"] == "out_of_scope"
     # without a valid token, which events exist is not given away
     status, answer = post(client, {"name": "A"}, "ck_made_up", "/api/v1/events/no-such-event/credentials")
     assert status == 401 and answer["reason"] == "unauthorized"
@@ -112,11 +115,11 @@ def test_a_gate_token_cannot_issue(client: FlaskClient, gate: Gate) -> None:
 
 def test_officers_get_no_token_and_names_are_unique(store: Store, clock: Clock, token: str) -> None:
     with pytest.raises(InputError):
-        tokens.create_api_token(store, "xem", users.Role.OFFICER, clock(), actor="test")
+        tokens.create_api_token(store, "xem", users.Role.OFFICER, clock(), actor="test", scope=SCOPE)
     with pytest.raises(InputError):
-        tokens.create_api_token(store, "cổng đăng ký", users.Role.REGISTRAR, clock(), actor="test")
+        tokens.create_api_token(store, "cổng đăng ký", users.Role.REGISTRAR, clock(), actor="test", scope=SCOPE)
     assert tokens.issue_reads(store, token, EVENT_ID, None).token is not None  # stored as a hash, found by the secret
-    assert all(token not in t.token_hash for t in tokens.api_tokens(store))
+    assert all(token not in t.token_hash for t, _scope in tokens.api_tokens(store))
 
 
 def test_after_the_event_nothing_is_issued(client: FlaskClient, clock: Clock, token: str) -> None:
@@ -126,7 +129,7 @@ def test_after_the_event_nothing_is_issued(client: FlaskClient, clock: Clock, to
 
 
 def test_cli_tokens_add_list_revoke(runner: Runner) -> None:
-    added = runner("token", "add", "portal", "--role", "registrar")
+    added = runner("token", "add", "portal", "--role", "registrar", "--event", EVENT_ID)
     assert added.exit_code == 0, added.output
     secret = added.output.strip().splitlines()[-1]
     assert secret.startswith("ck_") and len(secret) > 40
@@ -181,7 +184,7 @@ def test_a_key_used_for_another_guest_or_a_revoked_code_is_a_conflict(
 def test_keys_of_two_registration_systems_never_meet(
     client: FlaskClient, store: Store, clock: Clock, token: str
 ) -> None:
-    other = tokens.create_api_token(store, "cổng báo chí", users.Role.REGISTRAR, clock(), actor="test")[1]
+    other = tokens.create_api_token(store, "cổng báo chí", users.Role.REGISTRAR, clock(), actor="test", scope=SCOPE)[1]
     assert post_keyed(client, GUEST, token, "0001")[0] == 201
     assert post_keyed(client, GUEST, other, "0001")[0] == 201
 

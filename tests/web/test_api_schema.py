@@ -24,6 +24,7 @@ from checkin.store.users import Role
 from checkin.web.api import MAX_ROWS
 from checkin.web.openapi import document
 from tests.support.apikit import Clock, Gate
+from tests.support.world import EVENT_ID
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 OPERATIONS = [f"{method.upper()} {path}" for path, methods in document(MAX_ROWS)["paths"].items() for method in methods]
@@ -47,7 +48,14 @@ def test_generated_requests_never_fail_and_answer_as_documented(
     assert operation is not None
     headers = gate.auth if with_token else {}
     if with_token and label == ISSUE:
-        secret = tokens.create_api_token(app.extensions["checkin.store"], "portal", Role.REGISTRAR, clock(), actor="t")
+        secret = tokens.create_api_token(
+            app.extensions["checkin.store"],
+            "portal",
+            Role.REGISTRAR,
+            clock(),
+            actor="t",
+            scope=tokens.TokenScope((EVENT_ID,)),
+        )
         headers = {"Authorization": f"Bearer {secret[1]}"}
 
     @given(case=operation.as_strategy(generation_mode=mode))

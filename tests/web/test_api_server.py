@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -24,8 +20,7 @@ from checkin.store import Store, reports
 from checkin.store import actions as stored_actions
 from checkin.store import devices as stored_devices
 from checkin.store import journal as stored_journal
-from tests.support.apikit import Clock, Gate, Runner, waitress_thread
-from tests.support.server import free_port, wait_for_line
+from tests.support.apikit import Clock, Gate, Runner, served, waitress_thread
 from tests.support.world import EVENT_ID
 
 GATES, ROWS_PER_GATE, BATCH = 10, 2000, 250
@@ -89,13 +84,7 @@ def test_ten_gates_uploading_at_once_lose_nothing(
 def test_checkin_serve_runs_the_api_under_a_production_server(
     config: Config, store_for: Callable[[Config], Store], server: str
 ) -> None:
-    port = free_port()
-    cli = str(Path(sys.executable).with_name("checkin"))
-    env = {k: v for k, v in os.environ.items() if k != "CHECKIN_KEY_PASSPHRASE"}
-    args = [cli, "--config", str(config.root / "config.toml"), "serve", "--port", str(port), "--server", server]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    try:
-        log = wait_for_line(proc, b"listening on", 60)
+    with served(config, server) as (_proc, port, log):
         store = store_for(config)
         # the served app reads the machine's clock: the code must be valid now
         _device, code = stored_devices.create_device(store, EVENT_ID, "Cổng A", None, "in", datetime.now(UTC))
@@ -110,9 +99,6 @@ def test_checkin_serve_runs_the_api_under_a_production_server(
         conn.close()
         store.dispose()
         assert b"Traceback" not in log and body["token"].encode() not in log
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 @pytest.fixture

@@ -37,7 +37,9 @@ def test_nul_in_a_path_or_query_is_refused_not_a_500(login_as: Callable[[str | N
 
 
 def test_nul_in_the_issue_route_is_a_json_400_for_any_token(client: FlaskClient, store: Store, clock: Clock) -> None:
-    secret = tokens.create_api_token(store, "portal", users.Role.REGISTRAR, clock(), actor="test")[1]
+    secret = tokens.create_api_token(
+        store, "portal", users.Role.REGISTRAR, clock(), actor="test", scope=tokens.TokenScope((EVENT_ID,))
+    )[1]
     for who in (secret, "ck_made_up"):
         for event_id in (NUL, f"{EVENT_ID}{NUL}"):
             response = client.post(
