@@ -100,7 +100,9 @@ def _issue_csv(
 ) -> None:
     from checkin.services import guestlist, issuing
 
-    rows, errors = guestlist.read_guest_csv(path.read_bytes(), ev.zone_codes)
+    read = guestlist.read_guest_list(path.read_bytes(), ev.zone_codes)
+    rows, errors = read.rows, read.refused
+    click.echo(f"{path}: read as {read.encoding}, {len(rows) + len(errors)} rows", err=True)
     kid, key = signing_key(cfg)
     issued, sign_errors = issuing.sign_rows(
         rows, issuer=cfg.deployment.id, event=ev, key=key, kid=kid, window=window, now=now

@@ -119,7 +119,7 @@ def sign_rows(
             )
             issued.append(Issued(row, cred, credential.sign(cred, key, kid)))
         except CheckinError as exc:
-            errors.append(RowError(row.line, Problem(exc.reason, detail=exc.detail), row.guest_id))
+            errors.append(RowError(row.line, Problem(exc.reason, detail=exc.detail), row.guest_id, row.name))
     return issued, errors
 
 
@@ -192,7 +192,7 @@ def issue_pending(
 ) -> IssueReport | None:
     """Issue codes to every guest of the event who never had one (revoked guests stay revoked); None
     when there is no such guest."""
-    pending = [v.guest for v in stored.guest_views(store, event.id) if v.status is None]
+    pending = stored.pending_guests(store, event.id)
     if not pending:
         return None
     return issue_to_guests(store, cfg, signer, event, pending, now, actor=actor)

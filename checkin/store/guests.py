@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from checkin.core.credential import Credential
+from checkin.core.credential import Credential, short_code_prefix
 from checkin.core.errors import InputError, Reason
 from checkin.store.actions import action_values, record_action
 from checkin.store.engine import Store
@@ -87,18 +87,88 @@ def credential(store: Store, cti: str) -> IssuedCredential:
     return row
 
 
-def guest_views(store: Store, event_id: str, query: str = "") -> list[GuestView]:
-    """The event's guests in list order, each with their newest credential's state.
+def search_text(name: str, organisation: str, category: str, email: str) -> str:
+    """What search reads of a guest (stored as `Guest.search_text`): the name first, then the
+    organisation, category and e-mail, each folded, joined by " | "."""
+    return " | ".join((fold(name), fold(organisation), fold(category), email.strip().casefold()))
 
-    `query` matches name, organisation, category or e-mail without regard to case or diacritics;
-    it is matched here rather than in SQL so SQLite and PostgreSQL (without unaccent) agree.
+
+@dataclass(frozen=True)
+class GuestPage:
+    """One page of an event's guests (ranked when searched), how many match, and how many of the
+    event's guests were never issued a code."""
+
+    views: list[GuestView]
+    total: int
+    pending: int
+
+
+# a search word that may be the start of a credential id (hex) or a short code (7K3M-Q9XD)
+_MIN_CODE_PREFIX = 4
+
+
+def _code_prefixes(query: str) -> list[str]:
+    """The credential id prefixes a query may name: itself as hex, or the short code it spells."""
+    typed = query.strip()
+    prefixes = []
+    if len(typed) >= _MIN_CODE_PREFIX and all(ch in "0123456789abcdefABCDEF" for ch in typed):
+        prefixes.append(typed.lower())
+    try:
+        prefixes.append(short_code_prefix(typed))
+    except InputError:
+        pass
+    return prefixes
+
+
+def _rank(words: Sequence[str], text: str) -> tuple[int, int]:
+    """How well a guest's search text matches: for each word 0 a whole word of the name, 1 the start
+    of one, 2 inside the name, 3 elsewhere; the worst and the sum (lower first)."""
+    name = text.split(" | ", 1)[0]
+    name_words = name.split()
+    ranks = [
+        0 if word in name_words else 1 if any(w.startswith(word) for w in name_words) else 2 if word in name else 3
+        for word in words
+    ]
+    return max(ranks), sum(ranks)
+
+
+def guest_page(store: Store, event_id: str, query: str = "", *, offset: int = 0, limit: int | None = None) -> GuestPage:
+    """The event's guests in list order, or those `query` matches best first, each with their newest
+    credential's state; `offset` and `limit` cut one page.
+
+    `query` matches name, organisation, category or e-mail without regard to case or diacritics
+    (against the stored folded text, so SQLite and PostgreSQL agree), or a credential id prefix or
+    short code; whole words and starts of words of the name rank first, then code matches' guests.
     """
     words = fold(query).split()
+    prefixes = _code_prefixes(query) if len(words) == 1 else []
+    in_event = Guest.event_id == event_id
     with store.session() as s:
-        rows = s.scalars(select(Guest).where(Guest.event_id == event_id).order_by(Guest.id)).all()
+        pending = s.scalar(
+            select(func.count())
+            .select_from(Guest)
+            .where(in_event, ~select(IssuedCredential.cti).where(IssuedCredential.guest_id == Guest.id).exists())
+        )
+        if words:
+            by_code = select(IssuedCredential.guest_id).where(
+                IssuedCredential.event_id == event_id,
+                or_(*(IssuedCredential.cti.startswith(p, autoescape=True) for p in prefixes)),
+            )
+            by_text = and_(*(Guest.search_text.contains(word, autoescape=True) for word in words))
+            found = s.execute(
+                select(Guest.id, Guest.search_text).where(in_event, or_(by_text, Guest.id.in_(by_code)) if prefixes else by_text)
+            ).all()
+            coded = set(s.scalars(by_code)) if prefixes else set()
+            ranked = sorted(found, key=lambda r: ((-1, 0) if r.id in coded else _rank(words, r.search_text), r.id))
+            total = len(ranked)
+            ids = [r.id for r in ranked[offset : None if limit is None else offset + limit]]
+        else:
+            total = s.scalar(select(func.count()).select_from(Guest).where(in_event)) or 0
+            ids = list(s.scalars(select(Guest.id).where(in_event).order_by(Guest.id).offset(offset).limit(limit)))
+        rows = _guests_by_id(s, event_id, ids)
         creds = s.execute(
             select(IssuedCredential.guest_id, IssuedCredential.cti, IssuedCredential.status)
-            .where(IssuedCredential.event_id == event_id, IssuedCredential.guest_id.is_not(None))
+            .where(IssuedCredential.event_id == event_id, _among(IssuedCredential.guest_id, ids))
             .order_by(IssuedCredential.issued_at, IssuedCredential.cti)
         ).all()
     state: dict[int, tuple[str, CredentialStatus]] = {}
@@ -108,15 +178,44 @@ def guest_views(store: Store, event_id: str, query: str = "") -> list[GuestView]
         current = state.get(guest_id)
         if current is None or current[1] != CredentialStatus.ACTIVE or status == CredentialStatus.ACTIVE:
             state[guest_id] = (cti, CredentialStatus(status))  # newest wins, but an active one is never hidden
-    out: list[GuestView] = []
-    for row in rows:
-        if words:
-            haystack = fold(f"{row.name} {row.organisation} {row.category} {row.email}")
-            if not all(word in haystack for word in words):
-                continue
-        found = state.get(row.id)
-        out.append(GuestView(row, found[1], found[0]) if found else GuestView(row, None, None))
-    return out
+    views = []
+    for gid in ids:
+        found_state = state.get(gid)
+        row = rows[gid]
+        views.append(GuestView(row, found_state[1], found_state[0]) if found_state else GuestView(row, None, None))
+    return GuestPage(views, total, pending or 0)
+
+
+# more ids than this are fetched by event and picked here: an IN list of thousands costs more
+_IN_LIST_MAX = 500
+
+
+def _among(column: Any, ids: Sequence[int]) -> Any:
+    return column.in_(ids) if len(ids) <= _IN_LIST_MAX else column.is_not(None)
+
+
+def _guests_by_id(s: Session, event_id: str, ids: Sequence[int]) -> dict[int, Guest]:
+    rows = s.scalars(select(Guest).where(Guest.event_id == event_id, _among(Guest.id, ids))).all()
+    return {row.id: row for row in rows}
+
+
+def guest_views(store: Store, event_id: str, query: str = "") -> list[GuestView]:
+    """The event's guests in list order (best matches first when `query` is given), each with their
+    newest credential's state; see `guest_page`."""
+    return guest_page(store, event_id, query).views
+
+
+def pending_guests(store: Store, event_id: str) -> Sequence[Guest]:
+    """The event's guests never issued a code, in list order."""
+    with store.session() as s:
+        return s.scalars(
+            select(Guest)
+            .where(
+                Guest.event_id == event_id,
+                ~select(IssuedCredential.cti).where(IssuedCredential.guest_id == Guest.id).exists(),
+            )
+            .order_by(Guest.id)
+        ).all()
 
 
 def existing_guest_keys(store: Store, event_id: str) -> dict[tuple[str, str, str], int]:
@@ -136,6 +235,7 @@ def _guest_values(event_id: str, row: GuestRow, now: datetime, request_key: str 
         "category": row.category,
         "zones": ",".join(row.zones),
         "email": row.email,
+        "search_text": search_text(row.name, row.organisation, row.category, row.email),
         "created": now,
         "request_key": request_key,
     }
@@ -166,6 +266,7 @@ def update_guest(store: Store, guest_id: int, row: GuestRow, now: datetime, *, a
         guest_row_.category = row.category
         guest_row_.zones = ",".join(row.zones)
         guest_row_.email = row.email
+        guest_row_.search_text = search_text(row.name, row.organisation, row.category, row.email)
         after = guest_row(guest_row_).details()
         labels = ("name", "organisation", "category", "zones", "email")
         changed = [label for label, a, b in zip(labels, before, after, strict=True) if a != b]
