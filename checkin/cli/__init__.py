@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from checkin.cli import bundles, db, events, gates, issue, keys, serve, tokens, users
+from checkin.cli import bundles, db, events, gates, guests, issue, keys, serve, tokens, users
 from checkin.cli._context import Context
 from checkin.clikit import run_guarded
 from checkin.core.clock import parse_time
@@ -36,6 +36,8 @@ for _command in (
     events.event,
     issue.issue,
     issue.revoke,
+    guests.guest,
+    guests.credential,
     bundles.bundle,
     gates.gate,
     serve.serve,

@@ -109,3 +109,10 @@ def keystore(cfg: Config) -> KeyStore:
 def zones(text: str | None) -> tuple[str, ...]:
     """Zone codes from `A,B`: trimmed, empty ones dropped."""
     return tuple(z.strip() for z in text.split(",") if z.strip()) if text else ()
+
+
+def short(cti: str) -> str:
+    """The short code printed on a credential's badge (7K3M-Q9XD), from its hex id."""
+    from checkin.core.credential import short_code
+
+    return short_code(bytes.fromhex(cti))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from checkin.cli._context import Context, pass_ctx, zones
+from checkin.cli._context import Context, pass_ctx, short, zones
 from checkin.cli.keys import signing_key
 from checkin.config import Config
 from checkin.core.clock import parse_time
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 @click.option("--svg", "svg_path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--reissue", is_flag=True, help="the guest (same name and organisation) holds a code: replace it")
+@click.option("--again", is_flag=True, help="the guest holds a code: issue a second one beside it")
 @pass_ctx
 def issue(
     ctx: Context,
@@ -46,6 +48,8 @@ def issue(
     svg_path: Path | None,
     csv_path: Path | None,
     out_dir: Path | None,
+    reissue: bool,
+    again: bool,
 ) -> None:
     """Issue one ticket (--name), printing its CK1 text last, or one per row of --csv into --out."""
     from checkin import qr
@@ -73,6 +77,12 @@ def issue(
     unknown = [z for z in row.zones if z not in ev.zone_codes]
     if unknown:
         raise InputError(f"unknown zone(s) {', '.join(unknown)}; the event has {', '.join(ev.zone_codes)}")
+    holder = None if again else guests.active_holder(store, ev.id, row.name, row.organisation)
+    if holder is not None and not reissue:
+        raise InputError(
+            f"{row.name} already holds the code {short(holder.cti)} (guest {holder.guest_id}): give --reissue to "
+            "replace it (the old code stops working), or --again to issue a second code beside it"
+        )
     kid, key = signing_key(cfg)
     issued, errors = issuing.sign_rows(
         [row], issuer=cfg.deployment.id, event=ev, key=key, kid=kid, window=window, now=now
@@ -80,12 +90,21 @@ def issue(
     if errors:
         raise InputError(errors[0].text())
     item = issued[0]
-    issuing.record(store, issued, kid, now)
+    if holder is not None and holder.guest_id is not None:
+        guests.record_credentials(
+            store, [(holder.guest_id, item.credential, kid.hex(), item.text)], now, actor="cli", revoke_active=True
+        )
+        click.echo(f"re-issued: the code {short(holder.cti)} is revoked", err=True)
+    else:
+        issuing.record(store, issued, kid, now)
     if png_path:
         png_path.write_bytes(qr.png(item.text, scale=cfg.qr.scale, border=cfg.qr.border))
     if svg_path:
         svg_path.write_text(qr.svg(item.text, border=cfg.qr.border), encoding="utf-8")
-    click.echo(f"credential {item.credential.id_hex} for {item.credential.name}", err=True)
+    click.echo(
+        f"credential {item.credential.id_hex} (short code {short(item.credential.id_hex)}) for {item.credential.name}",
+        err=True,
+    )
     click.echo(item.text)
 
 
@@ -124,7 +143,8 @@ def _issue_csv(
 @click.option("--reason", default="", help="why, for the audit log")
 @pass_ctx
 def revoke(ctx: Context, credential_id: str, reason: str) -> None:
-    """Revoke one credential (id or a unique prefix); gates refuse it from the next bundle on."""
+    """Revoke one credential (its id, a unique prefix of 8+ hex digits, or its short code 7K3M-Q9XD);
+    gates refuse it from the next bundle on. `checkin credential list` shows ids and short codes."""
     from checkin.store import guests
 
     cfg = ctx.config()

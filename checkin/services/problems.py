@@ -32,7 +32,6 @@ class RowError:
     guest_id: int | None = None
     name: str = ""  # the guest the row names, when it names one
 
-
     @property
     def reason(self) -> Reason:
         """The reason code of the refusal."""

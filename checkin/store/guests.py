@@ -156,7 +156,9 @@ def guest_page(store: Store, event_id: str, query: str = "", *, offset: int = 0,
             )
             by_text = and_(*(Guest.search_text.contains(word, autoescape=True) for word in words))
             found = s.execute(
-                select(Guest.id, Guest.search_text).where(in_event, or_(by_text, Guest.id.in_(by_code)) if prefixes else by_text)
+                select(Guest.id, Guest.search_text).where(
+                    in_event, or_(by_text, Guest.id.in_(by_code)) if prefixes else by_text
+                )
             ).all()
             coded = set(s.scalars(by_code)) if prefixes else set()
             ranked = sorted(found, key=lambda r: ((-1, 0) if r.id in coded else _rank(words, r.search_text), r.id))
@@ -366,20 +368,67 @@ def record_credentials(
     return len(items)
 
 
+FIND_CODES = "checkin credential list --event EVENT (or: checkin guest list --event EVENT --search NAME)"
+
+
+def matching_credentials(s: Session, typed: str, event_id: str | None = None) -> Sequence[IssuedCredential]:
+    """The credentials a typed code names: an id or a prefix of at least 8 hex digits, or a short
+    code (7K3M-Q9XD); both readings when the text could be either."""
+    typed = typed.strip()
+    prefixes = []
+    if len(typed) >= 8 and all(ch in "0123456789abcdefABCDEF" for ch in typed):
+        prefixes.append(typed.lower())
+    try:
+        prefixes.append(short_code_prefix(typed))
+    except InputError:
+        pass
+    if not prefixes:
+        raise InputError(f"{typed!r} is neither a credential id (8 or more hex digits) nor a short code like 7K3M-Q9XD")
+    query = select(IssuedCredential).where(or_(*(IssuedCredential.cti.startswith(p) for p in prefixes)))
+    if event_id is not None:
+        query = query.where(IssuedCredential.event_id == event_id)
+    return s.scalars(query.order_by(IssuedCredential.issued_at, IssuedCredential.cti)).all()
+
+
 def revoke(store: Store, cti: str, reason: str, now: datetime, *, actor: str | None = None) -> IssuedCredential:
-    """Revoke one credential by id (hex, or a unique prefix of at least 8 digits)."""
-    cti = cti.lower()
-    if len(cti) < 8:
-        raise InputError("give at least 8 hex digits of the credential id")
+    """Revoke one credential by id (hex, or a unique prefix of at least 8 digits) or short code."""
     with store.writing() as s:
-        rows = s.scalars(select(IssuedCredential).where(IssuedCredential.cti.startswith(cti))).all()
+        rows = matching_credentials(s, cti)
         if len(rows) != 1:
-            raise InputError(f"no single credential matches {cti!r}", Reason.NOT_FOUND)
+            found = "no credential" if not rows else f"{len(rows)} credentials"
+            raise InputError(f"{found} matches {cti!r}; find the id or short code with: {FIND_CODES}", Reason.NOT_FOUND)
         row = rows[0]
         row.status, row.reason, row.revoked_at = CredentialStatus.REVOKED.value, reason, now
         if actor is not None:
             record_action(s, actor, "credential.revoke", row.cti, reason, now)
     return row
+
+
+def event_credentials(
+    store: Store, event_id: str, status: CredentialStatus | None = None
+) -> Sequence[IssuedCredential]:
+    """The event's credentials in the order they were issued, of one status if given."""
+    query = select(IssuedCredential).where(IssuedCredential.event_id == event_id)
+    if status is not None:
+        query = query.where(IssuedCredential.status == status.value)
+    with store.session() as s:
+        return s.scalars(query.order_by(IssuedCredential.issued_at, IssuedCredential.cti)).all()
+
+
+def active_holder(store: Store, event_id: str, name: str, organisation: str) -> IssuedCredential | None:
+    """An active code of a guest of the event with this name and organisation (folded), if one holds one."""
+    with store.session() as s:
+        return s.scalars(
+            select(IssuedCredential)
+            .join(Guest, Guest.id == IssuedCredential.guest_id)
+            .where(
+                Guest.event_id == event_id,
+                Guest.search_text.startswith(f"{fold(name)} | {fold(organisation)} | ", autoescape=True),
+                IssuedCredential.status == CredentialStatus.ACTIVE.value,
+            )
+            .order_by(IssuedCredential.issued_at.desc())
+            .limit(1)
+        ).first()
 
 
 # ---- issuing to one guest -------------------------------------------------------------------------

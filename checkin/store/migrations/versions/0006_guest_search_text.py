@@ -36,7 +36,9 @@ def upgrade() -> None:
         sa.column("search_text", sa.String),
     )
     connection = op.get_bind()
-    rows = connection.execute(sa.select(guests.c.id, guests.c.name, guests.c.organisation, guests.c.category, guests.c.email))
+    rows = connection.execute(
+        sa.select(guests.c.id, guests.c.name, guests.c.organisation, guests.c.category, guests.c.email)
+    )
     values = [{"gid": gid, "text": search_text(name, org, cat, email)} for gid, name, org, cat, email in rows]
     if values:
         connection.execute(
