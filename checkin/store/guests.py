@@ -3,13 +3,14 @@ revoking codes. Functions over a `Store`; time is always a parameter."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, false, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -120,16 +121,24 @@ def _code_prefixes(query: str) -> list[str]:
     return prefixes
 
 
-def _rank(words: Sequence[str], text: str) -> tuple[int, int]:
+def _ranker(words: Sequence[str]) -> Callable[[str], tuple[int, int]]:
     """How well a guest's search text matches: for each word 0 a whole word of the name, 1 the start
-    of one, 2 inside the name, 3 elsewhere; the worst and the sum (lower first)."""
-    name = text.split(" | ", 1)[0]
-    name_words = name.split()
-    ranks = [
-        0 if word in name_words else 1 if any(w.startswith(word) for w in name_words) else 2 if word in name else 3
+    of one, 2 inside the name, 3 elsewhere; the worst and the sum (lower first). Patterns compiled
+    once: a search of 5,000 guests ranks every match."""
+    patterns = [
+        (word, re.compile(rf"(?:^| ){re.escape(word)}(?: |$)"), re.compile(rf"(?:^| ){re.escape(word)}"))
         for word in words
     ]
-    return max(ranks), sum(ranks)
+
+    def rank(text: str) -> tuple[int, int]:
+        name = text.partition(" | ")[0]
+        ranks = [
+            3 if word not in name else 0 if whole.search(name) else 1 if start.search(name) else 2
+            for word, whole, start in patterns
+        ]
+        return max(ranks), sum(ranks)
+
+    return rank
 
 
 def guest_page(store: Store, event_id: str, query: str = "", *, offset: int = 0, limit: int | None = None) -> GuestPage:
@@ -152,7 +161,7 @@ def guest_page(store: Store, event_id: str, query: str = "", *, offset: int = 0,
         if words:
             by_code = select(IssuedCredential.guest_id).where(
                 IssuedCredential.event_id == event_id,
-                or_(*(IssuedCredential.cti.startswith(p, autoescape=True) for p in prefixes)),
+                or_(false(), *(IssuedCredential.cti.startswith(p, autoescape=True) for p in prefixes)),
             )
             by_text = and_(*(Guest.search_text.contains(word, autoescape=True) for word in words))
             found = s.execute(
@@ -161,7 +170,8 @@ def guest_page(store: Store, event_id: str, query: str = "", *, offset: int = 0,
                 )
             ).all()
             coded = set(s.scalars(by_code)) if prefixes else set()
-            ranked = sorted(found, key=lambda r: ((-1, 0) if r.id in coded else _rank(words, r.search_text), r.id))
+            rank = _ranker(words)
+            ranked = sorted(found, key=lambda r: ((-1, 0) if r.id in coded else rank(r.search_text), r.id))
             total = len(ranked)
             ids = [r.id for r in ranked[offset : None if limit is None else offset + limit]]
         else:
