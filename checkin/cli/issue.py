@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from checkin.cli._context import Context, pass_ctx, short, zones
+from checkin.cli._context import Context, pass_ctx, progress_bar, short, zones
 from checkin.cli.keys import signing_key
 from checkin.config import Config
 from checkin.core.clock import parse_time
@@ -123,16 +123,18 @@ def _issue_csv(
     rows, errors = read.rows, read.refused
     click.echo(f"{path}: read as {read.encoding}, {len(rows) + len(errors)} rows", err=True)
     kid, key = signing_key(cfg)
-    issued, sign_errors = issuing.sign_rows(
-        rows, issuer=cfg.deployment.id, event=ev, key=key, kid=kid, window=window, now=now
-    )
+    with progress_bar("signing", len(rows)) as step:
+        issued, sign_errors = issuing.sign_rows(
+            rows, issuer=cfg.deployment.id, event=ev, key=key, kid=kid, window=window, now=now, progress=step
+        )
     errors = sorted([*errors, *sign_errors], key=lambda e: e.line)
     for error in errors:
         click.echo(f"{path}: {error}", err=True)
     if not issued:
         raise InputError(f"no ticket issued: all {len(errors)} rows of {path} were refused")
     issuing.record(store, issued, kid, now)
-    sheet = issuing.render(issued, out, scale=cfg.qr.scale, border=cfg.qr.border, event_name=ev.name)
+    with progress_bar("drawing badges", len(issued)) as step:
+        sheet = issuing.render(issued, out, scale=cfg.qr.scale, border=cfg.qr.border, event_name=ev.name, progress=step)
     (out / "badges.pdf").write_bytes(sheet)
     issuing.write_index(out / "index.csv", issued)
     click.echo(f"issued {len(issued)} tickets into {out} (PNGs, badges.pdf, index.csv); {len(errors)} rows refused")

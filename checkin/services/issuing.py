@@ -100,11 +100,15 @@ def sign_rows(
     kid: bytes,
     window: tuple[datetime, datetime],
     now: datetime,
+    progress: Callable[[int], object] | None = None,
 ) -> tuple[list[Issued], list[RowError]]:
-    """Sign one ticket per row; a row whose claims are refused becomes a row error."""
+    """Sign one ticket per row; a row whose claims are refused becomes a row error. `progress` is
+    told of each row done."""
     issued: list[Issued] = []
     errors: list[RowError] = []
     for row in rows:
+        if progress is not None:
+            progress(1)
         try:
             cred = Credential.create(
                 issuer=issuer,
@@ -372,8 +376,17 @@ def _render_chunk(job: tuple[list[tuple[str, str]], str, int, int]) -> list[np.n
     return symbols
 
 
-def render(items: Sequence[Issued], folder: Path, *, scale: int, border: int, event_name: str) -> bytes:
-    """Write one PNG per ticket on every core and return the badge sheet PDF.
+def render(
+    items: Sequence[Issued],
+    folder: Path,
+    *,
+    scale: int,
+    border: int,
+    event_name: str,
+    progress: Callable[[int], object] | None = None,
+) -> bytes:
+    """Write one PNG per ticket on every core and return the badge sheet PDF; `progress` is told of
+    each badge laid out.
 
     Worker processes draw the codes and write the PNGs; this process lays out the sheet from
     the QR modules they send back, in order, while they go on with the next chunks.
@@ -382,12 +395,20 @@ def render(items: Sequence[Issued], folder: Path, *, scale: int, border: int, ev
     pairs = [(item.text, png_name(item)) for item in items]
     workers = min(os.cpu_count() or 1, max(1, len(pairs) // 200))
     if workers == 1:
-        return qr.badge_sheet(badges(items, _render_chunk((pairs, str(folder), scale, border))), event_name)
+        drawn = _counted(_render_chunk((pairs, str(folder), scale, border)), progress)
+        return qr.badge_sheet(badges(items, drawn), event_name)
     size = max(1, min(250, -(-len(pairs) // (workers * 4))))
     jobs = [(pairs[i : i + size], str(folder), scale, border) for i in range(0, len(pairs), size)]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         symbols = (symbol for chunk in pool.map(_render_chunk, jobs) for symbol in chunk)
-        return qr.badge_sheet(badges(items, symbols), event_name)
+        return qr.badge_sheet(badges(items, _counted(symbols, progress)), event_name)
+
+
+def _counted(symbols: Iterable[np.ndarray], progress: Callable[[int], object] | None) -> Iterator[np.ndarray]:
+    for symbol in symbols:
+        yield symbol
+        if progress is not None:
+            progress(1)
 
 
 def write_index(path: Path, items: Sequence[Issued]) -> None:

@@ -653,3 +653,13 @@ def test_racing_requests_with_distinct_keys_all_issue(
     for _, answer in answers:
         verifies(config, clock, answer)
     assert len(stored_guests.guest_views(store, EVENT_ID)) == 12 and issues_logged(store) == 12
+
+
+def test_a_wrong_api_token_is_not_called_a_device(client: FlaskClient) -> None:
+    response = client.post(
+        f"/api/v1/events/{EVENT_ID}/credentials", json={"name": "An"}, headers={"Authorization": "Bearer nope"}
+    )
+    assert response.status_code == 401 and response.json is not None
+    assert response.json["reason"] == "unauthorized"
+    assert "device" not in response.json["message"].lower() and "thiết bị" not in response.json["message_vi"].lower()
+    assert "token" in response.json["message"]
