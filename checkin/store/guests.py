@@ -3,6 +3,7 @@ revoking codes. Functions over a `Store`; time is always a parameter."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
@@ -108,16 +109,15 @@ class GuestPage:
 _MIN_CODE_PREFIX = 4
 
 
-def _code_prefixes(query: str) -> list[str]:
-    """The credential id prefixes a query may name: itself as hex, or the short code it spells."""
+def _code_prefixes(query: str, min_hex: int = _MIN_CODE_PREFIX) -> list[str]:
+    """The credential id prefixes a query may name: itself as hex (`min_hex` digits or more), or the
+    short code it spells; both when it could be either."""
     typed = query.strip()
     prefixes = []
-    if len(typed) >= _MIN_CODE_PREFIX and all(ch in "0123456789abcdefABCDEF" for ch in typed):
+    if len(typed) >= min_hex and all(ch in "0123456789abcdefABCDEF" for ch in typed):
         prefixes.append(typed.lower())
-    try:
+    with contextlib.suppress(InputError):
         prefixes.append(short_code_prefix(typed))
-    except InputError:
-        pass
     return prefixes
 
 
@@ -384,14 +384,7 @@ FIND_CODES = "checkin credential list --event EVENT (or: checkin guest list --ev
 def matching_credentials(s: Session, typed: str, event_id: str | None = None) -> Sequence[IssuedCredential]:
     """The credentials a typed code names: an id or a prefix of at least 8 hex digits, or a short
     code (7K3M-Q9XD); both readings when the text could be either."""
-    typed = typed.strip()
-    prefixes = []
-    if len(typed) >= 8 and all(ch in "0123456789abcdefABCDEF" for ch in typed):
-        prefixes.append(typed.lower())
-    try:
-        prefixes.append(short_code_prefix(typed))
-    except InputError:
-        pass
+    prefixes = _code_prefixes(typed, min_hex=8)
     if not prefixes:
         raise InputError(f"{typed!r} is neither a credential id (8 or more hex digits) nor a short code like 7K3M-Q9XD")
     query = select(IssuedCredential).where(or_(*(IssuedCredential.cti.startswith(p) for p in prefixes)))

@@ -184,7 +184,7 @@ EIGHT = [
 
 
 def test_search_ranks_whole_words_then_word_starts_then_the_rest(world: tuple) -> None:
-    cfg, store, ev, signer = world
+    _cfg, store, ev, _signer = world
     issuing.import_guests(store, ev, [row(n, line=i + 2) for i, n in enumerate(EIGHT)], NOW, actor="test")
     found = [v.guest.name for v in stored_guests.guest_views(store, ev.id, "uyen")]
     assert found[:3] == ["Nguyễn Văn Uyển Thanh", "Hồ Ngọc Uyên", "Võ Thị Uyên Phương"]  # whole words first
