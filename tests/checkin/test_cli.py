@@ -901,3 +901,32 @@ def test_revoke_by_short_code_and_a_second_code_only_when_asked(deployment: Depl
     issue_one(d, "E4", "Võ Thị Én", "hall", "2022-03-21T10:00", "--org", "Bộ Y tế", "--again")
     states = ok(d.checkin("credential", "list", "--event", "cds2022")).stdout
     assert f"{cti(d.texts['E3'])}  active" in states and f"{cti(d.texts['E4'])}  active" in states
+
+
+def test_a_guest_list_shows_progress_on_a_terminal_and_not_in_a_pipe(deployment: Deployment) -> None:
+    import pty
+
+    d = deployment
+    (d.home / "few.csv").write_text("name,zones\nĐinh Văn Tới,hall\nMai Thị Lụa,vip\nHà Văn Bảy,hall\n", "utf-8")
+    issue = ["issue", "--event", "cds2022", "--csv", d.home / "few.csv"]
+    args = ["--config", d.config, "--now", "2022-03-21T10:00", *issue]
+    leader, follower = pty.openpty()
+    with subprocess.Popen(
+        [CHECKIN, *map(str, args), "--out", str(d.home / "FEW-TTY")], cwd=d.home, env=base_env(),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=follower,
+    ) as proc:  # fmt: skip
+        os.close(follower)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal closed: the command ended
+                break
+            if not chunk:
+                break
+            seen += chunk
+        assert proc.wait(60) == 0, seen
+    os.close(leader)
+    assert b"drawing badges" in seen and b"3/3" in seen
+    piped = ok(d.checkin(*issue, "--out", d.home / "FEW-PIPE", now="2022-03-21T10:00"))
+    assert "drawing" not in piped.stderr and "\x1b[" not in piped.stderr
