@@ -62,10 +62,19 @@ def json_error(
 ) -> Response:
     """The JSON body of every API refusal, worded in English and Vietnamese (by `words` if given)."""
     error = words or CheckinError(detail, reason)
-    body = {"reason": reason.value, "message": error.text(), "message_vi": i18n.describe(error, "vi"), **extra}
+    body = {"reason": reason.value, "message": error.text(), "message_vi": _vietnamese(error), **extra}
     response = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _vietnamese(error: CheckinError) -> str:
+    """The refusal in Vietnamese only: its detail joins when the catalogue has it, and otherwise stays
+    in the English `message`, so `message_vi` is never half in English."""
+    head = i18n.gettext("vi", error.msgid, **error.params)
+    detail = i18n.gettext("vi", error.detail, **error.params) if error.detail else ""
+    english = i18n.gettext("en", error.detail, **error.params) if error.detail else ""
+    return f"{head}: {detail}" if detail and detail != english else head
 
 
 def error_page(status: int, reason: Reason, detail: str = "") -> ResponseReturnValue:
