@@ -65,6 +65,13 @@ def run_guarded(main: Callable[..., Any], *, exit_codes: dict[type[CheckinError]
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(EXIT_ERROR)
+    except click.UsageError as error:
+        # click's own answer is three lines (usage, a hint, the error); one line says it all
+        where = f" (see: {error.ctx.command_path} --help)" if error.ctx is not None else ""
+        lang = language()
+        line = i18n.gettext(lang, N_("error [%(code)s]: %(message)s"), code="usage", message=error.format_message())
+        click.echo(f"{line}{where}", err=True)
+        sys.exit(error.exit_code)
     except click.ClickException as error:
         error.show()
         sys.exit(error.exit_code)

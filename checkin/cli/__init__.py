@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from checkin.cli import bundles, db, doctor, events, gates, issue, keys, serve, tokens, users
+from checkin.cli import bundles, db, doctor, events, gates, guests, issue, keys, serve, tokens, users
 from checkin.cli._context import PASSPHRASE_FILE_ENV, Context
 from checkin.clikit import run_guarded
 from checkin.core.clock import parse_time
@@ -47,6 +47,8 @@ for _command in (
     events.event,
     issue.issue,
     issue.revoke,
+    guests.guest,
+    guests.credential,
     bundles.bundle,
     gates.gate,
     serve.serve,

@@ -11,6 +11,8 @@ import getpass
 import os
 import shlex
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -160,3 +162,26 @@ def actor() -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
         return "cli"
+
+
+def short(cti: str) -> str:
+    """The short code printed on a credential's badge (7K3M-Q9XD), from its hex id."""
+    from checkin.core.credential import short_code
+
+    return short_code(bytes.fromhex(cti))
+
+
+@contextmanager
+def progress_bar(label: str, total: int) -> Iterator[Callable[[int], object]]:
+    """A progress bar on stderr for long work (rich), shown only on a terminal: piped or logged
+    output stays one line per fact. Yields what to call with each step done."""
+    if not sys.stderr.isatty() or total < 2:
+        yield lambda _n: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)

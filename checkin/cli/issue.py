@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from checkin.cli._context import Context, pass_ctx, zones
+from checkin.cli._context import Context, pass_ctx, progress_bar, short, zones
 from checkin.cli.keys import signing_key
 from checkin.config import Config
 from checkin.core.clock import parse_time
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 @click.option("--svg", "svg_path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--reissue", is_flag=True, help="the guest (same name and organisation) holds a code: replace it")
+@click.option("--again", is_flag=True, help="the guest holds a code: issue a second one beside it")
 @pass_ctx
 def issue(
     ctx: Context,
@@ -46,6 +48,8 @@ def issue(
     svg_path: Path | None,
     csv_path: Path | None,
     out_dir: Path | None,
+    reissue: bool,
+    again: bool,
 ) -> None:
     """Issue one ticket (--name), printing its CK1 text last, or one per row of --csv into --out."""
     from checkin import files, qr
@@ -73,6 +77,12 @@ def issue(
     unknown = [z for z in row.zones if z not in ev.zone_codes]
     if unknown:
         raise InputError(f"unknown zone(s) {', '.join(unknown)}; the event has {', '.join(ev.zone_codes)}")
+    holder = None if again else guests.active_holder(store, ev.id, row.name, row.organisation)
+    if holder is not None and not reissue:
+        raise InputError(
+            f"{row.name} already holds the code {short(holder.cti)} (guest {holder.guest_id}): give --reissue to "
+            "replace it (the old code stops working), or --again to issue a second code beside it"
+        )
     kid, key = signing_key(cfg)
     issued, errors = issuing.sign_rows(
         [row], issuer=cfg.deployment.id, event=ev, key=key, kid=kid, window=window, now=now
@@ -80,12 +90,21 @@ def issue(
     if errors:
         raise InputError(errors[0].text())
     item = issued[0]
-    issuing.record(store, issued, kid, now)
+    if holder is not None and holder.guest_id is not None:
+        guests.record_credentials(
+            store, [(holder.guest_id, item.credential, kid.hex(), item.text)], now, actor="cli", revoke_active=True
+        )
+        click.echo(f"re-issued: the code {short(holder.cti)} is revoked", err=True)
+    else:
+        issuing.record(store, issued, kid, now)
     if png_path:  # a code is a ticket: its files are the owner's alone
         files.write_private(png_path, qr.png(item.text, scale=cfg.qr.scale, border=cfg.qr.border))
     if svg_path:
         files.write_private(svg_path, qr.svg(item.text, border=cfg.qr.border).encode())
-    click.echo(f"credential {item.credential.id_hex} for {item.credential.name}", err=True)
+    click.echo(
+        f"credential {item.credential.id_hex} (short code {short(item.credential.id_hex)}) for {item.credential.name}",
+        err=True,
+    )
     click.echo(item.text)
 
 
@@ -101,20 +120,30 @@ def _issue_csv(
     from checkin import files
     from checkin.services import guestlist, issuing
 
-    rows, errors = guestlist.read_guest_csv(path.read_bytes(), ev.zone_codes)
+    read = guestlist.read_guest_list(path.read_bytes(), ev.zone_codes)
+    rows, errors = read.rows, read.refused
+    click.echo(f"{path}: read as {read.encoding}, {len(rows) + len(errors)} rows", err=True)
     kid, key = signing_key(cfg)
-    issued, sign_errors = issuing.sign_rows(
-        rows, issuer=cfg.deployment.id, event=ev, key=key, kid=kid, window=window, now=now
-    )
+    with progress_bar("signing", len(rows)) as step:
+        issued, sign_errors = issuing.sign_rows(
+            rows, issuer=cfg.deployment.id, event=ev, key=key, kid=kid, window=window, now=now, progress=step
+        )
     errors = sorted([*errors, *sign_errors], key=lambda e: e.line)
     for error in errors:
         click.echo(f"{path}: {error}", err=True)
     if not issued:
         raise InputError(f"no ticket issued: all {len(errors)} rows of {path} were refused")
     issuing.record(store, issued, kid, now)
-    sheet = issuing.render(
-        issued, out, scale=cfg.qr.scale, border=cfg.qr.border, event_name=ev.name, names=issuing.EventNames.of(ev)
-    )
+    with progress_bar("drawing badges", len(issued)) as step:
+        sheet = issuing.render(
+            issued,
+            out,
+            scale=cfg.qr.scale,
+            border=cfg.qr.border,
+            event_name=ev.name,
+            names=issuing.EventNames.of(ev),
+            progress=step,
+        )
     files.write_atomic(out / "badges.pdf", sheet, files.PRIVATE_FILE)
     issuing.write_index(out / "index.csv", issued)
     click.echo(f"issued {len(issued)} tickets into {out} (PNGs, badges.pdf, index.csv); {len(errors)} rows refused")
@@ -125,7 +154,8 @@ def _issue_csv(
 @click.option("--reason", default="", help="why, for the audit log")
 @pass_ctx
 def revoke(ctx: Context, credential_id: str, reason: str) -> None:
-    """Revoke one credential (id or a unique prefix); gates refuse it from the next bundle on."""
+    """Revoke one credential (its id, a unique prefix of 8+ hex digits, or its short code 7K3M-Q9XD);
+    gates refuse it from the next bundle on. `checkin credential list` shows ids and short codes."""
     from checkin.store import guests
 
     cfg = ctx.config()

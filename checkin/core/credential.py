@@ -236,6 +236,14 @@ def parse_short_code(text: str) -> str:
     return f"{typed[:4]}-{typed[4:]}"
 
 
+def short_code_prefix(text: str) -> str:
+    """The hex digits every credential id a typed short code names begins with (ten: 40 bits)."""
+    value = 0
+    for ch in parse_short_code(text).replace("-", ""):
+        value = value * 32 + _CROCKFORD.index(ch)
+    return f"{value:0{SHORT_CODE_BYTES * 2}x}"
+
+
 def sign(credential: Credential, private_key: Ed25519PrivateKey, kid: bytes | None = None) -> str:
     """Sign a credential with an issuing key and return its CK1 text."""
     key_id = kid if kid is not None else cose.kid_of(private_key.public_key())

@@ -184,7 +184,7 @@ MESSAGES: dict[Reason, str] = {
     Reason.REFUSED_BY_STAFF: N_("Refused entry by staff"),
     Reason.CLOCK_ACKNOWLEDGED: N_("A supervisor confirmed the gate's clock"),
     Reason.ENROLMENT_INVALID: N_("The gate enrolment code is wrong, used or expired"),
-    Reason.UNAUTHORIZED: N_("The device is not authenticated"),
+    Reason.UNAUTHORIZED: N_("Not authenticated: the token is missing or not valid"),
     Reason.DEVICE_REVOKED: N_("The device has been revoked"),
     Reason.JOURNAL_GAP: N_("Journal rows are missing: resend from the row after the acknowledged one"),
     Reason.JOURNAL_FORK: N_("The journal forked: the same sequence number with other content"),

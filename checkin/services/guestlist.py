@@ -1,6 +1,7 @@
-"""Guest lists as registrars keep them: CSV from Excel (UTF-8, with or without BOM; comma,
-semicolon or tab separated; English or Vietnamese column names). Pure: bytes in, rows and the
-refused rows (with a reason and its parameters) out."""
+"""Guest lists as registrars keep them: CSV from Excel (UTF-8 with or without BOM, UTF-16 "Unicode
+text", Windows-1258 as Vietnamese Windows saves "CSV", Windows-1252; comma, semicolon or tab
+separated; English or Vietnamese column names). Pure: bytes in, rows, the refused rows (with a
+reason and its parameters) and the encoding read out."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import io
 import re
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from checkin.core import credential
 from checkin.core.errors import InputError, Reason
@@ -36,21 +38,60 @@ _HEADER_NAMES = {
 _DELIMITERS = (",", ";", "\t")
 
 
-def _decode_csv(data: bytes) -> str:
+# Excel's encodings, as the import report names them
+UTF8, UTF8_BOM, UTF16, CP1258, CP1252 = "UTF-8", "UTF-8 (BOM)", "UTF-16", "Windows-1258", "Windows-1252"
+_LEGACY = {"cp1258": CP1258, "cp1252": CP1252}
+
+
+@dataclass(frozen=True)
+class GuestList:
+    """A guest list read: the rows, the refused rows (with their line) and the encoding it was in."""
+
+    rows: list[GuestRow]
+    refused: list[RowError]
+    encoding: str
+
+
+def decode_csv(data: bytes) -> tuple[str, str]:
+    """The text of a guest list (NFC) and the encoding it was in: a BOM says UTF-8 or UTF-16 (Excel's
+    "Unicode text"); valid UTF-8 is UTF-8; otherwise charset-normalizer chooses between
+    Windows-1258 (Vietnamese Windows, whose tone marks are combining characters) and Windows-1252."""
     if len(data) > MAX_CSV_BYTES:
         raise InputError(f"the guest list is larger than {MAX_CSV_BYTES // (1024 * 1024)} MiB")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return unicodedata.normalize("NFC", data.decode("utf-16")), UTF16
+        except UnicodeDecodeError:
+            raise InputError("the guest list starts as UTF-16 but is not; save it from Excel again") from None
     body = data.removeprefix(b"\xef\xbb\xbf")  # Excel's "CSV UTF-8" starts with a BOM
     try:
-        return body.decode("utf-8")
+        return unicodedata.normalize("NFC", body.decode("utf-8")), UTF8 if len(body) == len(data) else UTF8_BOM
     except UnicodeDecodeError as exc:
-        line = len(re.findall(rb"\r\n|\r|\n", body[: exc.start])) + 1
-        raise InputError(f"line {line} is not UTF-8; in Excel use 'Save As' > 'CSV UTF-8 (Comma delimited)'") from None
+        failed = exc
+    from charset_normalizer import from_bytes  # loaded only for a file that is not UTF-8
+
+    best = from_bytes(body, cp_isolation=list(_LEGACY)).best()
+    if best is None or best.encoding not in _LEGACY:
+        line = len(re.findall(rb"\r\n|\r|\n", body[: failed.start])) + 1
+        raise InputError(f"line {line} is not UTF-8; in Excel use 'Save As' > 'CSV UTF-8 (Comma delimited)'")
+    return unicodedata.normalize("NFC", body.decode(best.encoding)), _LEGACY[best.encoding]
+
+
+def read_guest_list(data: bytes, event_zones: Sequence[str]) -> GuestList:
+    """Read a guest list in any of Excel's encodings (see `decode_csv`); bad rows are reported with
+    the line they start on and the guest's name, not fatal; zone codes match without regard to case."""
+    text, encoding = decode_csv(data)
+    rows, refused = _read_rows(text, event_zones)
+    return GuestList(rows, refused, encoding)
 
 
 def read_guest_csv(data: bytes, event_zones: Sequence[str]) -> tuple[list[GuestRow], list[RowError]]:
-    """Read a guest list (UTF-8, with or without BOM; comma, semicolon or tab separated; English or
-    Vietnamese column names); bad rows are reported with the line they start on, not fatal."""
-    text = _decode_csv(data)
+    """The rows and refused rows of a guest list (`read_guest_list` without the encoding)."""
+    read = read_guest_list(data, event_zones)
+    return read.rows, read.refused
+
+
+def _read_rows(text: str, event_zones: Sequence[str]) -> tuple[list[GuestRow], list[RowError]]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     try:
         header = next(reader)
@@ -68,7 +109,7 @@ def read_guest_csv(data: bytes, event_zones: Sequence[str]) -> tuple[list[GuestR
     index = {c: columns.index(c) for c in CSV_HEADER if c in columns}
     rows: list[GuestRow] = []
     errors: list[RowError] = []
-    allowed = set(event_zones)
+    allowed = {z.casefold(): z for z in event_zones}
     while True:
         line = reader.line_num + 1  # where the next record starts: a quoted cell may run over lines
         try:
@@ -97,8 +138,9 @@ def read_guest_csv(data: bytes, event_zones: Sequence[str]) -> tuple[list[GuestR
             return credential.tidy_text(value)
 
         name = cell("name")
-        zones = tuple(z for z in _ZONE_SPLIT.split(cell("zones")) if z) or tuple(event_zones[:1])
-        unknown = [z for z in zones if z not in allowed]
+        typed = tuple(z for z in _ZONE_SPLIT.split(cell("zones")) if z)
+        unknown = [z for z in typed if z.casefold() not in allowed]
+        zones = tuple(dict.fromkeys(allowed.get(z.casefold(), z) for z in typed)) or tuple(event_zones[:1])
         email = cell("email")
         problem = (
             Problem(Reason.ROW_NAME_EMPTY)
@@ -110,7 +152,7 @@ def read_guest_csv(data: bytes, event_zones: Sequence[str]) -> tuple[list[GuestR
             else None
         )
         if problem is not None:
-            errors.append(RowError(line, problem))
+            errors.append(RowError(line, problem, name=name))
             continue
         rows.append(GuestRow(line, name, cell("organisation"), cell("category"), zones, email))
     return rows, errors

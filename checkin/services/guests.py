@@ -88,11 +88,11 @@ def without_repeats(store: Store, event: Event, rows: Sequence[GuestRow]) -> tup
         key = stored.guest_key(row.name, row.organisation, row.email)
         problems = guest_problems(row, event)
         if problems:
-            refused.extend(RowError(row.line, p) for p in problems.values())
+            refused.extend(RowError(row.line, p, name=row.name) for p in problems.values())
         elif key in known:
-            refused.append(RowError(row.line, Problem(Reason.ROW_ON_LIST)))
+            refused.append(RowError(row.line, Problem(Reason.ROW_ON_LIST), name=row.name))
         elif key in seen:
-            refused.append(RowError(row.line, Problem(Reason.ROW_REPEATED, {"line": seen[key]})))
+            refused.append(RowError(row.line, Problem(Reason.ROW_REPEATED, {"line": seen[key]}), name=row.name))
         else:
             seen[key] = row.line
             fresh.append(row)

@@ -103,11 +103,15 @@ def sign_rows(
     kid: bytes,
     window: tuple[datetime, datetime],
     now: datetime,
+    progress: Callable[[int], object] | None = None,
 ) -> tuple[list[Issued], list[RowError]]:
-    """Sign one ticket per row; a row whose claims are refused becomes a row error."""
+    """Sign one ticket per row; a row whose claims are refused becomes a row error. `progress` is
+    told of each row done."""
     issued: list[Issued] = []
     errors: list[RowError] = []
     for row in rows:
+        if progress is not None:
+            progress(1)
         try:
             cred = Credential.create(
                 issuer=issuer,
@@ -122,7 +126,7 @@ def sign_rows(
             )
             issued.append(Issued(row, cred, credential.sign(cred, key, kid)))
         except CheckinError as exc:
-            errors.append(RowError(row.line, Problem(exc.reason, detail=exc.detail), row.guest_id))
+            errors.append(RowError(row.line, Problem(exc.reason, detail=exc.detail), row.guest_id, row.name))
     return issued, errors
 
 
@@ -195,7 +199,7 @@ def issue_pending(
 ) -> IssueReport | None:
     """Issue codes to every guest of the event who never had one (revoked guests stay revoked); None
     when there is no such guest."""
-    pending = [v.guest for v in stored.guest_views(store, event.id) if v.status is None]
+    pending = stored.pending_guests(store, event.id)
     if not pending:
         return None
     return issue_to_guests(store, cfg, signer, event, pending, now, actor=actor)
@@ -392,8 +396,10 @@ def render(
     border: int,
     event_name: str,
     names: EventNames | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> bytes:
-    """Write one PNG per ticket (0600, in a folder made 0700) on every core and return the badge sheet PDF.
+    """Write one PNG per ticket (0600, in a folder made 0700) on every core and return the badge sheet
+    PDF; `progress` is told of each badge laid out.
 
     Worker processes draw the codes and write the PNGs; this process lays out the sheet from
     the QR modules they send back, in order, while they go on with the next chunks.
@@ -402,12 +408,20 @@ def render(
     pairs = [(item.text, png_name(item)) for item in items]
     workers = min(os.cpu_count() or 1, max(1, len(pairs) // 200))
     if workers == 1:
-        return qr.badge_sheet(badges(items, _render_chunk((pairs, str(folder), scale, border)), names), event_name)
+        drawn = _counted(_render_chunk((pairs, str(folder), scale, border)), progress)
+        return qr.badge_sheet(badges(items, drawn, names), event_name)
     size = max(1, min(250, -(-len(pairs) // (workers * 4))))
     jobs = [(pairs[i : i + size], str(folder), scale, border) for i in range(0, len(pairs), size)]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         symbols = (symbol for chunk in pool.map(_render_chunk, jobs) for symbol in chunk)
-        return qr.badge_sheet(badges(items, symbols, names), event_name)
+        return qr.badge_sheet(badges(items, _counted(symbols, progress), names), event_name)
+
+
+def _counted(symbols: Iterable[np.ndarray], progress: Callable[[int], object] | None) -> Iterator[np.ndarray]:
+    for symbol in symbols:
+        yield symbol
+        if progress is not None:
+            progress(1)
 
 
 def write_index(path: Path, items: Sequence[Issued]) -> None:

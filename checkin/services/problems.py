@@ -30,6 +30,7 @@ class RowError:
     line: int
     problem: Problem
     guest_id: int | None = None
+    name: str = ""  # the guest the row names, when it names one
 
     @property
     def reason(self) -> Reason:
@@ -41,7 +42,8 @@ class RowError:
         return self.problem.text(lang)
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.text('en')} [{self.reason}]"
+        who = f" ({self.name})" if self.name else ""
+        return f"line {self.line}{who}: {self.text('en')} [{self.reason}]"
 
 
 class FieldsInvalid(InputError):

@@ -3,17 +3,19 @@ revoking codes. Functions over a `Store`; time is always a parameter."""
 
 from __future__ import annotations
 
+import contextlib
+import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, false, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from checkin.core.credential import Credential
+from checkin.core.credential import Credential, short_code_prefix
 from checkin.core.errors import InputError, Reason
 from checkin.core.text import fold
 from checkin.store.actions import action_values, record_action
@@ -81,18 +83,98 @@ def credential(store: Store, cti: str) -> IssuedCredential:
     return row
 
 
-def guest_views(store: Store, event_id: str, query: str = "") -> list[GuestView]:
-    """The event's guests in list order, each with their newest credential's state.
+def search_text(name: str, organisation: str, category: str, email: str) -> str:
+    """What search reads of a guest (stored as `Guest.search_text`): the name first, then the
+    organisation, category and e-mail, each folded, joined by " | "."""
+    return " | ".join((fold(name), fold(organisation), fold(category), email.strip().casefold()))
 
-    `query` matches name, organisation, category or e-mail without regard to case or diacritics;
-    it is matched here rather than in SQL so SQLite and PostgreSQL (without unaccent) agree.
+
+@dataclass(frozen=True)
+class GuestPage:
+    """One page of an event's guests (ranked when searched), how many match, and how many of the
+    event's guests were never issued a code."""
+
+    views: list[GuestView]
+    total: int
+    pending: int
+
+
+# a search word that may be the start of a credential id (hex) or a short code (7K3M-Q9XD)
+_MIN_CODE_PREFIX = 4
+
+
+def _code_prefixes(query: str, min_hex: int = _MIN_CODE_PREFIX) -> list[str]:
+    """The credential id prefixes a query may name: itself as hex (`min_hex` digits or more), or the
+    short code it spells; both when it could be either."""
+    typed = query.strip()
+    prefixes = []
+    if len(typed) >= min_hex and all(ch in "0123456789abcdefABCDEF" for ch in typed):
+        prefixes.append(typed.lower())
+    with contextlib.suppress(InputError):
+        prefixes.append(short_code_prefix(typed))
+    return prefixes
+
+
+def _ranker(words: Sequence[str]) -> Callable[[str], tuple[int, int]]:
+    """How well a guest's search text matches: for each word 0 a whole word of the name, 1 the start
+    of one, 2 inside the name, 3 elsewhere; the worst and the sum (lower first). Patterns compiled
+    once: a search of 5,000 guests ranks every match."""
+    patterns = [
+        (word, re.compile(rf"(?:^| ){re.escape(word)}(?: |$)"), re.compile(rf"(?:^| ){re.escape(word)}"))
+        for word in words
+    ]
+
+    def rank(text: str) -> tuple[int, int]:
+        name = text.partition(" | ")[0]
+        ranks = [
+            3 if word not in name else 0 if whole.search(name) else 1 if start.search(name) else 2
+            for word, whole, start in patterns
+        ]
+        return max(ranks), sum(ranks)
+
+    return rank
+
+
+def guest_page(store: Store, event_id: str, query: str = "", *, offset: int = 0, limit: int | None = None) -> GuestPage:
+    """The event's guests in list order, or those `query` matches best first, each with their newest
+    credential's state; `offset` and `limit` cut one page.
+
+    `query` matches name, organisation, category or e-mail without regard to case or diacritics
+    (against the stored folded text, so SQLite and PostgreSQL agree), or a credential id prefix or
+    short code; whole words and starts of words of the name rank first, then code matches' guests.
     """
     words = fold(query).split()
+    prefixes = _code_prefixes(query) if len(words) == 1 else []
+    in_event = Guest.event_id == event_id
     with store.session() as s:
-        rows = s.scalars(select(Guest).where(Guest.event_id == event_id).order_by(Guest.id)).all()
+        pending = s.scalar(
+            select(func.count())
+            .select_from(Guest)
+            .where(in_event, ~select(IssuedCredential.cti).where(IssuedCredential.guest_id == Guest.id).exists())
+        )
+        if words:
+            by_code = select(IssuedCredential.guest_id).where(
+                IssuedCredential.event_id == event_id,
+                or_(false(), *(IssuedCredential.cti.startswith(p, autoescape=True) for p in prefixes)),
+            )
+            by_text = and_(*(Guest.search_text.contains(word, autoescape=True) for word in words))
+            found = s.execute(
+                select(Guest.id, Guest.search_text).where(
+                    in_event, or_(by_text, Guest.id.in_(by_code)) if prefixes else by_text
+                )
+            ).all()
+            coded = set(s.scalars(by_code)) if prefixes else set()
+            rank = _ranker(words)
+            ranked = sorted(found, key=lambda r: ((-1, 0) if r.id in coded else rank(r.search_text), r.id))
+            total = len(ranked)
+            ids = [r.id for r in ranked[offset : None if limit is None else offset + limit]]
+        else:
+            total = s.scalar(select(func.count()).select_from(Guest).where(in_event)) or 0
+            ids = list(s.scalars(select(Guest.id).where(in_event).order_by(Guest.id).offset(offset).limit(limit)))
+        rows = _guests_by_id(s, event_id, ids)
         creds = s.execute(
             select(IssuedCredential.guest_id, IssuedCredential.cti, IssuedCredential.status)
-            .where(IssuedCredential.event_id == event_id, IssuedCredential.guest_id.is_not(None))
+            .where(IssuedCredential.event_id == event_id, _among(IssuedCredential.guest_id, ids))
             .order_by(IssuedCredential.issued_at, IssuedCredential.cti)
         ).all()
     state: dict[int, tuple[str, CredentialStatus]] = {}
@@ -102,15 +184,44 @@ def guest_views(store: Store, event_id: str, query: str = "") -> list[GuestView]
         current = state.get(guest_id)
         if current is None or current[1] != CredentialStatus.ACTIVE or status == CredentialStatus.ACTIVE:
             state[guest_id] = (cti, CredentialStatus(status))  # newest wins, but an active one is never hidden
-    out: list[GuestView] = []
-    for row in rows:
-        if words:
-            haystack = fold(f"{row.name} {row.organisation} {row.category} {row.email}")
-            if not all(word in haystack for word in words):
-                continue
-        found = state.get(row.id)
-        out.append(GuestView(row, found[1], found[0]) if found else GuestView(row, None, None))
-    return out
+    views = []
+    for gid in ids:
+        found_state = state.get(gid)
+        row = rows[gid]
+        views.append(GuestView(row, found_state[1], found_state[0]) if found_state else GuestView(row, None, None))
+    return GuestPage(views, total, pending or 0)
+
+
+# more ids than this are fetched by event and picked here: an IN list of thousands costs more
+_IN_LIST_MAX = 500
+
+
+def _among(column: Any, ids: Sequence[int]) -> Any:
+    return column.in_(ids) if len(ids) <= _IN_LIST_MAX else column.is_not(None)
+
+
+def _guests_by_id(s: Session, event_id: str, ids: Sequence[int]) -> dict[int, Guest]:
+    rows = s.scalars(select(Guest).where(Guest.event_id == event_id, _among(Guest.id, ids))).all()
+    return {row.id: row for row in rows}
+
+
+def guest_views(store: Store, event_id: str, query: str = "") -> list[GuestView]:
+    """The event's guests in list order (best matches first when `query` is given), each with their
+    newest credential's state; see `guest_page`."""
+    return guest_page(store, event_id, query).views
+
+
+def pending_guests(store: Store, event_id: str) -> Sequence[Guest]:
+    """The event's guests never issued a code, in list order."""
+    with store.session() as s:
+        return s.scalars(
+            select(Guest)
+            .where(
+                Guest.event_id == event_id,
+                ~select(IssuedCredential.cti).where(IssuedCredential.guest_id == Guest.id).exists(),
+            )
+            .order_by(Guest.id)
+        ).all()
 
 
 def existing_guest_keys(store: Store, event_id: str) -> dict[tuple[str, str, str], int]:
@@ -130,6 +241,7 @@ def _guest_values(event_id: str, row: GuestRow, now: datetime, request_key: str 
         "category": row.category,
         "zones": ",".join(row.zones),
         "email": row.email,
+        "search_text": search_text(row.name, row.organisation, row.category, row.email),
         "created": now,
         "request_key": request_key,
     }
@@ -160,6 +272,7 @@ def update_guest(store: Store, guest_id: int, row: GuestRow, now: datetime, *, a
         guest_row_.category = row.category
         guest_row_.zones = ",".join(row.zones)
         guest_row_.email = row.email
+        guest_row_.search_text = search_text(row.name, row.organisation, row.category, row.email)
         after = guest_row(guest_row_).details()
         labels = ("name", "organisation", "category", "zones", "email")
         changed = [label for label, a, b in zip(labels, before, after, strict=True) if a != b]
@@ -259,20 +372,60 @@ def record_credentials(
     return len(items)
 
 
+FIND_CODES = "checkin credential list --event EVENT (or: checkin guest list --event EVENT --search NAME)"
+
+
+def matching_credentials(s: Session, typed: str, event_id: str | None = None) -> Sequence[IssuedCredential]:
+    """The credentials a typed code names: an id or a prefix of at least 8 hex digits, or a short
+    code (7K3M-Q9XD); both readings when the text could be either."""
+    prefixes = _code_prefixes(typed, min_hex=8)
+    if not prefixes:
+        raise InputError(f"{typed!r} is neither a credential id (8 or more hex digits) nor a short code like 7K3M-Q9XD")
+    query = select(IssuedCredential).where(or_(*(IssuedCredential.cti.startswith(p) for p in prefixes)))
+    if event_id is not None:
+        query = query.where(IssuedCredential.event_id == event_id)
+    return s.scalars(query.order_by(IssuedCredential.issued_at, IssuedCredential.cti)).all()
+
+
 def revoke(store: Store, cti: str, reason: str, now: datetime, *, actor: str | None = None) -> IssuedCredential:
-    """Revoke one credential by id (hex, or a unique prefix of at least 8 digits)."""
-    cti = cti.lower()
-    if len(cti) < 8:
-        raise InputError("give at least 8 hex digits of the credential id")
+    """Revoke one credential by id (hex, or a unique prefix of at least 8 digits) or short code."""
     with store.writing() as s:
-        rows = s.scalars(select(IssuedCredential).where(IssuedCredential.cti.startswith(cti))).all()
+        rows = matching_credentials(s, cti)
         if len(rows) != 1:
-            raise InputError(f"no single credential matches {cti!r}", Reason.NOT_FOUND)
+            found = "no credential" if not rows else f"{len(rows)} credentials"
+            raise InputError(f"{found} matches {cti!r}; find the id or short code with: {FIND_CODES}", Reason.NOT_FOUND)
         row = rows[0]
         row.status, row.reason, row.revoked_at = CredentialStatus.REVOKED.value, reason, now
         if actor is not None:
             record_action(s, actor, "credential.revoke", row.cti, reason, now)
     return row
+
+
+def event_credentials(
+    store: Store, event_id: str, status: CredentialStatus | None = None
+) -> Sequence[IssuedCredential]:
+    """The event's credentials in the order they were issued, of one status if given."""
+    query = select(IssuedCredential).where(IssuedCredential.event_id == event_id)
+    if status is not None:
+        query = query.where(IssuedCredential.status == status.value)
+    with store.session() as s:
+        return s.scalars(query.order_by(IssuedCredential.issued_at, IssuedCredential.cti)).all()
+
+
+def active_holder(store: Store, event_id: str, name: str, organisation: str) -> IssuedCredential | None:
+    """An active code of a guest of the event with this name and organisation (folded), if one holds one."""
+    with store.session() as s:
+        return s.scalars(
+            select(IssuedCredential)
+            .join(Guest, Guest.id == IssuedCredential.guest_id)
+            .where(
+                Guest.event_id == event_id,
+                Guest.search_text.startswith(f"{fold(name)} | {fold(organisation)} | ", autoescape=True),
+                IssuedCredential.status == CredentialStatus.ACTIVE.value,
+            )
+            .order_by(IssuedCredential.issued_at.desc())
+            .limit(1)
+        ).first()
 
 
 # ---- issuing to one guest -------------------------------------------------------------------------

@@ -149,6 +149,8 @@ class Guest(Base):
     category: Mapped[str] = mapped_column(String(40), default="")
     zones: Mapped[str] = mapped_column(String(600), default="")
     email: Mapped[str] = mapped_column(String(254), default="")
+    # name, organisation, category and e-mail folded for search (store.guests.search_text)
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     created: Mapped[datetime] = mapped_column(UtcDateTime)
     # "<api token id>:<Idempotency-Key>" of the API request that added the guest: a retried
     # request finds its guest instead of adding a second one with a second valid code

@@ -274,20 +274,17 @@ def event(event_id: str) -> ResponseReturnValue:
     """One event: its numbers, gates and guests (searchable, without regard to diacritics)."""
     ev = _event_or_404(event_id)
     query = request.args.get("q", "").strip()[:200]
-    views = stored_guests.guest_views(store(), ev.id, query)
     page = _page()
-    start = (page - 1) * PAGE_SIZE
-    everyone = views if not query else stored_guests.guest_views(store(), ev.id)
-    pending = sum(1 for v in everyone if v.status is None)
+    found = stored_guests.guest_page(store(), ev.id, query, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     return render_template(
         "admin/event.html",
         event=ev,
         query=query,
-        guests=views[start : start + PAGE_SIZE],
-        total=len(views),
+        guests=found.views,
+        total=found.total,
         page=page,
-        pages=max(1, -(-len(views) // PAGE_SIZE)),
-        pending=pending,
+        pages=max(1, -(-found.total // PAGE_SIZE)),
+        pending=found.pending,
         counts=reports.event_counts(store()).get(ev.id, reports.EventCounts()),
         gates=stored_devices.devices(store(), ev.id),
         entries=reports.recent_entries(store(), ev.id),
@@ -543,7 +540,7 @@ def guest_remove(guest_id: int) -> ResponseReturnValue:
 @allow(REGISTRATION)
 @body_limit(guestlist.MAX_CSV_BYTES + 64 * KIB)  # the file and the multipart around it
 def guest_import(event_id: str) -> ResponseReturnValue:
-    """Import a guest list (UTF-8 CSV, with or without BOM, as Excel saves it); report refused rows."""
+    """Import a guest list (CSV in any of Excel's encodings); report the encoding read and refused rows."""
     ev = _event_or_404(event_id)
     problem = signer_problem()
     if auth.showing():
@@ -554,13 +551,12 @@ def guest_import(event_id: str) -> ResponseReturnValue:
     upload = request.files.get("file")
     data = upload.read(guestlist.MAX_CSV_BYTES + 1) if upload is not None else b""
     errors: dict[str, str] = {}
-    rows: list[GuestRow] = []
-    refused: list[RowError] = []
+    read = guestlist.GuestList([], [], "")
     if not data:
         errors["file"] = _("Choose a CSV file.")
     else:
         try:
-            rows, refused = guestlist.read_guest_csv(data, ev.zone_codes)
+            read = guestlist.read_guest_list(data, ev.zone_codes)
         except InputError as exc:
             errors["file"] = exc.detail
     if issue_now and problem is not None:
@@ -572,11 +568,11 @@ def guest_import(event_id: str) -> ResponseReturnValue:
     report = issuing.import_guests(
         store(),
         ev,
-        rows,
+        read.rows,
         now(),
         actor=_actor(),
         issue_with=(config(), signer()) if issue_now else None,
-        refused=refused,
+        refused=read.refused,
     )
     return render_template(
         "admin/import_report.html",
@@ -586,6 +582,7 @@ def guest_import(event_id: str) -> ResponseReturnValue:
         refused=report.refused,
         row_error_text=row_error_text,
         file_name=upload.filename if upload is not None else "",
+        encoding=read.encoding,
     )
 
 

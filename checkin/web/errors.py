@@ -68,7 +68,7 @@ def json_error(
     body = {
         "reason": reason.value,
         "message": _capped(error.text()),
-        "message_vi": _capped(i18n.describe(error, "vi")),
+        "message_vi": _capped(_vietnamese(error)),
         **extra,
     }
     response = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json")
@@ -81,6 +81,15 @@ MAX_MESSAGE = 500  # characters: a refusal explains, it never carries back what 
 
 def _capped(text: str) -> str:
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+
+
+def _vietnamese(error: CheckinError) -> str:
+    """The refusal in Vietnamese only: its detail joins when the catalogue has it, and otherwise stays
+    in the English `message`, so `message_vi` is never half in English."""
+    head = i18n.gettext("vi", error.msgid, **error.params)
+    detail = i18n.gettext("vi", error.detail, **error.params) if error.detail else ""
+    english = i18n.gettext("en", error.detail, **error.params) if error.detail else ""
+    return f"{head}: {detail}" if detail and detail != english else head
 
 
 def error_page(status: int, reason: Reason, detail: str = "") -> ResponseReturnValue:

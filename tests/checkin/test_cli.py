@@ -487,6 +487,16 @@ ERRORS: dict[str, tuple[tuple[str, ...], str, str, str]] = {
     ),
     "expired-before-issue": (("issue", "--event", "cds2022", "--name", "An"), "2022-04-01T09:00", "invalid_input", ""),
     "unknown-credential": (("revoke", "ffffffffffff"), "2022-03-21T09:00", "not_found", "ffffffffffff"),
+    # a failed look-up says where the ids and short codes are
+    "unknown-short-code": (("revoke", "7K3M-Q9XD"), "2022-03-21T09:00", "not_found", "checkin credential list"),
+    "not-a-code": (("revoke", "zz"), "2022-03-21T09:00", "invalid_input", "short code"),
+    # a guest who holds a code (same name and organisation, folded) is not given a second one unasked
+    "second-code": (
+        ("issue", "--event", "cds2022", "--name", "NGUYEN VAN AN", "--org", "So Thong tin va Truyen thong"),
+        "2022-03-20T09:30",
+        "invalid_input",
+        "--reissue",
+    ),
     "unknown-kid": (("keys", "revoke", "ffffffff"), "2022-03-21T09:00", "not_found", "ffffffff"),
     "keys-init-again": (("keys", "init"), "2022-03-25T09:00", "key_exists", ""),
 }
@@ -500,7 +510,7 @@ def failures(
     d = deployment
     home = d.home
     empty = tmp_path_factory.mktemp("empty")
-    (home / "latin1.csv").write_bytes("name,zones\nAn,hall\nJosé,hall\n".encode("latin-1"))
+    (home / "undecodable.csv").write_bytes(b"name,zones\nAn,hall\nJ\x81\x8d\x90,hall\n")  # in no code page
     (home / "bad.csv").write_text("name,zones\n,hall\nAn,backstage\n", encoding="utf-8")
     (home / "a-file").write_text("not a folder", encoding="utf-8")
     no_passphrase = {k: v for k, v in base_env().items() if k != "CHECKIN_KEY_PASSPHRASE"}
@@ -523,9 +533,12 @@ def failures(
             CHECKIN, "--config", d.config, "--now", EXPORT_AT,
             "bundle", "export", "--event", "cds2022", "--out", home / "never.ckb", cwd=home, env=no_passphrase,
         ),
-        "csv-latin1": lambda: d.checkin(
-            "issue", "--event", "cds2022", "--csv", home / "latin1.csv", "--out", home / "L", now="2022-03-20T10:00"
+        "csv-undecodable": lambda: d.checkin(
+            "issue", "--event", "cds2022", "--csv", home / "undecodable.csv", "--out", home / "L",
+            now="2022-03-20T10:00",
         ),
+        "usage-missing-file": lambda: d.checkin("issue", "--event", "cds2022", "--csv", home / "no-such.csv"),
+        "gate-usage-missing-file": lambda: run(GATE, "decode", home / "no-such.png", cwd=home),
         "csv-all-bad": lambda: d.checkin(
             "issue", "--event", "cds2022", "--csv", home / "bad.csv", "--out", home / "X", now="2022-03-20T10:00"
         ),
@@ -596,9 +609,21 @@ def test_no_passphrase_and_no_terminal(
     assert not (deployment.home / "never.ckb").exists()
 
 
-def test_csv_that_is_not_utf8(deployment: Deployment, failures: dict[str, subprocess.CompletedProcess[str]]) -> None:
-    assert "line 3" in clean_failure(failures["csv-latin1"], "invalid_input")
+def test_csv_in_no_known_encoding(
+    deployment: Deployment, failures: dict[str, subprocess.CompletedProcess[str]]
+) -> None:
+    assert "line 3" in clean_failure(failures["csv-undecodable"], "invalid_input")
     assert not (deployment.home / "L").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "command"), [("usage-missing-file", "checkin issue"), ("gate-usage-missing-file", "checkin-gate decode")]
+)
+def test_a_usage_error_is_one_line_naming_the_help(
+    failures: dict[str, subprocess.CompletedProcess[str]], name: str, command: str
+) -> None:
+    line = clean_failure(failures[name], "usage", exit_code=2)
+    assert "no-such." in line and f"{command} --help" in line
 
 
 def test_csv_with_only_bad_rows(deployment: Deployment, failures: dict[str, subprocess.CompletedProcess[str]]) -> None:
@@ -838,3 +863,71 @@ def test_checkin_gate_help_names_the_data_folder_defaults() -> None:
 
     shown = " ".join(ok(run(GATE, "--help", cwd=Path.cwd())).stdout.split())
     assert f"(else ${datadir.DATA_ENV}, else ./{datadir.DEFAULT_DIR})" in shown.replace("- ", "-")
+
+
+# ---- finding a guest's code from the command line ------------------------------------------------
+
+
+def test_guest_list_show_and_credential_list_give_ids_and_short_codes(deployment: Deployment) -> None:
+    d = deployment
+    a_id = cti(d.texts["A"])
+    a_short = credential.short_code(bytes.fromhex(a_id))
+    listed = ok(d.checkin("guest", "list", "--event", "cds2022", "--search", "nguyen van an")).stdout.splitlines()
+    assert "Nguyễn Văn An" in listed[0] and a_short in listed[0]  # the whole name first
+    guest_id = listed[0].split()[0]
+    shown = ok(d.checkin("guest", "show", guest_id)).stdout
+    assert f"code {a_short}  id {a_id}  active" in shown
+    codes = ok(d.checkin("credential", "list", "--event", "cds2022", "--status", "revoked")).stdout
+    assert cti(d.texts["C"]) in codes and a_id not in codes
+    by_code = ok(d.checkin("guest", "list", "--event", "cds2022", "--search", a_short.lower())).stdout.splitlines()
+    assert by_code[0].split()[0] == guest_id
+
+
+def test_revoke_by_short_code_and_a_second_code_only_when_asked(deployment: Deployment) -> None:
+    d = deployment
+    issue_one(d, "E", "Võ Thị Én", "hall", "2022-03-21T09:30", "--org", "Bộ Y tế")
+    first = cti(d.texts["E"])
+    typed = credential.short_code(bytes.fromhex(first)).replace("-", "").lower()
+    ok(d.checkin("revoke", typed, "--reason", "lost", now="2022-03-21T09:40"))
+    assert f"{first}  revoked" in ok(d.checkin("credential", "list", "--event", "cds2022")).stdout
+    # revoked: a new code is issued without a word; then a third needs --reissue or --again
+    issue_one(d, "E2", "Võ Thị Én", "hall", "2022-03-21T09:45", "--org", "Bộ Y tế")
+    refused = d.checkin(
+        "issue", "--event", "cds2022", "--name", "Võ Thị Én", "--org", "Bộ Y tế", now="2022-03-21T09:50"
+    )
+    assert "--reissue" in clean_failure(refused, "invalid_input")
+    issue_one(d, "E3", "Võ Thị Én", "hall", "2022-03-21T09:55", "--org", "Bộ Y tế", "--reissue")
+    states = ok(d.checkin("credential", "list", "--event", "cds2022")).stdout
+    assert f"{cti(d.texts['E2'])}  revoked" in states and f"{cti(d.texts['E3'])}  active" in states
+    issue_one(d, "E4", "Võ Thị Én", "hall", "2022-03-21T10:00", "--org", "Bộ Y tế", "--again")
+    states = ok(d.checkin("credential", "list", "--event", "cds2022")).stdout
+    assert f"{cti(d.texts['E3'])}  active" in states and f"{cti(d.texts['E4'])}  active" in states
+
+
+def test_a_guest_list_shows_progress_on_a_terminal_and_not_in_a_pipe(deployment: Deployment) -> None:
+    import pty
+
+    d = deployment
+    (d.home / "few.csv").write_text("name,zones\nĐinh Văn Tới,hall\nMai Thị Lụa,vip\nHà Văn Bảy,hall\n", "utf-8")
+    issue = ["issue", "--event", "cds2022", "--csv", d.home / "few.csv"]
+    args = ["--config", d.config, "--now", "2022-03-21T10:00", *issue]
+    leader, follower = pty.openpty()
+    with subprocess.Popen(
+        [CHECKIN, *map(str, args), "--out", str(d.home / "FEW-TTY")], cwd=d.home, env=base_env(),
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=follower,
+    ) as proc:  # fmt: skip
+        os.close(follower)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal closed: the command ended
+                break
+            if not chunk:
+                break
+            seen += chunk
+        assert proc.wait(60) == 0, seen
+    os.close(leader)
+    assert b"drawing badges" in seen and b"3/3" in seen
+    piped = ok(d.checkin(*issue, "--out", d.home / "FEW-PIPE", now="2022-03-21T10:00"))
+    assert "drawing" not in piped.stderr and "\x1b[" not in piped.stderr

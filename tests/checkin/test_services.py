@@ -10,6 +10,7 @@ import pytest
 
 from checkin import i18n
 from checkin.config import Config, load
+from checkin.core import credential
 from checkin.core.errors import InputError, KeyStoreError, Reason
 from checkin.keystore import KeyStore
 from checkin.services import gates, issuing, revocation
@@ -168,3 +169,49 @@ def test_a_gate_needs_a_zone_of_the_event_and_a_direction(world: tuple) -> None:
     with pytest.raises(InputError) as twice:
         gates.revoke_gate(store, made.device.id, NOW, actor="t")
     assert twice.value.reason is Reason.DEVICE_REVOKED
+
+
+# ---- search: ranked, without diacritics, by code -------------------------------------------------
+
+EIGHT = [
+    "Nguyễn Văn Uyển Thanh",  # "uyen" inside a word, and the start of "uyển"
+    "Trần Thị Nguyên",
+    "Lê Nguyễn Minh",
+    "Phạm Thị Huyền",
+    "Hồ Ngọc Uyên",  # the whole word
+    "Đặng Khuyến",
+    "Võ Thị Uyên Phương",  # the whole word too, listed later
+    "Bùi Nguyệt",
+]
+
+
+def test_search_ranks_whole_words_then_word_starts_then_the_rest(world: tuple) -> None:
+    _cfg, store, ev, _signer = world
+    issuing.import_guests(store, ev, [row(n, line=i + 2) for i, n in enumerate(EIGHT)], NOW, actor="test")
+    found = [v.guest.name for v in stored_guests.guest_views(store, ev.id, "uyen")]
+    assert found[:3] == ["Nguyễn Văn Uyển Thanh", "Hồ Ngọc Uyên", "Võ Thị Uyên Phương"]  # whole words first
+    assert found[3:] == ["Trần Thị Nguyên", "Lê Nguyễn Minh", "Phạm Thị Huyền", "Đặng Khuyến"]  # inside a word last
+    # "uyển" folds to "uyen" too: a whole word as well, so it ranks with them, in list order
+    assert set(found) == {n for n in EIGHT if "uyen" in stored_guests.fold(n)}
+    page = stored_guests.guest_page(store, ev.id, "UYÊN", offset=1, limit=1)
+    assert [v.guest.name for v in page.views] == ["Hồ Ngọc Uyên"] and page.total == len(found)
+    assert page.pending == len(EIGHT)
+    # the start of a name's word before the inside of one: "nguy" starts Nguyễn, Nguyên, Nguyệt
+    assert [v.guest.name for v in stored_guests.guest_views(store, ev.id, "nguy")] == [
+        "Nguyễn Văn Uyển Thanh", "Trần Thị Nguyên", "Lê Nguyễn Minh", "Bùi Nguyệt",
+    ]  # fmt: skip
+    assert stored_guests.guest_views(store, ev.id, "ngoc uy")[0].guest.name == "Hồ Ngọc Uyên"
+
+
+def test_search_finds_a_guest_by_code_id_prefix_and_by_short_code(world: tuple) -> None:
+    cfg, store, ev, signer = world
+    issuing.import_guests(
+        store, ev, [row(n, line=i + 2) for i, n in enumerate(EIGHT)], NOW, actor="test", issue_with=(cfg, signer)
+    )
+    views = stored_guests.guest_views(store, ev.id)
+    target = views[5]
+    assert target.cti is not None
+    code = credential.short_code(bytes.fromhex(target.cti))
+    for typed in (code, code.lower().replace("-", ""), f" {code.replace('0', 'O')} ", target.cti[:6].upper()):
+        assert stored_guests.guest_views(store, ev.id, typed)[0].guest.id == target.guest.id, typed
+    assert stored_guests.guest_page(store, ev.id, "").pending == 0

@@ -85,6 +85,26 @@ def test_migrate_is_repeatable_and_reversible(blank: Store) -> None:
     assert {t.name for t in Base.metadata.sorted_tables} <= set(inspect(blank.engine).get_table_names())
 
 
+def test_the_search_column_is_filled_for_guests_stored_before_it(blank: Store) -> None:
+    blank.downgrade("base")
+    blank.migrate("0005")
+    with blank.engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO events (id, name, start, \"end\", timezone, venue, created, bundle_version, "
+                 "bundle_digest) VALUES ('e1', 'E', :t, :t, 'UTC', '', :t, 0, '')"),
+            {"t": NOW},
+        )  # fmt: skip
+        connection.execute(
+            text("INSERT INTO guests (event_id, name, organisation, category, zones, email, created) VALUES "
+                 "('e1', 'Hồ Ngọc Uyên', 'Sở Y tế', 'Đại biểu', 'hall', 'Uyen@Example.vn', :t)"),
+            {"t": NOW},
+        )  # fmt: skip
+    blank.migrate()
+    with blank.engine.connect() as connection:
+        found = connection.execute(text("SELECT search_text FROM guests")).scalar_one()
+    assert found == "ho ngoc uyen | so y te | dai bieu | uyen@example.vn"
+
+
 def test_a_guests_credentials_are_found_by_index_not_by_reading_the_table(store: Store) -> None:
     # re-issue, the guest page and the issue form look credentials up by guest on every request
     lookup = "SELECT cti FROM credentials WHERE guest_id = 7 AND status = 'active'"

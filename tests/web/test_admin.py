@@ -375,8 +375,11 @@ def test_import_reports_refused_rows_and_skips_repeats(
         data={"csrf_token": token(client), "issue_now": "1", "file": (io.BytesIO(CSV), "khach.csv")},
     )
     assert first.status_code == 200
-    refused = re.findall(r'<td class="num mono">(\d+)</td><td>([^<]+)</td>', first.text)
-    assert refused == [("3", "Thiếu họ tên."), ("4", "Khu vực không có: moon; sự kiện có hall, vip, press.")]
+    refused = re.findall(r'<td class="num mono">(\d+)</td><td>([^<]*)</td><td>([^<]+)</td>', first.text)
+    assert refused == [
+        ("3", "", "Thiếu họ tên."),
+        ("4", "Lê Thị Cúc", "Khu vực không có: moon; sự kiện có hall, vip, press."),  # the guest beside the line
+    ]
     assert {v.guest.name: v.status for v in stored_guests.guest_views(store, EVENT)} == {
         "Nguyễn Thị Ánh": "active",
         "Trần Văn Bình": "active",
@@ -407,11 +410,32 @@ def test_import_takes_excel_vietnamese_csv_with_semicolons_and_vietnamese_header
     assert (guest.name, guest.organisation, guest.zones) == ("Lê Thị Hồng", "Sở Y tế, tỉnh Hải Dương", "vip")
 
 
-def test_import_refuses_a_file_that_is_not_utf8(login_as: Callable[[str | None], FlaskClient]) -> None:
+def test_import_reads_excel_s_windows_1258_and_names_the_encoding_and_the_refused_guest(
+    login_as: Callable[[str | None], FlaskClient], store: Store
+) -> None:
+    import io
+
+    from tests.support.excel import excel_bytes
+
+    client = login_as("registrar")
+    rows = [["Họ và tên", "Đơn vị", "Khu vực"], ["Hồ Ngọc Uyên", "Sở Y tế", "HALL"], ["Lê Văn Tám", "", "backstage"]]
+    data = excel_bytes(rows, "cp1258")  # Excel's "CSV (Comma delimited)" on a Vietnamese Windows
+    response = client.post(
+        f"/admin/events/{EVENT}/import", data={"csrf_token": token(client), "file": (io.BytesIO(data), "excel.csv")}
+    )
+    assert response.status_code == 200
+    assert "Windows-1258" in response.text
+    refused = response.text[response.text.index('id="refused"') :]
+    assert "Lê Văn Tám" in refused and "backstage" in refused
+    [view] = stored_guests.guest_views(store, EVENT)
+    assert (view.guest.name, view.guest.zones) == ("Hồ Ngọc Uyên", "hall")
+
+
+def test_import_refuses_a_file_in_no_known_encoding(login_as: Callable[[str | None], FlaskClient]) -> None:
     import io
 
     client = login_as("registrar")
-    data = "name\r\nJosé Müller\r\n".encode("cp1252")  # Excel's "CSV (Comma delimited)" on a Western PC
+    data = b"name\r\nJ\x81\x8d\x90\r\n"  # bytes no Windows code page has
     response = client.post(
         f"/admin/events/{EVENT}/import", data={"csrf_token": token(client), "file": (io.BytesIO(data), "excel.csv")}
     )

@@ -658,3 +658,21 @@ def test_racing_requests_with_distinct_keys_all_issue(
     for _, answer in answers:
         verifies(config, clock, answer)
     assert len(stored_guests.guest_views(store, EVENT_ID)) == 12 and issues_logged(store) == 12
+
+
+def test_a_wrong_api_token_is_not_called_a_device(client: FlaskClient) -> None:
+    response = client.post(
+        f"/api/v1/events/{EVENT_ID}/credentials", json={"name": "An"}, headers={"Authorization": "Bearer nope"}
+    )
+    assert response.status_code == 401 and response.json is not None
+    assert response.json["reason"] == "unauthorized"
+    assert "device" not in response.json["message"].lower() and "thiết bị" not in response.json["message_vi"].lower()
+    assert "token" in response.json["message"]
+
+
+def test_message_vi_is_not_half_in_english(client: FlaskClient) -> None:
+    response = client.post(f"/api/v1/events/{EVENT_ID}/credentials", data=b"{", headers={"Authorization": "Bearer x"})
+    assert response.json is not None and response.status_code in (400, 401)
+    detail = "the API token is not known or was revoked"  # English only: the catalogue has no Vietnamese for it
+    assert response.json["message"].endswith(detail)
+    assert detail not in response.json["message_vi"] and response.json["message_vi"].startswith("Chưa xác thực")
