@@ -2,7 +2,7 @@
 (no diacritics, case-folded), so a search of a 5,000-guest list is one indexed query rather than
 folding every guest on every request. Filled for the guests already stored.
 
-Revision ID: 0006_search
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-30
 """
@@ -16,7 +16,7 @@ from alembic import op
 
 from checkin.store.guests import search_text
 
-revision: str = "0006_search"
+revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
