@@ -95,6 +95,14 @@ MAIL_PASSWORD_ENV = "CHECKIN_MAIL_PASSWORD"  # noqa: S105 - the variable name, n
 
 
 @dataclass(frozen=True)
+class ServiceSettings:
+    """How `checkin serve` listens: HTTPS itself when a certificate and its key are given (no proxy)."""
+
+    tls_cert: str = ""  # PEM certificate chain, relative to the config file
+    tls_key: str = ""  # its private key (PEM, unencrypted, readable by the service's user only)
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration; `root` is the folder relative paths start from."""
 
@@ -107,6 +115,7 @@ class Config:
     bundle: BundleSettings = field(default_factory=BundleSettings)
     policy: PolicySettings = field(default_factory=PolicySettings)
     mail: MailSettings = field(default_factory=MailSettings)
+    service: ServiceSettings = field(default_factory=ServiceSettings)
 
     @property
     def keys_dir(self) -> Path:
@@ -117,6 +126,13 @@ class Config:
     def output_dir(self) -> Path:
         """Where generated codes and sheets go by default."""
         return self.root / self.paths.output_dir
+
+    @property
+    def tls_files(self) -> tuple[Path, Path] | None:
+        """(certificate, key) for HTTPS served by `checkin serve`, or None."""
+        if not self.service.tls_cert:
+            return None
+        return self.root / self.service.tls_cert, self.root / self.service.tls_key
 
     @property
     def database_url(self) -> str:
@@ -135,6 +151,7 @@ _SECTIONS = {
     "bundle": BundleSettings,
     "policy": PolicySettings,
     "mail": MailSettings,
+    "service": ServiceSettings,
 }
 _POSITIVE = {"scale", "validity_hours", "port", "timeout_seconds"}
 
@@ -178,6 +195,8 @@ def parse(text: str, *, root: Path, source: str) -> Config:
         raise ConfigError(f"{source}: deployment.id must not be empty")
     if config.mail.port > 65535:
         raise ConfigError(f"{source}: mail.port must be a TCP port (1 to 65535)")
+    if bool(config.service.tls_cert) != bool(config.service.tls_key):
+        raise ConfigError(f"{source}: service.tls_cert and service.tls_key go together: give both or neither")
     if config.mail.host.strip() and "@" not in config.mail.sender:
         raise ConfigError(f"{source}: mail.sender must be an e-mail address when mail.host is set")
     return config

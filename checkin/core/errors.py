@@ -101,6 +101,11 @@ class Reason(StrEnum):
     BROKEN_CHAIN = "broken_chain"
     BAD_CHECKPOINT = "bad_checkpoint"
     CLOCK_SKEW = "clock_skew"
+    BAD_SEAL = "bad_seal"
+    MISSING_SEAL = "missing_seal"
+    SEALS_UNCHECKED = "seals_unchecked"
+    ROOT_MISMATCH = "root_mismatch"
+    INSECURE_TRANSPORT = "insecure_transport"
     TOO_LARGE = "too_large"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     SERVICE_UNAVAILABLE = "service_unavailable"
@@ -181,6 +186,11 @@ MESSAGES: dict[Reason, str] = {
     Reason.BROKEN_CHAIN: N_("The journal's hash chain is broken"),
     Reason.BAD_CHECKPOINT: N_("The journal checkpoint is not signed by the device key or does not match"),
     Reason.CLOCK_SKEW: N_("The gate's clock differs from the server's"),
+    Reason.BAD_SEAL: N_("A journal row's seal does not hold: the row was changed after it was written"),
+    Reason.MISSING_SEAL: N_("A journal row carries no seal"),
+    Reason.SEALS_UNCHECKED: N_("The gate gave no sealing seed at enrolment: its rows' seals cannot be checked"),
+    Reason.ROOT_MISMATCH: N_("The service's root key is not the one this gate was told to expect"),
+    Reason.INSECURE_TRANSPORT: N_("Plain http is allowed only to this machine: use https"),
     Reason.TOO_LARGE: N_("The request is too large"),
     Reason.METHOD_NOT_ALLOWED: N_("Method not allowed"),
     Reason.SERVICE_UNAVAILABLE: N_("The service is temporarily unavailable"),

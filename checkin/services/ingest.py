@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from checkin.core.chain import JournalRow
 from checkin.store import Device, Store, journal
 from checkin.store.journal import Ingested
+from checkin.store.seals import check_seals
 
 
 def upload_journal(
@@ -15,4 +17,5 @@ def upload_journal(
 ) -> Ingested:
     """Store a batch of an enrolled gate's rows with the checkpoint it signed; JournalRefused (its
     alert kept, `acked_seq` saying where to resume) when the batch does not continue the chain."""
-    return journal.ingest_journal(store, device, rows, checkpoint, now)
+    stored = journal.ingest_journal(store, device, rows, checkpoint, now)
+    return replace(stored, alerts=stored.alerts + check_seals(store, device.id, now))  # forward-secure seals

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from gatekit import Clock, ContractService, World, running
 
-from checkin.core import chain
-from checkin.core.errors import Reason, TrustError
+from checkin.core import chain, enrolment
+from checkin.core.errors import InputError, Reason, TrustError
 from checkin.core.trust import Direction
 from scanner import sync
 from scanner.datadir import GateData
@@ -81,10 +81,13 @@ def test_network_enrolment_stores_everything(data: GateData, service: ContractSe
         assert journal.server_time_ms == int(world.now.timestamp() * 1000)  # the time floor starts there
 
 
-def test_enrolment_refusals(tmp_path: Path, service: ContractService, data: GateData) -> None:
+def test_enrolment_refusals(tmp_path: Path, service: ContractService, data: GateData, world: World) -> None:
+    unknown = enrolment.bound_code(enrolment.new_secret(), world.root.public_key().public_bytes_raw())
     with pytest.raises(SyncError) as caught:
-        sync.enroll_network(GateData(tmp_path / "other"), service.url, "not-a-code")
+        sync.enroll_network(GateData(tmp_path / "other"), service.url, unknown)
     assert caught.value.status == 403 and caught.value.server_reason == "enrolment_invalid"
+    with pytest.raises(InputError, match="does not name the service's root key"):  # refused before any request
+        sync.enroll_network(GateData(tmp_path / "other"), service.url, "not-a-code")
     with pytest.raises(Exception, match="already holds an enrolled gate"):
         sync.enroll_network(data, service.url, service.add_code("gate-b"))
 

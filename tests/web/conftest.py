@@ -26,6 +26,7 @@ if _HERE not in sys.path:
 from apikit import EVENT_ID, EVENT_NAME, FIXED, ISSUER, PG_SKIP, ZONES, Clock, Gate, Runner  # noqa: E402
 
 from checkin.config import Config, load  # noqa: E402
+from checkin.core import seal  # noqa: E402
 from checkin.keystore import KeyStore  # noqa: E402
 from checkin.store import Store, users  # noqa: E402
 from checkin.store import devices as stored_devices  # noqa: E402
@@ -111,13 +112,15 @@ def enrol(client: FlaskClient, store: Store, clock: Clock) -> Callable[..., Gate
     def make(name: str = "Cổng A - sảnh chính", zone: str | None = None, direction: str = "in") -> Gate:
         device, code = stored_devices.create_device(store, EVENT_ID, name, zone, direction, clock())
         key = Ed25519PrivateKey.generate()
+        seed = seal.new_seed()
+        public = key.public_key().public_bytes_raw().hex()
         response = client.post(
-            "/api/v1/devices/enroll", json={"code": code, "public_key": key.public_key().public_bytes_raw().hex()}
+            "/api/v1/devices/enroll", json={"code": code, "public_key": public, "seal_seed": seed.hex()}
         )
         assert response.status_code == 200, response.json
         body = response.json
         assert body is not None and body["device_id"] == device.id
-        return Gate(client, clock, device.id, body["token"], key, body)
+        return Gate(client, clock, device.id, body["token"], key, body, sealer=seal.SealKey.first(seed))
 
     return make
 
