@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 import secrets
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -538,3 +539,23 @@ def run_gate(data: Path, *args: str, stdin: str = "", timeout: float = 300) -> s
 def json_lines(result: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
     assert result.returncode == 0, result.stderr
     return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+# ---- what a thief holding the laptop does to its journal -------------------------------------------------
+
+
+def rechain(db: sqlite3.Connection, start: int, change: dict[str, str]) -> None:
+    """Rewrite row `start` and re-chain every later row, re-sealing with the key the thief holds."""
+    columns = [f for f in chain.JournalRow.__dataclass_fields__]
+    rows = [chain.JournalRow(*r) for r in db.execute(f"SELECT {', '.join(columns)} FROM rows ORDER BY seq")]
+    prev = rows[start - 2] if start > 1 else None
+    for row in rows[start - 1 :]:
+        content = {k: v for k, v in row.content().items() if k != "seq"}
+        if row.seq == start:
+            content.update(change)
+        new = chain.append(prev, **content)
+        new = replace(new, seal=row.seal)  # the old seals: the thief cannot make new ones
+        db.execute("UPDATE rows SET hash = ?, prev_hash = ?, verdict = ?, reason = ? WHERE seq = ?",
+                   (new.hash, new.prev_hash, new.verdict, new.reason, new.seq))
+        prev = new
+    db.execute("DELETE FROM checkpoints")
