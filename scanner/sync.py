@@ -97,8 +97,9 @@ class Client:
         self.server = server.rstrip("/")
         self.token = token
         self.http = session or requests.Session()
-        if ca_file is not None:  # a private CA: this file, not the system's list, vouches for the service
-            self.http.verify = str(ca_file)
+        # a private CA: this file, not the system's list, vouches for the service (given per request:
+        # requests lets $REQUESTS_CA_BUNDLE override a session's own setting)
+        self.verify: str | bool = str(ca_file) if ca_file is not None else True
 
     def _url(self, path: str) -> str:
         return f"{self.server}/api/v1/{path}"
@@ -109,7 +110,9 @@ class Client:
 
     def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         try:
-            return self.http.request(method, self._url(path), timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), **kwargs)
+            return self.http.request(
+                method, self._url(path), timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), verify=self.verify, **kwargs
+            )
         except requests.RequestException as exc:
             raise SyncError(f"{self.server} cannot be reached ({type(exc).__name__})") from None
 

@@ -42,7 +42,8 @@ def test_rows_without_seals_are_stored_and_flagged_once_per_run(gate: Gate, stor
 def test_a_row_rewritten_and_rechained_after_a_good_batch_is_found(gate: Gate, store: Store) -> None:
     first = gate.scan(4)
     assert gate.upload(first).json["alerts"] == []
-    later = gate.scan(4, verdict="deny", reason="revoked")  # seq 5..8; the thief turns 6 into an admit and re-chains 6..8 (old seals kept)
+    # seq 5..8; the thief turns 6 into an admit and re-chains 6..8, keeping the old seals
+    later = gate.scan(4, verdict="deny", reason="revoked")
     prev, forged = later[0], [later[0]]
     for row in later[1:]:
         content = {k: v for k, v in row.content().items() if k != "seq"}

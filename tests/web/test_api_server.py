@@ -6,12 +6,9 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import select
-import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +25,7 @@ from checkin.store import Store, reports
 from checkin.store import actions as stored_actions
 from checkin.store import devices as stored_devices
 from checkin.store import journal as stored_journal
+from tests.support.servers import free_port, wait_for_line
 
 GATES, ROWS_PER_GATE, BATCH = 10, 2000, 250
 
@@ -84,29 +82,6 @@ def test_ten_gates_uploading_at_once_lose_nothing(
 
 
 # ---- checkin serve ----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_line(proc: subprocess.Popen[bytes], needle: bytes, seconds: float) -> bytes:
-    """Read the server's stderr until it says it is listening (bound: connections queue from then on)."""
-    assert proc.stderr is not None
-    seen = b""
-    deadline = time.monotonic() + seconds
-    while needle not in seen:
-        left = deadline - time.monotonic()
-        ready, _w, _x = select.select([proc.stderr], [], [], max(left, 0))
-        if not ready:
-            raise AssertionError(f"no {needle!r} within {seconds} s: {seen.decode(errors='replace')}")
-        chunk = os.read(proc.stderr.fileno(), 4096)
-        if not chunk:
-            raise AssertionError(f"the server stopped: {seen.decode(errors='replace')}")
-        seen += chunk
-    return seen
 
 
 @pytest.mark.parametrize("server", ["gunicorn", "waitress"])
