@@ -334,17 +334,19 @@ class Syncer:
         self.settings = settings or data.settings()
         self.on_bundle = on_bundle
         self.device = data.device()
-        self.client = (
-            Client(
-                self.device.server,
-                data.token(),
-                session=session,
-                insecure_http=self.device.insecure_http,
-                ca_file=data.ca_file(),
-            )
-            if self.device.server
-            else None
-        )
+        self.client: Client | None = None
+        self.refusal = ""  # why a gate with a server may not talk to it (plain http enrolled before the rule)
+        if self.device.server:
+            try:
+                self.client = Client(
+                    self.device.server,
+                    data.token(),
+                    session=session,
+                    insecure_http=self.device.insecure_http,
+                    ca_file=data.ca_file(),
+                )
+            except InputError as error:  # the scan loop still runs; the screen says why nothing syncs
+                self.refusal = error.text()
         self.device_key = data.device_key()
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
         held = data.bundle()
@@ -352,6 +354,7 @@ class Syncer:
         self.board = StatusBoard(
             SyncStatus(
                 enabled=self.client is not None,
+                last_error=self.refusal,
                 bundle_version=held.version,
                 bundle_issued_ms=to_ms(held.issued_at),
             )
@@ -365,6 +368,8 @@ class Syncer:
 
     def sync_once(self, journal: Journal) -> SyncResult:
         """Pull a newer bundle, then push every unacknowledged row; raise SyncError on failure."""
+        if self.refusal:
+            raise SyncError(self.refusal, Reason.INSECURE_TRANSPORT)
         if self.client is None:
             raise SyncError("this gate was enrolled from a USB bundle: no server to sync with", Reason.NOT_FOUND)
         now_ms = to_ms(self.clock())
