@@ -81,7 +81,7 @@ def enrol_device(
     """
     token = secrets.token_urlsafe(32)
     invalid = InputError("ask an administrator for a new one (checkin gate add)", Reason.ENROLMENT_INVALID)
-    code_hash = sha256_hex(normalise_code(code))
+    code_hash = sha256_hex(enrolment.split_code(code)[0])  # the secret part (services.gates checks the binding)
     usable = (Device.enrol_code_hash == code_hash, Device.status == DeviceStatus.PENDING, Device.enrol_expires > now)
     with store.writing() as s:
         if s.scalars(select(Device.id).where(*usable)).first() is None:
