@@ -56,6 +56,16 @@ def test_a_row_rewritten_and_rechained_after_a_good_batch_is_found(gate: Gate, s
     assert alert_kinds(store, gate) == [("bad_seal", 6)]  # the first batch was not checked again
 
 
+def test_a_truncated_tail_written_over_with_the_thiefs_key_is_found(gate: Gate, store: Store) -> None:
+    assert gate.upload(gate.scan(4)).json["alerts"] == []
+    gate.scan(4)  # seq 5..8 sealed, never uploaded: the thief cuts them off...
+    del gate.journal[4:]
+    rows = gate.scan(3)  # ...and records seq 5..7 again, sealed with the only key left (the one for seq 9)
+    answer = gate.upload(rows).json
+    assert answer["acked_seq"] == 7
+    assert [(a["kind"], a["seq"]) for a in answer["alerts"]] == [("bad_seal", 5)]
+
+
 def test_a_gate_that_sent_no_seed_is_flagged_once(
     client: FlaskClient, store: Store, clock: Clock, enrol: Callable[..., Gate]
 ) -> None:
