@@ -17,12 +17,12 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from credential import NOW as TICKET_NOW  # bench/credential.py (this folder is on sys.path when run)
-from credential import setup as ticket_setup
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
+from bench.credential import NOW as TICKET_NOW
+from bench.credential import setup as ticket_setup
 from checkin.core import cose, credential, dcc
 from checkin.core.dcc import CertType
 

@@ -532,9 +532,7 @@ def main() -> None:
     run_backend("SQLite", lambda home: (home / "checkin.db").name, (DEFAULT_SERVER, other))
     pg = os.environ.get("CHECKIN_TEST_DATABASE_URL")
     if pg:
-        # the test suite's throw-away schemas; the repository root is on the path when run from it
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-        from tests.support.scratch import scratch_schema
+        from tests.support.scratch import scratch_schema  # the test suite's throw-away schemas
 
         with scratch_schema(pg, "bench") as url:
             run_backend("PostgreSQL", lambda _home: url, (DEFAULT_SERVER,))

@@ -9,6 +9,7 @@ the scan loop (window or --headless JSON lines), `sync` and `status` talk about 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import json
 import sys
@@ -220,6 +221,7 @@ def _journal(data: GateData, settings: Settings) -> Journal:
 @click.option("--all-zones", is_flag=True, help="USB: this gate opens every zone of the event")
 @click.option("--direction", type=LazyChoice(directions), help="USB: in or out")
 @click.option("--name", default="gate", show_default=True, help="USB: a name for this gate")
+@click.option("--pin", "ask_pin", is_flag=True, help="set the supervisor PIN now (else `checkin-gate set-pin` later)")
 @pass_data
 def enroll(
     data: GateData,
@@ -234,6 +236,7 @@ def enroll(
     all_zones: bool,
     direction: str | None,
     name: str,
+    ask_pin: bool,
 ) -> None:
     """Enrol this gate: --server URL --code CODE, or --bundle FILE.ckb --root-key root.pub --zone Z (USB).
 
@@ -252,6 +255,8 @@ def enroll(
         )
         pinned = enrolment.fingerprint(data.root_key().public_bytes_raw())
         click.echo(f"pinned root key {pinned}: it must match `checkin keys list` on the service", err=True)
+        if ask_pin:
+            data.save_pin(_read_pin("Supervisor PIN", confirm=True))
         _emit(
             {
                 "enrolled": device.device_id,
@@ -259,6 +264,7 @@ def enroll(
                 "zone": device.zone,
                 "server": device.server,
                 "root_fingerprint": pinned,
+                "supervisor_pin": data.has_pin(),
             }
         )
         return
@@ -291,12 +297,15 @@ def enroll(
     )
     data.save_device(device)
     seed = journal_mod.begin(data.journal_path)
+    if ask_pin:
+        data.save_pin(_read_pin("Supervisor PIN", confirm=True))
     _emit(
         {
             "enrolled": device.device_id,
             "event": device.event_id,
             "zone": device.zone,
             "bundle_version": bundle.version,
+            "supervisor_pin": data.has_pin(),
             # shown once, like `journalctl --setup-keys`: the officer records it with the service
             "verification_key": seal.verification_key(seed),
         }
@@ -320,6 +329,7 @@ main.add_command(_enrol, "enrol")
 @click.option("--operator", callback=_checked_operator, help="who staffs the gate (journalled with each row)")
 @now_option
 @click.option("--no-sync", is_flag=True, help="do not talk to the service while running")
+@click.option("--windowed", is_flag=True, help="a 1280×720 window instead of the full screen (gate.toml: fullscreen)")
 @pass_data
 def run_command(
     data: GateData,
@@ -333,6 +343,7 @@ def run_command(
     operator: str | None,
     now_text: str | None,
     no_sync: bool,
+    windowed: bool,
 ) -> None:
     """The scan loop: decode, decide, journal (committed first), then show or print each verdict."""
     from checkin.core.trust import Direction
@@ -344,6 +355,8 @@ def run_command(
         raise InputError("--texts runs --headless only")
     device, bundle, clock = _enrolled(data, now_text)
     settings = data.settings()
+    if windowed:
+        settings = dataclasses.replace(settings, fullscreen=False)
     journal = _journal(data, settings)
     gate_ = runner.Gate(
         journal,
@@ -376,7 +389,15 @@ def run_command(
             def status() -> ui.StatusView:
                 return ui.status_view(gate_, None if syncer is None else syncer.board.get(), frames.last_event)
 
-            ui.run_window(gate_, frames, dedup, settings=settings, status=status, title=f"checkin · {device.name}")
+            ui.run_window(
+                gate_,
+                frames,
+                dedup,
+                settings=settings,
+                status=status,
+                title=f"checkin · {device.name}",
+                check_pin=data.check_pin if data.has_pin() else None,
+            )
     finally:
         if syncer is not None:
             syncer.stop()
@@ -480,16 +501,57 @@ def status_command(data: GateData, now_text: str | None) -> None:
         )
 
 
+PIN_ENV, OLD_PIN_ENV = "CHECKIN_GATE_PIN", "CHECKIN_GATE_OLD_PIN"
+
+
+def _read_pin(prompt: str, *, confirm: bool, env: str = PIN_ENV) -> str:
+    """A PIN from the environment variable `env` (scripts, tests) or typed without echo."""
+    import os
+
+    from scanner import pin
+
+    given = os.environ.get(env)
+    typed: str = given if given is not None else click.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
+    problem = pin.pin_problem(typed)
+    if problem:
+        raise InputError(problem)
+    return typed
+
+
+def _require_pin(data: GateData, prompt: str, env: str = PIN_ENV) -> None:
+    """Ask for the supervisor PIN when one is set; a wrong one stops the command."""
+    if data.has_pin() and not data.check_pin(_read_pin(prompt, confirm=False, env=env)):
+        raise InputError("wrong supervisor PIN", Reason.FORBIDDEN)
+
+
+@main.command("set-pin")
+@pass_data
+def set_pin(data: GateData) -> None:
+    """Set or change the supervisor PIN (4 to 12 digits) that guards supervisor keys in the window.
+
+    The new PIN is typed twice without echo (or read from $CHECKIN_GATE_PIN); changing a PIN asks
+    for the current one first (or $CHECKIN_GATE_OLD_PIN). Only an scrypt hash of it is kept.
+    """
+    data.require_enrolled()
+    _require_pin(data, "Current supervisor PIN", OLD_PIN_ENV)
+    data.save_pin(_read_pin("New supervisor PIN", confirm=True))
+    _emit({"supervisor_pin": True})
+
+
 @main.command("clock-ack")
 @click.option("--operator", default="", callback=_checked_operator, help="who confirms the clock")
 @now_option
 @pass_data
 def clock_ack(data: GateData, operator: str, now_text: str | None) -> None:
-    """Confirm the gate's clock after a clock alarm (a journalled row); admissions resume."""
+    """Confirm the gate's clock after a clock alarm (a journalled row); admissions resume.
+
+    When a supervisor PIN is set, it is asked for (or read from $CHECKIN_GATE_PIN).
+    """
     from checkin.core.trust import Direction
     from scanner import runner
 
     device, bundle, clock = _enrolled(data, now_text)
+    _require_pin(data, "Supervisor PIN")
     with _journal(data, data.settings()) as journal:
         gate_ = runner.Gate(
             journal,

@@ -11,6 +11,7 @@ gate-data/            (--data DIR, or $CHECKIN_GATE_DATA, or ./gate-data), mode 
   ca.pem              optional: the private CA that vouches for the service's https (--ca-file)
   bundle.ckb          the newest verified trust bundle
   journal.db          the journal (SQLite, WAL)
+  supervisor.pin      the supervisor PIN's scrypt hash (scanner/pin.py), 0600
 ```
 Files are replaced atomically (write a sibling, fsync, rename), so a crash leaves the old or
 the new file, never half of one.
@@ -30,6 +31,7 @@ from checkin import files
 from checkin.core import trust
 from checkin.core.errors import ConfigError, KeyStoreError, Reason, TrustError
 from checkin.core.trust import Direction, TrustBundle
+from scanner import pin as pin_mod
 from scanner.settings import Settings
 from scanner.settings import load as load_settings
 
@@ -44,6 +46,7 @@ ROOT_FILE = "root.pub"
 BUNDLE_FILE = "bundle.ckb"
 JOURNAL_FILE = "journal.db"
 CA_FILE = "ca.pem"
+PIN_FILE = "supervisor.pin"
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,25 @@ class GateData:
     def save_token(self, token: str) -> None:
         """Store the bearer token, 0600."""
         files.write_atomic(self.path(TOKEN_FILE), token.encode("ascii"), 0o600)
+
+    def has_pin(self) -> bool:
+        """True once a supervisor PIN was set."""
+        return self.path(PIN_FILE).exists()
+
+    def save_pin(self, pin: str) -> None:
+        """Set (or change) the supervisor PIN: only its hash is written, 0600."""
+        problem = pin_mod.pin_problem(pin)
+        if problem:
+            raise ConfigError(problem)
+        files.write_atomic(self.path(PIN_FILE), (pin_mod.hash_pin(pin) + "\n").encode("ascii"), 0o600)
+
+    def check_pin(self, pin: str) -> bool:
+        """True when `pin` is the supervisor PIN; False when it is not or none was set."""
+        try:
+            record = self.path(PIN_FILE).read_text(encoding="ascii")
+        except (FileNotFoundError, UnicodeDecodeError):
+            return False
+        return pin_mod.check_pin(pin, record)
 
     # ---- trust -----------------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from types import TracebackType
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from checkin.core import chain, seal
-from checkin.core.chain import ChainProblem, Checkpoint, JournalRow
+from checkin.core.chain import ChainProblem, Checkpoint, JournalRow, ProblemKind
 from checkin.core.errors import CheckinError, InputError, Reason, Verdict
 from checkin.core.trust import Direction
 from scanner import gate
@@ -408,15 +408,15 @@ class Journal:
         problems = chain.check(rows, start)
         key = self.sealing_key()
         if key is None:
-            problems.append(ChainProblem(0, "unsealed", "the journal has no sealing key"))
+            problems.append(ChainProblem(0, ProblemKind.UNSEALED, "the journal has no sealing key"))
             return problems
         unsealed = self._db.execute("SELECT MIN(seq) FROM rows WHERE seq > ? AND seal = ''", (after,)).fetchone()[0]
         if unsealed is not None:
-            problems.append(ChainProblem(int(unsealed), "missing_seal", "a row carries no seal"))
+            problems.append(ChainProblem(int(unsealed), ProblemKind.MISSING_SEAL, "a row carries no seal"))
         gap = seal.coverage(self.last_seq(), key.seq)
         if gap is not None:
             detail = f"the sealing key is at row {key.seq}, the journal ends at row {self.last_seq()}"
-            problems.append(ChainProblem(gap.seq, gap.kind.value, detail))
+            problems.append(ChainProblem(gap.seq, gap.kind, detail))
         return problems
 
     def verify(self, device_public: Ed25519PublicKey | None, seed: bytes | None = None) -> list[ChainProblem]:
@@ -428,12 +428,12 @@ class Journal:
         problems: list[ChainProblem] = []
         integrity = self.pragma("integrity_check")
         if integrity != "ok":
-            problems.append(ChainProblem(0, "integrity", integrity))
+            problems.append(ChainProblem(0, ProblemKind.INTEGRITY, integrity))
         problems.extend(self._unsigned_faults())
         if seed is not None:
             triples = ((r.seq, r.hash, r.seal) for r in self.iter_rows())
             found, _ = seal.verify(triples, seal.SealKey.first(seed))
-            problems.extend(ChainProblem(p.seq, p.kind.value, "the row's seal does not hold") for p in found)
+            problems.extend(ChainProblem(p.seq, p.kind, "the row's seal does not hold") for p in found)
         last = self.last_seq()
         for stored in self.checkpoints():
             seq = stored.checkpoint.seq
@@ -441,15 +441,21 @@ class Journal:
                 try:
                     signed = chain.verify_checkpoint(stored.signed, device_public)
                 except InputError as exc:
-                    problems.append(ChainProblem(seq, "bad_checkpoint", exc.detail))
+                    problems.append(ChainProblem(seq, ProblemKind.BAD_CHECKPOINT, exc.detail))
                     continue
                 if signed != stored.checkpoint:
-                    problems.append(ChainProblem(seq, "bad_checkpoint", "the signed checkpoint differs from its row"))
+                    problems.append(
+                        ChainProblem(seq, ProblemKind.BAD_CHECKPOINT, "the signed checkpoint differs from its row")
+                    )
             row = self.row(seq)
             if row is None or row.hash != stored.checkpoint.head:
-                problems.append(ChainProblem(seq, "checkpoint_mismatch", "the checkpoint's head is not the row's hash"))
+                problems.append(
+                    ChainProblem(seq, ProblemKind.CHECKPOINT_MISMATCH, "the checkpoint's head is not the row's hash")
+                )
         if self.acked_seq > last:
-            problems.append(ChainProblem(self.acked_seq, "acked_beyond_head", f"acked {self.acked_seq}, head {last}"))
+            problems.append(
+                ChainProblem(self.acked_seq, ProblemKind.ACKED_BEYOND_HEAD, f"acked {self.acked_seq}, head {last}")
+            )
         return problems
 
     def export_csv(self, path: Path) -> int:

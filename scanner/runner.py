@@ -18,8 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from checkin import clikit
+from checkin.core import credential
 from checkin.core.chain import JournalRow
 from checkin.core.credential import Credential
+from checkin.core.errors import InputError
+from checkin.core.text import fold
 from checkin.core.trust import Direction, TrustBundle
 from scanner import gate
 from scanner.gate import Decision
@@ -70,6 +73,47 @@ class Recorded:
         if self.row.operator:
             body["operator"] = self.row.operator
         return body
+
+
+def match(query: str, names: dict[bytes, str]) -> list[bytes]:
+    """The credential ids a typed query names, best first: short code, then hex id prefix, then name.
+
+    Names match word by word without diacritics: a whole word ranks above a word's beginning, which
+    ranks above a piece inside a word ("an" finds An before Lan).
+    """
+    typed = query.strip()
+    found: list[bytes] = []
+    try:
+        code = credential.parse_short_code(typed)
+    except InputError:
+        code = ""
+    if code:
+        found += [
+            cti for cti in names if len(cti) >= credential.SHORT_CODE_BYTES and credential.short_code(cti) == code
+        ]
+    hexed = typed.lower()
+    if len(hexed) >= 4 and all(c in "0123456789abcdef" for c in hexed):
+        found += [cti for cti in names if cti.hex().startswith(hexed) and cti not in found]
+    words = fold(typed).split()
+    if len("".join(words)) < 2:
+        return found
+    ranked: list[tuple[int, str, bytes]] = []
+    for cti, name in names.items():
+        parts = fold(name).split()
+        score = 0
+        for word in words:
+            if word in parts:
+                continue
+            if any(part.startswith(word) for part in parts):
+                score += 1
+            elif any(word in part for part in parts):
+                score += 3
+            else:
+                break
+        else:
+            if cti not in found:
+                ranked.append((score, fold(name), cti))
+    return found + [cti for _score, _name, cti in sorted(ranked)]
 
 
 @dataclass(frozen=True)
@@ -172,19 +216,14 @@ class Gate:
         """An operator confirmed the clock: journal it; the time floor restarts at the current time."""
         return self._commit(gate.clock_acknowledged(), "", resets_floor=True)
 
-    def lookup(self, prefix: str, limit: int = 8) -> list[Candidate]:
-        """Credentials whose id starts with `prefix` (hex): codes seen at this gate, then the bundle's names."""
-        key = prefix.strip().lower()
-        if len(key) < 4 or any(c not in "0123456789abcdef" for c in key):
-            return []
-        found: dict[bytes, Candidate] = {}
-        for cti, cred in self.seen.items():
-            if cti.hex().startswith(key):
-                found[cti] = Candidate(cti, cred.name, cred)
+    def lookup(self, query: str, limit: int = 8) -> list[Candidate]:
+        """Guests a typed query names: the short code on the badge (7K3M-Q9XD, hyphen optional), a name
+        typed with or without diacritics, or a hex id prefix; codes seen at this gate, then the bundle's
+        names (the bundle carries names when the event allows it)."""
+        known: dict[bytes, Candidate] = {cti: Candidate(cti, cred.name, cred) for cti, cred in self.seen.items()}
         for cti, name in self.bundle.names.items():
-            if cti.hex().startswith(key) and cti not in found:
-                found[cti] = Candidate(cti, name, None)
-        return list(found.values())[:limit]
+            known.setdefault(cti, Candidate(cti, name, None))
+        return [known[cti] for cti in match(query, {cti: c.name for cti, c in known.items()})][:limit]
 
     def manual(self, candidate: Candidate) -> Recorded:
         """Decide on a looked-up credential (damaged badge) and commit it, marked as manual."""

@@ -45,6 +45,7 @@ class Settings:
     operator: str = ""
     language: str = "vi"
     sound: bool = True
+    fullscreen: bool = True  # the window fills the screen; `run --windowed` or false for a 1280×720 window
     camera: CameraSettings = field(default_factory=CameraSettings)
 
 

@@ -4,9 +4,13 @@ Drawing is plain NumPy/OpenCV plus Pillow for text (OpenCV's putText has no Viet
 diacritics), so the same `Screen.compose` renders the window and a PNG for tests. The window is
 OpenCV's when its build has a GUI, else Tk's; neither is imported until a window is opened.
 
-Keys: D entry/exit, E English/Tiếng Việt, L look up a damaged badge by credential id (type hex,
-Enter), R refuse the person shown (journalled as refused_by_staff), A acknowledge a clock alarm,
-Q or Esc quit.
+The window fills the screen (gate.toml `fullscreen = false` or `run --windowed` for a window) and
+everything is measured from a 1280×720 design scaled to the screen's height.
+
+Keys: L find a guest whose code will not scan (the badge's short code or the name, Enter, then the
+number of the guest), D entry/exit (asks first; the mode is shown large), R refuse the person last
+shown (asks first, only within REFUSE_WINDOW_MS of their verdict), A the supervisor confirms a
+clock alarm (asks for the PIN set at enrolment), E English/Tiếng Việt, Q quit. Esc closes a box.
 """
 
 from __future__ import annotations
@@ -16,8 +20,8 @@ import shutil
 import subprocess
 import tempfile
 import wave
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
@@ -27,24 +31,38 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from checkin import i18n
-from checkin.core.errors import N_, Verdict
-from checkin.core.trust import Direction
+from checkin.core import credential
+from checkin.core.errors import N_, Reason, Verdict
+from checkin.core.trust import Direction, EventInfo
+from scanner import pin
 from scanner.camera import EventKind, SourceEvent
 from scanner.decode import Deduplicator, Found, decode_frame
 from scanner.runner import Candidate, Frame, Gate, Recorded, monotonic_ms, run_frames
 from scanner.settings import Settings
 from scanner.sync import SyncStatus
 
-WIDTH, HEIGHT = 1280, 720
+WIDTH, HEIGHT = 1280, 720  # the design size: every measure scales with the screen's height from here
 STATUS_H = 44
-BANNER_H = 300
+REFUSE_WINDOW_MS = 10_000  # R refuses the person last shown only this long after their verdict
+NOTICE_MS = 4_000
+PIN_TRIES, PIN_LOCK_MS = 3, 60_000  # three wrong PINs lock the prompt for a minute
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 # BGR
-COLOURS = {Verdict.ADMIT: (40, 150, 20), Verdict.DENY: (30, 30, 200), Verdict.REFER: (0, 165, 245)}
+COLOURS = {
+    Verdict.ADMIT: (16, 124, 16),  # white on it: 5.3:1
+    Verdict.DENY: (30, 30, 200),
+    Verdict.REFER: (0, 165, 245),
+}
 TEXT_ON = {Verdict.ADMIT: (255, 255, 255), Verdict.DENY: (255, 255, 255), Verdict.REFER: (20, 20, 20)}
+# entry: deep blue with white; exit: amber with black, so the two modes differ at a glance and in grey
+MODE_COLOURS = {Direction.IN: ((160, 80, 10), (255, 255, 255)), Direction.OUT: ((0, 190, 255), (10, 10, 10))}
+READY_INK = (110, 230, 110)
+NOTICE_BG, NOTICE_INK = (0, 200, 255), (10, 10, 10)
+PROMPT_BG = (70, 40, 10)
 # The screen's words as the catalogue's English msgids (checkin/locale/), translated as they are drawn.
 HEADLINE = {Verdict.ADMIT: N_("WELCOME"), Verdict.DENY: N_("DENIED"), Verdict.REFER: N_("SEE STAFF")}
 EXIT_HEADLINE = N_("GOODBYE")
+REASON_HEADLINE = {Reason.CLOCK_ACKNOWLEDGED: N_("CLOCK CONFIRMED")}  # a refer row that is no person's verdict
 WORDS = {
     "online": N_("Online"),
     "offline": N_("Offline"),
@@ -54,11 +72,28 @@ WORDS = {
     "in": N_("ENTRY"),
     "out": N_("EXIT"),
     "zone": N_("zone %(z)s"),
+    "zones": N_("Zones: %(zones)s"),
+    "counts": N_("Admitted %(admitted)s · Denied %(denied)s · See staff %(referred)s"),
+    "ready": N_("READY"),
+    "ready_hint": N_("Hold the QR code up to the camera"),
     "alarm": N_("CLOCK WENT BACK: nobody is admitted. A supervisor presses A to confirm the time"),
-    "help": N_("D entry/exit · L look up · R refuse · A confirm clock · E Tiếng Việt · Q quit"),
-    "lookup": N_("Damaged badge, type its id (Enter): "),
-    "nomatch": N_("No match"),
-    "choose": N_("Press 1–%(n)s to choose, Esc to cancel"),
+    "help": N_("L find a guest · D entry/exit · R refuse · A supervisor · E English · Q quit"),
+    "lookup": N_("Find a guest: type the code on the badge (7K3M-Q9XD) or the name, then Enter"),
+    "lookup_close": N_("Esc closes this box"),
+    "nomatch": N_("Nobody found for “%(q)s”: check the code or type part of the name"),
+    "choose": N_("Press 1–%(n)s to admit that guest"),
+    "choose_one": N_("Press 1 to admit this guest"),
+    "manual": N_("Entered by hand (look-up)"),
+    "confirm_refuse": N_("Refuse %(name)s? The gate records them as refused."),
+    "confirm_direction": N_("Switch this gate to %(mode)s?"),
+    "confirm_keys": N_("Enter: yes · Esc: no"),
+    "nothing_to_refuse": N_("Nothing to refuse: R works for %(s)s s after a verdict"),
+    "pin": N_("Supervisor PIN, then Enter (Esc cancels)"),
+    "pin_wrong": N_("Wrong PIN"),
+    "pin_locked": N_("Too many wrong PINs: wait %(s)s s"),
+    "no_pin": N_("No supervisor PIN on this gate: set one with checkin-gate set-pin"),
+    "no_alarm": N_("The clock is fine: nothing to confirm"),
+    "no_sound": N_("No sound: no audio player found (paplay, aplay, pw-play)"),
     "revoked": N_("Device revoked"),
     "minutes": N_("%(n)s min"),
     "hours": N_("%(n)s h"),
@@ -66,6 +101,7 @@ WORDS = {
     "bundle_expired": N_("The trust data has expired: sync the gate"),  # Decision.warning
 }
 
+Line = tuple[str, int, bool, tuple[int, int, int]]  # text, font size, bold, BGR colour
 
 _SOURCE_TROUBLE = frozenset({EventKind.LOST, EventKind.OPEN_FAILED, EventKind.GAVE_UP})
 
@@ -75,7 +111,7 @@ def word(key: str, lang: str, **values: object) -> str:
     return i18n.gettext(lang, WORDS[key], **values)
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=32)
 def font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     """DejaVu Sans (it has every Vietnamese glyph), or Pillow's own font when DejaVu is missing."""
     name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
@@ -93,6 +129,18 @@ def age_text(seconds: float, lang: str) -> str:
     if minutes < 48 * 60:
         return word("hours", lang, n=minutes // 60)
     return word("days", lang, n=minutes // 1440)
+
+
+def zone_label(event: EventInfo, code: str, lang: str) -> str:
+    """A zone's display name in `lang` when the bundle's event names its zones, else its code.
+
+    `zone_names` (when present) maps a code to one name or to names by language.
+    """
+    names = getattr(event, "zone_names", None)
+    entry = names.get(code) if isinstance(names, Mapping) else None
+    if isinstance(entry, Mapping):
+        entry = entry.get(lang) or entry.get(i18n.DEFAULT) or next(iter(entry.values()), None)
+    return str(entry) if entry else code
 
 
 @dataclass(frozen=True)
@@ -119,11 +167,16 @@ class Banner:
     until_ms: int
 
 
+def _px(points: float, k: float) -> int:
+    return max(8, round(points * k))
+
+
 def _text_block(
     size: tuple[int, int],
     background: tuple[int, int, int],
-    lines: list[tuple[str, int, bool, tuple[int, int, int]]],
+    lines: list[Line],
     top: int = 10,
+    left: int = 24,
 ) -> np.ndarray:
     """A BGR block of `size` with lines (text, font size, bold, BGR colour), left-aligned, top down."""
     width, height = size
@@ -133,39 +186,52 @@ def _text_block(
     for text, points, bold, colour in lines:
         face = font(points, bold)
         shown = text
-        while shown and draw.textlength(shown, font=face) > width - 48:
+        while shown and draw.textlength(shown, font=face) > width - 2 * left:
             shown = shown[:-2] + "…" if len(shown) > 2 else ""
-        draw.text((24, y), shown, font=face, fill=colour[::-1])
+        draw.text((left, y), shown, font=face, fill=colour[::-1])
         y += int(points * 1.25)
         if y > height:
             break
     return cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR)
 
 
-def banner_image(record: Recorded, lang: str) -> np.ndarray:
-    """The full-width verdict banner: headline, reason, name, organisation and category."""
+def _lines_height(lines: list[Line], top: int) -> int:
+    return top + sum(int(points * 1.25) for _text, points, _bold, _colour in lines)
+
+
+def banner_image(
+    record: Recorded, lang: str, event: EventInfo | None = None, width: int = WIDTH, k: float = 1.0
+) -> np.ndarray:
+    """The full-width verdict banner: headline, reason, name, organisation and category, zones, a manual mark."""
     decision = record.decision
     verdict = decision.verdict
     colour, ink = COLOURS[verdict], TEXT_ON[verdict]
     exiting = verdict is Verdict.ADMIT and record.row.direction == Direction.OUT.value
-    headline = i18n.gettext(lang, EXIT_HEADLINE if exiting else HEADLINE[verdict])
-    lines: list[tuple[str, int, bool, tuple[int, int, int]]] = [(headline, 84, True, ink)]
+    msgid = REASON_HEADLINE.get(decision.reason) or (EXIT_HEADLINE if exiting else HEADLINE[verdict])
+    headline = i18n.gettext(lang, msgid)
+    lines: list[Line] = [(headline, _px(84, k), True, ink)]
     cred = decision.credential
     if verdict is not Verdict.ADMIT:
-        lines.append((decision.message(lang), 36, True, ink))
+        lines.append((decision.message(lang), _px(36, k), True, ink))
     if cred is not None:
-        lines.append((cred.name, 52, True, ink))
+        lines.append((cred.name, _px(56, k), True, ink))
         details = " · ".join(x for x in (cred.organisation, cred.category) if x)
         if details:
-            lines.append((details, 32, False, ink))
+            lines.append((details, _px(32, k), False, ink))
+        if cred.zones:
+            shown = ", ".join(zone_label(event, z, lang) if event else z for z in cred.zones)
+            lines.append((word("zones", lang, zones=shown), _px(34, k), True, ink))
+    if record.row.operator.startswith("manual"):
+        lines.append((word("manual", lang), _px(28, k), True, ink))
     if decision.warning:
         warning = word(decision.warning, lang) if decision.warning in WORDS else decision.warning
-        lines.append((f"⚠ {warning}", 24, False, ink))
-    return _text_block((WIDTH, BANNER_H), colour, lines, top=24)  # room for stacked marks (Ố, Ẫ)
+        lines.append((f"⚠ {warning}", _px(24, k), False, ink))
+    top = _px(24, k)  # room for stacked marks (Ố, Ẫ)
+    return _text_block((width, _lines_height(lines, top) + _px(12, k)), colour, lines, top=top, left=_px(32, k))
 
 
 @lru_cache(maxsize=32)
-def _status_image(view: StatusView, lang: str) -> np.ndarray:
+def _status_image(view: StatusView, lang: str, width: int, k: float) -> np.ndarray:
     if not view.sync_enabled:
         link, dot = word("usb", lang), (160, 160, 160)
     elif view.device_revoked:
@@ -177,20 +243,55 @@ def _status_image(view: StatusView, lang: str) -> np.ndarray:
     parts = [
         word("bundle", lang, v=view.bundle_version, age=age_text(view.bundle_age_s, lang)),
         word("pending", lang, n=view.pending),
-        word(view.direction.value, lang) + ("" if view.zone is None else " · " + word("zone", lang, z=view.zone)),
     ]
+    height = _px(STATUS_H, k)
     block = _text_block(
-        (WIDTH, STATUS_H),
+        (width, height),
         (40, 40, 40),
-        [("      " + link + "   |   " + "   |   ".join(parts), 24, True, (235, 235, 235))],
+        [(link + "   |   " + "   |   ".join(parts), _px(24, k), True, (235, 235, 235))],
+        left=_px(52, k),
     )
-    cv2.circle(block, (26, STATUS_H // 2), 10, dot, -1, lineType=cv2.LINE_AA)
+    cv2.circle(block, (_px(26, k), height // 2), _px(10, k), dot, -1, lineType=cv2.LINE_AA)
     return block
 
 
-@lru_cache(maxsize=4)
-def _strip(key: str, lang: str, background: tuple[int, int, int], ink: tuple[int, int, int], size: int) -> np.ndarray:
-    return _text_block((WIDTH, int(size * 1.9)), background, [(word(key, lang), size, True, ink)])
+@lru_cache(maxsize=16)
+def _mode_image(
+    direction: Direction, zone: str, counts: tuple[int, int, int], lang: str, width: int, k: float
+) -> np.ndarray:
+    """The mode bar: ENTRY or EXIT large in its own colour, the zone, and this shift's counts."""
+    background, ink = MODE_COLOURS[direction]
+    height = _px(92, k)
+    image = Image.new("RGB", (width, height), background[::-1])
+    draw = ImageDraw.Draw(image)
+    big, small = font(_px(60, k), True), font(_px(28, k), True)
+    mode = word(direction.value, lang)
+    draw.text((_px(32, k), _px(12, k)), mode, font=big, fill=ink[::-1])
+    x = _px(32, k) + int(draw.textlength(mode, font=big)) + _px(40, k)
+    if zone:
+        draw.text((x, _px(32, k)), word("zone", lang, z=zone), font=small, fill=ink[::-1])
+    admitted, denied, referred = counts
+    tally = word("counts", lang, admitted=admitted, denied=denied, referred=referred)
+    draw.text(
+        (width - _px(32, k) - int(draw.textlength(tally, font=small)), _px(32, k)), tally, font=small, fill=ink[::-1]
+    )
+    return cv2.cvtColor(np.asarray(image), cv2.COLOR_RGB2BGR)
+
+
+@lru_cache(maxsize=8)
+def _idle_image(lang: str, width: int, k: float) -> np.ndarray:
+    """The bottom of the screen between verdicts: READY, what to do, and the keys."""
+    lines: list[Line] = [
+        (word("ready", lang) + "  ·  " + word("ready_hint", lang), _px(52, k), True, READY_INK),
+        (word("help", lang), _px(24, k), False, (215, 215, 215)),
+    ]
+    top = _px(18, k)
+    return _text_block((width, _lines_height(lines, top) + _px(14, k)), (30, 30, 30), lines, top=top, left=_px(32, k))
+
+
+@lru_cache(maxsize=16)
+def _strip(text: str, background: tuple[int, int, int], ink: tuple[int, int, int], size: int, width: int) -> np.ndarray:
+    return _text_block((width, int(size * 1.9)), background, [(text, size, True, ink)], top=int(size * 0.4))
 
 
 def fit_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -199,129 +300,321 @@ def fit_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
         frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
     h, w = frame.shape[:2]
     scale = min(width / w, height / h)
-    resized = cv2.resize(frame, (max(1, int(w * scale)), max(1, int(h * scale))), interpolation=cv2.INTER_AREA)
+    size = (max(1, int(w * scale)), max(1, int(h * scale)))
+    # bilinear: a preview needs no area averaging, which cost 50 ms a frame at 1080p on a busy laptop
+    resized = frame if size == (w, h) else cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR)
     canvas = np.zeros((height, width, 3), np.uint8)
     y, x = (height - resized.shape[0]) // 2, (width - resized.shape[1]) // 2
     canvas[y : y + resized.shape[0], x : x + resized.shape[1]] = resized
     return canvas
 
 
-class Screen:
-    """The screen's state (language, banner, lookup) and its drawing; keys come in, actions go to the Gate."""
+# ---- prompts: boxes over the preview that take the keys while open --------------------------------------
 
-    def __init__(self, gate: Gate, *, hold_ms: int, lang: str = "vi", now_ms: Callable[[], int]) -> None:
+
+class Prompt(Protocol):
+    """A box over the preview that takes every key while it is open (a screening step can be one)."""
+
+    def key(self, screen: Screen, key: str) -> None:
+        """Handle a key; set `screen.prompt = None` to close."""
+
+    def lines(self, screen: Screen, k: float) -> list[Line]:
+        """What the box shows."""
+
+
+@dataclass
+class Lookup:
+    """Find a guest whose code will not scan: short code, name or id, then a number to admit."""
+
+    text: str = ""
+    candidates: list[Candidate] = field(default_factory=list)
+    failed: bool = False
+
+    def key(self, screen: Screen, key: str) -> None:
+        """Type, Enter to search, 1–n to admit the listed guest, Esc to close."""
+        if key == "esc":
+            screen.prompt = None
+        elif key == "backspace":
+            self.text, self.candidates, self.failed = self.text[:-1], [], False
+        elif key == "enter":
+            self.candidates = screen.gate.lookup(self.text)
+            self.failed = not self.candidates
+        elif key.isdigit() and self.candidates:
+            if int(key) in range(1, len(self.candidates) + 1):
+                screen.prompt = None
+                screen.show(screen.gate.manual(self.candidates[int(key) - 1]))
+        elif len(key) == 1 and key.isprintable() and len(self.text) < 40:
+            self.text, self.candidates, self.failed = self.text + key, [], False
+
+    def lines(self, screen: Screen, k: float) -> list[Line]:
+        """The question, what was typed, the guests found or that none was."""
+        lang = screen.lang
+        out: list[Line] = [
+            (word("lookup", lang), _px(28, k), True, (255, 255, 255)),
+            ("› " + self.text + "▌", _px(44, k), True, (80, 230, 255)),
+        ]
+        for i, candidate in enumerate(self.candidates, 1):
+            cred = candidate.credential
+            extra = "" if cred is None else " · ".join(x for x in (cred.organisation, cred.category) if x)
+            text = f"{i}.  {credential.short_code(candidate.cti)}   {candidate.name}" + (
+                f"  ({extra})" if extra else ""
+            )
+            out.append((text, _px(34, k), True, (255, 255, 255)))
+        if self.candidates:
+            choose = (
+                word("choose", lang, n=len(self.candidates)) if len(self.candidates) > 1 else word("choose_one", lang)
+            )
+            out.append((choose, _px(28, k), True, (150, 255, 150)))
+        if self.failed:
+            out.append((word("nomatch", lang, q=self.text), _px(30, k), True, (140, 140, 255)))
+        out.append((word("lookup_close", lang), _px(24, k), False, (200, 200, 200)))
+        return out
+
+
+@dataclass
+class Confirm:
+    """A yes/no question before an action that changes a recorded verdict or the gate's mode."""
+
+    question: str
+    params: dict[str, object]
+    action: Callable[[], None]
+
+    def key(self, screen: Screen, key: str) -> None:
+        """Enter (or Y) does it, Esc (or N) does not; other keys are ignored."""
+        if key in ("enter", "y", "Y"):
+            screen.prompt = None
+            self.action()
+        elif key in ("esc", "n", "N"):
+            screen.prompt = None
+
+    def lines(self, screen: Screen, k: float) -> list[Line]:
+        """The question and the two keys."""
+        return [
+            (word(self.question, screen.lang, **self.params), _px(40, k), True, (255, 255, 255)),
+            (word("confirm_keys", screen.lang), _px(32, k), True, (80, 230, 255)),
+        ]
+
+
+@dataclass
+class PinEntry:
+    """The supervisor's PIN before a supervisor action; digits are shown as dots."""
+
+    action: Callable[[], None]
+    text: str = ""
+    wrong: bool = False
+
+    def key(self, screen: Screen, key: str) -> None:
+        """Digits, Backspace, Enter to check, Esc to cancel; three misses lock the prompt a minute."""
+        if key == "esc":
+            screen.prompt = None
+        elif key == "backspace":
+            self.text = self.text[:-1]
+        elif key.isdigit() and len(self.text) < pin.MAX_DIGITS:
+            self.text, self.wrong = self.text + key, False
+        elif key == "enter" and self.text:
+            if screen.check_pin is not None and screen.check_pin(self.text):
+                screen.prompt, screen.pin_misses = None, 0
+                self.action()
+                return
+            self.text, self.wrong = "", True
+            screen.pin_misses += 1
+            if screen.pin_misses >= PIN_TRIES:
+                screen.pin_locked_until = screen.now_ms() + PIN_LOCK_MS
+                screen.prompt, screen.pin_misses = None, 0
+                screen.notify("pin_locked", s=PIN_LOCK_MS // 1000)
+
+    def lines(self, screen: Screen, k: float) -> list[Line]:
+        """The request, a dot per digit, and a wrong PIN said."""
+        out: list[Line] = [
+            (word("pin", screen.lang), _px(34, k), True, (255, 255, 255)),
+            ("● " * len(self.text) + "▌", _px(48, k), True, (80, 230, 255)),
+        ]
+        if self.wrong:
+            out.append((word("pin_wrong", screen.lang), _px(30, k), True, (140, 140, 255)))
+        return out
+
+
+class Screen:
+    """The screen's state (language, banner, prompts, counts) and its drawing; keys come in, actions go to the Gate."""
+
+    def __init__(
+        self,
+        gate: Gate,
+        *,
+        hold_ms: int,
+        lang: str = "vi",
+        now_ms: Callable[[], int],
+        size: tuple[int, int] = (WIDTH, HEIGHT),
+        check_pin: Callable[[str], bool] | None = None,
+        sound_missing: bool = False,
+    ) -> None:
         self.gate = gate
         self.hold_ms = hold_ms
         self.lang = lang
         self.now_ms = now_ms
+        self.size = size
+        self.check_pin = check_pin  # None: no supervisor PIN was set, supervisor actions stay shut
+        self.sound_missing = sound_missing
         self.banner: Banner | None = None
         self.last: Recorded | None = None
-        self.lookup_text: str | None = None
-        self.candidates: list[Candidate] = []
-        self.lookup_failed = False
+        self.last_at_ms = 0
+        self.prompt: Prompt | None = None
+        self.notice: tuple[str, dict[str, object], int] | None = None  # word key, values, until (ms)
+        self.counts = {Verdict.ADMIT: 0, Verdict.DENY: 0, Verdict.REFER: 0}
+        self.pin_misses = 0
+        self.pin_locked_until = 0
         self.on_record: Callable[[Recorded], None] = lambda record: None
-        self._banner_cache: tuple[tuple[int, str], np.ndarray] | None = None
+        self._banner_cache: tuple[tuple[int, str, int], np.ndarray] | None = None
+
+    @property
+    def lookup_text(self) -> str | None:
+        """What is typed in the look-up box, None when it is closed."""
+        return self.prompt.text if isinstance(self.prompt, Lookup) else None
 
     def show(self, record: Recorded) -> None:
-        """Put a committed verdict on the banner for the hold time."""
-        self.banner = Banner(record, self.now_ms() + self.hold_ms)
-        if record.decision.credential is not None:
-            self.last = record
+        """Put a committed verdict on the banner for the hold time and count it.
+
+        A screening step that asks the person something after a valid ticket opens its Prompt here.
+        """
+        now = self.now_ms()
+        self.banner = Banner(record, now + self.hold_ms)
+        reason = record.decision.reason
+        if reason is Reason.REFUSED_BY_STAFF:
+            self.counts[Verdict.DENY] += 1
+            self.counts[Verdict.ADMIT] -= int(self.counts[Verdict.ADMIT] > 0)
+        elif reason is not Reason.CLOCK_ACKNOWLEDGED:
+            self.counts[record.decision.verdict] += 1
+        if record.decision.credential is not None and reason is not Reason.REFUSED_BY_STAFF:
+            self.last, self.last_at_ms = record, now
         self.on_record(record)
+
+    def notify(self, key: str, **values: object) -> None:
+        """Say something for a few seconds (a key that did nothing says why)."""
+        self.notice = (key, values, self.now_ms() + NOTICE_MS)
 
     def key(self, key: str) -> bool:
         """Handle one key press; False means quit."""
-        if self.lookup_text is not None:
-            return self._lookup_key(key)
-        lowered = key.lower()
-        if lowered in ("q", "esc"):
+        if key == "quit":  # the window was closed
             return False
-        if lowered == "d":
-            self.gate.set_direction(Direction.OUT if self.gate.direction is Direction.IN else Direction.IN)
-        elif lowered == "e":
+        if self.prompt is not None:
+            self.prompt.key(self, key)
+            return True
+        lowered = key.lower()
+        if lowered == "q":
+            return False
+        if lowered == "e":
             self.lang = "en" if self.lang == "vi" else "vi"
         elif lowered == "l":
-            self.lookup_text, self.candidates, self.lookup_failed = "", [], False
+            self.prompt = Lookup()
+        elif lowered == "d":
+            other = Direction.OUT if self.gate.direction is Direction.IN else Direction.IN
+            mode = i18n.gettext(self.lang, WORDS[other.value])
+            self.prompt = Confirm("confirm_direction", {"mode": mode}, lambda: self.gate.set_direction(other))
         elif lowered == "r":
-            shown = None if self.last is None else self.last.decision
-            self.show(self.gate.refuse(shown))
-        elif lowered == "a" and self.gate.clock_alarm():
-            self.show(self.gate.acknowledge_clock())
+            self._ask_refuse()
+        elif lowered == "a":
+            self._ask_supervisor()
         return True
 
-    def _lookup_key(self, key: str) -> bool:
-        assert self.lookup_text is not None
-        if key == "esc":
-            self.lookup_text = None
-        elif key == "backspace":
-            self.lookup_text = self.lookup_text[:-1]
-        elif key == "enter":
-            self.candidates = self.gate.lookup(self.lookup_text)
-            self.lookup_failed = not self.candidates
-            if len(self.candidates) == 1:
-                self.show(self.gate.manual(self.candidates[0]))
-                self.lookup_text, self.candidates = None, []
-        elif key.isdigit() and self.candidates and int(key) in range(1, len(self.candidates) + 1):
-            self.show(self.gate.manual(self.candidates[int(key) - 1]))
-            self.lookup_text, self.candidates = None, []
-        elif len(key) == 1 and key.lower() in "0123456789abcdef" and len(self.lookup_text) < 32:
-            self.lookup_text += key.lower()
-        return True
+    def _ask_refuse(self) -> None:
+        last = self.last
+        if last is None or self.now_ms() - self.last_at_ms > REFUSE_WINDOW_MS:
+            self.notify("nothing_to_refuse", s=REFUSE_WINDOW_MS // 1000)
+            return
+        name = last.decision.credential.name if last.decision.credential else ""
+
+        def refuse() -> None:
+            self.last = None  # one refusal per person shown
+            self.show(self.gate.refuse(last.decision))
+
+        self.prompt = Confirm("confirm_refuse", {"name": name}, refuse)
+
+    def _ask_supervisor(self) -> None:
+        if not self.gate.clock_alarm():
+            self.notify("no_alarm")
+        elif self.check_pin is None:
+            self.notify("no_pin")
+        elif self.now_ms() < self.pin_locked_until:
+            self.notify("pin_locked", s=(self.pin_locked_until - self.now_ms()) // 1000 + 1)
+        else:
+            self.prompt = PinEntry(lambda: self.show(self.gate.acknowledge_clock()))
 
     def compose(self, frame: np.ndarray | None, found: list[Found], status: StatusView) -> np.ndarray:
-        """The whole screen as a BGR image: status line, preview with outlined codes, banner, prompts."""
-        canvas = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
-        canvas[:STATUS_H] = _status_image(status, self.lang)
-        area_h = HEIGHT - STATUS_H
-        if frame is not None:
-            h, w = frame.shape[:2]
-            preview = fit_frame(frame, WIDTH, area_h)
-            scale = min(WIDTH / w, area_h / h)
-            ox, oy = (WIDTH - int(w * scale)) // 2, (area_h - int(h * scale)) // 2
-            for item in found:
-                if item.corners:
-                    points = np.array([(ox + x * scale, oy + y * scale) for x, y in item.corners], np.int32)
-                    cv2.polylines(preview, [points], True, (0, 255, 0), 4, lineType=cv2.LINE_AA)
-            canvas[STATUS_H:] = preview
-        y = STATUS_H
-        if status.clock_alarm:
-            strip = _strip("alarm", self.lang, COLOURS[Verdict.REFER], (20, 20, 20), 26)
-            canvas[y : y + strip.shape[0]] = strip
-            y += strip.shape[0]
-        if status.source_event is not None:
-            line = [(status.source_event.message(self.lang), 24, True, (255, 255, 255))]
-            strip = _text_block((WIDTH, 46), COLOURS[Verdict.DENY], line)
-            canvas[y : y + strip.shape[0]] = strip
-            y += strip.shape[0]
-        if self.lookup_text is not None:
-            self._draw_lookup(canvas, y)
+        """The whole screen as a BGR image: status line, mode bar, preview with outlined codes, banner or the
+        ready cue, strips and prompts."""
+        width, height = self.size
+        k = height / HEIGHT
+        now = self.now_ms()
+        canvas = np.zeros((height, width, 3), np.uint8)
+        top = _status_image(status, self.lang, width, k)
+        canvas[: top.shape[0]] = top
+        y = top.shape[0]
+        zone = "" if status.zone is None else zone_label(self.gate.bundle.event, status.zone, self.lang)
+        counts = (self.counts[Verdict.ADMIT], self.counts[Verdict.DENY], self.counts[Verdict.REFER])
+        mode = _mode_image(status.direction, zone, counts, self.lang, width, k)
+        canvas[y : y + mode.shape[0]] = mode
+        y += mode.shape[0]
         banner = self.banner
-        if banner is not None and self.now_ms() < banner.until_ms:
-            canvas[HEIGHT - BANNER_H :] = self._banner(banner.record)
-        else:
-            help_strip = _strip("help", self.lang, (30, 30, 30), (200, 200, 200), 20)
-            canvas[HEIGHT - help_strip.shape[0] :] = help_strip
+        bottom = (
+            self._banner(banner.record, width, k)
+            if banner is not None and now < banner.until_ms
+            else _idle_image(self.lang, width, k)
+        )
+        bottom = bottom[: max(0, height - y)]
+        area_h = height - y - bottom.shape[0]
+        if frame is not None and area_h > 0:
+            self._draw_preview(canvas, frame, found, y, area_h)
+        canvas[height - bottom.shape[0] :] = bottom
+        for text, background, ink in self._strips(status, now):
+            strip = _strip(text, background, ink, _px(26, k), width)[: max(0, height - y)]
+            canvas[y : y + strip.shape[0]] = strip
+            y += strip.shape[0]
+        if self.prompt is not None:
+            self._draw_prompt(canvas, self.prompt.lines(self, k), y, k)
         return canvas
 
-    def _banner(self, record: Recorded) -> np.ndarray:
-        key = (record.row.seq, self.lang)
+    def _strips(self, status: StatusView, now: int) -> list[tuple[str, tuple[int, int, int], tuple[int, int, int]]]:
+        strips = []
+        if status.clock_alarm:
+            strips.append((word("alarm", self.lang), COLOURS[Verdict.REFER], (20, 20, 20)))
+        if status.source_event is not None:
+            strips.append((status.source_event.message(self.lang), COLOURS[Verdict.DENY], (255, 255, 255)))
+        if self.sound_missing:
+            strips.append((word("no_sound", self.lang), (60, 60, 60), (80, 230, 255)))
+        if self.notice is not None and now < self.notice[2]:
+            strips.append((word(self.notice[0], self.lang, **self.notice[1]), NOTICE_BG, NOTICE_INK))
+        return strips
+
+    def _draw_preview(self, canvas: np.ndarray, frame: np.ndarray, found: list[Found], y: int, area_h: int) -> None:
+        width = canvas.shape[1]
+        h, w = frame.shape[:2]
+        preview = fit_frame(frame, width, area_h)
+        scale = min(width / w, area_h / h)
+        ox, oy = (width - int(w * scale)) // 2, (area_h - int(h * scale)) // 2
+        for item in found:
+            if item.corners:
+                points = np.array([(ox + x * scale, oy + y_ * scale) for x, y_ in item.corners], np.int32)
+                cv2.polylines(preview, [points], True, (0, 255, 0), 4, lineType=cv2.LINE_AA)
+        canvas[y : y + area_h] = preview
+
+    def _banner(self, record: Recorded, width: int, k: float) -> np.ndarray:
+        key = (record.row.seq, self.lang, width)
         if self._banner_cache is None or self._banner_cache[0] != key:
-            self._banner_cache = (key, banner_image(record, self.lang))
+            self._banner_cache = (key, banner_image(record, self.lang, self.gate.bundle.event, width, k))
         return self._banner_cache[1]
 
-    def _draw_lookup(self, canvas: np.ndarray, y: int) -> None:
-        assert self.lookup_text is not None
-        lines: list[tuple[str, int, bool, tuple[int, int, int]]] = [
-            (word("lookup", self.lang) + self.lookup_text + "▌", 28, True, (255, 255, 255))
-        ]
-        for i, candidate in enumerate(self.candidates, 1):
-            lines.append((f"{i}. {candidate.cti.hex()[:12]}…  {candidate.name}", 24, False, (230, 230, 230)))
-        if len(self.candidates) > 1:
-            lines.append((word("choose", self.lang, n=len(self.candidates)), 22, False, (200, 220, 255)))
-        if self.lookup_failed:
-            lines.append((word("nomatch", self.lang), 24, False, (120, 120, 255)))
-        block = _text_block((WIDTH, 60 + 32 * len(lines)), (70, 50, 20), lines)
-        canvas[y : y + block.shape[0]] = block
+    def _draw_prompt(self, canvas: np.ndarray, lines: list[Line], y: int, k: float) -> None:
+        height, width = canvas.shape[:2]
+        margin = _px(40, k)
+        top = _px(18, k)
+        box_w = width - 2 * margin
+        box_h = min(_lines_height(lines, top) + top, height - y - margin // 2)
+        if box_h <= 0:
+            return
+        block = _text_block((box_w, box_h), PROMPT_BG, lines, top=top, left=_px(28, k))
+        y0 = y + margin // 2
+        canvas[y0 : y0 + box_h, margin : margin + box_w] = block
+        cv2.rectangle(canvas, (margin, y0), (margin + box_w - 1, y0 + box_h - 1), (255, 255, 255), max(2, _px(3, k)))
 
 
 # ---- sound --------------------------------------------------------------------------------------------
@@ -362,6 +655,7 @@ class Sounder:
 
     def __init__(self, enabled: bool = True) -> None:
         self.player = next((p for p in PLAYERS if shutil.which(p)), None) if enabled else None
+        self.missing = enabled and self.player is None  # asked for sound, found no way to make it: said on screen
         self._dir = tempfile.TemporaryDirectory(prefix="checkin-gate-sounds-") if self.player else None
         self._files: dict[Verdict, Path] = {}
         self._running: list[subprocess.Popen[bytes]] = []
@@ -402,7 +696,10 @@ class Window(Protocol):
         """Display a BGR image."""
 
     def poll(self) -> list[str]:
-        """Keys pressed since the last poll ('enter', 'esc', 'backspace' or the character)."""
+        """Keys pressed since the last poll ('enter', 'esc', 'backspace', the character, or 'quit' once closed)."""
+
+    def size(self) -> tuple[int, int]:
+        """The drawing area in pixels (width, height)."""
 
     def close(self) -> None:
         """Close the window."""
@@ -417,10 +714,16 @@ def _has_cv_gui() -> bool:
 class CvWindow:
     """An OpenCV HighGUI window (a non-headless OpenCV build)."""
 
-    def __init__(self, title: str) -> None:
+    def __init__(self, title: str, fullscreen: bool = True) -> None:
         self.title = title
         cv2.namedWindow(title, cv2.WINDOW_NORMAL)
         cv2.resizeWindow(title, WIDTH, HEIGHT)
+        if fullscreen:
+            cv2.setWindowProperty(title, cv2.WND_PROP_FULLSCREEN, cv2.WINDOW_FULLSCREEN)
+
+    def size(self) -> tuple[int, int]:
+        _x, _y, width, height = cv2.getWindowImageRect(self.title)
+        return (width, height) if width >= 320 and height >= 240 else (WIDTH, HEIGHT)
 
     def show(self, image: np.ndarray) -> None:
         cv2.imshow(self.title, image)
@@ -439,7 +742,7 @@ class CvWindow:
 class TkWindow:
     """A Tk window (OpenCV wheels built without a GUI still get a screen)."""
 
-    def __init__(self, title: str) -> None:
+    def __init__(self, title: str, fullscreen: bool = True) -> None:
         import tkinter
 
         from PIL import ImageTk
@@ -450,7 +753,13 @@ class TkWindow:
         except tkinter.TclError as exc:
             raise OSError(f"no screen to open a window on ({exc}); use --headless") from None
         self.root.title(title)
-        self.label = tkinter.Label(self.root, bg="black")
+        if fullscreen:
+            # the geometry fills the screen even with no window manager to honour -fullscreen
+            self.root.geometry(f"{self.root.winfo_screenwidth()}x{self.root.winfo_screenheight()}+0+0")
+            self.root.attributes("-fullscreen", True)
+        else:
+            self.root.geometry(f"{WIDTH}x{HEIGHT}")
+        self.label = tkinter.Label(self.root, bg="black", borderwidth=0, highlightthickness=0)
         self.label.pack(fill="both", expand=True)
         self.keys: list[str] = []
         self.closed = False
@@ -478,17 +787,21 @@ class TkWindow:
     def poll(self) -> list[str]:
         self.root.update()
         keys, self.keys = self.keys, []
-        return ["esc"] if self.closed else keys
+        return ["quit"] if self.closed else keys
+
+    def size(self) -> tuple[int, int]:
+        width, height = self.root.winfo_width(), self.root.winfo_height()
+        return (width, height) if width >= 320 and height >= 240 else (WIDTH, HEIGHT)
 
     def close(self) -> None:
         self.root.destroy()
 
 
-def open_window(title: str) -> Window:
-    """OpenCV's window when its build has a GUI, else a Tk window."""
+def open_window(title: str, fullscreen: bool = True) -> Window:
+    """OpenCV's window when its build has a GUI, else a Tk window; full-screen unless told otherwise."""
     if _has_cv_gui():
-        return CvWindow(title)
-    return TkWindow(title)
+        return CvWindow(title, fullscreen)
+    return TkWindow(title, fullscreen)
 
 
 # ---- the windowed loop ---------------------------------------------------------------------------------
@@ -521,14 +834,30 @@ def run_window(
     status: Callable[[], StatusView],
     title: str,
     window: Window | None = None,
+    check_pin: Callable[[str], bool] | None = None,
+    on_screen: Callable[[Screen], None] | None = None,
 ) -> None:
-    """The scan loop with a window: preview, banner, status line, keys and sounds."""
-    shown = window or open_window(title)
+    """The scan loop with a window: preview, banner, status line, keys and sounds.
+
+    `check_pin` checks the supervisor PIN (None: none set); `on_screen` sees the screen once made.
+    """
+    shown = window or open_window(title, settings.fullscreen)
     sounder = Sounder(settings.sound)
-    screen = Screen(gate, hold_ms=int(settings.banner_hold_seconds * 1000), lang=settings.language, now_ms=monotonic_ms)
+    screen = Screen(
+        gate,
+        hold_ms=int(settings.banner_hold_seconds * 1000),
+        lang=settings.language,
+        now_ms=monotonic_ms,
+        size=shown.size(),
+        check_pin=check_pin,
+        sound_missing=sounder.missing,
+    )
     screen.on_record = lambda record: sounder.play(record.decision.verdict)
+    if on_screen is not None:
+        on_screen(screen)
 
     def on_frame(frame: np.ndarray, found: list[Found]) -> bool:
+        screen.size = shown.size()
         shown.show(screen.compose(frame, found, status()))
         return all(screen.key(key) for key in shown.poll())
 

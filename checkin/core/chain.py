@@ -13,6 +13,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
+from enum import StrEnum
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -113,12 +114,30 @@ def append(prev: JournalRow | None, **content: Any) -> JournalRow:
     return JournalRow(**{**asdict(draft), "hash": draft.compute_hash()})
 
 
+class ProblemKind(StrEnum):
+    """What is wrong with a journal: its chain, its seals (core.seal), its checkpoints or its file."""
+
+    GAP = "gap"  # seq jumps: rows are missing
+    NOT_INCREASING = "not_increasing"
+    BROKEN_LINK = "broken_link"  # prev_hash is not the hash of the row before
+    HASH_MISMATCH = "hash_mismatch"  # the row's content does not match its hash
+    BAD_SEAL = "bad_seal"  # the row was changed (or re-chained) after it was sealed
+    MISSING_SEAL = "missing_seal"
+    OUT_OF_ORDER = "out_of_order"  # seals checked on rows not in consecutive order
+    TRUNCATED = "truncated"  # the sealing key moved past the last row: sealed rows were removed
+    UNSEALED = "unsealed"  # the journal has no sealing key at all
+    BAD_CHECKPOINT = "bad_checkpoint"
+    CHECKPOINT_MISMATCH = "checkpoint_mismatch"
+    ACKED_BEYOND_HEAD = "acked_beyond_head"
+    INTEGRITY = "integrity"  # SQLite's own integrity check failed
+
+
 @dataclass(frozen=True)
 class ChainProblem:
     """Something wrong in a run of rows: the seq it was found at and what."""
 
     seq: int
-    kind: str  # "hash_mismatch", "broken_link", "gap", "not_increasing"
+    kind: ProblemKind
     detail: str
 
 
@@ -129,12 +148,16 @@ def check(rows: Iterable[JournalRow], prev: JournalRow | None = None) -> list[Ch
     last_hash = GENESIS.hex() if prev is None else prev.hash
     for row in rows:
         if row.seq != last_seq + 1:
-            kind = "gap" if row.seq > last_seq + 1 else "not_increasing"
+            kind = ProblemKind.GAP if row.seq > last_seq + 1 else ProblemKind.NOT_INCREASING
             problems.append(ChainProblem(row.seq, kind, f"seq {row.seq} follows seq {last_seq}"))
         elif row.prev_hash != last_hash:
-            problems.append(ChainProblem(row.seq, "broken_link", "prev_hash is not the hash of the row before"))
+            problems.append(
+                ChainProblem(row.seq, ProblemKind.BROKEN_LINK, "prev_hash is not the hash of the row before")
+            )
         if row.compute_hash() != row.hash:
-            problems.append(ChainProblem(row.seq, "hash_mismatch", "the row's content does not match its hash"))
+            problems.append(
+                ChainProblem(row.seq, ProblemKind.HASH_MISMATCH, "the row's content does not match its hash")
+            )
         last_seq, last_hash = row.seq, row.hash
     return problems
 

@@ -20,8 +20,8 @@ import hmac
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 
+from checkin.core.chain import ProblemKind
 from checkin.core.errors import InputError
 
 SEED_BYTES = 32
@@ -73,21 +73,12 @@ class SealKey:
         return SealKey(seq, key)
 
 
-class SealProblemKind(StrEnum):
-    """What verification found wrong with the seals."""
-
-    BAD_SEAL = "bad_seal"  # the row was changed (or re-chained) after it was sealed
-    MISSING_SEAL = "missing_seal"  # a row with no seal at all
-    OUT_OF_ORDER = "out_of_order"  # rows not in consecutive seq order
-    TRUNCATED = "truncated"  # the key moved past the last row: sealed rows were removed
-
-
 @dataclass(frozen=True)
 class SealProblem:
     """One problem, at the seq where it was found."""
 
     seq: int
-    kind: SealProblemKind
+    kind: ProblemKind
 
 
 def verify(rows: Iterable[tuple[int, str, str]], start: SealKey) -> tuple[list[SealProblem], SealKey]:
@@ -100,24 +91,24 @@ def verify(rows: Iterable[tuple[int, str, str]], start: SealKey) -> tuple[list[S
     key = start
     for seq, row_hash, seal in rows:
         if seq != key.seq:
-            problems.append(SealProblem(seq, SealProblemKind.OUT_OF_ORDER))
+            problems.append(SealProblem(seq, ProblemKind.OUT_OF_ORDER))
             if seq < key.seq:
                 continue
             key = key.advance_to(seq)
         expected, key = key.seal(row_hash)
         if not seal:
-            problems.append(SealProblem(seq, SealProblemKind.MISSING_SEAL))
+            problems.append(SealProblem(seq, ProblemKind.MISSING_SEAL))
         elif not hmac.compare_digest(expected, seal):
-            problems.append(SealProblem(seq, SealProblemKind.BAD_SEAL))
+            problems.append(SealProblem(seq, ProblemKind.BAD_SEAL))
     return problems, key
 
 
 def coverage(last_seq: int, key_seq: int) -> SealProblem | None:
     """Without the seed: the sealing key must sit right after the last row (nothing cut off)."""
     if key_seq > last_seq + 1:
-        return SealProblem(last_seq + 1, SealProblemKind.TRUNCATED)
+        return SealProblem(last_seq + 1, ProblemKind.TRUNCATED)
     if key_seq < last_seq + 1:
-        return SealProblem(key_seq, SealProblemKind.MISSING_SEAL)
+        return SealProblem(key_seq, ProblemKind.MISSING_SEAL)
     return None
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from checkin.core.credential import Credential
 from checkin.core.errors import InputError, Reason
+from checkin.core.text import fold
 from checkin.store.actions import action_values, record_action
 from checkin.store.engine import Store
 from checkin.store.models import AdminAction, CredentialStatus, Event, Guest, IssuedCredential
@@ -36,13 +37,6 @@ class GuestRow:
     def details(self) -> tuple[str, str, str, tuple[str, ...], str]:
         """What the guest is, wherever the row came from: two rows name the same guest when these agree."""
         return self.name, self.organisation, self.category, self.zones, self.email
-
-
-def fold(text: str) -> str:
-    """Text for searching: no diacritics, đ as d, case-folded, single spaces ("Nguyễn" -> "nguyen")."""
-    plain = unicodedata.normalize("NFKD", text.replace("đ", "d").replace("Đ", "D"))
-    bare = "".join(ch for ch in plain if not unicodedata.combining(ch))
-    return " ".join(bare.casefold().split())
 
 
 def guest_key(name: str, organisation: str, email: str) -> tuple[str, str, str]:

@@ -16,17 +16,13 @@ from itertools import groupby
 from sqlalchemy import select
 
 from checkin.core import seal
+from checkin.core.chain import ProblemKind
 from checkin.core.errors import Reason
 from checkin.store.engine import Store
 from checkin.store.journal import AlertNote, record_alert
 from checkin.store.models import Device, Scan
 
-_KINDS = {
-    seal.SealProblemKind.BAD_SEAL: Reason.BAD_SEAL,
-    seal.SealProblemKind.MISSING_SEAL: Reason.MISSING_SEAL,
-    seal.SealProblemKind.OUT_OF_ORDER: Reason.BAD_SEAL,
-    seal.SealProblemKind.TRUNCATED: Reason.BAD_SEAL,
-}
+_KINDS = {ProblemKind.MISSING_SEAL: Reason.MISSING_SEAL}  # every other seal problem: the row is not as sealed
 _BATCH = 5000
 
 
@@ -55,7 +51,7 @@ def check_seals(store: Store, device_id: str, now: datetime) -> tuple[AlertNote,
             found, key = seal.verify(((int(q), h, t) for q, h, t in s.execute(query)), key)
             problems.extend(found)
         device.seal_seq, device.seal_key = key.seq, key.key.hex()
-        for kind, group in groupby(problems, key=lambda p: _KINDS[p.kind]):
+        for kind, group in groupby(problems, key=lambda p: _KINDS.get(p.kind, Reason.BAD_SEAL)):
             seqs = [p.seq for p in group]
             span = f"seq {seqs[0]}" if len(seqs) == 1 else f"seq {seqs[0]} to {seqs[-1]} ({len(seqs)} rows)"
             what = "no seal" if kind is Reason.MISSING_SEAL else "a seal that does not hold (changed after sealing)"

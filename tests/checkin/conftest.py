@@ -7,7 +7,7 @@ happy). Time is never read from the machine: tests pass `now` to verify().
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,12 +16,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from checkin.core import cose
 from checkin.core.credential import Credential, sign
 from checkin.core.trust import BundleKey, EventInfo, GatePolicy, KeyStatus, TrustBundle
+from tests.support.world import EVENT_ID, HANOI, ISSUER, NOW, ZONES
 
-HANOI = timezone(timedelta(hours=7))
-NOW = datetime(2022, 3, 26, 9, 0, tzinfo=HANOI)
-ISSUER = "hd-stttt"
-EVENT_ID = "cds2022"
-ZONES = ("hall", "vip", "press")
 KEY_NOT_BEFORE = NOW - timedelta(days=60)
 
 

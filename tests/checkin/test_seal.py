@@ -10,8 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from checkin.core import chain, seal
+from checkin.core.chain import ProblemKind
 from checkin.core.errors import InputError
-from checkin.core.seal import SealKey, SealProblem, SealProblemKind
+from checkin.core.seal import SealKey, SealProblem
 
 SEED = bytes(range(32))
 
@@ -65,7 +66,7 @@ def test_a_rewritten_and_rechained_row_is_found_even_with_the_current_key() -> N
     resealed = [(r.seq, r.hash, s) for r, (_, _, s) in zip(forged, sealed, strict=True)]
     problems, _ = seal.verify(resealed, SealKey.first(SEED))
     assert [p.seq for p in problems] == list(range(10, 31))
-    assert {p.kind for p in problems} == {SealProblemKind.BAD_SEAL}
+    assert {p.kind for p in problems} == {ProblemKind.BAD_SEAL}
     with pytest.raises(InputError):
         thief_key.advance_to(10)
 
@@ -76,8 +77,8 @@ def test_a_deleted_row_is_reported_and_checking_goes_on() -> None:
     tampered[6] = (tampered[6][0], tampered[6][1], "00" * 32)
     problems, _ = seal.verify(tampered, SealKey.first(SEED))
     assert problems == [
-        SealProblem(6, SealProblemKind.OUT_OF_ORDER),
-        SealProblem(8, SealProblemKind.BAD_SEAL),
+        SealProblem(6, ProblemKind.OUT_OF_ORDER),
+        SealProblem(8, ProblemKind.BAD_SEAL),
     ]
 
 
@@ -85,20 +86,20 @@ def test_a_truncated_tail_is_found_from_the_key_position_alone() -> None:
     sealed, gate_key, _ = journal(10)
     kept = sealed[:7]
     assert seal.verify(kept, SealKey.first(SEED))[0] == []  # the rows left are genuine
-    assert seal.coverage(kept[-1][0], gate_key.seq) == SealProblem(8, SealProblemKind.TRUNCATED)
+    assert seal.coverage(kept[-1][0], gate_key.seq) == SealProblem(8, ProblemKind.TRUNCATED)
 
 
 def test_an_unsealed_row_is_missing_a_seal() -> None:
     sealed, _, _ = journal(3)
     sealed[1] = (2, sealed[1][1], "")
-    assert seal.verify(sealed, SealKey.first(SEED))[0] == [SealProblem(2, SealProblemKind.MISSING_SEAL)]
-    assert seal.coverage(5, 4) == SealProblem(4, SealProblemKind.MISSING_SEAL)
+    assert seal.verify(sealed, SealKey.first(SEED))[0] == [SealProblem(2, ProblemKind.MISSING_SEAL)]
+    assert seal.coverage(5, 4) == SealProblem(4, ProblemKind.MISSING_SEAL)
 
 
 def test_another_seed_verifies_nothing() -> None:
     sealed, _, _ = journal(5)
     problems, _ = seal.verify(sealed, SealKey.first(bytes(32)))
-    assert [p.kind for p in problems] == [SealProblemKind.BAD_SEAL] * 5
+    assert [p.kind for p in problems] == [ProblemKind.BAD_SEAL] * 5
 
 
 def test_seal_is_bound_to_its_seq() -> None:

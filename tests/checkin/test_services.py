@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from checkin import i18n
 from checkin.config import Config, load
 from checkin.core.errors import InputError, KeyStoreError, Reason
 from checkin.keystore import KeyStore
@@ -95,7 +96,7 @@ def test_after_the_event_nothing_is_signed(world: tuple) -> None:
     guest = guest_service.add_guest(store, ev, row("Lê Văn Cường"), NOW, actor="t")
     with pytest.raises(InputError) as over:
         issuing.issue_to_guest(store, cfg, lambda: signer, guest.id, NOW + timedelta(days=3), actor="t", reissue=False)
-    assert over.value.reason is Reason.EVENT_OVER and "Sự kiện đã kết thúc" in over.value.text("vi")
+    assert over.value.reason is Reason.EVENT_OVER and "Sự kiện đã kết thúc" in i18n.describe(over.value, "vi")
 
 
 def test_import_refuses_repeats_by_reason_and_issues_the_rest(world: tuple) -> None:

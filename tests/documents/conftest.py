@@ -1,28 +1,18 @@
 """Fixtures for the document tests: ten guests with Vietnamese names, signed with a real key, and the
 two renderers a PDF meets (PDFium, Ghostscript) as one parametrised fixture.
-
-The suite runs with --import-mode=importlib, which puts no test folder on sys.path; this one goes
-there so the tests can import dockit.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import sys
 import unicodedata
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-_HERE = os.path.dirname(__file__)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
-
-import dockit  # noqa: E402
-
-from checkin import qr  # noqa: E402
+from checkin import qr
+from tests.support import dockit
 
 ORGANISATIONS = ("Sở Thông tin và Truyền thông tỉnh Thừa Thiên Huế", "Báo Thừa Thiên Huế", "")
 CATEGORIES = ("delegate", "press", "vip", "staff", "khách mời")

@@ -9,16 +9,16 @@ import io
 import re
 from pathlib import Path
 
-import dockit
 import numpy as np
 import pytest
 import zxingcpp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from dockit import EVENT_NAME
 from fontTools.ttLib import TTFont
 from PIL import Image
 
 from checkin import qr
+from tests.support import dockit
+from tests.support.dockit import EVENT_NAME
 
 A4_PX = (round(297 / 25.4 * dockit.DPI), round(210 / 25.4 * dockit.DPI))
 A6_PT = (105 / 25.4 * 72, 148 / 25.4 * 72)

@@ -15,8 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import dockit
-from dockit import EVENT_NAME
+from tests.support import dockit
+from tests.support.dockit import EVENT_NAME
 
 CHECKIN = str(Path(sys.executable).parent / "checkin")
 

@@ -22,13 +22,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from gatekit import EVENT_ID, GATE_NOW, World, forged, json_lines, rechain, run_gate
-
 from checkin.core import enrolment, trust
 from checkin.keystore import fingerprint
 from checkin.store import devices as stored_devices
 from checkin.store import journal as stored_journal
 from checkin.store import reports
+from tests.support.gatekit import EVENT_ID, GATE_NOW, World, forged, json_lines, rechain, run_gate
 
 ENROL_PATH = "/api/v1/devices/enroll"
 

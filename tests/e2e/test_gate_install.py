@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gatekit import GATE_NOW, World, forged
 
 from checkin import qr
 from checkin.core.credential import sign
+from checkin.store import journal
 from scanner.scenes import Presentation, render_video
+from tests.support.gatekit import GATE_NOW, World, forged
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE_LIBRARIES = ("flask", "sqlalchemy", "psycopg", "gunicorn", "alembic", "argon2", "waitress", "fpdf")
@@ -184,7 +185,7 @@ def test_network_enrolment_sync_and_status_with_the_gate_install(gate_venv: Path
     status = run(gate, "--data", data, "status", "--now", GATE_NOW)
     assert status.returncode == 0, status.stderr
     assert (json.loads(status.stdout)["acked_seq"], json.loads(status.stdout)["pending"]) == (2, 0)
-    assert [r.seq for r in service.store.journal_rows(device_id)] == [1, 2]
+    assert [r.seq for r in journal.journal_rows(service.store, device_id)] == [1, 2]
 
 
 def test_service_and_gate_installed_apart(gate_venv: Path, installs: Path, tmp_path: Path) -> None:

@@ -9,12 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gatekit import GATE_NOW, json_lines, run_gate
-
 from checkin.core import chain
 from checkin.store import guests as stored_guests
 from checkin.store import journal as stored_journal
 from checkin.store.models import Scan
+from tests.support.gatekit import GATE_NOW, json_lines, run_gate
 
 
 def enrol(service: Any, data: Path, name: str) -> str:

@@ -12,13 +12,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from gatekit import EVENT_ID, ISSUER, forged, guest, json_lines, keystore_sign, run_gate
-
 from checkin.core import trust
 from checkin.core.credential import Credential
 from checkin.core.trust import EventInfo, TrustBundle
 from checkin.keystore import KeyStore
 from scanner.scenes import BETWEEN, SHOWN, Presentation, render_video
+from tests.support.gatekit import EVENT_ID, forged, guest, json_lines, keystore_sign, run_gate
+from tests.support.world import ISSUER
 
 NOW = datetime(2022, 3, 26, 1, 30, tzinfo=UTC)
 GATE_NOW = "2022-03-26T08:30"

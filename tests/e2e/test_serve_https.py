@@ -16,8 +16,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from gatekit import GATE_NOW, LiveService, json_lines, run_gate
 
+from tests.support.gatekit import GATE_NOW, LiveService, json_lines, run_gate
 from tests.support.servers import free_port, wait_for_line
 
 CHECKIN = str(Path(sys.executable).with_name("checkin"))

@@ -18,7 +18,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from gatekit import World, enrol_usb, forged
+from tests.support.gatekit import World, enrol_usb, forged
 
 GATE = str(Path(sys.executable).with_name("checkin-gate"))
 SCANS = 2_000

@@ -10,10 +10,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from gatekit import Clock, ContractService, World, json_lines, run_gate, running
 
 from checkin.core.errors import Reason, TrustError
 from scanner.datadir import GateData
+from tests.support.gatekit import Clock, ContractService, World, json_lines, run_gate, running
 
 NOW = "2022-03-26T09:00"
 
@@ -97,7 +97,7 @@ def test_a_pulled_bundle_for_another_event_is_refused_and_the_journal_still_goes
 
 
 def test_install_bundle_refuses_another_event_in_the_data_folder(tmp_path: Path, world: World) -> None:
-    from gatekit import enrol_usb
+    from tests.support.gatekit import enrol_usb
 
     data = enrol_usb(tmp_path / "gate", world)
     with pytest.raises(TrustError) as caught:

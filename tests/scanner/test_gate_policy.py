@@ -6,12 +6,12 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from gatekit import World, forged
 
 from checkin.core.errors import Reason, Verdict
 from checkin.core.trust import Direction, GatePolicy
 from scanner import gate
 from scanner.gate import GateState, decide, decide_manual
+from tests.support.gatekit import World, forged
 
 TOLERANCE = timedelta(seconds=GatePolicy().clock_tolerance_seconds)
 

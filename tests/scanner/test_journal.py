@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from gatekit import World, enrol_usb
 
 from checkin.core import chain
 from checkin.core.errors import Reason, Verdict
@@ -16,6 +15,7 @@ from checkin.core.trust import Direction
 from scanner import gate
 from scanner.gate import Decision, GateState
 from scanner.journal import Journal, JournalError
+from tests.support.gatekit import World, enrol_usb
 
 T0 = 1_648_260_000_000
 SEED = bytes(range(32))

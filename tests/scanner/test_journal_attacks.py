@@ -12,7 +12,7 @@ import pytest
 
 from checkin.core import seal
 from scanner.journal import Journal
-from tests.scanner.gatekit import World, forged, json_lines, rechain, run_gate
+from tests.support.gatekit import World, forged, json_lines, rechain, run_gate
 
 NOW = "2022-03-26T09:00"
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from gatekit import run_gate
 
 from checkin.core import chain
 from checkin.core.errors import ConfigError, InputError
 from scanner.datadir import GateData
 from scanner.settings import CameraSettings, Settings, parse_settings
+from tests.support.gatekit import run_gate
 
 SOURCE = "gate-data/gate.toml"
 GATE_FLOATS = ("banner_hold_seconds", "repeat_seconds", "checkpoint_minutes", "sync_interval_seconds")

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from gatekit import Clock, ContractService, World, running
 
 from checkin.core import chain, enrolment
 from checkin.core.errors import InputError, Reason, TrustError
@@ -19,6 +18,7 @@ from scanner.journal import Journal
 from scanner.runner import Gate
 from scanner.settings import Settings
 from scanner.sync import Syncer, SyncError
+from tests.support.gatekit import Clock, ContractService, World, running
 
 
 @pytest.fixture
@@ -224,7 +224,7 @@ def test_revoked_device(data: GateData, service: ContractService, clock: Clock) 
 
 
 def test_usb_gate_has_no_server(tmp_path: Path, world: World, clock: Clock) -> None:
-    from gatekit import enrol_usb
+    from tests.support.gatekit import enrol_usb
 
     data = enrol_usb(tmp_path / "usb", world)
     gate_sync = Syncer(data, clock=clock)
@@ -305,7 +305,7 @@ def test_plain_http_only_to_this_machine_unless_told(url: str, insecure: bool, a
 def test_a_gate_enrolled_over_lan_http_before_the_rule_keeps_scanning_and_says_why_it_does_not_sync(
     tmp_path: Path, world: World, clock: Clock
 ) -> None:
-    from gatekit import enrol_usb
+    from tests.support.gatekit import enrol_usb
 
     data = enrol_usb(tmp_path / "old", world, server="http://192.168.1.10:8080", token="t" * 20)
     gate_sync = Syncer(data, clock=clock)

@@ -9,7 +9,6 @@ Time never comes from the machine: `clock` is what the app reads, and tests adva
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,21 +18,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 from flask.testing import FlaskClient
 
-_HERE = str(Path(__file__).resolve().parent)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
-
-from apikit import EVENT_ID, EVENT_NAME, FIXED, ISSUER, PG_SKIP, ZONES, Clock, Gate, Runner  # noqa: E402
-
-from checkin.config import Config, load  # noqa: E402
-from checkin.core import seal  # noqa: E402
-from checkin.keystore import KeyStore  # noqa: E402
-from checkin.store import Store, users  # noqa: E402
-from checkin.store import devices as stored_devices  # noqa: E402
-from checkin.store import events as stored_events  # noqa: E402
-from checkin.store.events import NewEvent  # noqa: E402
-from checkin.web import create_app  # noqa: E402
-from tests.support.scratch import empty_tables, postgres_for_tests  # noqa: E402
+from checkin.config import Config, load
+from checkin.core import seal
+from checkin.keystore import KeyStore
+from checkin.store import Store, users
+from checkin.store import devices as stored_devices
+from checkin.store import events as stored_events
+from checkin.store.events import NewEvent
+from checkin.web import create_app
+from tests.support.apikit import FIXED, PG_SKIP, Clock, Gate, Runner
+from tests.support.scratch import empty_tables, postgres_for_tests
+from tests.support.world import EVENT_ID, EVENT_NAME, ISSUER, ZONES
 
 
 @pytest.fixture(scope="session")

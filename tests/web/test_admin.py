@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from apikit import event_form
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask.testing import FlaskClient
 
@@ -22,6 +21,7 @@ from checkin.store import devices as stored_devices
 from checkin.store import events as stored_events
 from checkin.store import guests as stored_guests
 from checkin.store.guests import GuestRow
+from tests.support.apikit import event_form
 
 EVENT = "cds2022"  # the event conftest's `config` creates
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')

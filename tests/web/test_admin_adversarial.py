@@ -16,7 +16,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from apikit import Clock, event_form
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -32,6 +31,7 @@ from checkin.store import guests as stored_guests
 from checkin.store.guests import GuestRow
 from checkin.store.users import Role
 from checkin.web import auth
+from tests.support.apikit import Clock, event_form
 
 EVENT = "cds2022"
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')

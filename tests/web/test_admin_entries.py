@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from apikit import EVENT_ID, Clock, Gate
 from flask.testing import FlaskClient
 
 from checkin.core.credential import Credential
 from checkin.store import Store
 from checkin.store import guests as stored_guests
+from tests.support.apikit import Clock, Gate
+from tests.support.world import EVENT_ID
 
 
 def _issue(store: Store, clock: Clock, name: str) -> Credential:

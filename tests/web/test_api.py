@@ -7,7 +7,6 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from apikit import EVENT_ID, ISSUER, Clock, Gate
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -20,6 +19,8 @@ from checkin.store import Device, Store
 from checkin.store import devices as stored_devices
 from checkin.store import guests as stored_guests
 from checkin.web import create_app
+from tests.support.apikit import Clock, Gate
+from tests.support.world import EVENT_ID, ISSUER
 
 ENROL = "/api/v1/devices/enroll"
 

@@ -16,7 +16,6 @@ from typing import Any
 
 import cbor2
 import pytest
-from apikit import EVENT_ID, Clock, Gate, Runner, waitress_thread
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from flask import Flask
@@ -30,6 +29,8 @@ from checkin.store import devices as stored_devices
 from checkin.store import journal as stored_journal
 from checkin.store.journal import JournalRefused
 from checkin.web import create_app
+from tests.support.apikit import Clock, Gate, Runner, waitress_thread
+from tests.support.world import EVENT_ID
 
 ENROL = "/api/v1/devices/enroll"
 BUNDLE = "/api/v1/bundle"

@@ -9,7 +9,6 @@ import unicodedata
 from typing import Any
 
 import pytest
-from apikit import EVENT_ID, ZONES, Clock, Gate, Runner, bundle_for, waitress_thread
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -19,6 +18,8 @@ from checkin.core.errors import InputError
 from checkin.store import Store, tokens, users
 from checkin.store import actions as stored_actions
 from checkin.store import guests as stored_guests
+from tests.support.apikit import Clock, Gate, Runner, bundle_for, waitress_thread
+from tests.support.world import EVENT_ID, ZONES
 
 ROUTE = f"/api/v1/events/{EVENT_ID}/credentials"
 

@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from apikit import EVENT_ID, ZONES, Clock, bundle_for, waitress_thread
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -26,6 +25,8 @@ from checkin.store import actions as stored_actions
 from checkin.store import events as stored_events
 from checkin.store import guests as stored_guests
 from checkin.store.events import NewEvent
+from tests.support.apikit import Clock, bundle_for, waitress_thread
+from tests.support.world import EVENT_ID, ZONES
 
 ROUTE = f"/api/v1/events/{EVENT_ID}/credentials"
 GUEST: dict[str, Any] = {

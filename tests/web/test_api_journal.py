@@ -8,13 +8,13 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
-from apikit import Clock, Gate
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask.testing import FlaskClient
 
 from checkin.store import Store, reports
 from checkin.store import devices as stored_devices
 from checkin.store import journal as stored_journal
+from tests.support.apikit import Clock, Gate
 
 JOURNAL = "/api/v1/journal"
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-from apikit import Clock, Gate
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
@@ -24,6 +23,7 @@ from checkin.store import tokens
 from checkin.store.users import Role
 from checkin.web.api import MAX_ROWS
 from checkin.web.openapi import document
+from tests.support.apikit import Clock, Gate
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 OPERATIONS = [f"{method.upper()} {path}" for path, methods in document(MAX_ROWS)["paths"].items() for method in methods]

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from apikit import EVENT_ID, Clock, Gate
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask.testing import FlaskClient
 
@@ -14,6 +13,8 @@ from checkin.core import chain, enrolment
 from checkin.keystore import KeyStore
 from checkin.store import Store, reports
 from checkin.store import devices as stored_devices
+from tests.support.apikit import Clock, Gate
+from tests.support.world import EVENT_ID
 
 ENROL = "/api/v1/devices/enroll"
 

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from apikit import EVENT_ID, Clock, Gate, Runner, waitress_thread
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 from flask.testing import FlaskClient
@@ -25,7 +24,9 @@ from checkin.store import Store, reports
 from checkin.store import actions as stored_actions
 from checkin.store import devices as stored_devices
 from checkin.store import journal as stored_journal
+from tests.support.apikit import Clock, Gate, Runner, waitress_thread
 from tests.support.servers import free_port, wait_for_line
+from tests.support.world import EVENT_ID
 
 GATES, ROWS_PER_GATE, BATCH = 10, 2000, 250
 

@@ -7,13 +7,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from apikit import FIXED, ISSUER, Clock
 from sqlalchemy import inspect
 
 from checkin.config import Config, load
 from checkin.keystore import KeyStore
 from checkin.store import Store
 from checkin.web import SchemaNotCurrent, create_app
+from tests.support.apikit import FIXED, Clock
+from tests.support.world import ISSUER
 
 
 def fresh_config(tmp_path: Path) -> Config:
@@ -28,7 +29,7 @@ def test_a_new_database_is_refused_in_one_line_and_left_untouched(tmp_path: Path
     cfg = fresh_config(tmp_path)
     with pytest.raises(SchemaNotCurrent) as refused:
         create_app(cfg, {"CLOCK": Clock(FIXED), "TESTING": True})
-    text = refused.value.text("en")
+    text = refused.value.text()
     assert "checkin db upgrade" in text and "\n" not in text
     store = Store(cfg.database_url)
     try:

@@ -7,10 +7,11 @@ import re
 from collections.abc import Callable
 
 import pytest
-from apikit import EVENT_ID, Clock
 from flask.testing import FlaskClient
 
 from checkin.store import Store, tokens, users
+from tests.support.apikit import Clock
+from tests.support.world import EVENT_ID
 
 NUL = "\x00"
 

@@ -1,7 +1,7 @@
 """Open documents the way people who receive them do: PDFs rendered by PDFium (Chrome's PDF engine)
 and Ghostscript (what print shops' RIPs and most Linux viewers run), QR codes read back by zxing-cpp.
 
-Imported by the document tests (tests/documents/conftest.py puts this folder on sys.path).
+Imported by the document tests and the web badge tests.
 """
 
 from __future__ import annotations

@@ -1,6 +1,5 @@
 """What the web tests share besides fixtures: the fixed moment, the event, the app's clock, the CLI
-runner and an enrolled gate that keeps its own journal. Imported as `apikit` (conftest.py puts
-this folder on sys.path; the suite runs with --import-mode=importlib).
+runner and an enrolled gate that keeps its own journal. Imported as `tests.support.apikit`.
 """
 
 from __future__ import annotations
@@ -28,12 +27,9 @@ from checkin.core import chain, seal
 from checkin.core.trust import EventInfo, TrustBundle
 from checkin.keystore import KeyStore
 from tests.support.scratch import TEST_DATABASE_ENV
+from tests.support.world import EVENT_ID, ISSUER, ZONES
 
 FIXED = datetime(2022, 3, 26, 1, 0, tzinfo=UTC)  # 08:00 in Hanoi, the morning of the event
-ISSUER = "hd-stttt"
-EVENT_ID = "cds2022"
-EVENT_NAME = "Ngày Chuyển đổi số tỉnh Hải Dương 2022"
-ZONES = ("hall", "vip", "press")
 PG_SKIP = (
     f"PostgreSQL runs need {TEST_DATABASE_ENV} (.ci/run sets it to postgresql+psycopg://postgres@127.0.0.1:5432/test)"
 )

@@ -1,8 +1,8 @@
 """Test helpers for the gate: a deployment (root and issuing keys, a bundle), codes, a data folder,
 and a small real HTTP service that speaks the gate API contract with checkin.core.chain.
 
-Imported by the gate's tests in tests/scanner and tests/e2e (whose conftest puts this folder on
-sys.path). Everything is real: keys, signatures, files, SQLite, HTTP over loopback.
+Imported by the gate's tests in tests/scanner and tests/e2e as `tests.support.gatekit`.
+Everything is real: keys, signatures, files, SQLite, HTTP over loopback.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -32,12 +32,10 @@ from checkin.core.errors import InputError
 from checkin.core.trust import BundleKey, EventInfo, GatePolicy, KeyStatus, TrustBundle
 from scanner import journal
 from scanner.datadir import Device, GateData
+from tests.support.world import ISSUER, NOW
 
 GATE = str(Path(sys.executable).with_name("checkin-gate"))
-HANOI = timezone(timedelta(hours=7))
-NOW = datetime(2022, 3, 26, 9, 0, tzinfo=HANOI)
-ISSUER = "hd-stttt"
-EVENT_ID = "cds-hd-2022"
+EVENT_ID = "cds-hd-2022"  # the gate kit's own event (its bundles are made here, not by the service)
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` runs each module (python -m bench.NAME) from the repository root."""
