@@ -17,6 +17,7 @@ from checkin.core.errors import N_, CheckinError, InputError
 
 __all__ = [
     "EXIT_ERROR",
+    "PRIVATE_UMASK",
     "LazyChoice",
     "directions",
     "fail",
@@ -28,6 +29,9 @@ __all__ = [
 ]
 
 EXIT_ERROR = 1
+# Both command lines run with it: what a library creates for them (SQLite's WAL, a PDF, a PNG) is
+# the owner's alone, like the files they create with an explicit mode (checkin.files).
+PRIVATE_UMASK = 0o077
 
 
 def fail(error: CheckinError, *, verbose: bool, code: int = EXIT_ERROR) -> NoReturn:
@@ -50,7 +54,8 @@ def language() -> str:
 
 
 def run_guarded(main: Callable[..., Any], *, exit_codes: dict[type[CheckinError], int] | None = None) -> None:
-    """Run a click group so that every CheckinError ends as one line and an exit code."""
+    """Run a click group, under umask 077, so that every CheckinError ends as one line and an exit code."""
+    os.umask(PRIVATE_UMASK)
     verbose = "--verbose" in sys.argv or "-v" in sys.argv
     try:
         main(standalone_mode=False)

@@ -24,6 +24,7 @@ import numpy as np
 
 from checkin import i18n
 from checkin.core.errors import N_, InputError, Reason
+from scanner import imagefile
 from scanner.settings import CameraSettings
 
 
@@ -312,10 +313,13 @@ class VideoFileSource(FrameSource):
             raise InputError(f"{self.path}: not a video OpenCV can read", Reason.IMAGE_UNREADABLE)
         count = 0
         try:
+            size = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+            imagefile.check_pixels(*size, imagefile.MAX_FRAME_PIXELS, str(self.path))  # from the header
             while not self._closed:
                 ok, frame = capture.read()
                 if not ok or frame is None:
                     break
+                imagefile.check_pixels(frame.shape[1], frame.shape[0], imagefile.MAX_FRAME_PIXELS, str(self.path))
                 count += 1
                 yield frame, float(capture.get(cv2.CAP_PROP_POS_MSEC))
         finally:
@@ -353,8 +357,9 @@ class ImageFolderSource(FrameSource):
         for index, path in enumerate(self.paths):
             if self._closed:
                 return
-            frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if frame is None:
+            try:
+                frame = imagefile.read_image(path, cv2.IMREAD_COLOR)
+            except InputError:  # unreadable, or too large to decode
                 self.emit(EventKind.SKIPPED, path.name)
                 continue
             yield frame, index * self.interval_ms

@@ -421,13 +421,17 @@ def decode_command(inputs: tuple[Path, ...]) -> None:
                 continue
         texts: dict[str, str] = {}
         count, spent = 0, 0.0
-        for frame, _ts in frames:
-            start = time.perf_counter()
-            found = decode.decode_frame(frame)
-            spent += time.perf_counter() - start
-            count += 1
-            for item in found:
-                texts.setdefault(item.text, item.decoder)
+        try:
+            for frame, _ts in frames:
+                start = time.perf_counter()
+                found = decode.decode_frame(frame)
+                spent += time.perf_counter() - start
+                count += 1
+                for item in found:
+                    texts.setdefault(item.text, item.decoder)
+        except CheckinError as error:  # a video whose frames are over the budget
+            _emit({"input": str(path), "error": error.code, "detail": error.detail})
+            continue
         _emit(
             {
                 "input": str(path),

@@ -24,14 +24,13 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 import zxingcpp
 
-from checkin.core.errors import InputError, Reason
+from scanner.imagefile import read_image as read_image  # noqa: PLC0414 - re-exported for the callers
 
 log = logging.getLogger(__name__)
 
@@ -322,14 +321,6 @@ DEFAULT_CHAIN = Chain()
 def decode_frame(frame: np.ndarray, chain: Chain = DEFAULT_CHAIN) -> list[Found]:
     """Every distinct QR code in a frame (BGR, BGRA or grey), read by the decoder chain."""
     return chain.decode(to_gray(frame))
-
-
-def read_image(path: Path) -> np.ndarray:
-    """Load an image file as a grey frame."""
-    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if image is None:
-        raise InputError(f"{path}: not an image OpenCV can read", Reason.IMAGE_UNREADABLE)
-    return image
 
 
 # --- one scan per code -------------------------------------------------------------------------

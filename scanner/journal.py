@@ -17,7 +17,6 @@ same transaction as the rows, so it can never lag behind them.
 
 from __future__ import annotations
 
-import csv
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import astuple, dataclass, fields, replace
@@ -26,6 +25,7 @@ from types import TracebackType
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from checkin import files
 from checkin.core import chain, seal
 from checkin.core.chain import ChainProblem, Checkpoint, JournalRow, ProblemKind
 from checkin.core.errors import CheckinError, InputError, Reason, Verdict
@@ -113,6 +113,7 @@ class Journal:
         self.device_key = device_key
         self.checkpoint_rows = checkpoint_rows
         self.checkpoint_ms = checkpoint_ms
+        files.create_private(path)  # SQLite gives the WAL the database file's mode
         self._db = sqlite3.connect(path, isolation_level=None, timeout=10.0)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
@@ -459,12 +460,6 @@ class Journal:
         return problems
 
     def export_csv(self, path: Path) -> int:
-        """Write every row to a CSV file (with an ISO wall time column); return the count."""
-        n = 0
-        with path.open("w", encoding="utf-8", newline="") as out:
-            writer = csv.writer(out)
-            writer.writerow(["wall_time", *_COLUMNS])
-            for row in self.iter_rows():
-                writer.writerow([gate.from_ms(row.wall_ms).isoformat(), *astuple(row)])
-                n += 1
-        return n
+        """Write every row to a CSV file (0600, spreadsheet-safe, with an ISO wall time column); return the count."""
+        rows = ([gate.from_ms(row.wall_ms).isoformat(), *astuple(row)] for row in self.iter_rows())
+        return files.write_csv(path, ["wall_time", *_COLUMNS], rows)

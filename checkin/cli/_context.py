@@ -13,6 +13,7 @@ import shlex
 import sys
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -36,6 +37,7 @@ class Context:
     config_path: str | None
     verbose: bool
     now_text: str | None
+    passphrase_file: Path | None = None
 
     def config(self) -> Config:
         """The deployment's configuration (--config, else $CHECKIN_CONFIG, else ./config.toml)."""
@@ -82,17 +84,58 @@ def database_name(store: Store) -> str:
 pass_ctx = click.make_pass_decorator(Context)
 
 
+PASSPHRASE_FILE_ENV = "CHECKIN_KEY_PASSPHRASE_FILE"  # noqa: S105 - the variable name, not a secret
+# systemd: `LoadCredential=checkin-key-passphrase:/etc/checkin/passphrase` puts the file in
+# $CREDENTIALS_DIRECTORY, readable by the service alone, and found there without any setting
+SYSTEMD_CREDENTIAL = "checkin-key-passphrase"
+MAX_PASSPHRASE_BYTES = 4096
+
+
+def passphrase_file() -> Path | None:
+    """Where the passphrase is to be read from: --passphrase-file or $CHECKIN_KEY_PASSPHRASE_FILE,
+    else the systemd credential of that name when the service runs with one; None otherwise."""
+    ctx = click.get_current_context(silent=True)
+    chosen = ctx.find_object(Context) if ctx is not None else None
+    if chosen is not None and chosen.passphrase_file is not None:
+        return chosen.passphrase_file
+    if os.environ.get(PASSPHRASE_FILE_ENV):
+        return Path(os.environ[PASSPHRASE_FILE_ENV])
+    credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+    if credentials and (Path(credentials) / SYSTEMD_CREDENTIAL).is_file():
+        return Path(credentials) / SYSTEMD_CREDENTIAL
+    return None
+
+
+def read_passphrase(data: bytes, where: str) -> bytes:
+    """The passphrase in a file's (or pipe's) bytes: one line, its line end dropped."""
+    if len(data) > MAX_PASSPHRASE_BYTES:
+        raise KeyStoreError(f"{where}: more than {MAX_PASSPHRASE_BYTES} bytes; not a passphrase", Reason.INVALID_INPUT)
+    secret = data.removesuffix(b"\n").removesuffix(b"\r")
+    if not secret:
+        raise KeyStoreError(f"{where}: empty; it must hold the key passphrase", Reason.WRONG_PASSPHRASE)
+    return secret
+
+
 def passphrase(*, confirm: bool, insecure: bool = False) -> bytes | None:
-    """The key passphrase from $CHECKIN_KEY_PASSPHRASE or a prompt; None for unencrypted keys."""
+    """The key passphrase from a file (--passphrase-file, $CHECKIN_KEY_PASSPHRASE_FILE or a systemd
+    credential), else $CHECKIN_KEY_PASSPHRASE, else a prompt; None for unencrypted keys."""
     if insecure:
         return None
     from checkin.keystore import PASSPHRASE_ENV
 
+    path = passphrase_file()
+    if path is not None:
+        with path.open("rb") as handle:  # a FIFO or /dev/fd/N too: read once, up to the cap
+            return read_passphrase(handle.read(MAX_PASSPHRASE_BYTES + 1), str(path))
     from_env = os.environ.get(PASSPHRASE_ENV)
     if from_env:
         return from_env.encode()
     if not sys.stdin.isatty():
-        raise KeyStoreError(f"no passphrase: set {PASSPHRASE_ENV} or run in a terminal", Reason.WRONG_PASSPHRASE)
+        raise KeyStoreError(
+            f"no passphrase: give --passphrase-file, set {PASSPHRASE_FILE_ENV} or {PASSPHRASE_ENV}, "
+            "or run in a terminal",
+            Reason.WRONG_PASSPHRASE,
+        )
     first = getpass.getpass("Key passphrase: ")
     if confirm and getpass.getpass("Repeat the passphrase: ") != first:
         raise KeyStoreError("the two passphrases differ", Reason.WRONG_PASSPHRASE)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from checkin import files
 from checkin.cli._context import Context, keystore, pass_ctx, passphrase
 
 
@@ -30,8 +31,8 @@ def bundle_export(ctx: Context, event_id: str, out_path: Path) -> None:
     root = keys.root()
     root_key = keys.load_private(root, passphrase(confirm=False, insecure=not root.encrypted))
     result = build_bundle(cfg, store, event_id, ctx.now(cfg))
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_bytes(trust.sign_bundle(result, root_key))
+    files.private_folder(out_path.parent)
+    files.write_private(out_path, trust.sign_bundle(result, root_key))  # it may carry guest names
     root_pub = out_path.with_name("root.pub")
     if root_pub.resolve() != (cfg.keys_dir / "root.pub").resolve() and not root_pub.exists():
         shutil.copyfile(cfg.keys_dir / "root.pub", root_pub)

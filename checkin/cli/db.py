@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from checkin import config as config_mod
+from checkin import files
 from checkin.cli._context import Context, database_name, pass_ctx
 from checkin.clikit import EXIT_ERROR
 from checkin.config import Config
@@ -34,13 +35,13 @@ def init(ctx: Context, directory: Path, deployment_id: str | None) -> None:
     target = directory / config_mod.DEFAULT_NAME
     if target.exists():
         raise InputError(f"{target} already exists; edit it or choose another --dir", Reason.ALREADY_EXISTS)
-    directory.mkdir(parents=True, exist_ok=True)
+    files.private_folder(directory)
     template = resources.files("checkin").joinpath("config.example.toml").read_text(encoding="utf-8")
     if deployment_id:
         template = template.replace('id = "hd-stttt"', f'id = "{deployment_id}"', 1)
     cfg = config_mod.parse(template, root=directory.resolve(), source=str(target))
-    target.write_text(template, encoding="utf-8")
-    cfg.keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    files.write_new(target, template.encode(), files.PRIVATE_FILE)  # a PostgreSQL URL may hold a password
+    files.private_folder(cfg.keys_dir)
     upgrade(ctx, cfg)
     click.echo(f"wrote {target}, {cfg.keys_dir}/ and the database {cfg.paths.database}")
     click.echo(f"next: checkin --config {target} keys init")

@@ -48,7 +48,7 @@ def issue(
     out_dir: Path | None,
 ) -> None:
     """Issue one ticket (--name), printing its CK1 text last, or one per row of --csv into --out."""
-    from checkin import qr
+    from checkin import files, qr
     from checkin.services import issuing
     from checkin.store import events, guests
 
@@ -81,10 +81,10 @@ def issue(
         raise InputError(errors[0].text())
     item = issued[0]
     issuing.record(store, issued, kid, now)
-    if png_path:
-        png_path.write_bytes(qr.png(item.text, scale=cfg.qr.scale, border=cfg.qr.border))
+    if png_path:  # a code is a ticket: its files are the owner's alone
+        files.write_private(png_path, qr.png(item.text, scale=cfg.qr.scale, border=cfg.qr.border))
     if svg_path:
-        svg_path.write_text(qr.svg(item.text, border=cfg.qr.border), encoding="utf-8")
+        files.write_private(svg_path, qr.svg(item.text, border=cfg.qr.border).encode())
     click.echo(f"credential {item.credential.id_hex} for {item.credential.name}", err=True)
     click.echo(item.text)
 
@@ -98,6 +98,7 @@ def _issue_csv(
     window: tuple[datetime, datetime],
     now: datetime,
 ) -> None:
+    from checkin import files
     from checkin.services import guestlist, issuing
 
     rows, errors = guestlist.read_guest_csv(path.read_bytes(), ev.zone_codes)
@@ -112,7 +113,7 @@ def _issue_csv(
         raise InputError(f"no ticket issued: all {len(errors)} rows of {path} were refused")
     issuing.record(store, issued, kid, now)
     sheet = issuing.render(issued, out, scale=cfg.qr.scale, border=cfg.qr.border, event_name=ev.name)
-    (out / "badges.pdf").write_bytes(sheet)
+    files.write_atomic(out / "badges.pdf", sheet, files.PRIVATE_FILE)
     issuing.write_index(out / "index.csv", issued)
     click.echo(f"issued {len(issued)} tickets into {out} (PNGs, badges.pdf, index.csv); {len(errors)} rows refused")
 

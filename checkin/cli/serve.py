@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from checkin.cli._context import Context, keystore, pass_ctx, passphrase
+from checkin.cli._context import MAX_PASSPHRASE_BYTES, Context, keystore, pass_ctx, passphrase, read_passphrase
 from checkin.cli.db import upgrade
 from checkin.clikit import shifted_clock
 from checkin.config import Config
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 # chain is verified before the write lock is taken, so they overlap. Waitress stays available
 # (--server waitress) where fork is not.
 SERVERS = ("gunicorn", "waitress")
+# names the pipe that carries the passphrase across the restart without it (never the passphrase)
+HANDOVER_ENV = "CHECKIN_SERVE_PASSPHRASE_FD"
 DEFAULT_SERVER = "gunicorn"
 
 
@@ -46,6 +49,9 @@ def serve(ctx: Context, host: str, port: int, server: str, workers: int, threads
     from checkin.services.bundles import load_root_key
     from checkin.web import PASSPHRASE_CONFIG, ROOT_KEY_CONFIG, create_app
 
+    handed_over = _take_handover()
+    if PASSPHRASE_ENV in os.environ:
+        _restart_without_passphrase(os.environ[PASSPHRASE_ENV].encode())  # does not return
     cfg = ctx.config()
     tls = _tls_files(cfg, server)
     overrides: dict[str, Any] = {}
@@ -55,12 +61,12 @@ def serve(ctx: Context, host: str, port: int, server: str, workers: int, threads
     if keys.exists():
         # Open the root key now, so a wrong passphrase stops the start with one clear line; the
         # issuing key (admin pages) is opened with the same passphrase when the app is built.
-        secret = passphrase(confirm=False, insecure=not keys.root().encrypted)
+        encrypted = keys.root().encrypted
+        secret = handed_over if encrypted and handed_over else passphrase(confirm=False, insecure=not encrypted)
         overrides[ROOT_KEY_CONFIG] = load_root_key(cfg, secret)
         overrides[PASSPHRASE_CONFIG] = secret
     else:
         click.echo("warning: no keys yet (checkin keys init): gate enrolment and bundles answer 503", err=True)
-    os.environ.pop(PASSPHRASE_ENV, None)  # nothing started from here inherits it
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     upgrade(ctx, cfg)  # the explicit migration step, before any worker opens the database
     app = create_app(cfg, overrides)
@@ -91,6 +97,45 @@ def _tls_files(cfg: Config, server: str) -> tuple[Path, Path] | None:
         if not path.is_file():
             raise ConfigError(f"{cfg.source}: {path} (from [service]) is not a readable file")
     return files
+
+
+def _restart_without_passphrase(secret: bytes) -> NoReturn:
+    """Run this same command again without $CHECKIN_KEY_PASSPHRASE, handing it over through a pipe.
+
+    Deleting it from os.environ is not enough: /proc/<pid>/environ shows the environment a process
+    was started with, to the user and to root, and gunicorn's forked workers share that block. A
+    fresh exec gets a fresh block; the passphrase waits in a pipe only this process can read.
+    """
+    from checkin.keystore import PASSPHRASE_ENV
+
+    if len(secret) > MAX_PASSPHRASE_BYTES:  # a pipe holds 64 KiB: far more than a passphrase
+        raise CheckinError(f"${PASSPHRASE_ENV} is longer than {MAX_PASSPHRASE_BYTES} bytes", Reason.INVALID_INPUT)
+    read_end, write_end = os.pipe()
+    os.write(write_end, secret)
+    os.close(write_end)
+    os.set_inheritable(read_end, True)
+    env = {name: value for name, value in os.environ.items() if name != PASSPHRASE_ENV}
+    env[HANDOVER_ENV] = str(read_end)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)  # noqa: S606 - this very command again
+
+
+def _take_handover() -> bytes | None:
+    """The passphrase `_restart_without_passphrase` left in a pipe, read once; None when there is none."""
+    fd_text = os.environ.pop(HANDOVER_ENV, None)
+    if fd_text is None or not fd_text.isdigit():
+        return None
+    fd = int(fd_text)
+    try:
+        data = b""
+        while chunk := os.read(fd, MAX_PASSPHRASE_BYTES + 1):
+            data += chunk
+            if len(data) > MAX_PASSPHRASE_BYTES:
+                break
+    finally:
+        os.close(fd)  # the workers must not inherit even the empty pipe
+    return read_passphrase(data, "the handed-over passphrase") if data else None
 
 
 def _listening(host: str, port: int, server: str, *, tls: bool) -> None:

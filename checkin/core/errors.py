@@ -79,6 +79,7 @@ class Reason(StrEnum):
     ALREADY_EXISTS = "already_exists"
     INVALID_INPUT = "invalid_input"
     IMAGE_UNREADABLE = "image_unreadable"
+    IMAGE_TOO_LARGE = "image_too_large"
     NO_CODE_FOUND = "no_code_found"
     # people, sessions and delivery (the admin pages and `checkin user`)
     LOGIN_FAILED = "login_failed"
@@ -167,6 +168,7 @@ MESSAGES: dict[Reason, str] = {
     Reason.ALREADY_EXISTS: N_("Already exists"),
     Reason.INVALID_INPUT: N_("Invalid input"),
     Reason.IMAGE_UNREADABLE: N_("The image cannot be read"),
+    Reason.IMAGE_TOO_LARGE: N_("The image has too many pixels to decode"),
     Reason.NO_CODE_FOUND: N_("No QR code found in the image"),
     Reason.LOGIN_FAILED: N_("Wrong user name or password"),
     Reason.ACCOUNT_LOCKED: N_("The account is locked for a while after too many wrong passwords"),

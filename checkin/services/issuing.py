@@ -8,7 +8,6 @@ these functions and word the reasons of what they raise.
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 import unicodedata
@@ -21,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from checkin import qr
+from checkin import files, qr
 from checkin.config import Config
 from checkin.core import credential
 from checkin.core.credential import Credential
@@ -52,7 +51,10 @@ def load_signer(cfg: Config, given: bytes | None = None) -> Signer | KeyStoreErr
         info = keystore.active_issuing()
         passphrase = given.decode() if given is not None else os.environ.get(PASSPHRASE_ENV)
         if info.encrypted and not passphrase:
-            raise KeyStoreError(f"start the service with {PASSPHRASE_ENV} set to issue codes", Reason.WRONG_PASSPHRASE)
+            raise KeyStoreError(
+                "start the service with the key passphrase (checkin serve --passphrase-file) to issue codes",
+                Reason.WRONG_PASSPHRASE,
+            )
         key = keystore.load_private(info, passphrase.encode() if info.encrypted and passphrase else None)
     except KeyStoreError as exc:
         return exc
@@ -367,18 +369,18 @@ def _render_chunk(job: tuple[list[tuple[str, str]], str, int, int]) -> list[np.n
     symbols = []
     for text, file_name in pairs:
         symbol = qr.modules(text)
-        (Path(folder) / file_name).write_bytes(qr.png(symbol, scale=scale, border=border))
+        files.write_private(Path(folder) / file_name, qr.png(symbol, scale=scale, border=border))
         symbols.append(symbol)
     return symbols
 
 
 def render(items: Sequence[Issued], folder: Path, *, scale: int, border: int, event_name: str) -> bytes:
-    """Write one PNG per ticket on every core and return the badge sheet PDF.
+    """Write one PNG per ticket (0600, in a folder made 0700) on every core and return the badge sheet PDF.
 
     Worker processes draw the codes and write the PNGs; this process lays out the sheet from
     the QR modules they send back, in order, while they go on with the next chunks.
     """
-    folder.mkdir(parents=True, exist_ok=True)
+    files.private_folder(folder)
     pairs = [(item.text, png_name(item)) for item in items]
     workers = min(os.cpu_count() or 1, max(1, len(pairs) // 200))
     if workers == 1:
@@ -391,25 +393,23 @@ def render(items: Sequence[Issued], folder: Path, *, scale: int, border: int, ev
 
 
 def write_index(path: Path, items: Sequence[Issued]) -> None:
-    """index.csv: one line per ticket, for mail merges and the registrar's records."""
-    with path.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["line", "name", "organisation", "category", "zones", "email", "credential_id", "png", "code"])
-        for item in items:
-            row = item.row
-            writer.writerow(
-                [
-                    row.line,
-                    item.credential.name,
-                    row.organisation,
-                    row.category,
-                    ";".join(row.zones),
-                    row.email,
-                    item.credential.id_hex,
-                    png_name(item),
-                    item.text,
-                ]
-            )
+    """index.csv: one line per ticket, for mail merges and the registrar's records (0600, spreadsheet-safe)."""
+    header = ["line", "name", "organisation", "category", "zones", "email", "credential_id", "png", "code"]
+    rows = (
+        [
+            item.row.line,
+            item.credential.name,
+            item.row.organisation,
+            item.row.category,
+            ";".join(item.row.zones),
+            item.row.email,
+            item.credential.id_hex,
+            png_name(item),
+            item.text,
+        ]
+        for item in items
+    )
+    files.write_csv(path, header, rows, excel_bom=True)
 
 
 def badges(items: Sequence[Issued], symbols: Iterable[np.ndarray | None]) -> Iterator[qr.Badge]:

@@ -19,11 +19,13 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from checkin import files
 from checkin.store.schema import MIGRATIONS, current_revisions, head_revisions
 
 
@@ -99,6 +101,11 @@ class Store:
     def __init__(self, url: str) -> None:
         self.engine: Engine = create_engine(url)
         if self.engine.dialect.name == "sqlite":
+            database = self.engine.url.database
+            if database and database != ":memory:" and not database.startswith("file:"):
+                # guest data, code hashes and password hashes: SQLite would create the file and its
+                # WAL with the umask's mode (the WAL and shm take the database file's mode)
+                files.create_private(Path(database))
             event.listen(self.engine, "connect", _sqlite_connect)
             event.listen(self.engine, "begin", _sqlite_begin)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from checkin.core import cose
 from checkin.core.credential import Credential, sign
 from checkin.core.trust import BundleKey, EventInfo, GatePolicy, KeyStatus, TrustBundle
+from tests.support import world
 from tests.support.world import EVENT_ID, HANOI, ISSUER, NOW, ZONES
 
 KEY_NOT_BEFORE = NOW - timedelta(days=60)
@@ -108,19 +109,7 @@ def make_credential(now: datetime) -> Callable[..., Credential]:
     """Credential.create with plausible defaults valid at `now`; keyword arguments override them."""
 
     def make(**overrides: Any) -> Credential:
-        fields: dict[str, Any] = {
-            "issuer": ISSUER,
-            "event_id": EVENT_ID,
-            "name": "Nguyễn Văn An",
-            "organisation": "Sở Thông tin và Truyền thông",
-            "category": "delegate",
-            "zones": ("hall", "vip"),
-            "issued_at": now - timedelta(days=1),
-            "not_before": now - timedelta(hours=1),
-            "expires_at": now + timedelta(hours=12),
-        }
-        fields.update(overrides)
-        return Credential.create(**fields)
+        return world.credential(now, **overrides)
 
     return make
 

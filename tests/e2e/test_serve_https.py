@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.support.gatekit import GATE_NOW, LiveService, json_lines, run_gate
-from tests.support.servers import free_port, wait_for_line
+from tests.support.server import free_port, wait_for_line
 
 CHECKIN = str(Path(sys.executable).with_name("checkin"))
 

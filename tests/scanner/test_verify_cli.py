@@ -26,6 +26,7 @@ from PIL import Image
 from checkin.core import cose, credential, trust
 from checkin.core.credential import Credential
 from checkin.keystore import KeyStore
+from tests.support.images import bomb_png, peak_kib
 
 BIN = Path(sys.executable).parent
 CHECKIN = str(BIN / "checkin")
@@ -356,3 +357,55 @@ def test_ticket_text_given_as_an_argument_is_verified(outcomes: dict[str, Result
 def test_long_junk_argument_is_a_verdict(outcomes: dict[str, Result]) -> None:
     (record,) = records(outcomes["long-junk-argument"])
     assert (record["verdict"], record["reason"]) == ("deny", "malformed")
+
+
+# ---- image bombs (security review, flaw 11) ---------------------------------------------------------------
+
+TIME = "/usr/bin/time"
+
+
+@pytest.mark.skipif(not Path(TIME).exists(), reason="needs GNU time (Debian package time) to measure the peak")
+@pytest.mark.parametrize(("width", "height"), [(30000, 30000), (8000, 6000)])
+def test_an_image_bomb_is_refused_from_its_header(site: Site, width: int, height: int) -> None:
+    """A 110 KB PNG of 900 MP took 7 s and 2 GB; now it is image_too_large at once, beside a ticket
+    that still verifies. 8000x6000 (48 MP) is under Pillow's own cap: ours refuses it."""
+    bomb = site.home / f"bomb-{width}.png"
+    bomb.write_bytes(bomb_png(width, height))
+    args = [
+        "verify",
+        "--bundle",
+        site.bundle,
+        "--root-key",
+        site.root_pub,
+        "--at",
+        EVENT_DAY,
+        bomb,
+        site.home / "A.png",
+    ]
+    result = run(TIME, "-v", GATE, *args, cwd=site.home)
+    refused, admitted = records(result)
+    assert (refused["input"], refused["verdict"], refused["reason"]) == (str(bomb), "deny", "image_too_large")
+    assert refused["message"] == "Ảnh có quá nhiều điểm ảnh để giải mã"
+    assert admitted["verdict"] == "admit" and admitted["text"] == site.texts["A"]
+    assert peak_kib(result.stderr) < 300 * 1024  # decoding it took 1.8 GB
+
+
+@pytest.mark.skipif(not Path(TIME).exists(), reason="needs GNU time (Debian package time) to measure the peak")
+def test_decode_refuses_an_image_bomb_and_a_video_of_huge_frames(site: Site) -> None:
+    import cv2
+    import numpy as np
+
+    bomb = site.home / "bomb.png"
+    bomb.write_bytes(bomb_png(30000, 30000))
+    video = site.home / "huge.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 5.0, (4400, 2200))
+    for _ in range(2):
+        writer.write(np.full((2200, 4400, 3), 255, np.uint8))
+    writer.release()
+    result = run(TIME, "-v", GATE, "decode", bomb, video, site.home / "A.png", cwd=site.home)
+    bombed, huge, fine = records(result)
+    assert (bombed["input"], bombed["error"]) == (str(bomb), "image_too_large")
+    assert (huge["input"], huge["error"]) == (str(video), "image_too_large")
+    assert "4400x2200" in huge["detail"]
+    assert fine["texts"] == [site.texts["A"]]
+    assert peak_kib(result.stderr) < 300 * 1024

@@ -32,6 +32,7 @@ from checkin.core.errors import InputError
 from checkin.core.trust import BundleKey, EventInfo, GatePolicy, KeyStatus, TrustBundle
 from scanner import journal
 from scanner.datadir import Device, GateData
+from tests.support import world
 from tests.support.world import ISSUER, NOW
 
 GATE = str(Path(sys.executable).with_name("checkin-gate"))
@@ -108,19 +109,8 @@ class World:
 
 def guest(name: str, now: datetime, **changes: Any) -> Credential:
     """A credential of the event valid around `now` (hall and vip unless `zones` says otherwise)."""
-    fields: dict[str, Any] = {
-        "issuer": ISSUER,
-        "event_id": EVENT_ID,
-        "name": name,
-        "organisation": "Sở Thông tin và Truyền thông",
-        "category": "delegate",
-        "zones": ("hall", "vip"),
-        "issued_at": now - timedelta(days=1),
-        "not_before": now - timedelta(hours=2),
-        "expires_at": now + timedelta(hours=12),
-    }
-    fields.update(changes)
-    return Credential.create(**fields)
+    defaults: dict[str, Any] = {"event_id": EVENT_ID, "name": name, "not_before": now - timedelta(hours=2)}
+    return world.credential(now, **{**defaults, **changes})
 
 
 def keystore_sign(keys: Any, cred: Credential) -> str:

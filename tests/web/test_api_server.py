@@ -25,7 +25,7 @@ from checkin.store import actions as stored_actions
 from checkin.store import devices as stored_devices
 from checkin.store import journal as stored_journal
 from tests.support.apikit import Clock, Gate, Runner, waitress_thread
-from tests.support.servers import free_port, wait_for_line
+from tests.support.server import free_port, wait_for_line
 from tests.support.world import EVENT_ID
 
 GATES, ROWS_PER_GATE, BATCH = 10, 2000, 250

@@ -1,4 +1,4 @@
-"""Helpers for tests that start a server as a real process: a free port, and waiting for its line."""
+"""Real servers started by the tests: a free port, and waiting for the line that says one listens."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import time
 
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
