@@ -130,9 +130,13 @@ class ServiceSettings:
     """How the service is reached: `trusted_proxies` is how many reverse proxies (the TLS proxy the
     README asks for) stand in front of it; their X-Forwarded-For and X-Forwarded-Proto are then
     believed for that many hops, so login throttling sees the real client address. Leave it 0 when
-    clients connect directly: a client could otherwise claim any address."""
+    clients connect directly: a client could otherwise claim any address. With `tls_cert` and
+    `tls_key` (PEM files, relative to the config file) `checkin serve` speaks HTTPS itself, for a
+    venue without a proxy (gunicorn only)."""
 
     trusted_proxies: int = 0
+    tls_cert: str = ""  # PEM certificate chain
+    tls_key: str = ""  # its private key (PEM, unencrypted, readable by the service's user only)
 
 
 MAIL_PASSWORD_ENV = "CHECKIN_MAIL_PASSWORD"  # noqa: S105 - the variable name, not a secret
@@ -163,6 +167,13 @@ class Config:
     def output_dir(self) -> Path:
         """Where generated codes and sheets go by default."""
         return self.root / self.paths.output_dir
+
+    @property
+    def tls_files(self) -> tuple[Path, Path] | None:
+        """(certificate, key) for HTTPS served by `checkin serve`, or None."""
+        if not self.service.tls_cert:
+            return None
+        return self.root / self.service.tls_cert, self.root / self.service.tls_key
 
     @property
     def database_url(self) -> str:
@@ -269,6 +280,8 @@ def parse(text: str, *, root: Path, source: str) -> Config:
         raise ConfigError(f"{source}: deployment.id must not be empty")
     if config.mail.port > 65535:
         raise ConfigError(f"{source}: mail.port must be a TCP port (1 to 65535)")
+    if bool(config.service.tls_cert) != bool(config.service.tls_key):
+        raise ConfigError(f"{source}: service.tls_cert and service.tls_key go together: give both or neither")
     if config.mail.host.strip() and "@" not in config.mail.sender:
         raise ConfigError(f"{source}: mail.sender must be an e-mail address when mail.host is set")
     _check_screening(source, config.screening)

@@ -8,7 +8,6 @@ kid, role, created, status, fingerprint. Time is a parameter, never read here.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
 from checkin import files
-from checkin.core import cose
+from checkin.core import cose, enrolment
 from checkin.core.errors import KeyStoreError, Reason
 from checkin.core.trust import BundleKey, KeyStatus
 
@@ -74,9 +73,8 @@ class KeyInfo:
 
 
 def fingerprint(public_key: Ed25519PublicKey) -> str:
-    """SHA-256 of the raw public key, grouped for reading aloud over the phone."""
-    digest = hashlib.sha256(public_key.public_bytes_raw()).hexdigest()
-    return ":".join(digest[i : i + 4] for i in range(0, 32, 4))
+    """SHA-256 of the raw public key, grouped for reading aloud over the phone (what gates print)."""
+    return enrolment.fingerprint(public_key.public_bytes_raw())
 
 
 def _write_exclusive(path: Path, data: bytes, mode: int) -> None:

@@ -219,11 +219,19 @@ def _purge_by_policy(journal: Journal, bundle: trust.TrustBundle, now: datetime)
 
 
 @main.command()
-@click.option("--server", metavar="URL", help="network enrolment: the service's address")
-@click.option("--code", help="network enrolment: the one-time code from the service")
+@click.option("--server", metavar="URL", help="network enrolment: the service's https:// address")
+@click.option("--code", help="network enrolment: the one-time code from the service (it names the root key)")
+@click.option(
+    "--root-fingerprint",
+    metavar="FP",
+    help="network: the root key's fingerprint as `checkin keys list` shows it (needed for a code without one)",
+)
+@click.option("--ca-file", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="network: a private CA")
+@click.option("--insecure-http", is_flag=True, help="network: allow plain http:// to another machine (trusted LAN)")
 @click.option("--bundle", "bundle_path", type=click.Path(dir_okay=False, path_type=Path), help="USB: a .ckb file")
 @click.option("--root-key", "root_key_path", type=click.Path(dir_okay=False, path_type=Path), help="USB: root.pub")
-@click.option("--zone", help="USB: the zone this gate opens")
+@click.option("--zone", help="USB: the zone this gate opens (or --all-zones)")
+@click.option("--all-zones", is_flag=True, help="USB: this gate opens every zone of the event")
 @click.option("--direction", type=LazyChoice(directions), help="USB: in or out")
 @click.option("--name", default="gate", show_default=True, help="USB: a name for this gate")
 @click.option("--pin", "ask_pin", is_flag=True, help="set the supervisor PIN now (else `checkin-gate set-pin` later)")
@@ -232,18 +240,22 @@ def enroll(
     data: GateData,
     server: str | None,
     code: str | None,
+    root_fingerprint: str | None,
+    ca_file: Path | None,
+    insecure_http: bool,
     bundle_path: Path | None,
     root_key_path: Path | None,
     zone: str | None,
+    all_zones: bool,
     direction: str | None,
     name: str,
     ask_pin: bool,
 ) -> None:
-    """Enrol this gate: --server URL --code CODE, or --bundle FILE.ckb --root-key root.pub (USB).
+    """Enrol this gate: --server URL --code CODE, or --bundle FILE.ckb --root-key root.pub --zone Z (USB).
 
-    A USB enrolment into a folder that is already enrolled installs a newer bundle (same root).
+    A USB enrolment into a folder that is already enrolled installs a newer bundle (same root, same event).
     """
-    from checkin.core import cose, seal, trust
+    from checkin.core import cose, enrolment, seal, trust
     from checkin.core.trust import Direction
     from scanner import datadir
     from scanner import journal as journal_mod
@@ -251,7 +263,11 @@ def enroll(
     if server and code and not bundle_path:
         from scanner import sync
 
-        device = sync.enroll_network(data, server, code)
+        device = sync.enroll_network(
+            data, server, code, root_fingerprint=root_fingerprint, insecure_http=insecure_http, ca_file=ca_file
+        )
+        pinned = enrolment.fingerprint(data.root_key().public_bytes_raw())
+        click.echo(f"pinned root key {pinned}: it must match `checkin keys list` on the service", err=True)
         if ask_pin:
             data.save_pin(_read_pin("Supervisor PIN", confirm=True))
         _emit(
@@ -260,6 +276,7 @@ def enroll(
                 "event": device.event_id,
                 "zone": device.zone,
                 "server": device.server,
+                "root_fingerprint": pinned,
                 "supervisor_pin": data.has_pin(),
             }
         )
@@ -274,6 +291,12 @@ def enroll(
         installed = data.install_bundle(bundle_path.read_bytes())
         _emit({"updated": data.device().device_id, "bundle_version": installed.version})
         return
+    if all_zones == bool(zone):  # fail closed: a gate with no zone would open every door
+        raise InputError(
+            "give the zone this gate opens (--zone, one of: " + ", ".join(bundle.event.zones) + ") or say --all-zones"
+        )
+    if zone and zone not in bundle.event.zones:
+        raise InputError(f"--zone {zone!r} is not a zone of the event ({', '.join(bundle.event.zones)})")
     data.create()
     data.save_root(root_pem)
     data.install_bundle(bundle_path.read_bytes(), held_version=0)

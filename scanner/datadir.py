@@ -8,6 +8,7 @@ gate-data/            (--data DIR, or $CHECKIN_GATE_DATA, or ./gate-data), mode 
   device.key          the device's Ed25519 key (PKCS#8; encrypted with $CHECKIN_GATE_PASSPHRASE), 0600
   token               the bearer token for the service's API, 0600
   root.pub            the root public key pinned at enrolment
+  ca.pem              optional: the private CA that vouches for the service's https (--ca-file)
   bundle.ckb          the newest verified trust bundle
   journal.db          the journal (SQLite, WAL)
   supervisor.pin      the supervisor PIN's scrypt hash (scanner/pin.py), 0600
@@ -44,6 +45,7 @@ TOKEN_FILE = "token"  # noqa: S105 - a file name
 ROOT_FILE = "root.pub"
 BUNDLE_FILE = "bundle.ckb"
 JOURNAL_FILE = "journal.db"
+CA_FILE = "ca.pem"
 PIN_FILE = "supervisor.pin"
 
 
@@ -58,6 +60,7 @@ class Device:
     direction: str
     server: str = ""  # empty: enrolled from a USB bundle, no network sync
     enrolled_at: str = ""
+    insecure_http: bool = False  # the operator allowed plain http to another machine (--insecure-http)
 
 
 def resolve(path: str | Path | None) -> Path:
@@ -226,10 +229,33 @@ class GateData:
         """The stored bundle, verified again with the pinned root key."""
         return trust.verify_bundle(self.bundle_bytes(), self.root_key())
 
-    def install_bundle(self, data: bytes, held_version: int | None = None) -> TrustBundle:
-        """Verify a bundle with the pinned root key, refuse an older one, then store it."""
-        if held_version is None:
-            held_version = self.bundle().version if self.path(BUNDLE_FILE).exists() else 0
-        bundle = trust.verify_bundle(data, self.root_key(), held_version=held_version)
+    def install_bundle(self, data: bytes, held_version: int | None = None, event_id: str | None = None) -> TrustBundle:
+        """Verify a bundle with the pinned root key, refuse an older one or another event's, then store it.
+
+        A gate is bound to one event (`event_id`, else the enrolled device's, else the held bundle's):
+        another event's bundle would admit its codes and make this event's next bundle look like a rollback.
+        """
+        if event_id is None and self.path(DEVICE_FILE).exists():
+            event_id = self.device().event_id
+        if (held_version is None or event_id is None) and self.path(BUNDLE_FILE).exists():
+            held = self.bundle()
+            held_version = held.version if held_version is None else held_version
+            event_id = event_id or held.event.id
+        bundle = trust.verify_bundle(data, self.root_key(), held_version=held_version or 0)
+        if event_id is not None and bundle.event.id != event_id:
+            raise TrustError(
+                f"the bundle is for event {bundle.event.id!r}; this gate is enrolled for event {event_id!r} "
+                "(enrol it again, into another --data folder, to serve another event)",
+                Reason.WRONG_EVENT,
+            )
         files.write_atomic(self.path(BUNDLE_FILE), data, 0o644)
         return bundle
+
+    def ca_file(self) -> Path | None:
+        """The private CA given at enrolment (--ca-file), or None for the system's list."""
+        path = self.path(CA_FILE)
+        return path if path.exists() else None
+
+    def save_ca(self, pem: bytes) -> None:
+        """Keep the private CA that vouches for the service's certificate."""
+        files.write_atomic(self.path(CA_FILE), pem, 0o644)

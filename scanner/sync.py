@@ -14,22 +14,24 @@ POST journal {rows, checkpoint} -> {acked_seq, head_hash, server_time_ms, alerts
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from checkin.core import trust
+from checkin.core import enrolment, seal, trust
 from checkin.core.chain import JournalRow
-from checkin.core.errors import CheckinError, Reason, TrustError
+from checkin.core.errors import CheckinError, InputError, Reason, TrustError
 from checkin.core.trust import TrustBundle
-from scanner import journal as journal_mod
 from scanner.datadir import Device, GateData
 from scanner.gate import to_ms
 from scanner.journal import Journal, JournalError
@@ -60,13 +62,44 @@ class SyncError(CheckinError):
         return str(self.body.get("reason", ""))
 
 
-class Client:
-    """The service's gate API over HTTP."""
+def check_transport(server: str, *, insecure_http: bool = False) -> None:
+    """Refuse a service address the gate must not talk to: plain http only to this machine, unless told."""
+    parts = urlsplit(server)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme != "http" or not parts.hostname:
+        raise InputError(f"{server!r} is not an https:// address of the service", Reason.INSECURE_TRANSPORT)
+    try:
+        loopback = parts.hostname == "localhost" or ipaddress.ip_address(parts.hostname).is_loopback
+    except ValueError:
+        loopback = False
+    if not (loopback or insecure_http):
+        raise InputError(
+            f"{server} is plain http to another machine: anyone on the way could read the token and the "
+            "journal; use https://, or --insecure-http on a network you trust",
+            Reason.INSECURE_TRANSPORT,
+        )
 
-    def __init__(self, server: str, token: str = "", *, session: requests.Session | None = None) -> None:
+
+class Client:
+    """The service's gate API over HTTP (https, or http to this machine unless `insecure_http`)."""
+
+    def __init__(
+        self,
+        server: str,
+        token: str = "",
+        *,
+        session: requests.Session | None = None,
+        insecure_http: bool = False,
+        ca_file: Path | None = None,
+    ) -> None:
+        check_transport(server, insecure_http=insecure_http)
         self.server = server.rstrip("/")
         self.token = token
         self.http = session or requests.Session()
+        # a private CA: this file, not the system's list, vouches for the service (given per request:
+        # requests lets $REQUESTS_CA_BUNDLE override a session's own setting)
+        self.verify: str | bool = str(ca_file) if ca_file is not None else True
 
     def _url(self, path: str) -> str:
         return f"{self.server}/api/v1/{path}"
@@ -77,7 +110,9 @@ class Client:
 
     def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         try:
-            return self.http.request(method, self._url(path), timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), **kwargs)
+            return self.http.request(
+                method, self._url(path), timeout=(CONNECT_TIMEOUT, READ_TIMEOUT), verify=self.verify, **kwargs
+            )
         except requests.RequestException as exc:
             raise SyncError(f"{self.server} cannot be reached ({type(exc).__name__})") from None
 
@@ -91,9 +126,10 @@ class Client:
         detail = f"{what}: HTTP {response.status_code}" + (f" ({reason})" if reason else "")
         return SyncError(detail, status=response.status_code, body=body)
 
-    def enroll(self, code: str, public_key_hex: str) -> dict[str, Any]:
-        """Exchange a one-time enrolment code and the device's public key for a token and a bundle."""
-        response = self._send("POST", "devices/enroll", json={"code": code, "public_key": public_key_hex})
+    def enroll(self, code: str, public_key_hex: str, seal_seed: bytes) -> dict[str, Any]:
+        """Exchange a one-time enrolment code, the device's public key and its sealing seed for a token and a bundle."""
+        body = {"code": code, "public_key": public_key_hex, "seal_seed": seal_seed.hex()}
+        response = self._send("POST", "devices/enroll", json=body)
         if response.status_code != 200:
             raise self._fail(response, "enrolment refused")
         return _json_object(response)
@@ -137,12 +173,33 @@ def _int(body: dict[str, Any], name: str) -> int:
 # ---- enrolment ------------------------------------------------------------------------------------
 
 
-def enroll_network(data: GateData, server: str, code: str, *, session: requests.Session | None = None) -> Device:
-    """Enrol over the network: a new device key, the code exchanged, everything stored in `data`."""
+def enroll_network(
+    data: GateData,
+    server: str,
+    code: str,
+    *,
+    root_fingerprint: str | None = None,
+    insecure_http: bool = False,
+    ca_file: Path | None = None,
+    session: requests.Session | None = None,
+) -> Device:
+    """Enrol over the network: a new device key and sealing seed, the code exchanged, everything stored in `data`.
+
+    The root key of the answer must be the one the code binds (or `root_fingerprint` names): it is
+    checked before anything is written, so a man in the middle's root is never pinned.
+    """
     if data.enrolled():
         raise CheckinError(f"{data.root} already holds an enrolled gate; use another --data folder", Reason.KEY_EXISTS)
+    expected = None if root_fingerprint is None else enrolment.parse_fingerprint(root_fingerprint)
+    if enrolment.split_code(code)[1] is None and expected is None:
+        raise InputError(
+            "this code does not name the service's root key (it has no last three groups): give the whole code "
+            "from `checkin gate add`, or --root-fingerprint FP as `checkin keys list` shows the root key"
+        )
     key = Ed25519PrivateKey.generate()
-    answer = Client(server, session=session).enroll(code.strip(), key.public_key().public_bytes_raw().hex())
+    seed = seal.new_seed()
+    client = Client(server, session=session, insecure_http=insecure_http, ca_file=ca_file)
+    answer = client.enroll(enrolment.normalise_code(code), key.public_key().public_bytes_raw().hex(), seed)
     try:
         root_pem = str(answer["root_public_key"]).encode()
         bundle_bytes = base64.b64decode(str(answer["bundle"]), validate=True)
@@ -154,23 +211,39 @@ def enroll_network(data: GateData, server: str, code: str, *, session: requests.
             direction=str(answer["direction"]),
             server=server.rstrip("/"),
             enrolled_at=str(answer.get("server_time", "")),
+            insecure_http=insecure_http,
         )
         token = str(answer["token"])
         server_ms = answer.get("server_time_ms")
     except (KeyError, ValueError) as exc:
         raise SyncError(f"the enrolment answer is incomplete ({exc})") from None
+    root = trust.root_key_from_pem(root_pem).public_bytes_raw()
+    pinned = enrolment.fingerprint(root)
+    if (expected is not None and pinned != expected) or (
+        enrolment.split_code(code)[1] is not None and not enrolment.binds(code, root)
+    ):
+        raise TrustError(
+            f"the answer from {server} carries root key {pinned}, not the one this gate was told to expect: "
+            "someone between the gate and the service, or a wrong address or code. Nothing was stored; "
+            f"the code is spent: revoke gate {device.device_id!r} on the service and ask for a new code",
+            Reason.ROOT_MISMATCH,
+        )
     bundle = trust.verify_bundle(bundle_bytes, trust.root_key_from_pem(root_pem))
     if bundle.event.id != device.event_id:
-        raise TrustError(f"the bundle is for event {bundle.event.id!r}, the gate for {device.event_id!r}")
+        raise TrustError(
+            f"the bundle is for event {bundle.event.id!r}, the gate for {device.event_id!r}", Reason.WRONG_EVENT
+        )
     data.create()
     data.save_root(root_pem)
-    data.install_bundle(bundle_bytes, held_version=0)
+    data.install_bundle(bundle_bytes, held_version=0, event_id=device.event_id)
     data.save_device_key(key)
     data.save_token(token)
+    if ca_file is not None:
+        data.save_ca(ca_file.read_bytes())
     data.save_device(device)
-    journal_mod.begin(data.journal_path)  # the service learns the seed with the enrolment (security issue)
-    if type(server_ms) is int:
-        with Journal(data.journal_path) as journal:
+    with Journal(data.journal_path) as journal:
+        journal.start_sealing(seed)  # the service holds the same seed: it checks every row's seal
+        if type(server_ms) is int:
             journal.note_server_time(server_ms)
     return device
 
@@ -261,7 +334,19 @@ class Syncer:
         self.settings = settings or data.settings()
         self.on_bundle = on_bundle
         self.device = data.device()
-        self.client = Client(self.device.server, data.token(), session=session) if self.device.server else None
+        self.client: Client | None = None
+        self.refusal = ""  # why a gate with a server may not talk to it (plain http enrolled before the rule)
+        if self.device.server:
+            try:
+                self.client = Client(
+                    self.device.server,
+                    data.token(),
+                    session=session,
+                    insecure_http=self.device.insecure_http,
+                    ca_file=data.ca_file(),
+                )
+            except InputError as error:  # the scan loop still runs; the screen says why nothing syncs
+                self.refusal = error.text()
         self.device_key = data.device_key()
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
         held = data.bundle()
@@ -269,6 +354,7 @@ class Syncer:
         self.board = StatusBoard(
             SyncStatus(
                 enabled=self.client is not None,
+                last_error=self.refusal,
                 bundle_version=held.version,
                 bundle_issued_ms=to_ms(held.issued_at),
             )
@@ -282,12 +368,19 @@ class Syncer:
 
     def sync_once(self, journal: Journal) -> SyncResult:
         """Pull a newer bundle, then push every unacknowledged row; raise SyncError on failure."""
+        if self.refusal:
+            raise SyncError(self.refusal, Reason.INSECURE_TRANSPORT)
         if self.client is None:
             raise SyncError("this gate was enrolled from a USB bundle: no server to sync with", Reason.NOT_FOUND)
         now_ms = to_ms(self.clock())
         self.board.update(last_attempt_ms=now_ms)
+        pulled: CheckinError | None = None
+        installed = None
         try:
-            installed = self._pull()
+            try:
+                installed = self._pull()
+            except (SyncError, TrustError) as error:
+                pulled = error  # the journal still goes up: a bad bundle must not stop the upload
             pushed = self._push(journal)
         except SyncError as error:
             self.board.update(
@@ -299,6 +392,9 @@ class Syncer:
         except (TrustError, JournalError) as error:
             self.board.update(online=True, last_error=error.text())
             raise
+        if pulled is not None:  # the rows are up; the bundle's refusal is still the round's news
+            self.board.update(online=True, last_error=pulled.text(), acked_seq=journal.acked_seq)
+            raise pulled
         self.board.update(online=True, last_success_ms=now_ms, last_error="", acked_seq=journal.acked_seq)
         return SyncResult(installed, pushed, journal.acked_seq)
 
@@ -307,7 +403,7 @@ class Syncer:
         data = self.client.bundle(self.bundle_version)
         if data is None:
             return None
-        bundle = self.data.install_bundle(data, held_version=self.bundle_version)
+        bundle = self.data.install_bundle(data, held_version=self.bundle_version, event_id=self.device.event_id)
         if bundle.version == self.bundle_version:
             return None
         self.bundle_version = bundle.version

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from checkin.cli._context import Context, actor, pass_ctx
+from checkin.cli._context import Context, actor, keystore, pass_ctx
 from checkin.clikit import LazyChoice, directions
 
 
@@ -27,13 +27,17 @@ def gate_add(ctx: Context, event_id: str, name: str, zone: str | None, direction
     cfg = ctx.config()
     store = ctx.store(cfg)
     ev = events.event(store, event_id)
-    new = gates.add_gate(store, ev, name, zone or ev.zone_codes[0], direction, ctx.now(cfg), actor=actor())
+    root_pem = keystore(cfg).root_public_pem()
+    new = gates.add_gate(
+        store, ev, name, zone or ev.zone_codes[0], direction, ctx.now(cfg), actor=actor(), root_pem=root_pem
+    )
     device, code = new.device, new.code
     assert device.enrol_expires is not None
     click.echo(f"gate {device.id}: {device.name}, zone {device.zone}, direction {device.direction}")
     click.echo(
         f"enrolment code valid until {device.enrol_expires.isoformat()} (15 minutes, one use); "
-        "at the gate: checkin-gate enroll --server URL --code CODE",
+        "at the gate: checkin-gate enroll --server https://... --code CODE (the code names this deployment's "
+        "root key; the gate pins no other)",
         err=True,
     )
     click.echo(code)

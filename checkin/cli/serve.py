@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -16,7 +17,8 @@ import click
 from checkin.cli._context import MAX_PASSPHRASE_BYTES, Context, keystore, pass_ctx, passphrase, read_passphrase
 from checkin.cli.db import upgrade
 from checkin.clikit import shifted_clock
-from checkin.core.errors import CheckinError, Reason
+from checkin.config import Config
+from checkin.core.errors import CheckinError, ConfigError, Reason
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -51,6 +53,7 @@ def serve(ctx: Context, host: str, port: int, server: str, workers: int, threads
     if PASSPHRASE_ENV in os.environ:
         _restart_without_passphrase(os.environ[PASSPHRASE_ENV].encode())  # does not return
     cfg = ctx.config()
+    tls = _tls_files(cfg, server)
     overrides: dict[str, Any] = {}
     if ctx.now_text:  # a rehearsal or demo: the service's clock starts at --now and runs on
         overrides["CLOCK"] = shifted_clock(ctx.now(cfg))
@@ -71,13 +74,29 @@ def serve(ctx: Context, host: str, port: int, server: str, workers: int, threads
         from waitress.server import create_server  # type: ignore[import-untyped]
 
         bound = create_server(app, host=host, port=port, threads=threads, ident="checkin")
-        _listening(host, port, server)
+        _listening(host, port, server, tls=False)
         try:
             bound.run()
         except KeyboardInterrupt:
             bound.close()
     else:
-        _gunicorn(app, host, port, workers, threads)
+        _gunicorn(app, host, port, workers, threads, tls)
+
+
+def _tls_files(cfg: Config, server: str) -> tuple[Path, Path] | None:
+    """The [service] certificate and key, checked before anything starts."""
+    files = cfg.tls_files
+    if files is None:
+        return None
+    if server == "waitress":
+        raise ConfigError(
+            f"{cfg.source}: waitress cannot serve HTTPS (service.tls_cert is set): use --server gunicorn, "
+            "or a TLS proxy in front of waitress and no [service] tls_cert",
+        )
+    for path in files:
+        if not path.is_file():
+            raise ConfigError(f"{cfg.source}: {path} (from [service]) is not a readable file")
+    return files
 
 
 def _restart_without_passphrase(secret: bytes) -> NoReturn:
@@ -119,11 +138,12 @@ def _take_handover() -> bytes | None:
     return read_passphrase(data, "the handed-over passphrase") if data else None
 
 
-def _listening(host: str, port: int, server: str) -> None:
-    click.echo(f"checkin service listening on http://{host}:{port}/ ({server}); stop with Ctrl+C", err=True)
+def _listening(host: str, port: int, server: str, *, tls: bool) -> None:
+    scheme = "https" if tls else "http"
+    click.echo(f"checkin service listening on {scheme}://{host}:{port}/ ({server}); stop with Ctrl+C", err=True)
 
 
-def _gunicorn(app: Flask, host: str, port: int, workers: int, threads: int) -> None:
+def _gunicorn(app: Flask, host: str, port: int, workers: int, threads: int, tls: tuple[Path, Path] | None) -> None:
     from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 
     def post_fork(_server: Any, _worker: Any) -> None:
@@ -131,7 +151,7 @@ def _gunicorn(app: Flask, host: str, port: int, workers: int, threads: int) -> N
         app.extensions["checkin.store"].engine.dispose(close=False)
 
     options = {
-        "when_ready": lambda _arbiter: _listening(host, port, "gunicorn"),
+        "when_ready": lambda _arbiter: _listening(host, port, "gunicorn", tls=tls is not None),
         "bind": f"{host}:{port}",
         "workers": workers,
         "worker_class": "gthread",
@@ -141,6 +161,8 @@ def _gunicorn(app: Flask, host: str, port: int, workers: int, threads: int) -> N
         "proc_name": "checkin",
         "timeout": 60,
     }
+    if tls is not None:
+        options.update(certfile=str(tls[0]), keyfile=str(tls[1]))
 
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:

@@ -104,6 +104,11 @@ class Reason(StrEnum):
     ROW_INVALID = "row_invalid"
     TIME_OUT_OF_RANGE = "time_out_of_range"
     UNKNOWN_REASON = "unknown_reason"
+    BAD_SEAL = "bad_seal"
+    MISSING_SEAL = "missing_seal"
+    SEALS_UNCHECKED = "seals_unchecked"
+    ROOT_MISMATCH = "root_mismatch"
+    INSECURE_TRANSPORT = "insecure_transport"
     TOO_LARGE = "too_large"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     SERVICE_UNAVAILABLE = "service_unavailable"
@@ -194,6 +199,11 @@ MESSAGES: dict[Reason, str] = {
     Reason.ROW_INVALID: N_("A journal row holds a value no gate writes"),
     Reason.TIME_OUT_OF_RANGE: N_("A journal row's time is outside the plausible range"),
     Reason.UNKNOWN_REASON: N_("A journal row carries a reason this service does not know"),
+    Reason.BAD_SEAL: N_("A journal row's seal does not hold: the row was changed after it was written"),
+    Reason.MISSING_SEAL: N_("A journal row carries no seal"),
+    Reason.SEALS_UNCHECKED: N_("The gate gave no sealing seed at enrolment: its rows' seals cannot be checked"),
+    Reason.ROOT_MISMATCH: N_("The service's root key is not the one this gate was told to expect"),
+    Reason.INSECURE_TRANSPORT: N_("Plain http is allowed only to this machine: use https"),
     Reason.TOO_LARGE: N_("The request is too large"),
     Reason.METHOD_NOT_ALLOWED: N_("Method not allowed"),
     Reason.SERVICE_UNAVAILABLE: N_("The service is temporarily unavailable"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from checkin.core import cose
+from checkin.core import cose, enrolment, seal, trust
 from checkin.core.errors import InputError, Reason
 from checkin.core.trust import Direction
 from checkin.services.bundles import BundleService, SignedBundle
@@ -26,8 +26,14 @@ class NewGate:
     code: str
 
 
-def add_gate(store: Store, event: Event, name: str, zone: str, direction: str, now: datetime, *, actor: str) -> NewGate:
-    """Register a gate for one of the event's zones; FieldsInvalid (name, zone, direction) when refused."""
+def add_gate(
+    store: Store, event: Event, name: str, zone: str, direction: str, now: datetime, *, actor: str, root_pem: bytes
+) -> NewGate:
+    """Register a gate for one of the event's zones; FieldsInvalid (name, zone, direction) when refused.
+
+    The code carries its binding to the root key `root_pem` (the deployment's root.pub), so the gate
+    pins this root and no other."""
+    root_raw = trust.root_key_from_pem(root_pem).public_bytes_raw()
     problems: dict[str, Problem] = {}
     name_problem = text_problem(name, MAX_GATE_NAME, required=True)
     if name_problem is not None:
@@ -38,8 +44,8 @@ def add_gate(store: Store, event: Event, name: str, zone: str, direction: str, n
         problems["direction"] = Problem(Reason.DIRECTION_INVALID)
     if problems:
         raise FieldsInvalid(problems)
-    device, code = stored.create_device(store, event.id, name, zone, Direction(direction), now, actor=actor)
-    return NewGate(device, code)
+    device, secret = stored.create_device(store, event.id, name, zone, Direction(direction), now, actor=actor)
+    return NewGate(device, enrolment.bound_code(secret, root_raw))
 
 
 def revoke_gate(store: Store, device_id: str, now: datetime, *, actor: str) -> Device:
@@ -70,8 +76,11 @@ class Enrolment:
     bundle: SignedBundle
 
 
-def enrol(store: Store, bundles: BundleService, code: str, public_key_hex: str, now: datetime) -> Enrolment:
-    """Spend a one-time enrolment code: bind the gate's Ed25519 public key (64 hex digits)."""
+def enrol(
+    store: Store, bundles: BundleService, code: str, public_key_hex: str, now: datetime, *, seal_seed: bytes = b""
+) -> Enrolment:
+    """Spend a one-time enrolment code: bind the gate's Ed25519 public key (64 hex digits) and keep
+    its journal's sealing seed (32 bytes; none from a client that does not seal)."""
     try:
         raw_key = bytes.fromhex(public_key_hex)
     except ValueError:
@@ -79,8 +88,15 @@ def enrol(store: Store, bundles: BundleService, code: str, public_key_hex: str, 
     if len(public_key_hex) != 64 or not cose.usable_public_key(raw_key):
         # checked now: a key libsodium refuses would spend the code, then fail every upload
         raise InputError("public_key must be 64 hex digits of a valid Ed25519 public key", Reason.INVALID_INPUT)
-    device, token = stored.enrol_device(store, code, public_key_hex, now)
-    return Enrolment(device, token, bundles.root_public_pem(), bundles.current(device.event_id, now))
+    if seal_seed and len(seal_seed) != seal.SEED_BYTES:
+        raise InputError(f"seal_seed must be {seal.SEED_BYTES} bytes", Reason.INVALID_INPUT)
+    root_pem = bundles.root_public_pem()
+    secret, binding = enrolment.split_code(code)
+    if binding is not None and not enrolment.binds(code, trust.root_key_from_pem(root_pem.encode()).public_bytes_raw()):
+        # checked before the code is spent: a typo in the last groups costs the gate nothing
+        raise InputError("the code's last groups do not match this service's root key", Reason.ENROLMENT_INVALID)
+    device, token = stored.enrol_device(store, secret, public_key_hex, now, seal_seed=seal_seed)
+    return Enrolment(device, token, root_pem, bundles.current(device.event_id, now))
 
 
 def gate_bundle(store: Store, bundles: BundleService, device: Device, now: datetime) -> SignedBundle:

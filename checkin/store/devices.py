@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
+from checkin.core import enrolment
 from checkin.core.errors import InputError, Reason
 from checkin.core.trust import Direction
 from checkin.store.actions import record_action
@@ -16,20 +17,12 @@ from checkin.store.events import event_in
 from checkin.store.models import Device, DeviceStatus
 
 ENROL_VALIDITY = timedelta(minutes=15)
-# Enrolment codes are typed at the gate: 16 characters of an alphabet without 0/O, 1/I/L (80 bits).
-CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-CODE_LENGTH = 16
+# Enrolment codes are typed at the gate (checkin.core.enrolment): the secret is 16 characters of an
+# alphabet without 0/O, 1/I/L (about 79 bits); the service hands it out with its root-key binding.
+CODE_ALPHABET = enrolment.CODE_ALPHABET
+CODE_LENGTH = enrolment.SECRET_LENGTH
 LAST_SEEN_EVERY = timedelta(minutes=1)  # a bundle fetch records last_seen at most this often
-
-
-def normalise_code(text: str) -> str:
-    """An enrolment code as typed (any case, dashes and spaces) in its canonical form."""
-    return "".join(c for c in text.upper() if c not in "- \t")
-
-
-def _new_code() -> str:
-    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-    return "-".join(raw[i : i + 4] for i in range(0, CODE_LENGTH, 4))
+normalise_code = enrolment.normalise_code
 
 
 def create_device(
@@ -50,7 +43,7 @@ def create_device(
         direction = Direction(direction)
     except ValueError:
         raise InputError(f"direction must be one of {', '.join(Direction)}, not {direction!r}") from None
-    code = _new_code()
+    code = enrolment.new_secret()
     with store.writing() as s:
         ev = event_in(s, event_id)
         zone = zone or ev.zone_codes[0]
@@ -77,15 +70,18 @@ def create_device(
     return device, code
 
 
-def enrol_device(store: Store, code: str, public_key_hex: str, now: datetime) -> tuple[Device, str]:
-    """Use a one-time enrolment code: bind the gate's public key, return the device and its token.
+def enrol_device(
+    store: Store, code: str, public_key_hex: str, now: datetime, *, seal_seed: bytes = b""
+) -> tuple[Device, str]:
+    """Use a one-time enrolment code: bind the gate's public key (and keep its sealing seed), return
+    the device and its token.
 
     The code is spent by a single conditional UPDATE, so two gates racing with one code
     cannot both enrol. The token is returned once and only its SHA-256 is kept.
     """
     token = secrets.token_urlsafe(32)
     invalid = InputError("ask an administrator for a new one (checkin gate add)", Reason.ENROLMENT_INVALID)
-    code_hash = sha256_hex(normalise_code(code))
+    code_hash = sha256_hex(enrolment.split_code(code)[0])  # the secret part (services.gates checks the binding)
     usable = (Device.enrol_code_hash == code_hash, Device.status == DeviceStatus.PENDING, Device.enrol_expires > now)
     with store.writing() as s:
         if s.scalars(select(Device.id).where(*usable)).first() is None:
@@ -104,6 +100,9 @@ def enrol_device(store: Store, code: str, public_key_hex: str, now: datetime) ->
                 token_hash=sha256_hex(token),
                 enrolled_at=now,
                 last_seen=now,
+                seal_seed=seal_seed.hex(),
+                seal_seq=1,
+                seal_key=seal_seed.hex(),
             )
             .returning(Device.id)
         )

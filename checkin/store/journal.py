@@ -299,3 +299,8 @@ def journal_rows(store: Store, device_id: str) -> list[JournalRow]:
     """A device's uploaded journal, in seq order, as the gate chained it."""
     with store.session() as s:
         return held_rows(s, device_id)
+
+
+def record_alert(s: Session, device: Device, kind: Reason, seq: int | None, detail: str, now: datetime) -> AlertNote:
+    """Keep an alert for a device in the caller's transaction (an open one of the same kind and seq is not repeated)."""
+    return _alert(s, device, kind, seq, detail, now)

@@ -199,6 +199,11 @@ class Device(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     acked_seq: Mapped[int] = mapped_column(BigInteger, default=0)  # highest contiguous seq held
     head_hash: Mapped[str] = mapped_column(String(64), default="")  # hash of the row at acked_seq
+    # Forward-secure seals (checkin.core.seal): the seed the gate sent at enrolment ("" : none) and
+    # where incremental verification stands: the key (hex) that sealed row seal_seq, the next to check.
+    seal_seed: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    seal_seq: Mapped[int] = mapped_column(BigInteger, default=1, server_default="1")
+    seal_key: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class Scan(Base):

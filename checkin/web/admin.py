@@ -303,7 +303,8 @@ def gate_new(event_id: str) -> ResponseReturnValue:
     ev = _event_or_404(event_id)
     name, zone, direction = _form("name"), _form("zone"), _form("direction") or "in"
     try:
-        made = gates.add_gate(store(), ev, name, zone, direction, now(), actor=_actor())
+        root_pem = KeyStore(config().keys_dir).root_public_pem()
+        made = gates.add_gate(store(), ev, name, zone, direction, now(), actor=_actor(), root_pem=root_pem)
     except FieldsInvalid as refused:
         errors = {f"gate_{field}": text for field, text in refused.texts(language()).items()}
         return render_template(

@@ -131,12 +131,13 @@ def _json(body: Mapping[str, Any]) -> Response:
 def enroll() -> Response:
     """Spend a one-time enrolment code: bind the gate's public key, hand out token, root key and bundle."""
     body = _json_object()
-    _only(body, {"code", "public_key"})
+    _only(body, {"code", "public_key", "seal_seed"})
     code = _text(body, "code", 64)
     public_hex = _text(body, "public_key", 64).lower()
     _clean([code], "code")
+    seed = _seal_seed(body.get("seal_seed"))
     moment = now()
-    done = gates.enrol(store(), bundles(), code, public_hex, moment)
+    done = gates.enrol(store(), bundles(), code, public_hex, moment, seal_seed=seed)
     device = done.device
     return _json(
         {
@@ -152,6 +153,18 @@ def enroll() -> Response:
             **_times(moment),
         }
     )
+
+
+def _seal_seed(value: Any) -> bytes:
+    """The gate's journal sealing seed: 64 hex digits (none from a client that does not seal)."""
+    if value is None:
+        return b""
+    if not isinstance(value, str) or len(value) != 64:
+        raise ApiError("seal_seed must be 64 hex digits", Reason.INVALID_INPUT)
+    try:
+        return bytes.fromhex(value)
+    except ValueError:
+        raise ApiError("seal_seed must be 64 hex digits", Reason.INVALID_INPUT) from None
 
 
 @_route("/bundle", ["GET"])

@@ -74,6 +74,11 @@ def _schemas(max_rows: int) -> dict[str, Any]:
                     "pattern": "^[0-9a-fA-F]{64}$",
                     "description": "the gate's raw Ed25519 public key, 64 hex digits",
                 },
+                "seal_seed": {
+                    "type": "string",
+                    "pattern": "^[0-9a-fA-F]{64}$",
+                    "description": "the seed of the gate's forward-secure journal seals, 64 hex digits",
+                },
             },
         },
         "EnrollResponse": {

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from checkin.core import chain, seal
+from checkin.core import seal
 from scanner.journal import Journal
-from tests.support.gatekit import World, forged, json_lines, run_gate
+from tests.support.gatekit import World, forged, json_lines, rechain, run_gate
 
 NOW = "2022-03-26T09:00"
 
@@ -34,25 +33,6 @@ def verify(data: Path, key: str | None) -> tuple[int, str]:
     args = ["journal", "verify"] + (["--verification-key", key] if key else [])
     result = run_gate(data, *args)
     return result.returncode, result.stderr
-
-
-def rechain(db: sqlite3.Connection, start: int, change: dict[str, str]) -> None:
-    """Rewrite row `start` and re-chain every later row, re-sealing with the key the thief holds."""
-    columns = [f for f in chain.JournalRow.__dataclass_fields__]
-    rows = [chain.JournalRow(*r) for r in db.execute(f"SELECT {', '.join(columns)} FROM rows ORDER BY seq")]
-    prev = rows[start - 2] if start > 1 else None
-    for row in rows[start - 1 :]:
-        content = {k: v for k, v in row.content().items() if k != "seq"}
-        if row.seq == start:
-            content.update(change)
-        new = chain.append(prev, **content)
-        new = replace(new, seal=row.seal)  # the old seals: the thief cannot make new ones
-        db.execute(
-            "UPDATE rows SET hash = ?, prev_hash = ?, verdict = ?, reason = ? WHERE seq = ?",
-            (new.hash, new.prev_hash, new.verdict, new.reason, new.seq),
-        )
-        prev = new
-    db.execute("DELETE FROM checkpoints")
 
 
 def test_an_honest_journal_verifies_with_and_without_the_key(enrolled: tuple[Path, str, World]) -> None:

@@ -286,7 +286,9 @@ def gate_cli(data: Path, *args: str, stdin: str = "", **env: str) -> subprocess.
 def test_enrol_asks_for_the_pin_and_set_pin_changes_it(tmp_path: Path, world: World) -> None:
     ckb, pub = world.write_usb(tmp_path / "usb")
     folder = tmp_path / "gate"
-    enrolled = gate_cli(folder, "enroll", "--bundle", str(ckb), "--root-key", str(pub), "--pin", stdin="4321\n4321\n")
+    enrolled = gate_cli(
+        folder, "enroll", "--bundle", str(ckb), "--root-key", str(pub), "--zone", "hall", "--pin", stdin="4321\n4321\n"
+    )
     assert json_lines(enrolled)[0]["supervisor_pin"] is True
     record = folder / "supervisor.pin"
     assert stat.S_IMODE(record.stat().st_mode) == 0o600 and "4321" not in record.read_text()

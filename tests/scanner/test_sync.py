@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from checkin.core import chain
-from checkin.core.errors import Reason, TrustError
+from checkin.core import chain, enrolment
+from checkin.core.errors import InputError, Reason, TrustError
 from checkin.core.trust import Direction
 from scanner import sync
 from scanner.datadir import GateData
@@ -81,10 +81,13 @@ def test_network_enrolment_stores_everything(data: GateData, service: ContractSe
         assert journal.server_time_ms == int(world.now.timestamp() * 1000)  # the time floor starts there
 
 
-def test_enrolment_refusals(tmp_path: Path, service: ContractService, data: GateData) -> None:
+def test_enrolment_refusals(tmp_path: Path, service: ContractService, data: GateData, world: World) -> None:
+    unknown = enrolment.bound_code(enrolment.new_secret(), world.root.public_key().public_bytes_raw())
     with pytest.raises(SyncError) as caught:
-        sync.enroll_network(GateData(tmp_path / "other"), service.url, "not-a-code")
+        sync.enroll_network(GateData(tmp_path / "other"), service.url, unknown)
     assert caught.value.status == 403 and caught.value.server_reason == "enrolment_invalid"
+    with pytest.raises(InputError, match="does not name the service's root key"):  # refused before any request
+        sync.enroll_network(GateData(tmp_path / "other"), service.url, "not-a-code")
     with pytest.raises(Exception, match="already holds an enrolled gate"):
         sync.enroll_network(data, service.url, service.add_code("gate-b"))
 
@@ -261,7 +264,7 @@ def test_scans_go_on_while_an_upload_hangs(
         service.hold = None
         deadline = threading.Event()
         for _ in range(200):  # bounded wait for the thread's next rounds
-            if len(service.rows_of("gate-a")) == 51:
+            if len(service.rows_of("gate-a")) == 51 and gate_sync.board.get().online:  # stored, then answered
                 break
             deadline.wait(0.05)
         assert service.rows_of("gate-a") == journal.rows()
@@ -271,3 +274,42 @@ def test_scans_go_on_while_an_upload_hangs(
             service.hold.set()
         gate_sync.stop()
         journal.close()
+
+
+# ---- transport -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "insecure", "allowed"),
+    [
+        ("https://checkin.example.vn", False, True),
+        ("http://127.0.0.1:8080", False, True),
+        ("http://[::1]:8080", False, True),
+        ("http://localhost:8080", False, True),
+        ("http://192.168.1.10:8080", False, False),
+        ("http://checkin.example.vn", False, False),
+        ("http://192.168.1.10:8080", True, True),
+        ("ftp://checkin.example.vn", True, False),
+        ("https://", False, False),
+    ],
+)
+def test_plain_http_only_to_this_machine_unless_told(url: str, insecure: bool, allowed: bool) -> None:
+    if allowed:
+        sync.check_transport(url, insecure_http=insecure)
+        return
+    with pytest.raises(InputError) as caught:
+        sync.check_transport(url, insecure_http=insecure)
+    assert caught.value.reason is Reason.INSECURE_TRANSPORT
+
+
+def test_a_gate_enrolled_over_lan_http_before_the_rule_keeps_scanning_and_says_why_it_does_not_sync(
+    tmp_path: Path, world: World, clock: Clock
+) -> None:
+    from tests.support.gatekit import enrol_usb
+
+    data = enrol_usb(tmp_path / "old", world, server="http://192.168.1.10:8080", token="t" * 20)
+    gate_sync = Syncer(data, clock=clock)
+    assert "plain http" in gate_sync.board.get().last_error
+    with Journal(data.journal_path, data.device_key()) as journal, pytest.raises(SyncError) as caught:
+        gate_sync.sync_once(journal)
+    assert caught.value.reason is Reason.INSECURE_TRANSPORT

@@ -11,7 +11,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from werkzeug.test import TestResponse
 
 from checkin.cli import main
 from checkin.config import Config
-from checkin.core import chain
+from checkin.core import chain, seal
 from checkin.core.trust import EventInfo, TrustBundle
 from checkin.keystore import KeyStore
 from tests.support.scratch import TEST_DATABASE_ENV
@@ -81,6 +81,7 @@ class Gate:
     key: Ed25519PrivateKey
     enrolment: dict[str, Any]
     journal: list[chain.JournalRow] = field(default_factory=list)
+    sealer: seal.SealKey | None = None  # the gate's forward-secure key, from the seed it sent at enrolment
 
     @property
     def auth(self) -> dict[str, str]:
@@ -105,6 +106,9 @@ class Gate:
             }
             fields.update(content)
             row = chain.append(prev, **fields)
+            if self.sealer is not None:
+                tag, self.sealer = self.sealer.seal(row.hash)
+                row = replace(row, seal=tag)
             self.journal.append(row)
             rows.append(row)
         return rows

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 import secrets
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -25,7 +26,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from checkin.core import chain, cose, trust
+from checkin.core import chain, cose, enrolment, trust
 from checkin.core.credential import Credential, sign
 from checkin.core.errors import InputError
 from checkin.core.trust import BundleKey, EventInfo, GatePolicy, KeyStatus, TrustBundle
@@ -178,6 +179,7 @@ class DeviceRecord:
     zone: str = "hall"
     direction: str = "in"
     revoked: bool = False
+    seal_seed: str = ""
     rows: list[chain.JournalRow] = field(default_factory=list)
     checkpoints: list[chain.Checkpoint] = field(default_factory=list)
     posts: int = 0
@@ -207,8 +209,9 @@ class ContractService:
         return f"http://127.0.0.1:{self.port}"
 
     def add_code(self, device_id: str, zone: str = "hall", direction: str = "in") -> str:
-        code = secrets.token_hex(6)
-        self.codes[hashlib.sha256(code.encode()).hexdigest()] = (device_id, zone, direction)
+        """A one-time code bound to the world's root key, as `checkin gate add` prints it."""
+        code = enrolment.bound_code(enrolment.new_secret(), self.world.root.public_key().public_bytes_raw())
+        self.codes[hashlib.sha256(enrolment.normalise_code(code).encode()).hexdigest()] = (device_id, zone, direction)
         return code
 
     def add_device(self, token: str, device_id: str, public_key: Ed25519PublicKey) -> DeviceRecord:
@@ -306,6 +309,7 @@ class ContractService:
                 token = secrets.token_urlsafe(24)
                 record = service.add_device(token, device_id, public)
                 record.zone, record.direction = zone, direction
+                record.seal_seed = str(body.get("seal_seed", ""))
                 now = service.clock()
                 self._answer(
                     200,
@@ -493,11 +497,15 @@ class LiveService:
         self.store.dispose()
 
     def add_gate(self, name: str, zone: str = "hall", direction: str = "in") -> tuple[str, str]:
-        """Register a gate; (device id, one-time enrolment code)."""
-        from checkin.store import devices as stored_devices
+        """Register a gate as `checkin gate add` does; (device id, one-time enrolment code naming the root key)."""
+        from checkin.services import gates
+        from checkin.store import events as stored_events
 
-        device, code = stored_devices.create_device(self.store, EVENT_ID, name, zone, direction, self.clock())
-        return device.id, code
+        event = stored_events.event(self.store, EVENT_ID)
+        made = gates.add_gate(
+            self.store, event, name, zone, direction, self.clock(), actor="test", root_pem=self.keys.root_public_pem()
+        )
+        return made.device.id, made.code
 
     def issue(self, name: str, **changes: Any) -> str:
         """Sign a ticket with the active issuing key and record it, as `checkin issue` does."""
@@ -519,3 +527,23 @@ def run_gate(data: Path, *args: str, stdin: str = "", timeout: float = 300) -> s
 def json_lines(result: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
     assert result.returncode == 0, result.stderr
     return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+# ---- what a thief holding the laptop does to its journal -------------------------------------------------
+
+
+def rechain(db: sqlite3.Connection, start: int, change: dict[str, str]) -> None:
+    """Rewrite row `start` and re-chain every later row, re-sealing with the key the thief holds."""
+    columns = [f for f in chain.JournalRow.__dataclass_fields__]
+    rows = [chain.JournalRow(*r) for r in db.execute(f"SELECT {', '.join(columns)} FROM rows ORDER BY seq")]
+    prev = rows[start - 2] if start > 1 else None
+    for row in rows[start - 1 :]:
+        content = {k: v for k, v in row.content().items() if k != "seq"}
+        if row.seq == start:
+            content.update(change)
+        new = chain.append(prev, **content)
+        new = replace(new, seal=row.seal)  # the old seals: the thief cannot make new ones
+        db.execute("UPDATE rows SET hash = ?, prev_hash = ?, verdict = ?, reason = ? WHERE seq = ?",
+                   (new.hash, new.prev_hash, new.verdict, new.reason, new.seq))
+        prev = new
+    db.execute("DELETE FROM checkpoints")

@@ -19,6 +19,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from checkin.config import Config, load
+from checkin.core import seal
 from checkin.keystore import KeyStore
 from checkin.store import Store, sessions, users
 from checkin.store import devices as stored_devices
@@ -106,13 +107,15 @@ def enrol(client: FlaskClient, store: Store, clock: Clock) -> Callable[..., Gate
     def make(name: str = "Cổng A - sảnh chính", zone: str | None = None, direction: str = "in") -> Gate:
         device, code = stored_devices.create_device(store, EVENT_ID, name, zone, direction, clock())
         key = Ed25519PrivateKey.generate()
+        seed = seal.new_seed()
+        public = key.public_key().public_bytes_raw().hex()
         response = client.post(
-            "/api/v1/devices/enroll", json={"code": code, "public_key": key.public_key().public_bytes_raw().hex()}
+            "/api/v1/devices/enroll", json={"code": code, "public_key": public, "seal_seed": seed.hex()}
         )
         assert response.status_code == 200, response.json
         body = response.json
         assert body is not None and body["device_id"] == device.id
-        return Gate(client, clock, device.id, body["token"], key, body)
+        return Gate(client, clock, device.id, body["token"], key, body, sealer=seal.SealKey.first(seed))
 
     return make
 

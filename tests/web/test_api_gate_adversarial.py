@@ -829,9 +829,9 @@ def test_overlapping_batches_sent_at_once_lose_and_double_nothing(app: Flask, ga
 
 
 def test_a_fork_raced_against_the_true_history_keeps_exactly_one(app: Flask, gate: Gate, store: Store) -> None:
+    twin = Gate(gate.client, gate.clock, gate.device_id, gate.token, gate.key, gate.enrolment, sealer=gate.sealer)
     rows = gate.scan(50)
-    twin = Gate(gate.client, gate.clock, gate.device_id, gate.token, gate.key, gate.enrolment)
-    forged = twin.scan(50, verdict="deny", reason="revoked")
+    forged = twin.scan(50, verdict="deny", reason="revoked")  # sealed as well: whichever wins holds together
     bodies = [gate.body(rows), twin.body(forged)] * 3
     with waitress_thread(app, threads=6) as port:
         answers = _post_all(port, bodies, gate.token)
