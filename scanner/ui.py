@@ -26,7 +26,7 @@ import shutil
 import subprocess
 import tempfile
 import wave
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -37,7 +37,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from checkin import i18n
-from checkin.core import credential
+from checkin.core import credential, trust
 from checkin.core.errors import N_, Reason, Verdict
 from checkin.core.trust import Direction, EventInfo
 from scanner import pin, screening
@@ -153,15 +153,8 @@ def age_text(seconds: float, lang: str) -> str:
 
 
 def zone_label(event: EventInfo, code: str, lang: str) -> str:
-    """A zone's display name in `lang` when the bundle's event names its zones, else its code.
-
-    `zone_names` (when present) maps a code to one name or to names by language.
-    """
-    names = getattr(event, "zone_names", None)
-    entry = names.get(code) if isinstance(names, Mapping) else None
-    if isinstance(entry, Mapping):
-        entry = entry.get(lang) or entry.get(i18n.DEFAULT) or next(iter(entry.values()), None)
-    return str(entry) if entry else code
+    """A zone's display name in `lang` when the bundle's event names its zones, else its code."""
+    return trust.label_of(event.zone_names, code, lang)
 
 
 @dataclass(frozen=True)

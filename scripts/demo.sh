@@ -14,8 +14,9 @@ mkdir -p "$DEMO"
 umask 077
 python3 -c 'import secrets; print(secrets.token_urlsafe(24))' > "$DEMO/.passphrase"
 umask 022
-CHECKIN_KEY_PASSPHRASE="$(cat "$DEMO/.passphrase")"
-export CHECKIN_KEY_PASSPHRASE
+# Read from the file by every command (never in an environment variable /proc would show).
+CHECKIN_KEY_PASSPHRASE_FILE="$PWD/$DEMO/.passphrase"
+export CHECKIN_KEY_PASSPHRASE_FILE
 CK="checkin --config $DEMO/config.toml"
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }

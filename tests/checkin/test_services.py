@@ -154,16 +154,17 @@ def test_revocation_needs_a_reason_and_happens_once(world: tuple) -> None:
 
 
 def test_a_gate_needs_a_zone_of_the_event_and_a_direction(world: tuple) -> None:
-    _cfg, store, ev, _signer = world
+    cfg, store, ev, _signer = world
+    root_pem = KeyStore(cfg.keys_dir).root_public_pem()
     with pytest.raises(FieldsInvalid) as refused:
-        gates.add_gate(store, ev, "", "moon", "sideways", NOW, actor="t")
+        gates.add_gate(store, ev, "", "moon", "sideways", NOW, actor="t", root_pem=root_pem)
     reasons = {name: p.reason for name, p in refused.value.problems.items()}
     assert reasons == {
         "name": Reason.FIELD_REQUIRED,
         "zone": Reason.GATE_ZONE_INVALID,
         "direction": Reason.DIRECTION_INVALID,
     }
-    made = gates.add_gate(store, ev, "Cổng A", "vip", "out", NOW, actor="t")
+    made = gates.add_gate(store, ev, "Cổng A", "vip", "out", NOW, actor="t", root_pem=root_pem)
     assert (made.device.zone, made.device.direction, made.device.status) == ("vip", "out", "pending")
     gates.revoke_gate(store, made.device.id, NOW, actor="t")
     with pytest.raises(InputError) as twice:

@@ -83,7 +83,7 @@ def test_screening_from_a_video_with_scripted_operator_input(tmp_path: Path) -> 
     )
     data = tmp_path / "gate"
     enrolled = json_lines(
-        run_gate(data, "enroll", "--bundle", str(usb / "event.ckb"), "--root-key", str(usb / "root.pub"))
+        run_gate(data, "enroll", "--bundle", str(usb / "event.ckb"), "--root-key", str(usb / "root.pub"), "--all-zones")
     )
     out = json_lines(
         run_gate(

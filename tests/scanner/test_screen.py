@@ -8,12 +8,11 @@ import stat
 import subprocess
 from datetime import timedelta
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from checkin.core import credential
+from checkin.core import credential, trust
 from checkin.core.credential import Declaration
 from checkin.core.trust import Direction, GatePolicy, Question, ScreeningPolicy
 from scanner import pin, runner, screening, ui
@@ -254,17 +253,15 @@ def test_banner_lists_zones_by_display_name_when_the_bundle_has_them(gate: Gate,
     plain = ui.banner_image(record, "vi", gate.bundle.event)
     assert ui.zone_label(gate.bundle.event, "vip", "vi") == "vip"
 
-    # an event whose zones have display names (by language, or one name for both)
-    named_zones = {"hall": {"vi": "Hội trường", "en": "Main hall"}, "vip": "Khu VIP"}
+    # an event whose zones have display names, as the bundle carries them (trust.Label)
+    named_zones = {"hall": trust.Label("Hội trường", "Main hall"), "vip": trust.Label("Khu VIP", "")}
+    named_event = dataclasses.replace(gate.bundle.event, zone_names=named_zones)
 
-    def named_event() -> SimpleNamespace:
-        return SimpleNamespace(**vars(gate.bundle.event), zone_names=named_zones)
-
-    assert ui.zone_label(named_event(), "hall", "vi") == "Hội trường"  # type: ignore[arg-type]
-    assert ui.zone_label(named_event(), "hall", "en") == "Main hall"  # type: ignore[arg-type]
-    assert ui.zone_label(named_event(), "vip", "en") == "Khu VIP"  # type: ignore[arg-type]
-    assert ui.zone_label(named_event(), "press", "en") == "press"  # type: ignore[arg-type]
-    named = ui.banner_image(record, "vi", named_event())  # type: ignore[arg-type]
+    assert ui.zone_label(named_event, "hall", "vi") == "Hội trường"
+    assert ui.zone_label(named_event, "hall", "en") == "Main hall"
+    assert ui.zone_label(named_event, "vip", "en") == "Khu VIP"  # the other language when one is missing
+    assert ui.zone_label(named_event, "press", "en") == "press"
+    named = ui.banner_image(record, "vi", named_event)
     assert plain.shape == named.shape and not np.array_equal(plain, named)
 
 
