@@ -194,3 +194,29 @@ def test_sync_does_not_upload_a_journal_that_does_not_hold_and_says_why(service:
     assert result.returncode != 0
     assert "does not hold together at seq" in result.stderr and "not signed" in result.stderr
     assert stored_journal.journal_rows(service.store, device_id) == []
+
+
+def test_an_old_journal_copied_over_a_newer_one_is_found_by_the_service(service: Any, tmp_path: Path) -> None:
+    """The thief keeps a copy of the journal (with its sealing key) and later puts it back, to
+    erase what happened since. The copy holds together on its own, so the gate alone cannot tell;
+    the service already holds the newer rows: the gate's next row takes a seq the service holds
+    with another hash, and the upload is refused as a fork naming the gate and the seq."""
+    data = tmp_path / "gate"
+    codes = [service.issue(f"Khách {i}") for i in range(6)]
+    device_id = _enrolled_gate(service, data, codes[:3])
+    assert json_lines(run_gate(data, "sync", "--now", GATE_NOW))[0]["acked_seq"] == 3
+    saved = tmp_path / "old-journal.db"
+    with sqlite3.connect(data / "journal.db") as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    saved.write_bytes((data / "journal.db").read_bytes())
+    run_gate(data, "run", "--texts", "-", "--headless", "--now", GATE_NOW, "--no-sync", stdin=codes[3] + "\n")
+    assert json_lines(run_gate(data, "sync", "--now", GATE_NOW))[0]["acked_seq"] == 4  # the service holds seq 4
+    (data / "journal.db").write_bytes(saved.read_bytes())  # the thief puts the old copy back
+    for side in ("journal.db-wal", "journal.db-shm"):
+        (data / side).unlink(missing_ok=True)
+    assert run_gate(data, "journal", "verify").returncode == 0  # consistent on its own: the old key came with it
+    run_gate(data, "run", "--texts", "-", "--headless", "--now", GATE_NOW, "--no-sync", stdin=codes[4] + "\n")
+    refused = run_gate(data, "sync", "--now", GATE_NOW)
+    assert refused.returncode != 0
+    assert [r.seq for r in stored_journal.journal_rows(service.store, device_id)] == [1, 2, 3, 4]  # nothing lost
+    assert ("fork", 4) in alerts_of(service, device_id)
