@@ -124,7 +124,13 @@ class Client:
             body = {}
         reason = body.get("reason", "") if isinstance(body, dict) else ""
         detail = f"{what}: HTTP {response.status_code}" + (f" ({reason})" if reason else "")
-        return SyncError(detail, status=response.status_code, body=body)
+        # the server's own reason word (device_revoked, unauthorized...) is what the operator reads
+        known: Reason | None = None
+        if isinstance(reason, str) and reason in Reason._value2member_map_:
+            known = Reason(reason)
+        elif response.status_code >= 500:
+            known = Reason.SERVICE_UNAVAILABLE
+        return SyncError(detail, known, status=response.status_code, body=body)
 
     def enroll(self, code: str, public_key_hex: str, seal_seed: bytes) -> dict[str, Any]:
         """Exchange a one-time enrolment code, the device's public key and its sealing seed for a token and a bundle."""

@@ -106,3 +106,20 @@ def chain_cti(text: str) -> str:
     sign1 = cose.decode_sign1(base45.decode(text[4:]))
     claims = cose.strict_loads(sign1.payload, max_depth=6)
     return bytes(claims[CLAIM_CTI]).hex()
+
+
+def test_a_revoked_gate_is_told_so_in_one_line(service: Any, tmp_path: Path) -> None:
+    """A stolen laptop's gate is revoked on the service: its next sync says `device_revoked`, not a
+    generic `invalid_input`, and its journal stays on the laptop untouched."""
+    from checkin.services import gates
+
+    data = tmp_path / "gate"
+    device_id = enrol(service, data, "Cổng A")
+    code = service.issue("An")
+    run_gate(data, "run", "--texts", "-", "--headless", "--now", GATE_NOW, "--no-sync", stdin=code + "\n")
+    gates.revoke_gate(service.store, device_id, service.clock(), actor="test")
+    refused = run_gate(data, "sync", "--now", GATE_NOW)
+    assert refused.returncode != 0
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1 and "[device_revoked]" in lines[0], refused.stderr
+    assert json_lines(run_gate(data, "status", "--now", GATE_NOW))[0]["pending"] == 1
