@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from checkin.core import credential
-from checkin.core.errors import InputError, Reason
+from checkin.core.errors import N_, InputError, Reason
 from checkin.services.problems import Problem, RowError
 from checkin.store.guests import GuestRow
 
@@ -57,12 +57,12 @@ def decode_csv(data: bytes) -> tuple[str, str]:
     "Unicode text"); valid UTF-8 is UTF-8; otherwise charset-normalizer chooses between
     Windows-1258 (Vietnamese Windows, whose tone marks are combining characters) and Windows-1252."""
     if len(data) > MAX_CSV_BYTES:
-        raise InputError(f"the guest list is larger than {MAX_CSV_BYTES // (1024 * 1024)} MiB")
+        raise InputError(N_("the guest list is larger than %(mib)d MiB"), mib=MAX_CSV_BYTES // (1024 * 1024))
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return unicodedata.normalize("NFC", data.decode("utf-16")), UTF16
         except UnicodeDecodeError:
-            raise InputError("the guest list starts as UTF-16 but is not; save it from Excel again") from None
+            raise InputError(N_("the guest list starts as UTF-16 but is not; save it from Excel again")) from None
     body = data.removeprefix(b"\xef\xbb\xbf")  # Excel's "CSV UTF-8" starts with a BOM
     try:
         return unicodedata.normalize("NFC", body.decode("utf-8")), UTF8 if len(body) == len(data) else UTF8_BOM
@@ -73,7 +73,9 @@ def decode_csv(data: bytes) -> tuple[str, str]:
     best = from_bytes(body, cp_isolation=list(_LEGACY)).best()
     if best is None or best.encoding not in _LEGACY:
         line = len(re.findall(rb"\r\n|\r|\n", body[: failed.start])) + 1
-        raise InputError(f"line {line} is not UTF-8; in Excel use 'Save As' > 'CSV UTF-8 (Comma delimited)'")
+        raise InputError(
+            N_("line %(line)d is not UTF-8; in Excel use 'Save As' > 'CSV UTF-8 (Comma delimited)'"), line=line
+        )
     return unicodedata.normalize("NFC", body.decode(best.encoding)), _LEGACY[best.encoding]
 
 
@@ -96,16 +98,20 @@ def _read_rows(text: str, event_zones: Sequence[str]) -> tuple[list[GuestRow], l
     try:
         header = next(reader)
     except StopIteration:
-        raise InputError("the guest list is empty") from None
+        raise InputError(N_("the guest list is empty")) from None
     except csv.Error as exc:
-        raise InputError(f"line 1: the header cannot be read ({exc})") from None
+        raise InputError(N_("line 1: the header cannot be read (%(problem)s)"), problem=str(exc)) from None
     columns = [_column(h) for h in header]
     missing = [c for c in CSV_HEADER if c not in columns]
     if "name" in missing:
-        raise InputError(f"line 1: the header must have the columns {','.join(CSV_HEADER)}; missing: {missing}")
+        raise InputError(
+            N_("line 1: the header must have the columns %(columns)s; missing: %(missing)s"),
+            columns=",".join(CSV_HEADER),
+            missing=", ".join(missing),
+        )
     twice = [c for c in CSV_HEADER if columns.count(c) > 1]
     if twice:
-        raise InputError(f"line 1: the column {twice[0]} appears twice in the header; keep one")
+        raise InputError(N_("line 1: the column %(column)s appears twice in the header; keep one"), column=twice[0])
     index = {c: columns.index(c) for c in CSV_HEADER if c in columns}
     rows: list[GuestRow] = []
     errors: list[RowError] = []
@@ -184,7 +190,9 @@ def _delimiter(text: str) -> str:
     readings = {columns for columns in found.values() if len(columns) == most}
     if most and len(readings) > 1:
         raise InputError(
-            "line 1: the header names different columns when split at commas and at semicolons; "
-            "in Excel use 'Save As' > 'CSV UTF-8 (Comma delimited)'"
+            N_(
+                "line 1: the header names different columns when split at commas and at semicolons; "
+                "in Excel use 'Save As' > 'CSV UTF-8 (Comma delimited)'"
+            )
         )
     return next(d for d, columns in found.items() if len(columns) == most)

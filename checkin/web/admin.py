@@ -559,7 +559,7 @@ def guest_import(event_id: str) -> ResponseReturnValue:
         try:
             read = guestlist.read_guest_list(data, ev.zone_codes)
         except InputError as exc:
-            errors["file"] = exc.detail
+            errors["file"] = _(exc.detail, **exc.params) if exc.detail else describe(exc)
     if issue_now and problem is not None:
         errors["issue_now"] = describe(problem)
     if errors:

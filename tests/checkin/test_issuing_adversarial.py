@@ -155,7 +155,7 @@ def test_a_tie_between_separators_does_not_issue_garbled_names() -> None:
 def test_a_header_line_that_is_only_a_bom_is_refused_cleanly(data: bytes) -> None:
     with pytest.raises(InputError) as caught:
         read_guest_csv(data, ZONES)
-    assert "line 1" in caught.value.detail
+    assert "line 1" in caught.value.text()
 
 
 @pytest.mark.parametrize("space", ["\u00a0", "\u2007", "\u202f", "\u3000", "\t"])
@@ -243,7 +243,7 @@ def test_a_duplicated_column_does_not_silently_drop_its_value(
 ) -> None:
     with pytest.raises(InputError) as refused:  # the ambiguous header is refused outright
         read_guest_csv(csv_bytes(header, row), ZONES)
-    assert "twice" in refused.value.detail
+    assert "twice" in refused.value.text()
 
 
 # ---- broken quoting and physical line numbers -------------------------------------------------
@@ -291,7 +291,7 @@ def test_a_nul_byte_in_a_cell_does_not_crash() -> None:
 def test_bytes_of_no_known_encoding_in_a_cr_only_file_name_the_right_line() -> None:
     with pytest.raises(InputError) as caught:
         read_guest_csv(b"name,zones\rAn,hall\rJos\x81\x8d\x90,hall\r", ZONES)  # \xe9 alone is Windows-1252 now
-    assert "line 3 " in caught.value.detail
+    assert "line 3 " in caught.value.text()
 
 
 # ---- size -------------------------------------------------------------------------------------

@@ -441,6 +441,7 @@ def test_import_refuses_a_file_in_no_known_encoding(login_as: Callable[[str | No
     )
     assert response.status_code == 400
     assert 'data-field="file"' in response.text and "CSV UTF-8" in response.text
+    assert "dòng 2 không phải UTF-8" in response.text  # the file's fault in the page's language
 
 
 def test_search_ignores_diacritics_and_case(
