@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -11,7 +11,9 @@ from checkin import config as config_mod
 from checkin.cli._context import Context, actor, pass_ctx, zones
 from checkin.core.clock import parse_time
 from checkin.core.errors import InputError
-from checkin.core.trust import Label
+
+if TYPE_CHECKING:
+    from checkin.core.trust import Label
 
 
 @click.group()
@@ -39,6 +41,7 @@ def _labelled(
 
 
 def _categories(named: tuple[str, ...], current: Mapping[str, Label] = {}) -> dict[str, Label]:
+    from checkin.core.trust import Label
     from checkin.services.events import CATEGORY_CODE, parse_labels
 
     if not named:
@@ -118,6 +121,7 @@ def event_edit(
     venue: str | None,
 ) -> None:
     """Change an event: what is not given stays; gates receive the change with their next bundle."""
+    from checkin.core.trust import Label
     from checkin.services import events
     from checkin.store import events as stored
     from checkin.store.events import NewEvent

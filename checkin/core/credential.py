@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from checkin.core import base45, cose
 from checkin.core.errors import CredentialError, InputError, Reason
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: verifying needs no `cryptography` (PyNaCl does it)
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     from checkin.core.trust import BundleKey, TrustBundle
 
 PREFIX = "CK1:"

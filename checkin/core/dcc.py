@@ -17,9 +17,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -28,6 +27,9 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from checkin.core import base45, cose
 from checkin.core.errors import CheckinError, CredentialError, InputError, Reason, TrustError
+
+if TYPE_CHECKING:  # x509 is loaded when a certificate is read: a bundle without DCCs never needs it
+    from cryptography import x509
 
 PREFIX = "HC1:"
 MAX_TEXT_LENGTH = 4296  # the most a version 40 QR holds in alphanumeric mode
@@ -141,6 +143,8 @@ def _dcc_usage(oid: str) -> CertType | None:
 
 def load_signer(data: bytes) -> Signer:
     """A trust-list entry from a PEM or DER X.509 certificate; TrustError when it cannot sign DCCs."""
+    from cryptography import x509
+
     pem = data.lstrip().startswith(b"-----")
     try:
         cert = x509.load_pem_x509_certificate(data) if pem else x509.load_der_x509_certificate(data)
@@ -176,6 +180,8 @@ def load_signer(data: bytes) -> Signer:
 
 def split_certificates(data: bytes) -> tuple[bytes, ...]:
     """The DER certificates of a file's bytes: one DER certificate, or one or more PEM ones."""
+    from cryptography import x509
+
     if not data.lstrip().startswith(b"-----"):
         return (data,)
     try:
@@ -616,6 +622,8 @@ SigningKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
 
 def _eku_oid(kind: CertType) -> x509.ObjectIdentifier:
+    from cryptography import x509
+
     suffix = next(s for s, k in _EKU_SUFFIX.items() if k is kind)
     return x509.ObjectIdentifier(_EKU_ARCS[0] + suffix)
 
@@ -629,6 +637,8 @@ def signer_certificate(
     country: str = "VN",
 ) -> bytes:
     """A self-signed document signer certificate (DER) for `key`, with the DCC key usages given."""
+    from cryptography import x509
+
     name = x509.Name(
         [x509.NameAttribute(x509.NameOID.COUNTRY_NAME, country), x509.NameAttribute(x509.NameOID.COMMON_NAME, "DSC")]
     )
