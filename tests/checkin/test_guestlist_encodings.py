@@ -76,7 +76,7 @@ def test_a_refused_row_names_its_guest_beside_the_line() -> None:
 def test_a_file_in_no_known_encoding_is_refused_naming_the_line(data: bytes, line: int) -> None:
     with pytest.raises(InputError) as caught:
         guestlist.read_guest_list(data, ZONES)
-    assert f"line {line} " in caught.value.detail and "UTF-8" in caught.value.detail
+    assert f"line {line} " in caught.value.text() and "UTF-8" in caught.value.text()
 
 
 def test_a_broken_utf16_file_is_refused() -> None:
