@@ -629,7 +629,6 @@ def main() -> None:
     pg = os.environ.get("CHECKIN_TEST_DATABASE_URL")
     bench_registrar("SQLite", lambda home: (home / "checkin.db").name)
     if pg:
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
         from tests.support.scratch import scratch_schema
 
         with scratch_schema(pg, "bench_registrar") as url:
