@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives import serialization
 from PIL import Image
 
 from checkin.core import credential, trust
+from tests.support.cli import clean_env, run_cli
 
 BIN = Path(sys.executable).parent
 CHECKIN = str(BIN / "checkin")
@@ -70,25 +71,13 @@ BAD_LINES = {5: "unknown zone", 13: "empty name", 22: "bad e-mail"}
 
 
 def base_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHECKIN_")}
-    env["CHECKIN_KEY_PASSPHRASE"] = PASSPHRASE
-    return env
+    return clean_env(CHECKIN_KEY_PASSPHRASE=PASSPHRASE)
 
 
 def run(
     program: str, *args: str | Path, cwd: Path, env: dict[str, str] | None = None, stdin: str = ""
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [program, *map(str, args)],
-        cwd=cwd,
-        env=base_env() if env is None else env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=120,
-        check=False,
-    )
+    return run_cli(program, *args, cwd=cwd, env=base_env() if env is None else env, stdin=stdin)
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
