@@ -165,8 +165,9 @@ def events(store: Store) -> Sequence[Event]:
 
 
 def find_event(s: Session, event_id: str) -> Event | None:
-    """One event with its zones, in one query, or None."""
-    return s.scalars(select(Event).where(Event.id == event_id).options(joinedload(Event.zones))).unique().first()
+    """One event with its zones and categories, in one query, or None."""
+    query = select(Event).where(Event.id == event_id).options(joinedload(Event.zones), joinedload(Event.categories))
+    return s.scalars(query).unique().first()
 
 
 def event_in(s: Session, event_id: str) -> Event:

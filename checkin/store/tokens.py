@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -98,15 +99,34 @@ def _write_scope(s: Session, token: ApiToken, scope: TokenScope) -> None:
 
 
 def _scope_of(s: Session, token_id: int) -> TokenScope:
-    found: dict[str, list[str]] = {kind.value: [] for kind in ScopeKind}
     rows = s.execute(
         select(ApiTokenScope.kind, ApiTokenScope.value)
         .where(ApiTokenScope.token_id == token_id)
         .order_by(ApiTokenScope.value)
     )
+    return _scope_from(rows)
+
+
+def _scope_from(rows: Iterable[Any]) -> TokenScope:
+    """A scope from (kind, value) rows; rows whose kind is None (an outer join's empty side) add nothing."""
+    found: dict[str, list[str]] = {kind.value: [] for kind in ScopeKind}
     for kind, value in rows:
-        found.setdefault(kind, []).append(value)
+        if kind is not None:
+            found.setdefault(kind, []).append(value)
     return TokenScope(*(tuple(found[kind.value]) for kind in ScopeKind))
+
+
+def _token_with_scope(s: Session, secret: str) -> tuple[ApiToken | None, TokenScope]:
+    """The token a secret belongs to and its scope, in one query: it runs on every API request."""
+    rows = s.execute(
+        select(ApiToken, ApiTokenScope.kind, ApiTokenScope.value)
+        .outerjoin(ApiTokenScope, ApiTokenScope.token_id == ApiToken.id)
+        .where(ApiToken.token_hash == sha256_hex(secret))
+        .order_by(ApiTokenScope.value)
+    ).all()
+    if not rows:
+        return None, TokenScope()
+    return rows[0][0], _scope_from((kind, value) for _token, kind, value in rows)
 
 
 def create_api_token(
@@ -159,8 +179,7 @@ class IssueReads:
 def issue_reads(store: Store, secret: str, event_id: str, idempotency_key: str | None) -> IssueReads:
     """The token a secret belongs to, the event and, given a key, the guest of an earlier request."""
     with store.session() as s:
-        token = _api_token(s, secret)
-        scope = TokenScope() if token is None else _scope_of(s, token.id)
+        token, scope = _token_with_scope(s, secret)
         event = find_event(s, event_id)
         earlier = (
             guest_for_request_in(s, event_id, request_key(token, idempotency_key))
@@ -173,10 +192,6 @@ def issue_reads(store: Store, secret: str, event_id: str, idempotency_key: str |
 def request_key(token: ApiToken, idempotency_key: str) -> str:
     """An Idempotency-Key as stored: scoped to its token, so the keys of two systems never meet."""
     return f"{token.id}:{idempotency_key}"
-
-
-def _api_token(s: Session, secret: str) -> ApiToken | None:
-    return s.scalars(select(ApiToken).where(ApiToken.token_hash == sha256_hex(secret))).first()
 
 
 def api_tokens(store: Store) -> list[tuple[ApiToken, TokenScope]]:
