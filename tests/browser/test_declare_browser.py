@@ -5,6 +5,7 @@ axe-core finding; the QR code fills the screen's width; a revoked link gets the 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,7 @@ from checkin.services import invitations
 from checkin.store import CredentialStatus, Store
 from checkin.store import guests as stored_guests
 from tests.browser.conftest import NOW, Screens, Site
-from tests.browser.test_pages_browser import _check, _cli
+from tests.browser.test_pages_browser import _check, _cli, _log_in
 
 pytestmark = pytest.mark.slow
 
@@ -119,4 +120,37 @@ def test_a_revoked_link_says_so_on_a_phone(browser: Any, guest: Guest, screens: 
         _check(page, 390, "declare-revoked", Axe(), screens, problems)
     finally:
         context.close()
+    assert problems == []
+
+
+def test_the_admin_makes_a_link_that_opens_the_guests_page(
+    browser: Any, site: Site, guest: Guest, screens: Screens
+) -> None:
+    """Make link on the guest page, shown once; opened in another browser (the guest's phone) it shows
+    her ticket; Revoke link asks first, and the link then opens nothing."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    problems: list[str] = []
+    staff = browser.new_context(viewport={"width": 1366, "height": 860})
+    phone = browser.new_context(viewport=PHONE)
+    try:
+        page = staff.new_page()
+        _log_in(page, site)
+        page.goto(f"{site.url}/admin/guests/{guest.guest_id}")
+        page.get_by_role("button", name=re.compile("Tạo liên kết|Gửi lại liên kết")).click()
+        link = page.locator(".invitation-link").inner_text().strip()
+        assert re.fullmatch(rf"{re.escape(site.url)}/declare/[A-Za-z0-9_-]{{43}}", link)
+        _check(page, 1366, "invitation-created", Axe(), screens, problems)
+        guest_page = phone.new_page()
+        guest_page.goto(link)
+        guest_page.get_by_role("heading", name="Công Tằng Tôn Nữ Thị Bích Ngọc").wait_for()
+        page.goto(f"{site.url}/admin/guests/{guest.guest_id}")
+        assert link not in page.content()  # shown once
+        page.get_by_role("link", name="Thu hồi liên kết").click()
+        page.get_by_role("button", name="Thu hồi liên kết").click()
+        page.get_by_text("Đã thu hồi liên kết.").wait_for()
+        assert guest_page.goto(link).status == 404
+    finally:
+        staff.close()
+        phone.close()
     assert problems == []
