@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, joinedload
 from checkin.core.credential import Credential, short_code_prefix
 from checkin.core.errors import InputError, Reason
 from checkin.core.text import fold
+from checkin.store import invitations
 from checkin.store.actions import action_values, record_action
 from checkin.store.engine import Store
 from checkin.store.models import AdminAction, CredentialStatus, Event, Guest, IssuedCredential
@@ -372,6 +373,37 @@ def record_credentials(
     return len(items)
 
 
+def replace_active(
+    store: Store, guest_id: int, issued: Credential, kid: str, text: str, now: datetime, *, actor: str
+) -> bool:
+    """Store a guest's new code in place of their active one (revoked as "re-issued"), in one
+    transaction; False, and nothing stored, when they hold no active code (a registrar revoked it
+    meanwhile: only a registrar gives a code back)."""
+    credentials = IssuedCredential.table()
+    with store.writing() as s:
+        old = (
+            s.execute(
+                update(credentials)
+                .where(credentials.c.guest_id == guest_id, credentials.c.status == CredentialStatus.ACTIVE.value)
+                .values(status=CredentialStatus.REVOKED.value, reason="re-issued", revoked_at=now)
+                .returning(credentials.c.cti)
+            )
+            .scalars()
+            .all()
+        )
+        if not old:
+            return False
+        s.execute(insert(credentials), [credential_values(guest_id, issued, kid, text)])
+        s.execute(
+            insert(AdminAction.table()),
+            [
+                *(action_values(actor, "credential.revoke", cti, "re-issued", now) for cti in old),
+                action_values(actor, "credential.issue", issued.id_hex, f"guest {guest_id}", now),
+            ],
+        )
+    return True
+
+
 FIND_CODES = "checkin credential list --event EVENT (or: checkin guest list --event EVENT --search NAME)"
 
 
@@ -557,6 +589,7 @@ def anonymise_guest(store: Store, guest_id: int, now: datetime, *, actor: str | 
         s.execute(
             update(IssuedCredential).where(IssuedCredential.guest_id == guest_id).values(name=f"#{guest_id}", text="")
         )
+        invitations.revoke_in(s, guest_id, now)  # their link showed the name and the code
         if actor is not None:
             record_action(s, actor, "guest.anonymise", f"{row.event_id}/{guest_id}", f"{revoked} credentials", now)
     return revoked

@@ -1,4 +1,4 @@
-"""How pages write times and reason codes, in the page's language."""
+"""How pages write times and reason codes, in the page's language, and name the files they hand out."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from flask import Response
+
 from checkin.core import credential
 from checkin.core.errors import N_, Reason
 from checkin.core.trust import label_of
+from checkin.services.issuing import slug
 from checkin.store import Event
 from checkin.web.context import config
 from checkin.web.i18n import gettext, language, message
@@ -46,6 +49,8 @@ _ACTIONS = {
     "credential.email_failed": N_("E-mail not sent"),
     "badges.print": N_("Badge sheet printed"),
     "badge.print": N_("Badge printed"),
+    "invitation.create": N_("Link to the guest's page made"),
+    "invitation.revoke": N_("Link to the guest's page revoked"),
     "gate.create": N_("Gate created"),
     "gate.revoke": N_("Gate revoked"),
     "user.create": N_("User added"),
@@ -73,6 +78,8 @@ _FIELDS = {
 _FIXED_DETAILS = {
     "re-issued": N_("re-issued"),
     "anonymised": N_("anonymised"),
+    "sent": N_("first link"),
+    "re-sent": N_("new link; the earlier one no longer works"),
     "in": N_("In"),
     "out": N_("Out"),
 }
@@ -85,6 +92,7 @@ _DETAILS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?P<num>\d+) guests"), N_("%(num)s guests")),
     (re.compile(r"(?P<num>\d+) credentials"), N_("%(num)s codes")),
     (re.compile(r"(?P<num>\d+) badges"), N_("%(num)s badges")),
+    (re.compile(r"(?P<num>\d+) links"), N_("%(num)s links")),
     (re.compile(r"guest (?P<id>\d+)"), N_("guest #%(id)s")),
     (re.compile(r"(?:after )?(?P<num>\d+) failures"), N_("after %(num)s failed sign-ins")),
     (re.compile(r"role (?P<role>\w+)"), N_("role: %(role)s")),
@@ -152,3 +160,18 @@ def zone_name(event: Event, code: str) -> str:
 def category_name(event: Event, code: str) -> str:
     """A category's display name in the page's language (as typed when the event named it nothing)."""
     return label_of(event.category_names, code, language())
+
+
+# ---- downloads (the registrar's and the guest's) ---------------------------------------------------
+
+
+def download_name(name: str, cti: str, ext: str) -> str:
+    """A code's file name: the guest's name made ASCII, then the code's first digits."""
+    return f"{slug(name)}-{cti[:8]}.{ext}"
+
+
+def attachment(body: bytes, mimetype: str, file_name: str) -> Response:
+    """A file to download rather than show."""
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{file_name}"'
+    return response

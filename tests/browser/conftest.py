@@ -48,8 +48,9 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    """`checkin init`, `keys init` (encrypted), `user add --generate`, then the app under waitress."""
+def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """`checkin init`, `keys init` (encrypted), `user add --generate`, then the app under waitress.
+    A test module's `edit_site_config(text) -> text` changes config.toml first (screening on, ...)."""
     import waitress
 
     root = tmp_path_factory.mktemp("site")
@@ -63,6 +64,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     result = cli.invoke(main, ["--config", config_path, *when, "user", "add", "admin", "--role", "admin", "--generate"])
     assert result.exit_code == 0, result.output
     password = result.stdout.strip().splitlines()[-1]
+    edit = getattr(request.module, "edit_site_config", None)
+    if edit is not None:
+        written = Path(config_path)
+        written.write_text(edit(written.read_text(encoding="utf-8")), encoding="utf-8")
     mp = pytest.MonkeyPatch()
     mp.setenv(PASSPHRASE_ENV, PASSPHRASE)
     app = create_app(load(config_path), {"CLOCK": lambda: NOW})
