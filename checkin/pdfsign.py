@@ -50,7 +50,7 @@ def sign_pdf(
     signer = signers.SimpleSigner(
         signing_cert=cert,
         signing_key=asn1_keys.PrivateKeyInfo.load(plain),
-        cert_registry=SimpleCertificateStore.from_certs([cert]),
+        cert_registry=SimpleCertificateStore.from_certs([cert]),  # type: ignore[no-untyped-call]
     )
     meta = signers.PdfSignatureMetadata(
         field_name=FIELD,
@@ -60,7 +60,7 @@ def sign_pdf(
         location=location or None,
     )
 
-    class _DatedSigner(signers.PdfSigner):  # type: ignore[misc]  # pyHanko ships no type information
+    class _DatedSigner(signers.PdfSigner):
         """pyHanko reads the machine's clock for the signing time; ours is a parameter."""
 
         def init_signing_session(self, *args: Any, **kwargs: Any) -> Any:

@@ -50,7 +50,7 @@ _STATES = {
 _DIRECTIONS = {"in": N_("in"), "out": N_("out")}
 
 
-class _Report(FPDF):  # type: ignore[misc]  # fpdf2 ships no type information
+class _Report(FPDF):
     def __init__(self, lang: str, event_id: str) -> None:
         super().__init__(orientation="P", unit="mm", format="A4")
         self.lang = lang

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import stat
+import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,16 +20,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from checkin import pdfsign, reportpdf
 from checkin.config import Config, load
 from checkin.core import credential
+from checkin.core.errors import KeyStoreError, Reason
 from checkin.core.trust import Label
 from checkin.keystore import REPORT_CERT, REPORT_PRIVATE, KeyStore, report_certificate
 from checkin.services import issuing
 from checkin.services.ingest import upload_journal
 from checkin.services.report import EventReport, event_report
-from checkin.store import Store
+from checkin.store import Store, reports
 from checkin.store import devices as stored_devices
 from checkin.store import events as stored_events
 from checkin.store import guests as stored_guests
-from checkin.store import reports
 from checkin.store.events import NewEvent
 from checkin.store.guests import GuestRow
 from scanner import journal as gate_journal
@@ -36,7 +37,7 @@ from tests.support import dockit
 from tests.support.cli import CHECKIN, clean_env, ok, run_cli
 from tests.support.world import EVENT_ID, EVENT_NAME, HANOI, ISSUER
 
-PASSPHRASE = "report tests passphrase"  # noqa: S105 - a test's passphrase
+PASSPHRASE = "report tests passphrase"
 ORGANISATION = "Sở Thông tin và Truyền thông tỉnh Hải Dương"
 OPENS = datetime(2022, 3, 26, 7, 30, tzinfo=HANOI)
 NOW = datetime(2022, 3, 26, 10, 30, tzinfo=HANOI)
@@ -51,7 +52,7 @@ class Deployment:
     cfg: Config
     store: Store
 
-    def checkin(self, *args: str | Path, now: datetime = NOW) -> object:
+    def checkin(self, *args: str | Path, now: datetime = NOW) -> subprocess.CompletedProcess[str]:
         env = clean_env(CHECKIN_KEY_PASSPHRASE=PASSPHRASE)
         return run_cli(
             CHECKIN, "--config", self.cfg.root / "config.toml", "--now", now.isoformat(), *args, cwd=self.root, env=env
@@ -170,7 +171,7 @@ def report(deployment: Deployment, event: list[str]) -> EventReport:
 def signed_pdf(deployment: Deployment, event: list[str]) -> Path:
     """The report as `checkin audit report` writes it (the report key made on this first use)."""
     out = deployment.root / "báo-cáo.pdf"
-    done = ok(deployment.checkin("audit", "report", "--event", EVENT_ID, "--out", out))  # type: ignore[arg-type]
+    done = ok(deployment.checkin("audit", "report", "--event", EVENT_ID, "--out", out))
     assert "report signing key" in done.stderr  # made on first use, and said so
     return out
 
@@ -241,7 +242,7 @@ def test_the_english_report_words_everything_in_english(report: EventReport) -> 
 
 
 def test_the_signature_verifies_offline_and_names_the_signer(deployment: Deployment, signed_pdf: Path) -> None:
-    done = ok(deployment.checkin("audit", "verify-report", signed_pdf))  # type: ignore[arg-type]
+    done = ok(deployment.checkin("audit", "verify-report", signed_pdf))
     assert f"signer: Organization: {ORGANISATION}" in done.stdout
     assert "signed at: 2022-03-26T10:30:00+07:00" in done.stdout
     assert "covers the whole file: yes" in done.stdout
@@ -272,9 +273,9 @@ def test_one_changed_byte_anywhere_in_the_signed_content_fails(deployment: Deplo
     for at in streams:
         bad = deployment.root / f"changed-{at}.pdf"
         bad.write_bytes(_flipped(data, at))
-        done = deployment.checkin("audit", "verify-report", bad)  # type: ignore[arg-type]
-        assert done.returncode == 1, (at, done.stdout)  # type: ignore[attr-defined]
-        assert "report_signature_invalid" in done.stderr  # type: ignore[attr-defined]
+        done = deployment.checkin("audit", "verify-report", bad)
+        assert done.returncode == 1, (at, done.stdout)
+        assert "report_signature_invalid" in done.stderr
 
 
 def test_an_update_appended_after_signing_fails(deployment: Deployment, signed_pdf: Path) -> None:
@@ -288,10 +289,10 @@ def test_an_update_appended_after_signing_fails(deployment: Deployment, signed_p
     writer.write(out)
     bad = deployment.root / "appended.pdf"
     bad.write_bytes(out.getvalue())
-    done = deployment.checkin("audit", "verify-report", bad)  # type: ignore[arg-type]
-    assert done.returncode == 1  # type: ignore[attr-defined]
-    assert "covers the whole file: no" in done.stdout  # type: ignore[attr-defined]
-    assert "added to the file after it was signed" in done.stderr  # type: ignore[attr-defined]
+    done = deployment.checkin("audit", "verify-report", bad)
+    assert done.returncode == 1
+    assert "covers the whole file: no" in done.stdout
+    assert "added to the file after it was signed" in done.stderr
 
 
 def test_a_report_signed_with_another_key_fails_against_our_certificate(
@@ -301,9 +302,9 @@ def test_a_report_signed_with_another_key_fails_against_our_certificate(
     forged = pdfsign.sign_pdf(reportpdf.render(report), mallory, report_certificate(mallory, NOW, ORGANISATION), NOW)
     path = deployment.root / "forged.pdf"
     path.write_bytes(forged)
-    done = deployment.checkin("audit", "verify-report", path)  # type: ignore[arg-type]
-    assert done.returncode == 1  # type: ignore[attr-defined]
-    assert "not the report certificate" in done.stderr  # type: ignore[attr-defined]
+    done = deployment.checkin("audit", "verify-report", path)
+    assert done.returncode == 1
+    assert "not the report certificate" in done.stderr
     ours = KeyStore(deployment.cfg.keys_dir).report_certificate()
     assert pdfsign.verify_pdf(forged, ours, NOW).problem == "the signer is not the report certificate given"
 
@@ -316,13 +317,14 @@ def test_the_report_key_is_encrypted_mode_0600_and_apart_from_the_other_keys(
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert path.read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
     assert keys.report_key_encrypted()
-    with pytest.raises(Exception, match="passphrase|decrypt|password"):
+    with pytest.raises(KeyStoreError) as wrong:
         keys.load_report_key(b"not the passphrase at all")
+    assert wrong.value.reason is Reason.WRONG_PASSPHRASE
     key = keys.load_report_key(PASSPHRASE.encode())
     assert isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1)
-    assert all(k.file != REPORT_PRIVATE for k in keys.keys())  # not a root or an issuing key
+    assert all(k.file != REPORT_PRIVATE for k in keys.keys())  # noqa: SIM118 - KeyStore.keys() is a list  # not a root or an issuing key
     done = deployment.checkin("keys", "report-key")
-    assert done.returncode == 1 and "key_exists" in done.stderr  # type: ignore[attr-defined]
+    assert done.returncode == 1 and "key_exists" in done.stderr
 
 
 def test_the_report_of_an_event_without_scans_says_so(deployment: Deployment, report: EventReport) -> None:
