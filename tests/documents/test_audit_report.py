@@ -9,11 +9,13 @@ from __future__ import annotations
 import io
 import stat
 import subprocess
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from asn1crypto import cms
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -25,7 +27,7 @@ from checkin.core.trust import Label
 from checkin.keystore import REPORT_CERT, REPORT_PRIVATE, KeyStore, report_certificate
 from checkin.services import issuing
 from checkin.services.ingest import upload_journal
-from checkin.services.report import EventReport, event_report
+from checkin.services.report import Chart, EventReport, event_report
 from checkin.store import Store, reports
 from checkin.store import devices as stored_devices
 from checkin.store import events as stored_events
@@ -34,7 +36,9 @@ from checkin.store.events import NewEvent
 from checkin.store.guests import GuestRow
 from scanner import journal as gate_journal
 from tests.support import dockit
+from tests.support.apikit import PG_SKIP
 from tests.support.cli import CHECKIN, clean_env, ok, run_cli
+from tests.support.scratch import postgres_for_tests
 from tests.support.world import EVENT_ID, EVENT_NAME, HANOI, ISSUER
 
 PASSPHRASE = "report tests passphrase"
@@ -100,25 +104,23 @@ class GateUnderTest:
         upload_journal(self.store, device, self.journal.rows(after=device.acked_seq), signed.signed, now)
 
 
-@pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
-    root = tmp_path_factory.mktemp("report")
+def make_deployment(root: Path, database: str) -> Deployment:
+    """config.toml, encrypted keys and the event, over `database` (a file name or a PostgreSQL URL)."""
     (root / "config.toml").write_text(
-        f'[deployment]\nid = "{ISSUER}"\nname = "{ORGANISATION}"\n\n[paths]\ndatabase = "checkin.db"\n',
+        f'[deployment]\nid = "{ISSUER}"\nname = "{ORGANISATION}"\n\n[paths]\ndatabase = "{database}"\n',
         encoding="utf-8",
     )
     cfg = load(str(root / "config.toml"))
     KeyStore(cfg.keys_dir).init(PASSPHRASE.encode(), OPENS - timedelta(days=30))
     store = Store(cfg.database_url)
     store.migrate()
-    start = OPENS
     stored_events.create_event(
         store,
         NewEvent(
             EVENT_ID,
             EVENT_NAME,
-            start,
-            start + timedelta(hours=10),
+            OPENS,
+            OPENS + timedelta(hours=10),
             "Asia/Ho_Chi_Minh",
             ("hall", "vip", "press"),
             "Trung tâm Hội nghị tỉnh Hải Dương",
@@ -129,11 +131,9 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
     return Deployment(root, cfg, store)
 
 
-@pytest.fixture(scope="module")
-def event(deployment: Deployment) -> list[str]:
+def hold_the_event(d: Deployment) -> list[str]:
     """Twelve guests with codes; three gates and a fourth that sent no sealing seed, their journals
     uploaded. Returns the guests' credential ids, in guest order."""
-    d = deployment
     rows = [GuestRow(0, name, ORGANISATION, "delegate", ("hall", "vip"), "") for name in NAMES]
     stored_guests.add_guests(d.store, EVENT_ID, rows, OPENS - timedelta(days=2), actor="test")
     signer = issuing.load_signer(d.cfg, PASSPHRASE.encode())
@@ -160,6 +160,18 @@ def event(deployment: Deployment) -> list[str]:
     for gate in (hall, vip, out, old):
         gate.sync(NOW - timedelta(minutes=5))
     return ctis
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    d = make_deployment(tmp_path_factory.mktemp("report"), "checkin.db")
+    yield d
+    d.store.dispose()
+
+
+@pytest.fixture(scope="module")
+def event(deployment: Deployment) -> list[str]:
+    return hold_the_event(deployment)
 
 
 @pytest.fixture(scope="module")
@@ -204,6 +216,23 @@ def test_every_gate_has_an_integrity_line_and_the_unsealed_one_is_flagged(report
     assert lines["Cổng B – khu VIP"] == (3, 3, 1, (), True)
     assert lines["Cổng cũ – báo chí"] == (1, 0, 1, ("seals_unchecked",), False)
     assert [(a.kind, a.gate, a.state) for a in report.alerts] == [("seals_unchecked", "Cổng cũ – báo chí", "open")]
+
+
+def test_postgresql_gives_the_same_report(tmp_path: Path, report: EventReport) -> None:
+    with postgres_for_tests() as url:
+        if url is None:
+            pytest.skip(PG_SKIP)
+        d = make_deployment(tmp_path, url)
+        try:
+            hold_the_event(d)
+            there = event_report(d.store, EVENT_ID, NOW)
+        finally:
+            d.store.dispose()
+    assert (there.counts, there.zones, there.chart.starts) == (report.counts, report.zones, report.chart.starts)
+    assert [(g.name, g.slots) for g in there.chart.gates] == [(g.name, g.slots) for g in report.chart.gates]
+    assert [replace(g, device_id="", last_seen=None) for g in there.gates] == [
+        replace(g, device_id="", last_seen=None) for g in report.gates
+    ]
 
 
 # ---- the PDF --------------------------------------------------------------------------------------
@@ -267,15 +296,27 @@ def _flipped(data: bytes, at: int) -> bytes:
 
 def test_one_changed_byte_anywhere_in_the_signed_content_fails(deployment: Deployment, signed_pdf: Path) -> None:
     data = signed_pdf.read_bytes()
-    contents = data.index(b"/Contents <")  # the signature container, the only part not covered
-    streams = [i for i in (data.find(b"stream\n", 200) + 20, data.find(b"/Title"), contents - 40) if 0 < i < contents]
-    assert len(streams) == 3
-    for at in streams:
-        bad = deployment.root / f"changed-{at}.pdf"
-        bad.write_bytes(_flipped(data, at))
+    contents = data.index(b"/Contents <") + len(b"/Contents <")  # the signature container (hex)
+    container = cms.ContentInfo.load(bytes.fromhex(data[contents : data.index(b">", contents)].decode()))
+    value = container["content"]["signer_infos"][0]["signature"].native  # the ECDSA signature itself
+    signature = data.lower().index(value.hex().encode()) + len(value)  # a hex digit in its middle
+    places = {
+        "a page's stream": data.find(b"stream\n", 200) + 20,
+        "the document title": data.find(b"/Title") + 10,
+        "the signature dictionary": contents - 40,
+    }
+    assert all(0 < at < contents for at in places.values())
+    changed = {name: _flipped(data, at) for name, at in places.items()}
+    changed["the signature itself"] = (
+        data[:signature] + (b"1" if data[signature : signature + 1] == b"0" else b"0") + data[signature + 1 :]
+    )
+    for name, bad_bytes in changed.items():
+        assert bad_bytes != data and len(bad_bytes) == len(data)
+        bad = deployment.root / "changed.pdf"
+        bad.write_bytes(bad_bytes)
         done = deployment.checkin("audit", "verify-report", bad)
-        assert done.returncode == 1, (at, done.stdout)
-        assert "report_signature_invalid" in done.stderr
+        assert done.returncode == 1, (name, done.stdout)
+        assert "report_signature_invalid" in done.stderr, name
 
 
 def test_an_update_appended_after_signing_fails(deployment: Deployment, signed_pdf: Path) -> None:
@@ -328,9 +369,7 @@ def test_the_report_key_is_encrypted_mode_0600_and_apart_from_the_other_keys(
 
 
 def test_the_report_of_an_event_without_scans_says_so(deployment: Deployment, report: EventReport) -> None:
-    empty = reportpdf.render(
-        EventReport(report.event, report.generated_at, report.counts, report.zones, type(report.chart)((), ()), (), ())
-    )
+    empty = reportpdf.render(replace(report, chart=Chart((), ()), alerts=(), gates=()))
     text = dockit.pdfium_text(empty, 0) + dockit.pdfium_text(empty, len(dockit.pdfium_pages(empty, dpi=20)) - 1)
     assert "Chưa có lượt quét nào được tải lên." in text and "Không có cảnh báo." in text
 
