@@ -110,6 +110,7 @@ def make_deployment(root: Path, database: str) -> Deployment:
         f'[deployment]\nid = "{ISSUER}"\nname = "{ORGANISATION}"\n\n[paths]\ndatabase = "{database}"\n',
         encoding="utf-8",
     )
+    (root / "config.toml").chmod(0o600)  # as `checkin init` writes it
     cfg = load(str(root / "config.toml"))
     KeyStore(cfg.keys_dir).init(PASSPHRASE.encode(), OPENS - timedelta(days=30))
     store = Store(cfg.database_url)
@@ -366,6 +367,10 @@ def test_the_report_key_is_encrypted_mode_0600_and_apart_from_the_other_keys(
     assert all(k.file != REPORT_PRIVATE for k in keys.keys())  # noqa: SIM118 - KeyStore.keys() is a list  # not a root or an issuing key
     done = deployment.checkin("keys", "report-key")
     assert done.returncode == 1 and "key_exists" in done.stderr
+    # the certificate is public like root.pub, the key private: `checkin doctor` finds nothing loose
+    doctor = ok(run_cli(CHECKIN, "--config", deployment.cfg.root / "config.toml", "doctor", cwd=deployment.root))
+    assert doctor.stdout.startswith("ok: ")
+    assert stat.S_IMODE((deployment.cfg.keys_dir / REPORT_CERT).stat().st_mode) == 0o644
 
 
 def test_the_report_of_an_event_without_scans_says_so(deployment: Deployment, report: EventReport) -> None:
