@@ -9,7 +9,7 @@ event's time zone (Asia/Ho_Chi_Minh for every event so far).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -18,7 +18,7 @@ from checkin.core.errors import Reason
 from checkin.services.findings import AlertState, Severity
 from checkin.store import Alert, Device, Store
 from checkin.store.models import CredentialStatus
-from checkin.store.tallies import Admission, EventRecords, Tally, event_records
+from checkin.store.tallies import EventRecords, Presence, Tally, event_records
 
 SLOT = timedelta(minutes=15)
 CHART_MARGIN = timedelta(hours=6)  # rows further than this outside the event are counted, not charted
@@ -164,7 +164,8 @@ def event_report(store: Store, event_id: str, now: datetime) -> EventReport:
     tz = ZoneInfo(ev.timezone)
     facts = EventFacts(ev.id, ev.name, ev.venue, ev.timezone, ev.start.astimezone(tz), ev.end.astimezone(tz))
     names = {d.id: d.name for d in records.devices}
-    entered, people, inside = _presence(records.admissions)
+    presence = _presence(records)
+    entered, inside = presence.entered, presence.inside
     zones = tuple(
         ZoneCount(code, *_zone_names(records, code), entered.get(code, 0), inside.get(code, 0))
         for code in (*ev.zone_codes, *sorted((set(entered) | set(inside)) - set(ev.zone_codes)))
@@ -176,7 +177,7 @@ def event_report(store: Store, event_id: str, now: datetime) -> EventReport:
         guests=records.guests,
         codes_issued=sum(records.codes.values()),
         codes_revoked=records.codes.get(CredentialStatus.REVOKED, 0),
-        entered=len(people),
+        entered=presence.people,
         inside=sum(inside.values()),
         entries=rows["entries"],
         exits=rows["exits"],
@@ -198,27 +199,13 @@ def event_report(store: Store, event_id: str, now: datetime) -> EventReport:
 # ---- the parts ------------------------------------------------------------------------------------
 
 
-def _presence(admissions: Iterable[Admission]) -> tuple[Counter[str], set[str], Counter[str]]:
-    """Who entered each zone so far, who entered at all (a person once, however many zones), and who
-    is inside each zone now: a credential is inside the zone of its latest admission when that
-    admission was an entry.
+def _presence(records: EventRecords) -> Presence:
+    """Who entered each zone so far, who entered at all, who is inside each zone now (from the scans:
+    the latest admission of each credential).
     # coordinator: wire to the dashboard's counters (migration 0012) at merge, if they keep the same
-    # definition; this reads every admission of the event once.
+    # definition; this counts over every admission of the event.
     """
-    entered = Counter[str]()
-    people: set[str] = set()
-    latest: dict[str, Admission] = {}
-    seen: set[tuple[str, str]] = set()
-    for row in admissions:
-        if not row.cti:
-            continue
-        latest[row.cti] = row
-        if row.direction == "in" and (row.cti, row.zone) not in seen:
-            seen.add((row.cti, row.zone))
-            entered[row.zone] += 1
-            people.add(row.cti)
-    inside = Counter(row.zone for row in latest.values() if row.direction == "in")
-    return entered, people, inside
+    return records.presence
 
 
 def _zone_names(records: EventRecords, code: str) -> tuple[str, str]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import distinct, func, select
+from sqlalchemy.orm import Session
 
 from checkin.store.engine import Store
 from checkin.store.events import event_in
@@ -25,12 +26,14 @@ class Tally:
 
 
 @dataclass(frozen=True)
-class Admission:
-    """An admitted row (entry or exit), oldest first: who, where, which way."""
+class Presence:
+    """Who entered each zone so far, how many people entered at all (once each, whatever the zones),
+    and who is inside each zone now: a credential is inside the zone of its latest admission (by the
+    gate's time) when that admission was an entry."""
 
-    cti: str
-    direction: str
-    zone: str
+    entered: dict[str, int]
+    people: int
+    inside: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -41,15 +44,15 @@ class EventRecords:
     guests: int
     codes: dict[str, int]  # credentials by status
     tallies: list[Tally]
-    admissions: list[Admission]
+    presence: Presence
     devices: Sequence[Device]
     checkpoints: dict[str, int]  # checkpoints held, by device id
     alerts: Sequence[Alert]
 
 
 def event_records(store: Store, event_id: str, slot_ms: int) -> EventRecords:
-    """Read everything a report of `event_id` shows; scans are counted by the database per gate and
-    slot, and only admissions are read row by row (who is inside needs each one's latest)."""
+    """Read everything a report of `event_id` shows; scans are counted by the database (per gate and
+    slot, and who is where), never read row by row."""
     with store.session() as s:
         event = event_in(s, event_id)
         guests = s.scalar(select(func.count()).select_from(Guest).where(Guest.event_id == event_id)) or 0
@@ -70,14 +73,7 @@ def event_records(store: Store, event_id: str, slot_ms: int) -> EventRecords:
                 .group_by(Scan.device_id, slot, Scan.verdict, Scan.direction)
             )
         ]
-        admissions = [
-            Admission(cti, direction, zone)
-            for cti, direction, zone in s.execute(
-                select(Scan.cti, Scan.direction, Scan.zone)
-                .where(Scan.event_id == event_id, Scan.verdict == "admit")
-                .order_by(Scan.wall_ms, Scan.id)
-            )
-        ]
+        presence = _presence(s, event_id)
         devices = s.scalars(
             select(Device).where(Device.event_id == event_id).order_by(Device.created, Device.name, Device.id)
         ).all()
@@ -91,4 +87,22 @@ def event_records(store: Store, event_id: str, slot_ms: int) -> EventRecords:
             )
         }
         alerts = s.scalars(select(Alert).where(Alert.event_id == event_id).order_by(Alert.created, Alert.id)).all()
-    return EventRecords(event, guests, codes, tallies, admissions, devices, checkpoints, alerts)
+    return EventRecords(event, guests, codes, tallies, presence, devices, checkpoints, alerts)
+
+
+def _presence(s: Session, event_id: str) -> Presence:
+    """Presence counted by the database: a window over each credential's admissions finds its latest."""
+    admitted = (Scan.event_id == event_id, Scan.verdict == "admit", Scan.cti != "")
+    entries = (*admitted, Scan.direction == "in")
+    entered = select(Scan.zone, func.count(distinct(Scan.cti))).where(*entries).group_by(Scan.zone)
+    people = select(func.count(distinct(Scan.cti))).where(*entries)
+    latest = func.row_number().over(partition_by=Scan.cti, order_by=(Scan.wall_ms.desc(), Scan.id.desc()))
+    ranked = select(Scan.zone, Scan.direction, latest.label("n")).where(*admitted).subquery()
+    inside = (
+        select(ranked.c.zone, func.count()).where(ranked.c.n == 1, ranked.c.direction == "in").group_by(ranked.c.zone)
+    )
+    return Presence(
+        {zone: count for zone, count in s.execute(entered)},
+        s.scalar(people) or 0,
+        {zone: count for zone, count in s.execute(inside)},
+    )
