@@ -38,6 +38,11 @@ def audit_report(ctx: Context, event_id: str, out: Path, lang: str) -> None:
 
     cfg = ctx.config()
     now = ctx.now(cfg)
+    store = ctx.store(cfg)
+    try:
+        report = event_report(store, event_id, now)  # first: a wrong event id makes no key
+    finally:
+        store.dispose()
     keys = keystore(cfg)
     if keys.has_report_key():
         secret = passphrase(confirm=False, insecure=not keys.report_key_encrypted())
@@ -45,11 +50,6 @@ def audit_report(ctx: Context, event_id: str, out: Path, lang: str) -> None:
         certificate, secret = new_report_key(cfg, now)
         click.echo(report_key_made(cfg, certificate), err=True)
     key = keys.load_report_key(secret)
-    store = ctx.store(cfg)
-    try:
-        report = event_report(store, event_id, now)
-    finally:
-        store.dispose()
     pdf = reportpdf.render(report, lang)
     signed = pdfsign.sign_pdf(
         pdf, key, keys.report_certificate(), now, reason=f"event report {event_id}", location=report.event.venue

@@ -183,6 +183,9 @@ def report(deployment: Deployment, event: list[str]) -> EventReport:
 @pytest.fixture(scope="module")
 def signed_pdf(deployment: Deployment, event: list[str]) -> Path:
     """The report as `checkin audit report` writes it (the report key made on this first use)."""
+    typo = deployment.checkin("audit", "report", "--event", "cds2023", "--out", deployment.root / "x.pdf")
+    assert typo.returncode == 1 and "[not_found]" in typo.stderr and "cds2023" in typo.stderr
+    assert not KeyStore(deployment.cfg.keys_dir).has_report_key()  # a wrong event id made no key
     out = deployment.root / "báo-cáo.pdf"
     done = ok(deployment.checkin("audit", "report", "--event", EVENT_ID, "--out", out))
     assert "report signing key" in done.stderr  # made on first use, and said so
