@@ -156,7 +156,7 @@ _STRIP = 30.0  # mm per gate: name, bars, time axis
 _PLOT = 19.0
 
 
-def _chart(pdf: FPDF, report: EventReport, t: _Translate) -> None:
+def _chart(pdf: _Report, report: EventReport, t: _Translate) -> None:
     chart = report.chart
     _heading(pdf, t(N_("Entries, exits and denials per 15 minutes, by gate")))
     if not chart.starts:
@@ -177,16 +177,16 @@ def _chart(pdf: FPDF, report: EventReport, t: _Translate) -> None:
         _strip(pdf, report, gate, peak, t)
 
 
-def _strip(pdf: FPDF, report: EventReport, gate: GateSeries, peak: int, t: _Translate) -> None:
+def _strip(pdf: _Report, report: EventReport, gate: GateSeries, peak: int, t: _Translate) -> None:
     chart = report.chart
     left, top = pdf.l_margin + 10, pdf.get_y()
     width = _WIDTH - 10
     pdf.set_font("DejaVu", "B", 8.5)
     totals = t(
         N_("%(entries)s entries, %(exits)s exits, %(denials)s denials"),
-        entries=sum(s.entries for s in gate.slots),
-        exits=sum(s.exits for s in gate.slots),
-        denials=sum(s.denials for s in gate.slots),
+        entries=_number(sum(s.entries for s in gate.slots), pdf.lang),
+        exits=_number(sum(s.exits for s in gate.slots), pdf.lang),
+        denials=_number(sum(s.denials for s in gate.slots), pdf.lang),
     )
     pdf.cell(_WIDTH, 4.5, f"{gate.name} · {totals}", new_x="LMARGIN", new_y="NEXT")
     base = top + 5 + _PLOT
@@ -265,7 +265,8 @@ def _verdict(gate: GateIntegrity, lang: str, t: _Translate) -> str:
         return t(N_("intact"))
     lines = [_reason_text(kind, lang) for kind in gate.faults]
     if gate.seals_checked < gate.rows_held:
-        lines.append(t(N_("seals checked to row %(seq)s of %(rows)s"), seq=gate.seals_checked, rows=gate.rows_held))
+        checked, held = _number(gate.seals_checked, lang), _number(gate.rows_held, lang)
+        lines.append(t(N_("seals checked to row %(seq)s of %(rows)s"), seq=checked, rows=held))
     return "\n".join(lines)
 
 
@@ -275,7 +276,7 @@ def _gates(pdf: FPDF, report: EventReport, lang: str, t: _Translate) -> None:
         pdf.cell(_WIDTH, 6, t(N_("No gates.")), new_x="LMARGIN", new_y="NEXT")
         return
     with pdf.table(
-        col_widths=(34, 20, 13, 17, 17, 24, 55),
+        col_widths=(32, 20, 12, 17, 23, 22, 54),
         text_align=("LEFT", "LEFT", "LEFT", "RIGHT", "RIGHT", "LEFT", "LEFT"),
         headings_style=_HEADINGS,
         line_height=4.2,
