@@ -1,4 +1,5 @@
-"""Key files in keys/: the root key (signs bundles) and issuing keys (sign tickets).
+"""Key files in keys/: the root key (signs bundles), issuing keys (sign tickets) and the report key
+(signs the officer's PDF reports, with a self-signed X.509 certificate a PDF reader shows as signer).
 
 Private keys are written as encrypted PKCS#8 (PBKDF2-HMAC-SHA256, AES-256-CBC) with mode 0600,
 created exclusively so an existing key is never overwritten. `keys.json` holds only public facts:
@@ -12,11 +13,13 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, padding, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
@@ -30,6 +33,11 @@ INDEX = "keys.json"
 ROOT_PRIVATE = "root.key"
 ROOT_PUBLIC = "root.pub"
 KDF_ROUNDS = 600_000  # OWASP 2023 guidance for PBKDF2-HMAC-SHA256
+# The report key is ECDSA P-256: every PDF reader checks it (Ed25519 PDF signatures are ISO 32002,
+# which many readers do not know yet). It lives outside keys.json: it signs no ticket and no bundle.
+REPORT_PRIVATE = "report.key"
+REPORT_CERT = "report.crt"
+REPORT_VALIDITY = timedelta(days=3650)  # reports are checked years later, offline, against this certificate
 PASSPHRASE_ENV = "CHECKIN_KEY_PASSPHRASE"  # noqa: S105 - the variable name, not a secret
 MIN_PASSPHRASE = 12
 
@@ -112,7 +120,10 @@ def _der_int(value: int) -> bytes:
     return _der(0x02, value.to_bytes(value.bit_length() // 8 + 1, "big"))
 
 
-def _encrypted_pkcs8(key: Ed25519PrivateKey, passphrase: bytes) -> bytes:
+PrivateKey = Ed25519PrivateKey | ec.EllipticCurvePrivateKey
+
+
+def _encrypted_pkcs8(key: PrivateKey, passphrase: bytes) -> bytes:
     """PEM of the key as PKCS#8 encrypted with PBKDF2-HMAC-SHA256 (KDF_ROUNDS) and AES-256-CBC."""
     plain = key.private_bytes(
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -134,7 +145,7 @@ def _encrypted_pkcs8(key: Ed25519PrivateKey, passphrase: bytes) -> bytes:
     ).encode()
 
 
-def private_pem(key: Ed25519PrivateKey, passphrase: bytes | None) -> bytes:
+def private_pem(key: PrivateKey, passphrase: bytes | None) -> bytes:
     """The key file's bytes: encrypted PKCS#8, or plain PKCS#8 only when no passphrase is given."""
     _check_passphrase(passphrase)
     if passphrase is None:
@@ -226,6 +237,66 @@ class KeyStore:
         """The issuing keys to put in a trust bundle, revoked ones included so gates name them."""
         return tuple(k.bundle_key() for k in self.issuing_keys())
 
+    # ---- the report key -----------------------------------------------------------------------
+
+    def has_report_key(self) -> bool:
+        """True when the report key and its certificate were made here."""
+        return (self.directory / REPORT_PRIVATE).exists() and (self.directory / REPORT_CERT).exists()
+
+    def report_certificate(self) -> x509.Certificate:
+        """The report key's self-signed certificate: what verifies a report, offline."""
+        path = self.directory / REPORT_CERT
+        try:
+            return x509.load_pem_x509_certificate(path.read_bytes())
+        except FileNotFoundError:
+            raise KeyStoreError(f"{path} is missing; run `checkin keys report-key`", Reason.NO_SIGNING_KEY) from None
+        except ValueError as exc:
+            raise KeyStoreError(f"{path} is not a PEM certificate ({exc})", Reason.KEY_FILE_INVALID) from None
+
+    def report_key_encrypted(self) -> bool:
+        """True when the report key file is encrypted (it asks for the passphrase)."""
+        try:
+            return (self.directory / REPORT_PRIVATE).read_bytes().startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY")
+        except FileNotFoundError:
+            raise KeyStoreError(
+                f"{self.directory / REPORT_PRIVATE} is missing; run `checkin keys report-key`", Reason.NO_SIGNING_KEY
+            ) from None
+
+    def load_report_key(self, passphrase: bytes | None) -> ec.EllipticCurvePrivateKey:
+        """Decrypt the report key; it must be the key of the report certificate."""
+        path = self.directory / REPORT_PRIVATE
+        encrypted = self.report_key_encrypted()
+        if encrypted and passphrase is None:
+            raise KeyStoreError(
+                f"{path} is encrypted: set {PASSPHRASE_ENV} or enter the passphrase", Reason.WRONG_PASSPHRASE
+            )
+        try:
+            key = serialization.load_pem_private_key(path.read_bytes(), password=passphrase if encrypted else None)
+        except (ValueError, TypeError) as exc:
+            reason = Reason.WRONG_PASSPHRASE if encrypted else Reason.KEY_FILE_INVALID
+            raise KeyStoreError(f"cannot open {path} ({exc})", reason) from None
+        if (
+            not isinstance(key, ec.EllipticCurvePrivateKey)
+            or key.public_key() != self.report_certificate().public_key()
+        ):
+            raise KeyStoreError(
+                f"{path} does not hold the key of {self.directory / REPORT_CERT}", Reason.KEY_FILE_INVALID
+            )
+        return key
+
+    def make_report_key(self, passphrase: bytes | None, now: datetime, organisation: str) -> x509.Certificate:
+        """Create the report key (P-256, encrypted like the others, mode 0600) and its self-signed
+        certificate naming `organisation`'s report service; never overwrites an existing one."""
+        _check_passphrase(passphrase)
+        if (self.directory / REPORT_PRIVATE).exists():
+            raise KeyStoreError(f"{self.directory / REPORT_PRIVATE} already exists", Reason.KEY_EXISTS)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        key = ec.generate_private_key(ec.SECP256R1())
+        certificate = report_certificate(key, now, organisation)
+        _write_exclusive(self.directory / REPORT_PRIVATE, private_pem(key, passphrase), 0o600)
+        _write_exclusive(self.directory / REPORT_CERT, certificate.public_bytes(serialization.Encoding.PEM), 0o644)
+        return certificate
+
     # ---- changing ---------------------------------------------------------------------------
 
     def _save(self, infos: list[KeyInfo]) -> None:
@@ -286,3 +357,50 @@ class KeyStore:
         updated = replace(target, status=KeyStatus.REVOKED, revoked=now.isoformat())
         self._save([updated if k.kid == target.kid else k for k in self.keys()])
         return updated
+
+
+_SERVICE = ": event reports"
+
+
+def _fit(text: str, limit: int = 64) -> str:
+    """`text` cut to `limit` bytes of UTF-8 (an X.509 name attribute holds 64), ending in … when cut."""
+    if len(text.encode()) <= limit:
+        return text
+    while len(text.encode()) > limit - len("…".encode()):
+        text = text[:-1]
+    return text.rstrip() + "…"
+
+
+def report_certificate(key: ec.EllipticCurvePrivateKey, now: datetime, organisation: str) -> x509.Certificate:
+    """A self-signed certificate for the report key: subject and issuer name the organisation's
+    event report service, usable for signing documents only."""
+    name = x509.Name(
+        [
+            x509.NameAttribute(x509.NameOID.COMMON_NAME, _fit(organisation, 64 - len(_SERVICE.encode())) + _SERVICE),
+            x509.NameAttribute(x509.NameOID.ORGANIZATION_NAME, _fit(organisation)),
+        ]
+    )
+    usage = x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=True,  # non-repudiation: what a PDF reader expects of a document signer
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))  # a verifier whose clock lags a little
+        .not_valid_after(now + REPORT_VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(usage, critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )

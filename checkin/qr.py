@@ -156,14 +156,19 @@ def _zones_line(badge: Badge) -> str:
     return "Khu vực / Zones: " + ", ".join(badge.zones)
 
 
+def add_fonts(pdf: FPDF) -> None:
+    """The fonts of our PDFs (DejaVu: every Vietnamese letter with its diacritics), embedded as subsets."""
+    pdf.add_font("DejaVu", "", str(_font_file("DejaVuSans.ttf")))
+    pdf.add_font("DejaVu", "B", str(_font_file("DejaVuSans-Bold.ttf")))
+    pdf.add_font("DejaVuMono", "B", str(_font_file("DejaVuSansMono-Bold.ttf")))
+
+
 def _new_pdf(width: float, height: float, title: str) -> FPDF:
     pdf = FPDF(orientation="P", unit="mm", format=(width, height))
     pdf.set_auto_page_break(False)
     pdf.set_image_filter("FlateDecode")  # for the codes: see _place_code; CCITT costs more and is larger
     pdf.set_margin(0)
-    pdf.add_font("DejaVu", "", str(_font_file("DejaVuSans.ttf")))
-    pdf.add_font("DejaVu", "B", str(_font_file("DejaVuSans-Bold.ttf")))
-    pdf.add_font("DejaVuMono", "B", str(_font_file("DejaVuSansMono-Bold.ttf")))
+    add_fonts(pdf)
     pdf.set_title(title)
     pdf.set_creator("checkin")
     return pdf

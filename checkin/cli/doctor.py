@@ -14,7 +14,7 @@ from checkin.cli._context import PASSPHRASE_FILE_ENV, Context, pass_ctx, passphr
 from checkin.clikit import EXIT_ERROR
 
 # What others may read: the public keys gates pin, and the index of public key facts.
-PUBLIC_FILES = frozenset({"root.pub", "keys.json"})
+PUBLIC_FILES = frozenset({"root.pub", "keys.json", "report.crt"})  # report.crt: what checks reports
 SQLITE_SIBLINGS = ("", "-wal", "-shm", "-journal", ".writer-lock")
 
 

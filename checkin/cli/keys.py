@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import click
@@ -12,11 +13,12 @@ from checkin.core.errors import KeyStoreError, Reason
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.x509 import Certificate
 
 
 @click.group()
 def keys() -> None:
-    """Root and issuing keys."""
+    """Root and issuing keys, and the key that signs the officer's reports."""
 
 
 @keys.command("init")
@@ -70,3 +72,32 @@ def signing_key(cfg: Config) -> tuple[bytes, Ed25519PrivateKey]:
     store = keystore(cfg)
     info = store.active_issuing()
     return info.kid_bytes, store.load_private(info, passphrase(confirm=False, insecure=not info.encrypted))
+
+
+@keys.command("report-key")
+@pass_ctx
+def keys_report_key(ctx: Context) -> None:
+    """Make the report signing key (keys/report.key) and its certificate (keys/report.crt)."""
+    cfg = ctx.config()
+    certificate, _ = new_report_key(cfg, ctx.now(cfg))
+    click.echo(report_key_made(cfg, certificate))
+
+
+def new_report_key(cfg: Config, now: datetime) -> tuple[Certificate, bytes | None]:
+    """Make the report key, encrypted with the passphrase of the other keys (asked once, returned)."""
+    store = keystore(cfg)
+    secret = passphrase(confirm=True, insecure=not store.root().encrypted)
+    return store.make_report_key(secret, now, cfg.deployment.name), secret
+
+
+def report_key_made(cfg: Config, certificate: Certificate) -> str:
+    """What to tell the person who made the report key: where it is and the certificate's fingerprint."""
+    from cryptography.hazmat.primitives import hashes
+
+    from checkin.keystore import REPORT_CERT, REPORT_PRIVATE
+
+    digest = certificate.fingerprint(hashes.SHA256()).hex(":").upper()
+    return (
+        f"made the report signing key {cfg.keys_dir / REPORT_PRIVATE} and its certificate "
+        f"{cfg.keys_dir / REPORT_CERT} (SHA-256 {digest}); give the certificate to whoever checks reports"
+    )

@@ -142,6 +142,8 @@ class Reason(StrEnum):
     # API tokens' scope (events, categories, zones)
     TOKEN_UNSCOPED = "token_unscoped"  # noqa: S105 - a reason code, not a secret
     OUT_OF_SCOPE = "out_of_scope"
+    # the officer's signed report
+    REPORT_SIGNATURE_INVALID = "report_signature_invalid"
 
 
 # English msgids of the catalogue (checkin/locale/); short enough for a gate banner, plain enough for a guest.
@@ -233,6 +235,7 @@ MESSAGES: dict[Reason, str] = {
     Reason.ZONE_IN_USE: N_("Zone %(zone)s is still given to guests or gates; it cannot be removed."),
     Reason.TOKEN_UNSCOPED: N_("This API token names no event: scope it with `checkin token scope`"),
     Reason.OUT_OF_SCOPE: N_("This API token may not issue this code"),
+    Reason.REPORT_SIGNATURE_INVALID: N_("This report is not as the report key signed it"),
 }
 
 # The reasons a gate may show, with the verdict each leads to; everything else is deny.

@@ -1,0 +1,113 @@
+"""`checkin audit`: the security officer's desk on the command line (integrity, alerts, exports, reports).
+
+The signed report: `audit report` writes the event report as a PDF signed with the report key
+(keys/report.key, made here on first use, or beforehand with `checkin keys report-key`);
+`audit verify-report` checks such a file offline against the report certificate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from checkin.cli._context import Context, keystore, pass_ctx, passphrase
+from checkin.config import Config
+from checkin.core.errors import CheckinError, ConfigError, KeyStoreError, Reason
+
+if TYPE_CHECKING:
+    from cryptography.x509 import Certificate
+
+
+@click.group()
+def audit() -> None:
+    """The security officer's desk: integrity of the records, alerts, exports, signed reports."""
+
+
+@audit.command("report")
+@click.option("--event", "event_id", required=True, help="the event's id")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="the PDF to write")
+@click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True, help="the report's language")
+@pass_ctx
+def audit_report(ctx: Context, event_id: str, out: Path, lang: str) -> None:
+    """Write the event's report (counts, chart, alerts, every gate's integrity) as a signed PDF."""
+    from checkin import files, pdfsign, reportpdf
+    from checkin.cli.keys import new_report_key, report_key_made
+    from checkin.services.report import event_report
+
+    cfg = ctx.config()
+    now = ctx.now(cfg)
+    store = ctx.store(cfg)
+    try:
+        report = event_report(store, event_id, now)  # first: a wrong event id makes no key
+    finally:
+        store.dispose()
+    keys = keystore(cfg)
+    if keys.has_report_key():
+        secret = passphrase(confirm=False, insecure=not keys.report_key_encrypted())
+    else:
+        certificate, secret = new_report_key(cfg, now)
+        click.echo(report_key_made(cfg, certificate), err=True)
+    key = keys.load_report_key(secret)
+    pdf = reportpdf.render(report, lang)
+    signed = pdfsign.sign_pdf(
+        pdf, key, keys.report_certificate(), now, reason=f"event report {event_id}", location=report.event.venue
+    )
+    files.write_atomic(out, signed, files.PRIVATE_FILE)
+    click.echo(f"wrote {out}: {len(report.gates)} gates, {len(report.alerts)} alerts; signed with the report key")
+
+
+@audit.command("verify-report")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--cert",
+    "cert_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="the report certificate (PEM or DER); else keys/report.crt of this deployment",
+)
+@pass_ctx
+def audit_verify_report(ctx: Context, file: Path, cert_file: Path | None) -> None:
+    """Check a signed report offline: prints the signer, the signing time and whether the signature
+    covers the whole file; exits 1 with the reason unless the report is exactly what was signed."""
+    import logging
+    from zoneinfo import ZoneInfo
+
+    from checkin import pdfsign
+    from checkin.clikit import now_or
+    from checkin.config import Deployment
+
+    logging.getLogger("pyhanko").addHandler(logging.NullHandler())  # its tracebacks are our one-line reason
+    try:
+        cfg: Config | None = ctx.config()
+    except ConfigError:
+        if cert_file is None:
+            raise
+        cfg = None  # the file and the certificate are all an outside checker needs
+    timezone = cfg.deployment.timezone if cfg is not None else Deployment().timezone
+    if cert_file is not None:
+        certificate = _certificate(cert_file)
+    else:
+        assert cfg is not None
+        certificate = keystore(cfg).report_certificate()
+    check = pdfsign.verify_pdf(file.read_bytes(), certificate, now_or(ctx.now_text, timezone))
+    when = check.signed_at.astimezone(ZoneInfo(timezone)).isoformat() if check.signed_at else "—"
+    click.echo(f"signer: {check.signer or '—'}")
+    click.echo(f"signed at: {when}")
+    click.echo(f"covers the whole file: {'yes' if check.whole_file else 'no'}")
+    if not check.valid:
+        raise CheckinError(f"{file}: {check.problem}", Reason.REPORT_SIGNATURE_INVALID)
+    click.echo("the signature is valid")
+
+
+def _certificate(path: Path) -> Certificate:
+    """A certificate file, PEM or DER."""
+    from cryptography import x509
+
+    data = path.read_bytes()
+    try:
+        if b"-----BEGIN" in data:
+            return x509.load_pem_x509_certificate(data)
+        return x509.load_der_x509_certificate(data)
+    except ValueError as exc:
+        raise KeyStoreError(f"{path} is not an X.509 certificate ({exc})", Reason.KEY_FILE_INVALID) from None

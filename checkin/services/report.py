@@ -1,0 +1,316 @@
+"""The event report: what an officer hands over, as one value made from the store.
+
+`event_report(store, event_id, now)` assembles an `EventReport` (counts, who is inside per zone, the
+15-minute chart per gate, the alerts with their state and notes, every gate's integrity); the signed
+PDF (`checkin.reportpdf`) draws it, and pages or exports may show the same value. Times are in the
+event's time zone (Asia/Ho_Chi_Minh for every event so far).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from checkin.core.errors import Reason
+from checkin.services.findings import AlertState, Severity
+from checkin.store import Alert, Device, Store
+from checkin.store.models import CredentialStatus
+from checkin.store.tallies import EventRecords, Presence, Tally, event_records
+
+SLOT = timedelta(minutes=15)
+CHART_MARGIN = timedelta(hours=6)  # rows further than this outside the event are counted, not charted
+# The alerts that say a gate's records cannot be taken as they are.
+INTEGRITY_KINDS = frozenset(
+    {
+        Reason.JOURNAL_GAP,
+        Reason.JOURNAL_FORK,
+        Reason.BROKEN_CHAIN,
+        Reason.BAD_CHECKPOINT,
+        Reason.BAD_SEAL,
+        Reason.MISSING_SEAL,
+        Reason.SEALS_UNCHECKED,
+        Reason.ROW_INVALID,
+    }
+)
+
+
+@dataclass(frozen=True)
+class EventFacts:
+    """The event as the report's heading names it; times in its time zone."""
+
+    id: str
+    name: str
+    venue: str
+    timezone: str
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class Counts:
+    """The event's totals. `entered` and `inside` count people (credentials), the rest journal rows."""
+
+    guests: int
+    codes_issued: int
+    codes_revoked: int
+    entered: int
+    inside: int
+    entries: int
+    exits: int
+    denials: int
+    referrals: int
+
+
+@dataclass(frozen=True)
+class ZoneCount:
+    """One zone: its code, its names, who entered it so far and who is inside now."""
+
+    code: str
+    name_vi: str
+    name_en: str
+    entered: int
+    inside: int
+
+    def name(self, lang: str) -> str:
+        """The zone's name in `lang`, else the other language's, else its code."""
+        first, second = (self.name_vi, self.name_en) if lang == "vi" else (self.name_en, self.name_vi)
+        return first or second or self.code
+
+
+@dataclass(frozen=True)
+class SlotCount:
+    """What one gate recorded in one 15-minute slot."""
+
+    entries: int = 0
+    exits: int = 0
+    denials: int = 0
+
+
+@dataclass(frozen=True)
+class GateSeries:
+    """One gate's row of the chart: a SlotCount per slot of `Chart.starts`."""
+
+    device_id: str
+    name: str
+    slots: tuple[SlotCount, ...]
+
+
+@dataclass(frozen=True)
+class Chart:
+    """Entries, exits and denials per 15 minutes per gate; `starts` are the slots' starts (local time)."""
+
+    starts: tuple[datetime, ...]
+    gates: tuple[GateSeries, ...]
+    step: timedelta = SLOT
+
+
+@dataclass(frozen=True)
+class AlertLine:
+    """One alert as the report lists it."""
+
+    id: int
+    created: datetime
+    gate: str
+    seq: int | None
+    kind: str
+    severity: Severity
+    state: AlertState
+    note: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class GateIntegrity:
+    """One gate's records: how many rows the service holds, how far their seals were checked, the
+    checkpoints held, and the integrity faults found (reason codes; none when intact)."""
+
+    device_id: str
+    name: str
+    zone: str
+    direction: str
+    status: str
+    rows_held: int
+    seals_checked: int
+    checkpoints: int
+    last_seen: datetime | None
+    faults: tuple[str, ...]
+
+    @property
+    def intact(self) -> bool:
+        """True when nothing is wrong and every held row's seal was checked."""
+        return not self.faults and self.seals_checked >= self.rows_held
+
+
+@dataclass(frozen=True)
+class EventReport:
+    """Everything the report shows, at `generated_at`."""
+
+    event: EventFacts
+    generated_at: datetime
+    counts: Counts
+    zones: tuple[ZoneCount, ...]
+    chart: Chart
+    alerts: tuple[AlertLine, ...]
+    gates: tuple[GateIntegrity, ...]
+
+
+def event_report(store: Store, event_id: str, now: datetime) -> EventReport:
+    """The report of one event as it stands at `now`."""
+    records = event_records(store, event_id, int(SLOT.total_seconds() * 1000))
+    ev = records.event
+    tz = ZoneInfo(ev.timezone)
+    facts = EventFacts(ev.id, ev.name, ev.venue, ev.timezone, ev.start.astimezone(tz), ev.end.astimezone(tz))
+    names = {d.id: d.name for d in records.devices}
+    presence = _presence(records)
+    entered, inside = presence.entered, presence.inside
+    zones = tuple(
+        ZoneCount(code, *_zone_names(records, code), entered.get(code, 0), inside.get(code, 0))
+        for code in (*ev.zone_codes, *sorted((set(entered) | set(inside)) - set(ev.zone_codes)))
+    )
+    rows = Counter[str]()
+    for tally in records.tallies:
+        rows[_column(tally)] += tally.count
+    counts = Counts(
+        guests=records.guests,
+        codes_issued=sum(records.codes.values()),
+        codes_revoked=records.codes.get(CredentialStatus.REVOKED, 0),
+        entered=presence.people,
+        inside=sum(inside.values()),
+        entries=rows["entries"],
+        exits=rows["exits"],
+        denials=rows["denials"],
+        referrals=rows["referrals"],
+    )
+    alerts = tuple(_alert_line(a, names, tz) for a in records.alerts)
+    return EventReport(
+        event=facts,
+        generated_at=now.astimezone(tz),
+        counts=counts,
+        zones=zones,
+        chart=_chart(records, names, tz),
+        alerts=alerts,
+        gates=_gate_integrity(records, tz),
+    )
+
+
+# ---- the parts ------------------------------------------------------------------------------------
+
+
+def _presence(records: EventRecords) -> Presence:
+    """Who entered each zone so far, who entered at all, who is inside each zone now (from the scans:
+    the latest admission of each credential).
+    # coordinator: wire to the dashboard's counters (migration 0012) at merge, if they keep the same
+    # definition; this counts over every admission of the event.
+    """
+    return records.presence
+
+
+def _zone_names(records: EventRecords, code: str) -> tuple[str, str]:
+    zone = next((z for z in records.event.zones if z.code == code), None)
+    return (zone.name_vi, zone.name_en) if zone is not None else ("", "")
+
+
+def _column(tally: Tally) -> str:
+    """Which count a tally adds to: entries, exits, denials or referrals."""
+    if tally.verdict == "admit":
+        return "entries" if tally.direction == "in" else "exits"
+    return "referrals" if tally.verdict == "refer" else "denials"
+
+
+def _chart(records: EventRecords, names: dict[str, str], tz: ZoneInfo) -> Chart:
+    slot_ms = int(SLOT.total_seconds() * 1000)
+    ev = records.event
+    low = int((ev.start - CHART_MARGIN).timestamp() * 1000) // slot_ms
+    high = int((ev.end + CHART_MARGIN).timestamp() * 1000) // slot_ms
+    shown = [t for t in records.tallies if low <= t.slot <= high and _column(t) != "referrals"]
+    if not shown:
+        return Chart((), ())
+    first, last = min(t.slot for t in shown), max(t.slot for t in shown)
+    cells: dict[str, list[Counter[str]]] = {}
+    for tally in shown:
+        series = cells.setdefault(tally.device_id, [Counter() for _ in range(last - first + 1)])
+        series[tally.slot - first][_column(tally)] += tally.count
+    order = [d.id for d in records.devices if d.id in cells]
+    gates = tuple(
+        GateSeries(
+            device_id,
+            names.get(device_id, device_id),
+            tuple(SlotCount(c["entries"], c["exits"], c["denials"]) for c in cells[device_id]),
+        )
+        for device_id in order
+    )
+    starts = tuple(datetime.fromtimestamp(slot * slot_ms / 1000, UTC).astimezone(tz) for slot in range(first, last + 1))
+    return Chart(starts, gates)
+
+
+_SEVERITY = {
+    Reason.JOURNAL_FORK: Severity.CRITICAL,
+    Reason.BROKEN_CHAIN: Severity.CRITICAL,
+    Reason.BAD_SEAL: Severity.CRITICAL,
+    Reason.BAD_CHECKPOINT: Severity.CRITICAL,
+    Reason.JOURNAL_GAP: Severity.HIGH,
+    Reason.MISSING_SEAL: Severity.HIGH,
+    Reason.ROW_INVALID: Severity.HIGH,
+}
+
+
+def _alert_severity(alert: Alert) -> Severity:
+    """How urgent an alert is.
+    # coordinator: wire to the alerts.severity column (engine, migration 0011) at merge.
+    """
+    return next((v for k, v in _SEVERITY.items() if k.value == alert.kind), Severity.MEDIUM)
+
+
+def _alert_state(alert: Alert) -> tuple[AlertState, str]:
+    """Where an officer stands with an alert, and their note.
+    # coordinator: wire to the alerts.state / alerts.note columns (alerts, migration 0013) at merge.
+    """
+    return (AlertState.ACKNOWLEDGED if alert.acknowledged_by else AlertState.OPEN), ""
+
+
+def _alert_line(alert: Alert, names: dict[str, str], tz: ZoneInfo) -> AlertLine:
+    state, note = _alert_state(alert)
+    gate = names.get(alert.device_id, alert.device_id) if alert.device_id else ""
+    return AlertLine(
+        id=alert.id,
+        created=alert.created.astimezone(tz),
+        gate=gate,
+        seq=alert.seq,
+        kind=alert.kind,
+        severity=_alert_severity(alert),
+        state=state,
+        note=note,
+        detail=alert.detail,
+    )
+
+
+def _gate_integrity(records: EventRecords, tz: ZoneInfo) -> tuple[GateIntegrity, ...]:
+    """Every gate's integrity, from what ingest keeps: rows held (acked_seq), seals checked (seal_seq)
+    and the integrity alerts not yet acknowledged.
+    # coordinator: wire to checkin.services.audit.verify_event(store, event_id, now) at merge (the
+    # engine re-verifies chains, seals and checkpoints end to end; keep this value's fields).
+    """
+    faults: dict[str, set[str]] = {}
+    for alert in records.alerts:
+        state, _ = _alert_state(alert)
+        if alert.device_id and alert.kind in INTEGRITY_KINDS and state is AlertState.OPEN:
+            faults.setdefault(alert.device_id, set()).add(alert.kind)
+    return tuple(_gate(d, records.checkpoints.get(d.id, 0), faults.get(d.id, set()), tz) for d in records.devices)
+
+
+def _gate(device: Device, checkpoints: int, faults: Sequence[str] | set[str], tz: ZoneInfo) -> GateIntegrity:
+    return GateIntegrity(
+        device_id=device.id,
+        name=device.name,
+        zone=device.zone,
+        direction=device.direction,
+        status=device.status,
+        rows_held=device.acked_seq,
+        seals_checked=device.seal_seq - 1 if device.seal_seed else 0,
+        checkpoints=checkpoints,
+        last_seen=device.last_seen.astimezone(tz) if device.last_seen else None,
+        faults=tuple(sorted(faults)),
+    )
