@@ -1,6 +1,6 @@
 """invitations: a guest's link to their own page (/declare/<token>), kept as the token's SHA-256.
 
-Revision ID: 0015
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-11-30
 """
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0015"
+revision: str = "0011"
 down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
