@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from checkin.core import trust
-    from scanner import datadir, runner
+    from scanner import datadir, runner, sync
     from scanner.datadir import GateData
     from scanner.journal import Journal
     from scanner.settings import Settings
@@ -395,6 +395,7 @@ def run_command(
         else sync.Syncer(data, clock=clock, settings=settings, on_bundle=gate_.set_bundle)
     )
     if syncer is not None:
+        gate_.on_commit = _poke_on_admission(syncer)
         syncer.start()
     try:
         if texts is not None:
@@ -430,6 +431,17 @@ def run_command(
         if syncer is not None:
             syncer.stop()
         journal.close()
+
+
+def _poke_on_admission(syncer: sync.Syncer) -> Callable[[runner.Recorded], None]:
+    """Start a round as soon as an admission (entry or exit) is committed: the other gates learn of it
+    within one of their short rounds."""
+
+    def poke(record: runner.Recorded) -> None:
+        if record.decision.verdict is Verdict.ADMIT:
+            syncer.poke()
+
+    return poke
 
 
 @main.command("decode")
@@ -491,6 +503,7 @@ def sync_command(data: GateData, now_text: str | None) -> None:
                 "pending": journal.pending(),
                 "bundle_version": syncer.bundle_version,
                 "new_bundle": result.bundle is not None,
+                "peers": result.peers,
             }
         )
 
@@ -525,6 +538,7 @@ def status_command(data: GateData, now_text: str | None) -> None:
                 "acked_seq": journal.acked_seq,
                 "pending": journal.pending(),
                 "inside": len(state.inside),
+                "peer_passages": journal.peer_count(),
                 "checkpoints": len(checkpoints),
                 "last_checkpoint_seq": checkpoints[-1].checkpoint.seq if checkpoints else 0,
                 "time_floor": gate.from_ms(journal.time_floor_ms).isoformat() if journal.time_floor_ms else None,

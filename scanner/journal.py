@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import astuple, dataclass, fields, replace
 from pathlib import Path
 from types import TracebackType
@@ -77,8 +77,34 @@ CREATE TABLE IF NOT EXISTS screening_details (
     salt BLOB NOT NULL,
     details TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS peers (
+    n INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER NOT NULL UNIQUE,
+    gate TEXT NOT NULL,
+    cti TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    wall_ms INTEGER NOT NULL,
+    zone TEXT NOT NULL
+);
 """
-_META_DEFAULTS = {"acked_seq": 0, "time_floor_ms": 0, "server_time_ms": 0}
+_META_DEFAULTS = {"acked_seq": 0, "time_floor_ms": 0, "server_time_ms": 0, "peer_cursor": 0}
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A passage another gate of the event uploaded, as pulled: the service's scan id, the gate,
+    the credential id (hex), the direction, that gate's wall time and the zone."""
+
+    id: int
+    gate_id: str
+    cti: str
+    direction: str
+    wall_ms: int
+    zone: str
+
+    def passage(self) -> gate.Passage:
+        """The passage as the gate's decisions count it."""
+        return gate.Passage(bytes.fromhex(self.cti), Direction(self.direction), self.wall_ms, self.zone, self.gate_id)
 
 
 class JournalError(CheckinError):
@@ -237,13 +263,62 @@ class Journal:
 
     def state(self, zone: str | None, direction: Direction) -> GateState:
         """The gate state this journal implies: who is inside, entries used, the time floor."""
+        return self.snapshot(zone, direction)[0]
+
+    def snapshot(self, zone: str | None, direction: Direction) -> tuple[GateState, int]:
+        """The gate state with the other gates' passages pulled so far, and the arrival number of the
+        last of them (what `peers_after` continues from)."""
+        mark = self.last_peer()
         passages = (
-            (bytes.fromhex(cti), Direction(way))
-            for cti, way in self._db.execute(
-                "SELECT cti, direction FROM rows WHERE verdict = ? AND cti != '' ORDER BY seq", (Verdict.ADMIT.value,)
+            (bytes.fromhex(cti), Direction(way), int(wall_ms))
+            for cti, way, wall_ms in self._db.execute(
+                "SELECT cti, direction, wall_ms FROM rows WHERE verdict = ? AND cti != '' ORDER BY seq",
+                (Verdict.ADMIT.value,),
             )
         )
-        return gate.rebuild(passages, zone=zone, direction=direction, time_floor_ms=self.time_floor_ms)
+        peers, _ = self.peers_after(0, upto=mark)
+        state = gate.rebuild(passages, zone=zone, direction=direction, time_floor_ms=self.time_floor_ms, peers=peers)
+        return state, mark
+
+    # ---- the other gates' passages (not this gate's scans: kept beside the chain, never in it) ----------
+
+    @property
+    def peer_cursor(self) -> int:
+        """The service's cursor after the last passage pulled (0: none yet)."""
+        return self._meta("peer_cursor")
+
+    def last_peer(self) -> int:
+        """The arrival number of the last passage pulled (0: none)."""
+        return int(self._db.execute("SELECT COALESCE(MAX(n), 0) FROM peers").fetchone()[0])
+
+    def peer_count(self) -> int:
+        """How many passages of other gates this gate holds."""
+        return int(self._db.execute("SELECT COUNT(*) FROM peers").fetchone()[0])
+
+    def peers_after(self, n: int, upto: int | None = None) -> tuple[list[gate.Passage], int]:
+        """The passages that arrived after arrival number `n` (up to `upto`), and the last number read."""
+        query = "SELECT n, id, gate, cti, direction, wall_ms, zone FROM peers WHERE n > ?"
+        params: tuple[int, ...] = (n,)
+        if upto is not None:
+            query, params = query + " AND n <= ?", (n, upto)
+        passages, last = [], n
+        for number, *fields_ in self._db.execute(query + " ORDER BY n", params):
+            passages.append(Peer(*fields_).passage())
+            last = int(number)
+        return passages, last
+
+    def take_peers(self, peers: Sequence[Peer], cursor: int) -> int:
+        """Keep pulled passages (each once, by the service's id) and the cursor after them, durably
+        in one transaction; return how many were new."""
+        with self._transaction() as db:
+            before = db.total_changes
+            db.executemany(
+                "INSERT OR IGNORE INTO peers (id, gate, cti, direction, wall_ms, zone) VALUES (?, ?, ?, ?, ?, ?)",
+                [astuple(peer) for peer in peers],
+            )
+            new = db.total_changes - before
+            self._set_meta("peer_cursor", cursor)
+        return new
 
     def checkpoints(self) -> list[Stored]:
         """Every checkpoint, oldest first."""
