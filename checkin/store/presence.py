@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, literal, select
 
 from checkin.store.engine import Store
 from checkin.store.models import Scan
@@ -65,7 +65,8 @@ def passages_after(
         select(
             Scan.id, Scan.device_id, Scan.cti, Scan.direction, Scan.wall_ms, Scan.zone, Scan.verdict, Scan.received_at
         )
-        .where(Scan.event_id == event_id, Scan.id > cursor)
+        # a cursor is any 64-bit whole number; the column is 32-bit on PostgreSQL, and int4 > int8 still uses the index
+        .where(Scan.event_id == event_id, Scan.id > literal(cursor, BigInteger()))
         .order_by(Scan.id)
         .limit(limit)
     )
