@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from checkin.core import trust
-    from scanner import datadir, runner, sync
+    from scanner import datadir, runner
     from scanner.datadir import GateData
     from scanner.journal import Journal
     from scanner.settings import Settings
@@ -395,7 +395,7 @@ def run_command(
         else sync.Syncer(data, clock=clock, settings=settings, on_bundle=gate_.set_bundle)
     )
     if syncer is not None:
-        gate_.on_commit = _poke_on_admission(syncer)
+        gate_.on_commit = syncer.on_commit
         syncer.start()
     try:
         if texts is not None:
@@ -431,17 +431,6 @@ def run_command(
         if syncer is not None:
             syncer.stop()
         journal.close()
-
-
-def _poke_on_admission(syncer: sync.Syncer) -> Callable[[runner.Recorded], None]:
-    """Start a round as soon as an admission (entry or exit) is committed: the other gates learn of it
-    within one of their short rounds."""
-
-    def poke(record: runner.Recorded) -> None:
-        if record.decision.verdict is Verdict.ADMIT:
-            syncer.poke()
-
-    return poke
 
 
 @main.command("decode")

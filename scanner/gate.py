@@ -9,8 +9,10 @@ clock: below its time floor nothing is admitted until an operator acknowledges.
 The state (who is inside, entries counted, the time floor) is a frozen value that the journal
 rebuilds from its rows and from the passages the other gates of the event uploaded (pulled while
 online); `decide` never changes it, the runner applies a decision with `after` and the other gates'
-passages with `with_peers`. Entries count wherever and whenever they happened; whether a person is
-inside follows their latest passage by wall time, this gate's own passages never going back in time.
+passages with `with_peers`. Entries count wherever and whenever they happened. Whether a person is
+inside follows their latest passage: another gate's counts only if its wall time is not before the
+latest one known, while a passage here is the latest by definition (it is happening now), whatever
+the clocks say.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ class GateState:
     is the latest of the last journalled wall time and the last server time (0: no floor yet).
     `latest_ms` (when each credential's latest passage happened) and `local_ms` (the latest of this
     gate's passages) only order the other gates' passages with this gate's: they are not compared.
+    A passage here counts as no earlier than anything known before it.
     """
 
     zone: str | None = None
@@ -87,7 +90,7 @@ class GateState:
         # this gate's passages keep their order even when its clock was set back
         local = self.local_ms if wall_ms is None else max(self.local_ms, wall_ms)
         inside, entries, latest = set(self.inside), dict(self.entries), dict(self.latest_ms)
-        count(inside, entries, latest, cti, self.direction, local)
+        count(inside, entries, latest, cti, self.direction, local, here=True)
         return replace(
             self,
             inside=frozenset(inside),
@@ -104,7 +107,7 @@ class GateState:
             return self
         inside, entries, latest = set(self.inside), dict(self.entries), dict(self.latest_ms)
         for passage in mine:
-            count(inside, entries, latest, passage.cti, passage.direction, passage.wall_ms)
+            count(inside, entries, latest, passage.cti, passage.direction, passage.wall_ms, here=False)
         return replace(
             self, inside=frozenset(inside), entries=MappingProxyType(entries), latest_ms=MappingProxyType(latest)
         )
@@ -115,14 +118,24 @@ class GateState:
 
 
 def count(
-    inside: set[bytes], entries: dict[bytes, int], latest: dict[bytes, int], cti: bytes, way: Direction, at_ms: int
+    inside: set[bytes],
+    entries: dict[bytes, int],
+    latest: dict[bytes, int],
+    cti: bytes,
+    way: Direction,
+    at_ms: int,
+    *,
+    here: bool,
 ) -> None:
-    """Apply one admitted passage at `at_ms` to mutable tallies: the single rule `after`, `with_peers`
-    and the journal share. An entry counts whenever it happened; inside or not follows the latest
-    passage (on a tie, the one applied last), so the order passages arrive in does not matter."""
+    """Apply one admitted passage at `at_ms`, at this gate (`here`) or another, to mutable tallies: the
+    single rule `after`, `with_peers` and the journal share. An entry counts whenever it happened;
+    inside or not follows the latest passage (on a tie, the one applied last), so the other gates'
+    passages may arrive in any order; one here is later than anything known when it happens."""
     if way is Direction.IN:
         entries[cti] = entries.get(cti, 0) + 1
-    if cti in latest and at_ms < latest[cti]:
+    if here:
+        at_ms = max(at_ms, latest.get(cti, at_ms))
+    elif cti in latest and at_ms < latest[cti]:
         return
     latest[cti] = at_ms
     if way is Direction.IN:
@@ -131,29 +144,28 @@ def count(
         inside.discard(cti)
 
 
-def rebuild(
-    passages: Iterable[tuple[bytes, Direction] | tuple[bytes, Direction, int]],
-    *,
-    zone: str | None,
-    direction: Direction,
-    time_floor_ms: int,
-    peers: Iterable[Passage] = (),
-) -> GateState:
-    """A state from this gate's admitted passages (credential id, direction and wall ms if known) in
-    journal order, then the other gates' `peers`."""
+Counted = tuple[bytes, Direction] | tuple[bytes, Direction, int] | Passage
+
+
+def rebuild(passages: Iterable[Counted], *, zone: str | None, direction: Direction, time_floor_ms: int) -> GateState:
+    """A state from the admitted passages in the order the gate learnt of them: this gate's own as
+    (credential id, direction, and wall ms when known), the other gates' as `Passage`s (those of
+    another zone do not count)."""
     inside: set[bytes] = set()
     entries: dict[bytes, int] = {}
     latest: dict[bytes, int] = {}
     local = 0
     for passage in passages:
-        cti, way = passage[0], passage[1]
+        if isinstance(passage, Passage):
+            if zone is None or passage.zone == zone:
+                count(inside, entries, latest, passage.cti, passage.direction, passage.wall_ms, here=False)
+            continue
         if len(passage) == 3:
             local = max(local, passage[2])
-        count(inside, entries, latest, cti, way, local)
-    state = GateState(
+        count(inside, entries, latest, passage[0], passage[1], local, here=True)
+    return GateState(
         zone, direction, frozenset(inside), MappingProxyType(entries), time_floor_ms, MappingProxyType(latest), local
     )
-    return state.with_peers(peers)
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,13 @@ same transaction as the rows, so it can never lag behind them.
 
 from __future__ import annotations
 
+import heapq
 import json
 import os
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import astuple, dataclass, fields, replace
+from operator import itemgetter
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -79,6 +81,7 @@ CREATE TABLE IF NOT EXISTS screening_details (
 );
 CREATE TABLE IF NOT EXISTS peers (
     n INTEGER PRIMARY KEY AUTOINCREMENT,
+    after_seq INTEGER NOT NULL,
     id INTEGER NOT NULL UNIQUE,
     gate TEXT NOT NULL,
     cti TEXT NOT NULL,
@@ -267,17 +270,28 @@ class Journal:
 
     def snapshot(self, zone: str | None, direction: Direction) -> tuple[GateState, int]:
         """The gate state with the other gates' passages pulled so far, and the arrival number of the
-        last of them (what `peers_after` continues from)."""
+        last of them (what `peers_after` continues from).
+
+        Each pulled passage is counted after the row that was this journal's last when it arrived,
+        as the scan loop counted it then."""
         mark = self.last_peer()
-        passages = (
-            (bytes.fromhex(cti), Direction(way), int(wall_ms))
-            for cti, way, wall_ms in self._db.execute(
-                "SELECT cti, direction, wall_ms FROM rows WHERE verdict = ? AND cti != '' ORDER BY seq",
+        own: Iterator[tuple[tuple[int, int], gate.Counted]] = (
+            ((int(seq), 0), (bytes.fromhex(cti), Direction(way), int(wall_ms)))
+            for seq, cti, way, wall_ms in self._db.execute(
+                "SELECT seq, cti, direction, wall_ms FROM rows WHERE verdict = ? AND cti != '' ORDER BY seq",
                 (Verdict.ADMIT.value,),
             )
         )
-        peers, _ = self.peers_after(0, upto=mark)
-        state = gate.rebuild(passages, zone=zone, direction=direction, time_floor_ms=self.time_floor_ms, peers=peers)
+        pulled: Iterator[tuple[tuple[int, int], gate.Counted]] = (
+            ((int(after_seq), 1), Peer(*fields_).passage())
+            for after_seq, *fields_ in self._db.execute(
+                "SELECT after_seq, id, gate, cti, direction, wall_ms, zone FROM peers WHERE n <= ?"
+                " ORDER BY after_seq, n",
+                (mark,),
+            )
+        )
+        merged = (passage for _at, passage in heapq.merge(own, pulled, key=itemgetter(0)))
+        state = gate.rebuild(merged, zone=zone, direction=direction, time_floor_ms=self.time_floor_ms)
         return state, mark
 
     # ---- the other gates' passages (not this gate's scans: kept beside the chain, never in it) ----------
@@ -295,14 +309,11 @@ class Journal:
         """How many passages of other gates this gate holds."""
         return int(self._db.execute("SELECT COUNT(*) FROM peers").fetchone()[0])
 
-    def peers_after(self, n: int, upto: int | None = None) -> tuple[list[gate.Passage], int]:
-        """The passages that arrived after arrival number `n` (up to `upto`), and the last number read."""
-        query = "SELECT n, id, gate, cti, direction, wall_ms, zone FROM peers WHERE n > ?"
-        params: tuple[int, ...] = (n,)
-        if upto is not None:
-            query, params = query + " AND n <= ?", (n, upto)
+    def peers_after(self, n: int) -> tuple[list[gate.Passage], int]:
+        """The passages that arrived after arrival number `n`, and the last number read."""
+        query = "SELECT n, id, gate, cti, direction, wall_ms, zone FROM peers WHERE n > ? ORDER BY n"
         passages, last = [], n
-        for number, *fields_ in self._db.execute(query + " ORDER BY n", params):
+        for number, *fields_ in self._db.execute(query, (n,)):
             passages.append(Peer(*fields_).passage())
             last = int(number)
         return passages, last
@@ -312,9 +323,11 @@ class Journal:
         in one transaction; return how many were new."""
         with self._transaction() as db:
             before = db.total_changes
+            after_seq = self.last_seq()
             db.executemany(
-                "INSERT OR IGNORE INTO peers (id, gate, cti, direction, wall_ms, zone) VALUES (?, ?, ?, ?, ?, ?)",
-                [astuple(peer) for peer in peers],
+                "INSERT OR IGNORE INTO peers (after_seq, id, gate, cti, direction, wall_ms, zone)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(after_seq, *astuple(peer)) for peer in peers],
             )
             new = db.total_changes - before
             self._set_meta("peer_cursor", cursor)

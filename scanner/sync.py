@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
@@ -40,12 +40,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from checkin.core import enrolment, seal, trust
 from checkin.core.chain import MAX_TEXT, JournalRow
-from checkin.core.errors import CheckinError, InputError, Reason, TrustError
+from checkin.core.errors import CheckinError, InputError, Reason, TrustError, Verdict
 from checkin.core.trust import TrustBundle
 from scanner.datadir import Device, GateData
 from scanner.gate import to_ms
 from scanner.journal import Journal, JournalError, Peer
 from scanner.settings import Settings
+
+if TYPE_CHECKING:
+    from scanner.runner import Recorded
 
 MAX_BATCH = 500
 MAX_PEER_PAGES = 40  # presence pages per round (5000 scans each): a round also has to push
@@ -558,6 +561,12 @@ class Syncer:
     def poke(self) -> None:
         """Ask for a round now (after an admission, say); a backoff after a failure still runs out."""
         self._wake.set()
+
+    def on_commit(self, record: Recorded) -> None:
+        """A gate committed a row (`runner.Gate.on_commit`): after an admission, entry or exit, start a
+        round at once, so the other gates learn of it within one of their short rounds."""
+        if record.decision.verdict is Verdict.ADMIT:
+            self.poke()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the thread, waiting at most `timeout` seconds for a round in flight."""
