@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -43,12 +43,17 @@ from checkin.core.chain import MAX_TEXT, JournalRow
 from checkin.core.errors import CheckinError, InputError, Reason, TrustError, Verdict
 from checkin.core.trust import TrustBundle
 from scanner.datadir import Device, GateData
-from scanner.gate import to_ms
+from scanner.gate import Decision, to_ms
 from scanner.journal import Journal, JournalError, Peer
 from scanner.settings import Settings
 
-if TYPE_CHECKING:
-    from scanner.runner import Recorded
+
+class Committed(Protocol):
+    """A committed row as the scan loop tells of it (`runner.Recorded`): its decision is what matters here."""
+
+    @property
+    def decision(self) -> Decision: ...
+
 
 MAX_BATCH = 500
 MAX_PEER_PAGES = 40  # presence pages per round (5000 scans each): a round also has to push
@@ -562,7 +567,7 @@ class Syncer:
         """Ask for a round now (after an admission, say); a backoff after a failure still runs out."""
         self._wake.set()
 
-    def on_commit(self, record: Recorded) -> None:
+    def on_commit(self, record: Committed) -> None:
         """A gate committed a row (`runner.Gate.on_commit`): after an admission, entry or exit, start a
         round at once, so the other gates learn of it within one of their short rounds."""
         if record.decision.verdict is Verdict.ADMIT:
