@@ -90,6 +90,7 @@ CREATE TABLE IF NOT EXISTS peers (
     zone TEXT NOT NULL
 );
 """
+_HELD_PEERS = "SELECT id FROM peers WHERE id IN ({})"  # placeholders only
 _META_DEFAULTS = {"acked_seq": 0, "time_floor_ms": 0, "server_time_ms": 0, "peer_cursor": 0}
 
 
@@ -320,7 +321,12 @@ class Journal:
 
     def take_peers(self, peers: Sequence[Peer], cursor: int) -> int:
         """Keep pulled passages (each once, by the service's id) and the cursor after them, durably
-        in one transaction; return how many were new."""
+        in one transaction; return how many were new. Nothing is written when nothing is new."""
+        ids = [peer.id for peer in peers]
+        held = {int(found) for (found,) in self._db.execute(_HELD_PEERS.format(", ".join("?" * len(ids))), ids)}
+        peers = [peer for peer in peers if peer.id not in held]
+        if not peers and cursor == self.peer_cursor:
+            return 0  # the service sends recent passages again until they settle (PostgreSQL)
         with self._transaction() as db:
             before = db.total_changes
             after_seq = self.last_seq()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import time
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -130,6 +131,19 @@ def test_pulled_passages_are_kept_once_and_survive_a_restart(tmp_path: Path, wor
         assert journal.verify(data.device_public()) == []
 
 
+def test_passages_sent_again_write_nothing(tmp_path: Path, world: World) -> None:
+    """On PostgreSQL the service sends recent passages again until they settle: the gate writes (and
+    syncs to disk) only what is new to it."""
+    data = enrol_usb(tmp_path / "gate", world)
+    cti = cti_of(world, world.issue())
+    with Journal(data.journal_path, data.device_key()) as journal:
+        assert journal.take_peers([peer(1, cti), peer(2, cti, "out")], 0) == 2
+        changes = journal._db.total_changes
+        assert journal.take_peers([peer(1, cti), peer(2, cti, "out")], 0) == 0
+        assert journal._db.total_changes == changes
+        assert journal.take_peers([peer(2, cti, "out")], 2) == 0 and journal.peer_cursor == 2  # the cursor moved
+
+
 def test_a_journal_from_before_presence_opens_with_none(tmp_path: Path, world: World) -> None:
     data = enrol_usb(tmp_path / "gate", world)
     with sqlite3.connect(data.journal_path) as db:
@@ -197,6 +211,18 @@ def test_an_admission_pokes_the_sync_thread_a_denial_does_not(tmp_path: Path, wo
         loop.set_direction(OUT)
         loop.scan(text)
     assert poked == [True, False, True]  # admitted, already inside, an exit
+
+
+def test_a_poke_starts_a_round_at_once_but_never_cuts_a_backoff_short(tmp_path: Path, world: World) -> None:
+    syncer = Syncer(enrol_usb(tmp_path / "gate", world), clock=Clock(world.now))
+    syncer.poke()
+    started = time.monotonic()
+    syncer._sleep(60, wakeable=True)  # the short round's wait: a poke ends it
+    assert time.monotonic() - started < 30
+    syncer.poke()
+    started = time.monotonic()
+    syncer._sleep(0.3, wakeable=False)  # a backoff after a failure runs out whatever the pokes
+    assert time.monotonic() - started >= 0.3
 
 
 # ---- what the gate takes from the service's answer -------------------------------------------------------
