@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from checkin.core.errors import Reason
+from checkin.core.errors import ConfigError, Reason
 from checkin.core.trust import Direction, GatePolicy
 from scanner import gate, sync
 from scanner.datadir import GateData
 from scanner.gate import GateState, Passage, decide
 from scanner.journal import Journal, Peer
 from scanner.runner import Gate, Recorded
-from scanner.settings import Settings
+from scanner.settings import Settings, parse_settings
 from scanner.sync import Syncer, SyncError
 from tests.support.gatekit import Clock, ContractService, World, enrol_usb, running
 
@@ -265,3 +265,11 @@ def test_a_service_without_presence_still_takes_the_journal(tmp_path: Path, worl
             assert (result.pushed, result.peers, syncer.presence) == (1, 0, False)
             assert syncer.board.get().online and not syncer.board.get().last_error
             assert syncer.exchange(journal).pushed == 0
+
+
+def test_the_short_round_is_a_setting_with_bounds() -> None:
+    assert Settings().presence_interval_seconds == 2.0
+    assert parse_settings("[gate]\npresence_interval_seconds = 5\n", "gate.toml").presence_interval_seconds == 5.0
+    for bad in ("0", "-1", "1e10", "nan", "true", '"2"'):
+        with pytest.raises(ConfigError, match="presence_interval_seconds"):
+            parse_settings(f"[gate]\npresence_interval_seconds = {bad}\n", "gate.toml")
