@@ -14,9 +14,10 @@ admitted at gate A is `already_inside` at gate B one round later. A short round 
 passages) runs every `presence_interval_seconds` and at once after an admission; the full round
 (the bundle too) every `sync_interval_seconds`. Offline, each gate decides alone.
 
-API (service, /api/v1): POST devices/enroll, GET bundle (If-None-Match "v<version>"), GET presence?after=N,
+API (service, /api/v1): POST devices/enroll, GET bundle (If-None-Match "v<version>"),
 POST journal {rows, checkpoint} -> {acked_seq, head_hash, server_time_ms, alerts}, or 409 gap,
-422 fork / broken_chain / bad_checkpoint, 413 batch too large, 401 device revoked.
+422 fork / broken_chain / bad_checkpoint, 413 batch too large, 401 device revoked;
+GET presence?after=N -> {passages, next, more} (404 from a service before it: not asked again).
 """
 
 from __future__ import annotations
@@ -47,14 +48,6 @@ from scanner.gate import Decision, to_ms
 from scanner.journal import Journal, JournalError, Peer
 from scanner.settings import Settings
 
-
-class Committed(Protocol):
-    """A committed row as the scan loop tells of it (`runner.Recorded`): its decision is what matters here."""
-
-    @property
-    def decision(self) -> Decision: ...
-
-
 MAX_BATCH = 500
 MAX_PEER_PAGES = 40  # presence pages per round (5000 scans each): a round also has to push
 BACKOFF_BASE_SECONDS = 1.0
@@ -63,6 +56,13 @@ CONNECT_TIMEOUT = 3.05
 READ_TIMEOUT = 20.0
 
 Clock = Callable[[], datetime]
+
+
+class Committed(Protocol):
+    """A committed row as the scan loop tells of it (`runner.Recorded`): its decision is what matters here."""
+
+    @property
+    def decision(self) -> Decision: ...
 
 
 class SyncError(CheckinError):
