@@ -395,6 +395,7 @@ def run_command(
         else sync.Syncer(data, clock=clock, settings=settings, on_bundle=gate_.set_bundle)
     )
     if syncer is not None:
+        gate_.on_commit = syncer.on_commit
         syncer.start()
     try:
         if texts is not None:
@@ -491,6 +492,7 @@ def sync_command(data: GateData, now_text: str | None) -> None:
                 "pending": journal.pending(),
                 "bundle_version": syncer.bundle_version,
                 "new_bundle": result.bundle is not None,
+                "peers": result.peers,
             }
         )
 
@@ -525,6 +527,7 @@ def status_command(data: GateData, now_text: str | None) -> None:
                 "acked_seq": journal.acked_seq,
                 "pending": journal.pending(),
                 "inside": len(state.inside),
+                "peer_passages": journal.peer_count(),
                 "checkpoints": len(checkpoints),
                 "last_checkpoint_seq": checkpoints[-1].checkpoint.seq if checkpoints else 0,
                 "time_floor": gate.from_ms(journal.time_floor_ms).isoformat() if journal.time_floor_ms else None,

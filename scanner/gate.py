@@ -7,7 +7,12 @@ typed: the runner and the window call it after `decide`). Before all of it stand
 clock: below its time floor nothing is admitted until an operator acknowledges.
 
 The state (who is inside, entries counted, the time floor) is a frozen value that the journal
-rebuilds from its rows; `decide` never changes it, the runner applies a decision with `after`.
+rebuilds from its rows and from the passages the other gates of the event uploaded (pulled while
+online); `decide` never changes it, the runner applies a decision with `after` and the other gates'
+passages with `with_peers`. Entries count wherever and whenever they happened. Whether a person is
+inside follows their latest passage: another gate's counts only if its wall time is not before the
+latest one known, while a passage here is the latest by definition (it is happening now), whatever
+the clocks say.
 """
 
 from __future__ import annotations
@@ -42,12 +47,26 @@ def from_ms(ms: int) -> datetime:
 
 
 @dataclass(frozen=True)
+class Passage:
+    """An admitted entry or exit at another gate of the event, as the service passed it on."""
+
+    cti: bytes
+    direction: Direction
+    wall_ms: int  # that gate's clock
+    zone: str
+    gate: str = ""
+
+
+@dataclass(frozen=True)
 class GateState:
     """Where the gate stands, which way it counts, who is inside and the lowest time it trusts.
 
-    `inside` holds the credential ids that entered through this gate's journal and have not left;
-    `entries` counts admitted entries per credential id; `time_floor_ms` is the latest of the last
-    journalled wall time and the last server time (0: no floor yet).
+    `inside` holds the credential ids whose latest passage (here, or at another gate of the zone
+    while online) was an entry; `entries` counts admitted entries per credential id; `time_floor_ms`
+    is the latest of the last journalled wall time and the last server time (0: no floor yet).
+    `latest_ms` (when each credential's latest passage happened) and `local_ms` (the latest of this
+    gate's passages) only order the other gates' passages with this gate's: they are not compared.
+    A passage here counts as no earlier than anything known before it.
     """
 
     zone: str | None = None
@@ -55,6 +74,8 @@ class GateState:
     inside: frozenset[bytes] = frozenset()
     entries: Mapping[bytes, int] = field(default_factory=lambda: _EMPTY)
     time_floor_ms: int = 0
+    latest_ms: Mapping[bytes, int] = field(default_factory=lambda: _EMPTY, compare=False)
+    local_ms: int = field(default=0, compare=False)
 
     def entries_of(self, cti: bytes) -> int:
         """How many times this credential was admitted to enter."""
@@ -66,37 +87,85 @@ class GateState:
         cti = decision.credential.credential_id if decision.credential is not None else None
         if decision.verdict is not Verdict.ADMIT or cti is None:
             return replace(self, time_floor_ms=floor) if floor != self.time_floor_ms else self
-        inside, entries = set(self.inside), dict(self.entries)
-        count(inside, entries, cti, self.direction)
-        return replace(self, inside=frozenset(inside), entries=MappingProxyType(entries), time_floor_ms=floor)
+        # this gate's passages keep their order even when its clock was set back
+        local = self.local_ms if wall_ms is None else max(self.local_ms, wall_ms)
+        inside, entries, latest = set(self.inside), dict(self.entries), dict(self.latest_ms)
+        count(inside, entries, latest, cti, self.direction, local, here=True)
+        return replace(
+            self,
+            inside=frozenset(inside),
+            entries=MappingProxyType(entries),
+            latest_ms=MappingProxyType(latest),
+            local_ms=local,
+            time_floor_ms=floor,
+        )
+
+    def with_peers(self, passages: Iterable[Passage]) -> GateState:
+        """The state once the other gates' `passages` are known; those of another zone do not count here."""
+        mine = [p for p in passages if self.zone is None or p.zone == self.zone]
+        if not mine:
+            return self
+        inside, entries, latest = set(self.inside), dict(self.entries), dict(self.latest_ms)
+        for passage in mine:
+            count(inside, entries, latest, passage.cti, passage.direction, passage.wall_ms, here=False)
+        return replace(
+            self, inside=frozenset(inside), entries=MappingProxyType(entries), latest_ms=MappingProxyType(latest)
+        )
 
     def acknowledged(self, wall_ms: int) -> GateState:
         """The state once an operator confirmed the clock: the floor restarts at the confirmed time."""
         return replace(self, time_floor_ms=wall_ms)
 
 
-def count(inside: set[bytes], entries: dict[bytes, int], cti: bytes, direction: Direction) -> None:
-    """Apply one admitted passage to mutable tallies: the single rule `after` and the journal share."""
-    if direction is Direction.IN:
-        inside.add(cti)
+def count(
+    inside: set[bytes],
+    entries: dict[bytes, int],
+    latest: dict[bytes, int],
+    cti: bytes,
+    way: Direction,
+    at_ms: int,
+    *,
+    here: bool,
+) -> None:
+    """Apply one admitted passage at `at_ms`, at this gate (`here`) or another, to mutable tallies: the
+    single rule `after`, `with_peers` and the journal share. An entry counts whenever it happened;
+    inside or not follows the latest passage (on a tie, the one applied last), so the other gates'
+    passages may arrive in any order; one here is later than anything known when it happens."""
+    if way is Direction.IN:
         entries[cti] = entries.get(cti, 0) + 1
+    if here:
+        at_ms = max(at_ms, latest.get(cti, at_ms))
+    elif cti in latest and at_ms < latest[cti]:
+        return
+    latest[cti] = at_ms
+    if way is Direction.IN:
+        inside.add(cti)
     else:
         inside.discard(cti)
 
 
-def rebuild(
-    passages: Iterable[tuple[bytes, Direction]],
-    *,
-    zone: str | None,
-    direction: Direction,
-    time_floor_ms: int,
-) -> GateState:
-    """A state from the admitted passages (credential id, direction) in journal order."""
+Counted = tuple[bytes, Direction] | tuple[bytes, Direction, int] | Passage
+
+
+def rebuild(passages: Iterable[Counted], *, zone: str | None, direction: Direction, time_floor_ms: int) -> GateState:
+    """A state from the admitted passages in the order the gate learnt of them: this gate's own as
+    (credential id, direction, and wall ms when known), the other gates' as `Passage`s (those of
+    another zone do not count)."""
     inside: set[bytes] = set()
     entries: dict[bytes, int] = {}
-    for cti, way in passages:
-        count(inside, entries, cti, way)
-    return GateState(zone, direction, frozenset(inside), MappingProxyType(entries), time_floor_ms)
+    latest: dict[bytes, int] = {}
+    local = 0
+    for passage in passages:
+        if isinstance(passage, Passage):
+            if zone is None or passage.zone == zone:
+                count(inside, entries, latest, passage.cti, passage.direction, passage.wall_ms, here=False)
+            continue
+        if len(passage) == 3:
+            local = max(local, passage[2])
+        count(inside, entries, latest, passage[0], passage[1], local, here=True)
+    return GateState(
+        zone, direction, frozenset(inside), MappingProxyType(entries), time_floor_ms, MappingProxyType(latest), local
+    )
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,13 @@ same transaction as the rows, so it can never lag behind them.
 
 from __future__ import annotations
 
+import heapq
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import astuple, dataclass, fields, replace
+from operator import itemgetter
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -77,8 +79,36 @@ CREATE TABLE IF NOT EXISTS screening_details (
     salt BLOB NOT NULL,
     details TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS peers (
+    n INTEGER PRIMARY KEY AUTOINCREMENT,
+    after_seq INTEGER NOT NULL,
+    id INTEGER NOT NULL UNIQUE,
+    gate TEXT NOT NULL,
+    cti TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    wall_ms INTEGER NOT NULL,
+    zone TEXT NOT NULL
+);
 """
-_META_DEFAULTS = {"acked_seq": 0, "time_floor_ms": 0, "server_time_ms": 0}
+_HELD_PEERS = "SELECT id FROM peers WHERE id IN ({})"  # placeholders only
+_META_DEFAULTS = {"acked_seq": 0, "time_floor_ms": 0, "server_time_ms": 0, "peer_cursor": 0}
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A passage another gate of the event uploaded, as pulled: the service's scan id, the gate,
+    the credential id (hex), the direction, that gate's wall time and the zone."""
+
+    id: int
+    gate_id: str
+    cti: str
+    direction: str
+    wall_ms: int
+    zone: str
+
+    def passage(self) -> gate.Passage:
+        """The passage as the gate's decisions count it."""
+        return gate.Passage(bytes.fromhex(self.cti), Direction(self.direction), self.wall_ms, self.zone, self.gate_id)
 
 
 class JournalError(CheckinError):
@@ -237,13 +267,77 @@ class Journal:
 
     def state(self, zone: str | None, direction: Direction) -> GateState:
         """The gate state this journal implies: who is inside, entries used, the time floor."""
-        passages = (
-            (bytes.fromhex(cti), Direction(way))
-            for cti, way in self._db.execute(
-                "SELECT cti, direction FROM rows WHERE verdict = ? AND cti != '' ORDER BY seq", (Verdict.ADMIT.value,)
+        return self.snapshot(zone, direction)[0]
+
+    def snapshot(self, zone: str | None, direction: Direction) -> tuple[GateState, int]:
+        """The gate state with the other gates' passages pulled so far, and the arrival number of the
+        last of them (what `peers_after` continues from).
+
+        Each pulled passage is counted after the row that was this journal's last when it arrived,
+        as the scan loop counted it then."""
+        mark = self.last_peer()
+        own: Iterator[tuple[tuple[int, int], gate.Counted]] = (
+            ((int(seq), 0), (bytes.fromhex(cti), Direction(way), int(wall_ms)))
+            for seq, cti, way, wall_ms in self._db.execute(
+                "SELECT seq, cti, direction, wall_ms FROM rows WHERE verdict = ? AND cti != '' ORDER BY seq",
+                (Verdict.ADMIT.value,),
             )
         )
-        return gate.rebuild(passages, zone=zone, direction=direction, time_floor_ms=self.time_floor_ms)
+        pulled: Iterator[tuple[tuple[int, int], gate.Counted]] = (
+            ((int(after_seq), 1), Peer(*fields_).passage())
+            for after_seq, *fields_ in self._db.execute(
+                "SELECT after_seq, id, gate, cti, direction, wall_ms, zone FROM peers WHERE n <= ?"
+                " ORDER BY after_seq, n",
+                (mark,),
+            )
+        )
+        merged = (passage for _at, passage in heapq.merge(own, pulled, key=itemgetter(0)))
+        state = gate.rebuild(merged, zone=zone, direction=direction, time_floor_ms=self.time_floor_ms)
+        return state, mark
+
+    # ---- the other gates' passages (not this gate's scans: kept beside the chain, never in it) ----------
+
+    @property
+    def peer_cursor(self) -> int:
+        """The service's cursor after the last passage pulled (0: none yet)."""
+        return self._meta("peer_cursor")
+
+    def last_peer(self) -> int:
+        """The arrival number of the last passage pulled (0: none)."""
+        return int(self._db.execute("SELECT COALESCE(MAX(n), 0) FROM peers").fetchone()[0])
+
+    def peer_count(self) -> int:
+        """How many passages of other gates this gate holds."""
+        return int(self._db.execute("SELECT COUNT(*) FROM peers").fetchone()[0])
+
+    def peers_after(self, n: int) -> tuple[list[gate.Passage], int]:
+        """The passages that arrived after arrival number `n`, and the last number read."""
+        query = "SELECT n, id, gate, cti, direction, wall_ms, zone FROM peers WHERE n > ? ORDER BY n"
+        passages, last = [], n
+        for number, *fields_ in self._db.execute(query, (n,)):
+            passages.append(Peer(*fields_).passage())
+            last = int(number)
+        return passages, last
+
+    def take_peers(self, peers: Sequence[Peer], cursor: int) -> int:
+        """Keep pulled passages (each once, by the service's id) and the cursor after them, durably
+        in one transaction; return how many were new. Nothing is written when nothing is new."""
+        ids = [peer.id for peer in peers]
+        held = {int(found) for (found,) in self._db.execute(_HELD_PEERS.format(", ".join("?" * len(ids))), ids)}
+        peers = [peer for peer in peers if peer.id not in held]
+        if not peers and cursor == self.peer_cursor:
+            return 0  # the service sends recent passages again until they settle (PostgreSQL)
+        with self._transaction() as db:
+            before = db.total_changes
+            after_seq = self.last_seq()
+            db.executemany(
+                "INSERT OR IGNORE INTO peers (after_seq, id, gate, cti, direction, wall_ms, zone)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(after_seq, *astuple(peer)) for peer in peers],
+            )
+            new = db.total_changes - before
+            self._set_meta("peer_cursor", cursor)
+        return new
 
     def checkpoints(self) -> list[Stored]:
         """Every checkpoint, oldest first."""

@@ -2,7 +2,9 @@
 
 `Gate` holds what a verdict needs (bundle, state, journal, clocks) and turns a text into a
 committed row: decide, journal (fsynced), then update the state; the caller shows the verdict
-only after `scan` returns. `run_frames` drives it from any frame source, with the decoder's
+only after `scan` returns. The state belongs to the scan loop's thread: what the sync thread learns
+(a newer bundle aside) reaches it through the journal file, read before each decision, so no
+decision sees a state another thread is changing. `run_frames` drives it from any frame source, with the decoder's
 `Deduplicator` so a code held in front of the camera for many frames is one scan. The window (scanner/ui.py) and
 the headless JSON printer sit on top of the same loop.
 """
@@ -139,6 +141,7 @@ class Gate:
         clock: Clock = system_clock,
         mono: MonoClock = monotonic_ms,
         operator: str = "",
+        on_commit: Callable[[Recorded], None] | None = None,
     ) -> None:
         self.journal = journal
         self._bundle = bundle
@@ -146,7 +149,8 @@ class Gate:
         self.clock = clock
         self.mono = mono
         self.operator = operator
-        self.state = journal.state(zone, direction)
+        self.on_commit = on_commit  # told of every committed row (the sync thread is poked to push it)
+        self.state, self._peer_mark = journal.snapshot(zone, direction)
         self.seen: dict[bytes, Credential] = {}
         self.last_seq = journal.last_seq()
 
@@ -175,16 +179,20 @@ class Gate:
 
     def clock_alarm(self) -> bool:
         """True while the clock is below the time floor and no operator has confirmed it."""
-        self._refresh_floor()
+        self._refresh()
         return gate.clock_suspect(self.bundle, self.state, self.clock())
 
     # ---- the paths to a row ----------------------------------------------------------------------
 
-    def _refresh_floor(self) -> None:
-        # the sync thread (server time) or `checkin-gate clock-ack` may have moved it
+    def _refresh(self) -> None:
+        # the sync thread (server time) or `checkin-gate clock-ack` may have moved the floor, and the
+        # sync thread may have pulled other gates' passages: both are read from the journal file
         floor = self.journal.time_floor_ms
         if floor != self.state.time_floor_ms:
             self.state = replace(self.state, time_floor_ms=floor)
+        peers, self._peer_mark = self.journal.peers_after(self._peer_mark)
+        if peers:
+            self.state = self.state.with_peers(peers)
 
     def _commit(self, decision: Decision, text: str, decoder: str = "", *, resets_floor: bool = False) -> Recorded:
         wall = self.clock()
@@ -201,7 +209,10 @@ class Gate:
         self.state = self.state.acknowledged(row.wall_ms) if resets_floor else self.state.after(decision, row.wall_ms)
         if decision.credential is not None and decision.kid is not None:
             self.seen[decision.credential.credential_id] = decision.credential
-        return Recorded(decision, row, text, decoder)
+        recorded = Recorded(decision, row, text, decoder)
+        if self.on_commit is not None:
+            self.on_commit(recorded)
+        return recorded
 
     def scan(
         self, text: str, decoder: str = "", entry: screening.Entry | None = None, *, entries: Operator | None = None
@@ -216,7 +227,7 @@ class Gate:
     def examine(self, text: str) -> Decision:
         """The decision on a scanned text before screening, committed to nothing: the window asks
         `needs_screening` next, runs a `screening.Session`, then calls `finish`."""
-        self._refresh_floor()
+        self._refresh()
         return gate.decide(text, self.bundle, self.state, self.clock())
 
     def needs_screening(self, decision: Decision) -> bool:
@@ -266,7 +277,7 @@ class Gate:
 
     def examine_manual(self, candidate: Candidate) -> Decision:
         """The decision on a looked-up credential before screening, committed to nothing (see `examine`)."""
-        self._refresh_floor()
+        self._refresh()
         return gate.decide_manual(candidate.cti, self.bundle, self.state, self.clock(), candidate.credential)
 
     def manual(

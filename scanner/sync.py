@@ -1,4 +1,5 @@
-"""Talk to the service: enrol, pull the trust bundle when newer, push the journal; in the background.
+"""Talk to the service: enrol, pull the trust bundle when newer, push the journal, pull the other
+gates' passages; in the background.
 
 The scan loop never waits on the network: a `Syncer` thread does all of it with its own journal
 connection and publishes a `SyncStatus` the loop reads under a lock. Upload is at-least-once in
@@ -6,9 +7,17 @@ seq order with a signed checkpoint per batch; the server answers with the highes
 it holds, which is all the gate records (rows are never deleted). Failures back off
 exponentially with jitter.
 
+While online, gates share who is inside: after each push the gate pulls the admitted entries and
+exits the other gates of its event uploaded since its last pull, and keeps them in its journal file
+beside the chain (they are not its scans); the scan loop reads them before each decision, so a code
+admitted at gate A is `already_inside` at gate B one round later. A short round (push, then pull
+passages) runs every `presence_interval_seconds` and at once after an admission; the full round
+(the bundle too) every `sync_interval_seconds`. Offline, each gate decides alone.
+
 API (service, /api/v1): POST devices/enroll, GET bundle (If-None-Match "v<version>"),
 POST journal {rows, checkpoint} -> {acked_seq, head_hash, server_time_ms, alerts}, or 409 gap,
-422 fork / broken_chain / bad_checkpoint, 413 batch too large, 401 device revoked.
+422 fork / broken_chain / bad_checkpoint, 413 batch too large, 401 device revoked;
+GET presence?after=N -> {passages, next, more} (404 from a service before it: not asked again).
 """
 
 from __future__ import annotations
@@ -17,33 +26,43 @@ import base64
 import ipaddress
 import json
 import random
+import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from checkin.core import enrolment, seal, trust
-from checkin.core.chain import JournalRow
-from checkin.core.errors import CheckinError, InputError, Reason, TrustError
+from checkin.core.chain import MAX_TEXT, JournalRow
+from checkin.core.errors import CheckinError, InputError, Reason, TrustError, Verdict
 from checkin.core.trust import TrustBundle
 from scanner.datadir import Device, GateData
-from scanner.gate import to_ms
-from scanner.journal import Journal, JournalError
+from scanner.gate import Decision, to_ms
+from scanner.journal import Journal, JournalError, Peer
 from scanner.settings import Settings
 
 MAX_BATCH = 500
+MAX_PEER_PAGES = 40  # presence pages per round (5000 scans each): a round also has to push
 BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_CAP_SECONDS = 300.0
 CONNECT_TIMEOUT = 3.05
 READ_TIMEOUT = 20.0
 
 Clock = Callable[[], datetime]
+
+
+class Committed(Protocol):
+    """A committed row as the scan loop tells of it (`runner.Recorded`): its decision is what matters here."""
+
+    @property
+    def decision(self) -> Decision: ...
 
 
 class SyncError(CheckinError):
@@ -150,6 +169,13 @@ class Client:
             raise self._fail(response, "bundle refused")
         return response.content
 
+    def presence(self, after: int) -> dict[str, Any]:
+        """The other gates' admitted entries and exits after the cursor `after`."""
+        response = self._send("GET", "presence", params={"after": str(after)}, headers=self._headers())
+        if response.status_code != 200:
+            raise self._fail(response, "presence refused")
+        return _json_object(response)
+
     def push(self, rows: list[JournalRow], checkpoint: bytes) -> dict[str, Any]:
         """Upload a batch of rows with a signed checkpoint of its last row."""
         body = {"rows": [r.to_json() for r in rows], "checkpoint": base64.b64encode(checkpoint).decode("ascii")}
@@ -174,6 +200,43 @@ def _int(body: dict[str, Any], name: str) -> int:
     if type(value) is not int:
         raise SyncError(f"the server's answer has no whole number {name!r}")
     return value
+
+
+_MAX_INT64 = 2**63 - 1
+_HEX = re.compile(r"(?:[0-9a-f]{2}){1,32}")
+
+
+def read_presence(body: dict[str, Any], own_device: str) -> tuple[list[Peer], int, bool]:
+    """The passages of a presence answer a gate can count, the cursor to ask with next, and whether
+    more are waiting. A passage that is not well formed, or claims to be this gate's, is left out."""
+    items = body.get("passages")
+    if not isinstance(items, list):
+        raise SyncError("the server's answer has no list 'passages'")
+    cursor = _int(body, "next")
+    if not 0 <= cursor <= _MAX_INT64:
+        raise SyncError("the server's cursor is out of range")
+    peers = [peer for item in items if (peer := _peer(item, own_device)) is not None]
+    return peers, cursor, body.get("more") is True
+
+
+def _peer(item: Any, own_device: str) -> Peer | None:
+    if not isinstance(item, dict):
+        return None
+    scan_id, gate_id, cti = item.get("id"), item.get("gate"), item.get("cti")
+    way, wall_ms, zone = item.get("direction"), item.get("wall_ms"), item.get("zone")
+    if (
+        type(scan_id) is not int
+        or type(wall_ms) is not int
+        or not (0 < scan_id <= _MAX_INT64 and 0 <= wall_ms <= _MAX_INT64)
+    ):
+        return None
+    if not isinstance(gate_id, str) or not 0 < len(gate_id) <= MAX_TEXT or gate_id == own_device:
+        return None
+    if not isinstance(cti, str) or not _HEX.fullmatch(cti) or way not in ("in", "out"):
+        return None
+    if not isinstance(zone, str) or len(zone) > MAX_TEXT:
+        return None
+    return Peer(scan_id, gate_id, cti, str(way), wall_ms, zone)
 
 
 # ---- enrolment ------------------------------------------------------------------------------------
@@ -271,6 +334,7 @@ class SyncStatus:
     bundle_issued_ms: int = 0
     device_revoked: bool = False
     alerts: tuple[str, ...] = ()
+    presence_ms: int = 0  # the last pull of the other gates' passages
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready view for `checkin-gate status`."""
@@ -285,6 +349,7 @@ class SyncStatus:
             "bundle_issued_ms": self.bundle_issued_ms,
             "device_revoked": self.device_revoked,
             "alerts": list(self.alerts),
+            "presence_ms": self.presence_ms,
         }
 
 
@@ -314,6 +379,7 @@ class SyncResult:
     bundle: TrustBundle | None  # a newer bundle installed, or None
     pushed: int
     acked_seq: int
+    peers: int = 0  # other gates' passages new to this gate
 
 
 def backoff_seconds(failures: int, rng: random.Random, *, base: float = BACKOFF_BASE_SECONDS) -> float:
@@ -323,7 +389,8 @@ def backoff_seconds(failures: int, rng: random.Random, *, base: float = BACKOFF_
 
 
 class Syncer:
-    """Pulls bundles and pushes the journal, once (`sync_once`) or in a background thread (`start`)."""
+    """Pulls bundles, pushes the journal and pulls the other gates' passages, once (`sync_once`,
+    `exchange`) or in a background thread (`start`)."""
 
     def __init__(
         self,
@@ -369,11 +436,20 @@ class Syncer:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self.failures = 0
+        self.presence = True  # False once the service said it has no presence endpoint (an older one)
 
     # ---- one round ----------------------------------------------------------------------------
 
     def sync_once(self, journal: Journal) -> SyncResult:
-        """Pull a newer bundle, then push every unacknowledged row; raise SyncError on failure."""
+        """Pull a newer bundle, push every unacknowledged row, then pull the other gates' passages;
+        raise SyncError on failure."""
+        return self._round(journal, bundle=True)
+
+    def exchange(self, journal: Journal) -> SyncResult:
+        """The short round: push every unacknowledged row, then pull the other gates' passages."""
+        return self._round(journal, bundle=False)
+
+    def _round(self, journal: Journal, *, bundle: bool) -> SyncResult:
         if self.refusal:
             raise SyncError(self.refusal, Reason.INSECURE_TRANSPORT)
         if self.client is None:
@@ -384,10 +460,11 @@ class Syncer:
         installed = None
         try:
             try:
-                installed = self._pull()
+                installed = self._pull() if bundle else None
             except (SyncError, TrustError) as error:
                 pulled = error  # the journal still goes up: a bad bundle must not stop the upload
             pushed = self._push(journal)
+            peers = self._pull_peers(journal)
         except SyncError as error:
             self.board.update(
                 online=error.status != 0,
@@ -402,7 +479,7 @@ class Syncer:
             self.board.update(online=True, last_error=pulled.text(), acked_seq=journal.acked_seq)
             raise pulled
         self.board.update(online=True, last_success_ms=now_ms, last_error="", acked_seq=journal.acked_seq)
-        return SyncResult(installed, pushed, journal.acked_seq)
+        return SyncResult(installed, pushed, journal.acked_seq, peers)
 
     def _pull(self) -> TrustBundle | None:
         assert self.client is not None
@@ -454,18 +531,47 @@ class Syncer:
             if acked < rows[-1].seq:
                 raise SyncError(f"the server acknowledged {acked} of the rows up to {rows[-1].seq}")
 
+    def _pull_peers(self, journal: Journal) -> int:
+        """Pull the passages the other gates uploaded since the last pull; how many were new here."""
+        assert self.client is not None
+        if not self.presence:
+            return 0
+        new = 0
+        for _page in range(MAX_PEER_PAGES):
+            try:
+                answer = self.client.presence(journal.peer_cursor)
+            except SyncError as error:
+                if error.status == 404:  # a service from before presence: the gate decides alone
+                    self.presence = False
+                    return new
+                raise
+            peers, cursor, more = read_presence(answer, self.device.device_id)
+            if peers or cursor != journal.peer_cursor:
+                new += journal.take_peers(peers, cursor)
+            if not more:
+                break
+        self.board.update(presence_ms=to_ms(self.clock()))
+        return new
+
     # ---- background ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Run rounds in a daemon thread: every sync interval, or with backoff after a failure."""
+        """Run rounds in a daemon thread: a short one every presence interval and when poked, a full one
+        every sync interval, and after a failure none before its backoff is over."""
         if self.client is None or self._thread is not None:
             return
         self._thread = threading.Thread(target=self._run, name="checkin-sync", daemon=True)
         self._thread.start()
 
     def poke(self) -> None:
-        """Ask for a round now (after an operator action, say)."""
+        """Ask for a round now (after an admission, say); a backoff after a failure still runs out."""
         self._wake.set()
+
+    def on_commit(self, record: Committed) -> None:
+        """A gate committed a row (`runner.Gate.on_commit`): after an admission, entry or exit, start a
+        round at once, so the other gates learn of it within one of their short rounds."""
+        if record.decision.verdict is Verdict.ADMIT:
+            self.poke()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the thread, waiting at most `timeout` seconds for a round in flight."""
@@ -482,16 +588,31 @@ class Syncer:
             checkpoint_rows=self.settings.checkpoint_rows,
             checkpoint_ms=int(self.settings.checkpoint_minutes * 60_000),
         )
+        full_due = 0.0  # time.monotonic() of the next full round
         try:
             while not self._stop.is_set():
                 try:
-                    self.sync_once(journal)
+                    if time.monotonic() >= full_due:
+                        self.sync_once(journal)
+                        full_due = time.monotonic() + self.settings.sync_interval_seconds
+                    else:
+                        self.exchange(journal)
                     self.failures = 0
-                    wait = self.settings.sync_interval_seconds
+                    self._sleep(self.settings.presence_interval_seconds, wakeable=True)
                 except (CheckinError, OSError):
                     self.failures += 1
-                    wait = backoff_seconds(self.failures, self.rng)
-                self._wake.wait(wait)
-                self._wake.clear()
+                    self._sleep(backoff_seconds(self.failures, self.rng), wakeable=False)
         finally:
             journal.close()
+
+    def _sleep(self, seconds: float, *, wakeable: bool) -> None:
+        """Wait `seconds`, or less when `wakeable` and poked; `stop` always ends the wait."""
+        deadline = time.monotonic() + seconds
+        while not self._stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            if self._wake.wait(left) and wakeable:
+                break
+            self._wake.clear()  # poked during a backoff: the rows go up when it is over
+        self._wake.clear()

@@ -12,7 +12,7 @@ from checkin.core.trust import Direction
 from checkin.services.bundles import BundleService, SignedBundle
 from checkin.services.guests import text_problem
 from checkin.services.problems import FieldsInvalid, Problem
-from checkin.store import Device, DeviceStatus, Event, Store
+from checkin.store import Device, DeviceStatus, Event, Store, presence
 from checkin.store import devices as stored
 
 MAX_GATE_NAME = 100
@@ -104,3 +104,11 @@ def gate_bundle(store: Store, bundles: BundleService, device: Device, now: datet
     signed = bundles.current(device.event_id, now)
     stored.seen(store, device, now)
     return signed
+
+
+def peer_passages(store: Store, device: Device, after: int, now: datetime) -> presence.PassagePage:
+    """The admitted entries and exits the other gates of the gate's event uploaded after scan id
+    `after`; the gate counts as seen."""
+    page = presence.passages_after(store, device.event_id, device.id, after, now)
+    stored.seen(store, device, now)
+    return page

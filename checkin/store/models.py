@@ -226,10 +226,11 @@ class Scan(Base):
     """
 
     __tablename__ = "scans"
-    __table_args__ = (UniqueConstraint("device_id", "seq"),)
+    # (event_id, id): an event's rows in upload order, which gates pull other gates' passages by
+    __table_args__ = (UniqueConstraint("device_id", "seq"), Index("ix_scans_event_cursor", "event_id", "id"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
-    event_id: Mapped[str] = mapped_column(String(64), index=True)
+    event_id: Mapped[str] = mapped_column(String(64))
     seq: Mapped[int] = mapped_column(BigInteger)
     wall_ms: Mapped[int] = mapped_column(BigInteger)
     mono_ms: Mapped[int] = mapped_column(BigInteger)

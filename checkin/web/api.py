@@ -212,6 +212,43 @@ def journal() -> Response:
     )
 
 
+MAX_CURSOR = 2**63 - 1
+
+
+@_route("/presence", ["GET"])
+def presence() -> Response:
+    """The admitted entries and exits of the other gates of the device's event after the cursor `after`."""
+    device = _device()
+    after = _cursor(request.args.get("after", "0"))
+    moment = now()
+    page = gates.peer_passages(store(), device, after, moment)
+    return _json(
+        {
+            "passages": [
+                {
+                    "id": p.id,
+                    "gate": p.device_id,
+                    "cti": p.cti,
+                    "direction": p.direction,
+                    "wall_ms": p.wall_ms,
+                    "zone": p.zone,
+                }
+                for p in page.passages
+            ],
+            "next": page.cursor,
+            "more": page.more,
+            **_times(moment),
+        }
+    )
+
+
+def _cursor(value: str) -> int:
+    # digits only: int() would also take "+1", " 1", "1_0" and non-ASCII digits
+    if not value or len(value) > 19 or not (value.isascii() and value.isdigit()) or int(value) > MAX_CURSOR:
+        raise ApiError(f"after must be a whole number from 0 to {MAX_CURSOR}", Reason.INVALID_INPUT)
+    return int(value)
+
+
 def _checkpoint(value: Any) -> bytes:
     if not isinstance(value, str) or not value or len(value) > MAX_CHECKPOINT:
         raise ApiError(f"checkpoint must be base64 of at most {MAX_CHECKPOINT} characters", Reason.INVALID_INPUT)

@@ -196,6 +196,28 @@ def _schemas(max_rows: int) -> dict[str, Any]:
                 "detail": {"type": "string"},
             },
         },
+        "Passage": {
+            "type": "object",
+            "required": ["id", "gate", "cti", "direction", "wall_ms", "zone"],
+            "properties": {
+                "id": {"type": "integer", "description": "the service's id of the scan"},
+                "gate": {"type": "string", "description": "the id of the gate that admitted it"},
+                "cti": {"type": "string", "description": "the credential id, hex"},
+                "direction": {"type": "string", "enum": ["in", "out"]},
+                "wall_ms": {"type": "integer", "description": "that gate's clock, milliseconds since 1970, UTC"},
+                "zone": {"type": "string"},
+            },
+        },
+        "Presence": {
+            "type": "object",
+            "required": ["passages", "next", "more", "server_time", "server_time_ms"],
+            "properties": {
+                "passages": {"type": "array", "items": _ref("Passage")},
+                "next": {"type": "integer", "minimum": 0, "description": "the cursor to ask with next time"},
+                "more": {"type": "boolean", "description": "true: more are waiting; ask again with `next` now"},
+                **_TIMES,
+            },
+        },
         "JournalAck": {
             "type": "object",
             "required": ["acked_seq", "head_hash", "stored", "server_time", "server_time_ms", "alerts"],
@@ -218,7 +240,8 @@ def document(max_rows: int) -> dict[str, Any]:
         "info": {
             "title": "checkin gate API",
             "version": "1",
-            "description": "Gate enrolment, trust bundles and journal upload. Every 4xx body is an Error.",
+            "description": "Gate enrolment, trust bundles, journal upload and the other gates' passages."
+            " Every 4xx body is an Error.",
         },
         "paths": {
             "/api/v1/devices/enroll": {
@@ -278,6 +301,28 @@ def document(max_rows: int) -> dict[str, Any]:
                             " an alert was recorded",
                             "JournalError",
                         ),
+                    },
+                }
+            },
+            "/api/v1/presence": {
+                "get": {
+                    "operationId": "presence",
+                    "summary": "Admitted entries and exits the other gates of the device's event uploaded after a"
+                    " cursor (names never included)",
+                    "security": bearer,
+                    "parameters": [
+                        {
+                            "name": "after",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
+                            "description": "the `next` of the previous answer (0, or none: from the start)",
+                        }
+                    ],
+                    "responses": {
+                        "200": _ok("the passages after the cursor (at most 5000 scans looked at)", "Presence"),
+                        "400": _error("after is not a whole number from 0 to 2^63-1 (reason invalid_input)"),
+                        "401": _UNAUTHORIZED,
                     },
                 }
             },

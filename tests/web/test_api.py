@@ -232,6 +232,7 @@ def test_openapi_document_describes_exactly_the_routes(client: FlaskClient) -> N
         "/api/v1/devices/enroll": ["post"],
         "/api/v1/bundle": ["get"],
         "/api/v1/journal": ["post"],
+        "/api/v1/presence": ["get"],
         "/api/v1/events/{event_id}/credentials": ["post"],
         "/api/v1/openapi.json": ["get"],
     }

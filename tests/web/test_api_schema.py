@@ -29,7 +29,7 @@ from tests.support.world import EVENT_ID
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 OPERATIONS = [f"{method.upper()} {path}" for path, methods in document(MAX_ROWS)["paths"].items() for method in methods]
 ISSUE = "POST /api/v1/events/{event_id}/credentials"  # an API token, not a device token
-GUARDED = {"GET /api/v1/bundle", "POST /api/v1/journal", ISSUE}  # a token matters only to these
+GUARDED = {"GET /api/v1/bundle", "POST /api/v1/journal", "GET /api/v1/presence", ISSUE}  # a token matters only to these
 CASES = [
     pytest.param(label, mode, with_token, id=f"{label}-{mode.value}-{'token' if with_token else 'no-token'}")
     for label in OPERATIONS
