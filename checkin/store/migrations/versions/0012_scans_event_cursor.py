@@ -1,8 +1,8 @@
 """scans: index (event_id, id) in place of (event_id): a gate's pull of the other gates' passages
 after a cursor (`WHERE event_id = ? AND id > ? ORDER BY id`) reads only the rows it returns.
 
-Revision ID: 0014
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-11-30
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0014"
-down_revision: str | None = "0010"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
