@@ -214,7 +214,8 @@ class Scan(Base):
     """
 
     __tablename__ = "scans"
-    __table_args__ = (UniqueConstraint("device_id", "seq"),)
+    # (event, cti): one credential's timeline across the event's gates, read by the cross-gate audit
+    __table_args__ = (UniqueConstraint("device_id", "seq"), Index("ix_scans_event_cti", "event_id", "cti"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
     event_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -260,6 +261,22 @@ class Alert(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     created: Mapped[datetime] = mapped_column(UtcDateTime)
     acknowledged_by: Mapped[str] = mapped_column(String(64), default="")
+
+
+class BundlePull(Base):
+    """A bundle version a gate was handed (enrolment, or a pull over the API), first time only: which
+    revocations each gate could know at a given moment (the cross-gate audit names the version).
+
+    Append-only history: no foreign key, so a gate removed later keeps its record."""
+
+    __tablename__ = "bundle_pulls"
+    __table_args__ = (UniqueConstraint("device_id", "version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), index=True)
+    device_id: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer)
+    signed_at: Mapped[datetime] = mapped_column(UtcDateTime)  # when the service signed this version
+    pulled_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class User(Base):
