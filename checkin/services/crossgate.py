@@ -23,6 +23,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from checkin.core.chain import JournalRow
 from checkin.core.errors import Reason, Verdict
@@ -45,9 +46,9 @@ UNTRUSTED = frozenset(
 MANUAL_PREFIX = "manual"  # scanner.runner.Gate.manual journals operator "manual" or "manual:<name>"
 
 
-@dataclass(frozen=True)
-class ScanRow:
-    """The fields of a stored journal row this analysis reads, with the gate that wrote it."""
+class ScanRow(NamedTuple):
+    """The fields of a stored journal row this analysis reads, with the gate that wrote it (a tuple:
+    a batch's credentials bring thousands of rows back, and a tuple is the cheapest to make)."""
 
     device_id: str
     seq: int
@@ -63,18 +64,8 @@ class ScanRow:
     @classmethod
     def of(cls, device_id: str, row: JournalRow) -> ScanRow:
         """A gate's journal row as stored for `device_id`."""
-        return cls(
-            device_id,
-            row.seq,
-            row.wall_ms,
-            row.cti,
-            row.kid,
-            row.verdict,
-            row.reason,
-            row.direction,
-            row.zone,
-            row.operator,
-        )
+        fields = (row.seq, row.wall_ms, row.cti, row.kid, row.verdict, row.reason, row.direction, row.zone)
+        return cls(device_id, *fields, row.operator)
 
     @property
     def ref(self) -> RowRef:
@@ -84,12 +75,15 @@ class ScanRow:
     @property
     def admitted(self) -> bool:
         """An admitted passage (in or out)."""
-        return self.verdict == Verdict.ADMIT.value
+        return self.verdict == _ADMIT
 
     @property
     def entry(self) -> bool:
         """Admitted coming in."""
-        return self.admitted and self.direction == Direction.IN.value
+        return self.verdict == _ADMIT and self.direction == _IN
+
+
+_ADMIT, _DENY, _IN = Verdict.ADMIT.value, Verdict.DENY.value, Direction.IN.value
 
 
 def _order(row: ScanRow) -> tuple[int, str, int]:
@@ -158,7 +152,7 @@ def analyse(
     """Every cross-gate finding the rows give: `rows` hold whole timelines of the credentials
     concerned (and the tries of the untrusted codes concerned); `revoked` maps a credential id to
     when it was revoked (UTC ms)."""
-    unique = {row.ref: row for row in rows}
+    unique = {(row.device_id, row.seq): row for row in rows}
     ordered = sorted(unique.values(), key=_order)
     timelines: dict[str, list[ScanRow]] = defaultdict(list)
     for row in ordered:
@@ -193,7 +187,7 @@ def _double_entries(event_id: str, cti: str, timeline: Sequence[ScanRow]) -> lis
     for row in timeline:
         if not row.admitted:
             continue
-        if row.direction != Direction.IN.value:
+        if row.direction != _IN:
             if row.zone:
                 inside.pop(row.zone, None)
             else:
@@ -280,7 +274,7 @@ def _repeated(event_id: str, ordered: Sequence[ScanRow], threshold: int) -> list
     `threshold` tries, with every try; keyed on the code so a later try is the same finding."""
     groups: dict[tuple[Reason, str, str], list[ScanRow]] = defaultdict(list)
     for row in ordered:
-        if row.verdict != Verdict.DENY.value:
+        if row.verdict != _DENY:
             continue
         if row.reason == Reason.REVOKED.value:
             kind = Reason.REPEATED_REVOKED

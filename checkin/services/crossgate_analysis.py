@@ -35,15 +35,14 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def analyse_batch(
-    s: Session, event_id: str, stored_rows: Sequence[ScanRow], now: datetime, policy: AuditPolicy = DEFAULT_POLICY
+def find_batch(
+    s: Session, event_id: str, stored_rows: Sequence[ScanRow], policy: AuditPolicy = DEFAULT_POLICY
 ) -> list[Finding]:
-    """Analyse the timelines of the credentials in a stored batch and keep each new finding about
-    the batch's rows as an alert; the findings newly kept.
+    """The findings about a stored batch's rows: the timelines of the credentials it names (and the
+    tries of the untrusted codes it holds) read back and analysed. Reads only.
 
-    A finding that names none of the batch's rows was found when its rows arrived, so only the
-    ones touching the batch are looked up in the alerts. A batch sent again finds its alerts kept.
-    """
+    A finding that names none of the batch's rows was found when its rows arrived, so only the ones
+    touching the batch are returned."""
     if not stored_rows:
         return []
     ctis = {row.cti for row in stored_rows if row.cti}
@@ -52,18 +51,28 @@ def analyse_batch(
         for row in stored_rows
         if not row.cti and row.verdict == Verdict.DENY.value and row.reason in UNTRUSTED
     }
-    read = [ScanRow(*values) for values in timelines.timelines(s, event_id, ctis)]
-    read += [ScanRow(*values) for values in timelines.untrusted_tries(s, event_id, codes, UNTRUSTED)]
+    read = [ScanRow._make(values) for values in timelines.timelines(s, event_id, ctis)]
+    read += [ScanRow._make(values) for values in timelines.untrusted_tries(s, event_id, codes, UNTRUSTED)]
     revoked = {cti: _ms(at) for cti, at in timelines.revocations(s, event_id, ctis).items()}
-    pulls = [
-        BundlePull(device, version, _ms(signed), _ms(pulled))
-        for device, version, signed, pulled in bundle_pulls.event_pulls(s, event_id)
-    ]
-    version, signed_at = bundle_pulls.current_bundle(s, event_id)
-    history = BundleHistory(pulls, version, None if signed_at is None else _ms(signed_at))
-    batch = {row.ref for row in stored_rows}
+    history = BundleHistory()
+    if revoked:  # the gates' bundle versions matter only to an admission after a revocation
+        pulls = [
+            BundlePull(device, version, _ms(signed), _ms(pulled))
+            for device, version, signed, pulled in bundle_pulls.event_pulls(s, event_id)
+        ]
+        version, signed_at = bundle_pulls.current_bundle(s, event_id)
+        history = BundleHistory(pulls, version, None if signed_at is None else _ms(signed_at))
+    batch = {(row.device_id, row.seq) for row in stored_rows}
     findings = analyse(event_id, [*read, *stored_rows], revoked, history, policy)
-    return [found for found in findings if batch.intersection(found.rows) and _record(s, found, now)]
+    return [found for found in findings if any((ref.device_id, ref.seq) in batch for ref in found.rows)]
+
+
+def analyse_batch(
+    s: Session, event_id: str, stored_rows: Sequence[ScanRow], now: datetime, policy: AuditPolicy = DEFAULT_POLICY
+) -> list[Finding]:
+    """Analyse a stored batch (`find_batch`) and keep each new finding as an alert, in the caller's
+    transaction; the findings newly kept (a batch sent again finds its alerts kept already)."""
+    return [found for found in find_batch(s, event_id, stored_rows, policy) if _record(s, found, now)]
 
 
 # coordinator: replace with store.alerts.record_finding at merge
@@ -85,6 +94,12 @@ def _record(s: Session, finding: Finding, now: datetime) -> bool:
 def analyse_upload(
     store: Store, event_id: str, device_id: str, rows: Sequence[JournalRow], now: datetime, policy: AuditPolicy
 ) -> list[Finding]:
-    """`analyse_batch` over a gate's uploaded rows in a transaction of its own (after they were stored)."""
+    """`analyse_batch` over a gate's uploaded rows after they were stored: read in a session of its
+    own, and the write lock taken only when there is a finding to keep (most batches have none)."""
+    scans = [ScanRow.of(device_id, row) for row in rows]
+    with store.session() as s:
+        found = find_batch(s, event_id, scans, policy)
+    if not found:
+        return []
     with store.writing() as s:
-        return analyse_batch(s, event_id, [ScanRow.of(device_id, row) for row in rows], now, policy)
+        return [finding for finding in found if _record(s, finding, now)]

@@ -8,25 +8,43 @@ from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from checkin.store.models import Alert, CredentialStatus, IssuedCredential, Scan
 
-# the columns of services.crossgate.ScanRow, in its field order
+_SCANS = Scan.table().c
+_CREDENTIALS = IssuedCredential.table().c
+# the columns of services.crossgate.ScanRow, in its field order (Core columns: no ORM work per row)
 TIMELINE_COLUMNS = (
-    Scan.device_id,
-    Scan.seq,
-    Scan.wall_ms,
-    Scan.cti,
-    Scan.kid,
-    Scan.verdict,
-    Scan.reason,
-    Scan.direction,
-    Scan.zone,
-    Scan.operator,
+    _SCANS.device_id,
+    _SCANS.seq,
+    _SCANS.wall_ms,
+    _SCANS.cti,
+    _SCANS.kid,
+    _SCANS.verdict,
+    _SCANS.reason,
+    _SCANS.direction,
+    _SCANS.zone,
+    _SCANS.operator,
 )
-_CHUNK = 400  # bound parameters per IN list, well under SQLite's limit
+_CHUNK = 500  # values per IN list, well under SQLite's parameter limit
+# Expanding parameters: one cached statement whatever the number of values, compiled once
+_TIMELINES = select(*TIMELINE_COLUMNS).where(
+    _SCANS.event_id == bindparam("event_id"), _SCANS.cti.in_(bindparam("ctis", expanding=True))
+)
+_UNTRUSTED = select(*TIMELINE_COLUMNS).where(
+    _SCANS.event_id == bindparam("event_id"),
+    _SCANS.cti == "",
+    _SCANS.device_id.in_(bindparam("devices", expanding=True)),
+    _SCANS.kid.in_(bindparam("kids", expanding=True)),
+    _SCANS.reason.in_(bindparam("reasons", expanding=True)),
+)
+_REVOKED = select(_CREDENTIALS.cti, _CREDENTIALS.revoked_at).where(
+    _CREDENTIALS.event_id == bindparam("event_id"),
+    _CREDENTIALS.cti.in_(bindparam("ctis", expanding=True)),
+    _CREDENTIALS.status == CredentialStatus.REVOKED.value,
+)
 
 
 def _chunks(values: Iterable[str]) -> Iterable[list[str]]:
@@ -35,38 +53,39 @@ def _chunks(values: Iterable[str]) -> Iterable[list[str]]:
         yield items[start : start + _CHUNK]
 
 
-def timelines(s: Session, event_id: str, ctis: Collection[str]) -> list[tuple[Any, ...]]:
-    """Every row of the event naming one of `ctis` (index scans(event_id, cti))."""
-    rows: list[tuple[Any, ...]] = []
+def timelines(s: Session, event_id: str, ctis: Collection[str]) -> list[Any]:
+    """Every row of the event naming one of `ctis` (index scans(event_id, cti)), as TIMELINE_COLUMNS."""
+    connection = s.connection()
+    rows: list[Any] = []
     for chunk in _chunks(ctis):
-        query = select(*TIMELINE_COLUMNS).where(Scan.event_id == event_id, Scan.cti.in_(chunk))
-        rows.extend(tuple(row) for row in s.execute(query))
+        rows.extend(connection.execute(_TIMELINES, {"event_id": event_id, "ctis": chunk}))
     return rows
 
 
 def untrusted_tries(
     s: Session, event_id: str, codes: Collection[tuple[str, str]], reasons: Collection[str]
-) -> list[tuple[Any, ...]]:
+) -> list[Any]:
     """The event's rows with no credential id, denied for one of `reasons`, at a (gate, key id) of `codes`."""
     if not codes:
         return []
-    pairs = [and_(Scan.device_id == device, Scan.kid == kid) for device, kid in sorted(codes)]
-    query = select(*TIMELINE_COLUMNS).where(
-        Scan.event_id == event_id, Scan.cti == "", Scan.reason.in_(sorted(reasons)), or_(*pairs)
-    )
-    return [tuple(row) for row in s.execute(query)]
+    params = {
+        "event_id": event_id,
+        "devices": sorted({device for device, _ in codes}),
+        "kids": sorted({kid for _, kid in codes}),
+        "reasons": sorted(reasons),
+    }
+    wanted = set(codes)
+    found = s.connection().execute(_UNTRUSTED, params)
+    return [row for row in found if (row.device_id, row.kid) in wanted]
 
 
 def revocations(s: Session, event_id: str, ctis: Collection[str]) -> dict[str, datetime]:
     """When each of `ctis` that the service revoked was revoked."""
+    connection = s.connection()
     found: dict[str, datetime] = {}
     for chunk in _chunks(ctis):
-        query = select(IssuedCredential.cti, IssuedCredential.revoked_at).where(
-            IssuedCredential.event_id == event_id,
-            IssuedCredential.cti.in_(chunk),
-            IssuedCredential.status == CredentialStatus.REVOKED.value,
-        )
-        found.update({cti: at for cti, at in s.execute(query) if at is not None})
+        result = connection.execute(_REVOKED, {"event_id": event_id, "ctis": chunk})
+        found.update((cti, at) for cti, at in result if at is not None)
     return found
 
 

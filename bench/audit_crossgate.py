@@ -1,0 +1,241 @@
+"""Cross-gate audit benchmark: what `analyse_batch` adds to the upload of a batch of 500 rows.
+
+An event already holds PRELOAD scans from GATES gates (real chained, sealed rows made with
+checkin.core.chain and checkin.core.seal; half the gates let guests in, half let them out, so each
+guest has a timeline of about PRELOAD / GUESTS rows). Then one gate uploads MEASURED batches of 500
+more rows of the same guests: each batch is stored as `services.ingest.upload_journal` stores it
+(rows screened, chain and checkpoint checked, rows inserted, seals checked), then analysed as it
+analyses it (`crossgate_analysis.analyse_upload`: the timelines of the batch's credentials, their
+revocations and the gates' bundle pulls read back, analysed, findings recorded). Prints one table;
+target: the analysis adds at most 20 % to the time of ingesting the batch.
+
+Run: `python -m bench.audit_crossgate` (SQLite in a temporary folder; `--database URL` for another).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from checkin.core import chain, seal
+from checkin.core.chain import JournalRow
+from checkin.core.trust import Direction
+from checkin.services.crossgate import AuditPolicy
+from checkin.services.crossgate_analysis import analyse_upload
+from checkin.store import Store
+from checkin.store import devices as stored_devices
+from checkin.store import events as stored_events
+from checkin.store import guests as stored_guests
+from checkin.store import journal as stored_journal
+from checkin.store.events import NewEvent
+from checkin.store.seals import check_seals
+from tests.support import world
+
+EVENT = world.EVENT_ID
+GATES = 20
+PRELOAD = int(os.environ.get("BENCH_PRELOAD", "200000"))
+GUESTS = 20_000
+REVOKED = 200
+BATCH = 500
+LOAD_BATCH = 5_000  # chain.MAX_BATCH
+MEASURED = 8
+FORGED_SHARE = 0.01
+NOW = datetime(2022, 3, 26, 5, 0, tzinfo=UTC)
+START = NOW - timedelta(hours=4)
+TARGET_RATIO = 0.20
+ROWS: list[tuple[str, ...]] = []
+
+
+def row(*cells: str) -> None:
+    ROWS.append(cells)
+
+
+@dataclass
+class Gate:
+    """A gate of the bench: its key, sealing key and journal head."""
+
+    device_id: str
+    direction: Direction
+    key: Ed25519PrivateKey
+    sealer: seal.SealKey
+    head: JournalRow | None = None
+    pending: list[JournalRow] = field(default_factory=list)
+
+    def record(self, wall_ms: int, cti: str, verdict: str, reason: str) -> None:
+        entry = chain.append(
+            self.head,
+            wall_ms=wall_ms,
+            mono_ms=wall_ms - START_MS,
+            cti=cti,
+            kid="1a2b3c4d5e6f7081" if cti else secrets.token_hex(8),
+            verdict=verdict,
+            reason=reason,
+            direction=self.direction.value,
+            zone="hall",
+            operator="Nguyễn Văn Bảo",
+        )
+        tag, self.sealer = self.sealer.seal(entry.hash)
+        self.head = replace(entry, seal=tag)
+        self.pending.append(self.head)
+
+    def take(self, wall_ms: int) -> tuple[list[JournalRow], bytes]:
+        rows, self.pending = self.pending, []
+        signed = chain.sign_checkpoint(chain.Checkpoint(rows[-1].seq, rows[-1].hash, wall_ms), self.key)
+        return rows, signed
+
+
+START_MS = int(START.timestamp() * 1000)
+
+
+class Crowd:
+    """Guests passing the gates in time order: outside ones enter at an in-gate, inside ones leave by
+    an out-gate; now and then a forged code is tried at an in-gate."""
+
+    def __init__(self, gates: list[Gate], ctis: list[str], rng: random.Random) -> None:
+        self.ins = [g for g in gates if g.direction is Direction.IN]
+        self.outs = [g for g in gates if g.direction is Direction.OUT]
+        self.ctis = ctis
+        self.inside: set[str] = set()
+        self.rng = rng
+        self.turn = 0
+
+    def step(self, wall_ms: int, gate: Gate | None = None) -> None:
+        self.turn += 1
+        if self.rng.random() < FORGED_SHARE:
+            (gate or self.ins[self.turn % len(self.ins)]).record(wall_ms, "", "deny", "bad_signature")
+            return
+        cti = self.rng.choice(self.ctis)
+        if gate is not None and gate.direction is Direction.IN:
+            while cti in self.inside:
+                cti = self.rng.choice(self.ctis)
+        if cti in self.inside and gate is None:
+            self.outs[self.turn % len(self.outs)].record(wall_ms, cti, "admit", "admitted")
+            self.inside.discard(cti)
+        else:
+            (gate or self.ins[self.turn % len(self.ins)]).record(wall_ms, cti, "admit", "admitted")
+            self.inside.add(cti)
+
+
+def setup(url: str) -> tuple[Store, list[Gate], list[str]]:
+    store = Store(url)
+    store.migrate()
+    stored_events.create_event(
+        store,
+        NewEvent(EVENT, world.EVENT_NAME, START, NOW + timedelta(hours=8), "Asia/Ho_Chi_Minh", world.ZONES),
+        START - timedelta(days=1),
+    )
+    gates = []
+    for i in range(GATES):
+        direction = Direction.IN if i < GATES // 2 else Direction.OUT
+        device, code = stored_devices.create_device(store, EVENT, f"Cổng {i + 1}", "hall", direction, START)
+        key = Ed25519PrivateKey.generate()
+        seed = seal.new_seed()
+        stored_devices.enrol_device(store, code, key.public_key().public_bytes_raw().hex(), START, seal_seed=seed)
+        gates.append(Gate(device.id, direction, key, seal.SealKey.first(seed)))
+    ctis = [secrets.token_hex(16) for _ in range(GUESTS)]
+    issued = []
+    for cti in ctis[:REVOKED]:  # some guests' codes are known (and revoked later), as issued codes are
+        cred = world.credential(NOW, credential_id=bytes.fromhex(cti))
+        issued.append((None, cred, "1a2b3c4d5e6f7081", "CK1:bench"))
+    stored_guests.record_issued(store, issued, START)
+    for cti in ctis[:REVOKED]:
+        stored_guests.revoke(store, cti, "bench", NOW - timedelta(hours=1))
+    return store, gates, ctis
+
+
+def upload_stored(store: Store, gate: Gate, rows: list[JournalRow], signed: bytes, now: datetime) -> None:
+    """What `services.ingest.upload_journal` does before its analysis (the same three steps)."""
+    device = stored_devices.device(store, gate.device_id)
+    zones = frozenset(world.ZONES)
+    now_ms = int(now.timestamp() * 1000)
+    findings = [found for r in rows for found in chain.row_findings(r, zones, now_ms)]
+    stored_journal.ingest_journal(store, device, rows, signed, now, findings)
+    check_seals(store, device.id, now)
+
+
+def preload(store: Store, gates: list[Gate], crowd: Crowd) -> float:
+    began = time.perf_counter()
+    step_ms = (int(NOW.timestamp() * 1000) - START_MS - 600_000) // PRELOAD
+    wall = START_MS
+    for i in range(PRELOAD):
+        wall += step_ms
+        crowd.step(wall)
+        if (i + 1) % (LOAD_BATCH * GATES // 2) == 0 or i + 1 == PRELOAD:
+            for gate in gates:
+                if gate.pending:
+                    rows, signed = gate.take(wall)
+                    upload_stored(store, gate, rows, signed, NOW)
+    return time.perf_counter() - began
+
+
+def measured(store: Store, gate: Gate, crowd: Crowd) -> Iterator[tuple[float, float, int]]:
+    wall = int(NOW.timestamp() * 1000) - 590_000
+    policy = AuditPolicy()
+    for _ in range(MEASURED):
+        for _ in range(BATCH):
+            wall += 200
+            crowd.step(wall, gate)
+        rows, signed = gate.take(wall)
+        moment = NOW + timedelta(milliseconds=wall - int(NOW.timestamp() * 1000) + 600_000)
+        began = time.perf_counter()
+        upload_stored(store, gate, rows, signed, moment)
+        ingest_s = time.perf_counter() - began
+        began = time.perf_counter()
+        found = analyse_upload(store, EVENT, gate.device_id, rows, moment, policy)
+        yield ingest_s, time.perf_counter() - began, len(found)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", help="a database URL (default: SQLite in a temporary folder)")
+    args = parser.parse_args()
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory() as folder:
+        url = args.database or f"sqlite:///{Path(folder) / 'checkin.db'}"
+        store, gates, ctis = setup(url)
+        crowd = Crowd(gates, ctis, random.Random(2022))
+        load_s = preload(store, gates, crowd)
+        row(
+            "preload",
+            f"{PRELOAD:,} rows, {GATES} gates, {GUESTS:,} guests",
+            f"{load_s:.1f} s",
+            "ingest without analysis",
+        )
+        results = list(measured(store, gates[0], crowd))
+        store.dispose()
+    steady = results[1:]  # the first batch warms the caches
+    ingest_ms = [r[0] * 1000 for r in steady]
+    analysis_ms = [r[1] * 1000 for r in steady]
+    ratios = [a / i for i, a in zip(ingest_ms, analysis_ms, strict=True)]
+    ratio = statistics.median(ratios)
+    row("ingest of a 500-row batch", f"{statistics.median(ingest_ms):.1f} ms", f"max {max(ingest_ms):.1f} ms", "median")
+    row("analyse_batch of it", f"{statistics.median(analysis_ms):.1f} ms", f"max {max(analysis_ms):.1f} ms", "median")
+    row(
+        "analysis / ingest",
+        f"{ratio:.0%}",
+        f"target <= {TARGET_RATIO:.0%}: {'MET' if ratio <= TARGET_RATIO else 'MISSED'}",
+        f"{len(steady)} batches after 1 warm-up; findings recorded: {sum(r[2] for r in results)}",
+    )
+    load_after = os.getloadavg()
+    row("machine", f"{os.cpu_count()} cpus", f"load avg {load_before[0]:.2f} -> {load_after[0]:.2f}", url.split(":")[0])
+    header = ("measured", "value", "alternative / limit (same run)", "note")
+    widths = [max(len(h), *(len(r[i]) for r in ROWS)) for i, h in enumerate(header)]
+    for line in (header, tuple("-" * w for w in widths), *ROWS):
+        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip())
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
