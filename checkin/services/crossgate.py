@@ -84,6 +84,7 @@ class ScanRow(NamedTuple):
 
 
 _ADMIT, _DENY, _IN = Verdict.ADMIT.value, Verdict.DENY.value, Direction.IN.value
+_CLOCK_ACKNOWLEDGED = Reason.CLOCK_ACKNOWLEDGED.value
 
 
 def _order(row: ScanRow) -> tuple[int, str, int]:
@@ -167,8 +168,17 @@ def analyse(
         if cti in revoked:
             findings += _revoked_admissions(event_id, cti, timeline, revoked[cti], history)
     findings += _repeated(event_id, ordered, policy.repeat_threshold)
-    findings += [found for row in ordered if (found := _staff_action(event_id, row)) is not None]
-    return findings
+    return findings + staff_actions(event_id, ordered)
+
+
+def staff_actions(event_id: str, rows: Iterable[ScanRow]) -> list[Finding]:
+    """The manual look-ups and supervisor overrides among `rows` (each a finding of its own row)."""
+    return [
+        found
+        for row in rows
+        if (row.operator.startswith(MANUAL_PREFIX) or row.reason == _CLOCK_ACKNOWLEDGED)
+        and (found := _staff_action(event_id, row)) is not None
+    ]
 
 
 def _at(ms: int) -> str:

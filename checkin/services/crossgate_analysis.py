@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from checkin.config import Config
 from checkin.core.chain import JournalRow
-from checkin.core.errors import Verdict
+from checkin.core.errors import Reason, Verdict
 from checkin.services.crossgate import (
     DEFAULT_POLICY,
     UNTRUSTED,
@@ -18,6 +18,7 @@ from checkin.services.crossgate import (
     BundlePull,
     ScanRow,
     analyse,
+    staff_actions,
 )
 from checkin.services.findings import Finding
 from checkin.store import Store, bundle_pulls, timelines
@@ -29,6 +30,15 @@ if TYPE_CHECKING:
 def audit_policy(cfg: Config) -> AuditPolicy:
     """The entry policy the service's bundles carry ([policy]), as the audit holds rows to it."""
     return AuditPolicy(cfg.policy.entries_per_credential, cfg.policy.reentry_after_exit)
+
+
+def _ranges(rows: Sequence[ScanRow]) -> dict[str, tuple[int, int]]:
+    """Each gate's first and last seq among `rows` (an upload is one gate's run of rows)."""
+    spans: dict[str, tuple[int, int]] = {}
+    for row in rows:
+        low, high = spans.get(row.device_id, (row.seq, row.seq))
+        spans[row.device_id] = (min(low, row.seq), max(high, row.seq))
+    return spans
 
 
 def _ms(moment: datetime) -> int:
@@ -45,15 +55,27 @@ def find_batch(
     touching the batch are returned."""
     if not stored_rows:
         return []
-    ctis = {row.cti for row in stored_rows if row.cti}
+    # Only a credential the batch admits in, or denies as revoked, can be in a new finding about the
+    # batch (an exit or another denial only ends one); of those, the database names the few whose
+    # neighbouring passages or entry count can make one, and only their whole timelines are read.
+    entered = {row.cti for row in stored_rows if row.cti and row.entry}
+    suspect = {row.cti for row in stored_rows if row.cti and row.reason == Reason.REVOKED.value}
+    passback, limit = policy.reentry_after_exit, policy.entries_per_credential
+    for device_id, seqs in _ranges(stored_rows).items():
+        named = timelines.suspects(s, device_id, *seqs, passback=passback, limit=limit)
+        suspect |= entered if named is None else named
+    revoked_ctis = timelines.revoked_among(s, event_id, entered)
+    suspect |= entered if revoked_ctis is None else revoked_ctis
     codes = {
         (row.device_id, row.kid)
         for row in stored_rows
         if not row.cti and row.verdict == Verdict.DENY.value and row.reason in UNTRUSTED
     }
-    read = [ScanRow._make(values) for values in timelines.timelines(s, event_id, ctis)]
+    # whole timelines only: a credential's batch rows alone could show two entries whose exit between
+    # came from another gate
+    read = [ScanRow._make(values) for values in timelines.timelines(s, event_id, suspect)]
     read += [ScanRow._make(values) for values in timelines.untrusted_tries(s, event_id, codes, UNTRUSTED)]
-    revoked = {cti: _ms(at) for cti, at in timelines.revocations(s, event_id, ctis).items()}
+    revoked = {cti: _ms(at) for cti, at in timelines.revocations(s, event_id, suspect).items()}
     history = BundleHistory()
     if revoked:  # the gates' bundle versions matter only to an admission after a revocation
         pulls = [
@@ -63,7 +85,7 @@ def find_batch(
         version, signed_at = bundle_pulls.current_bundle(s, event_id)
         history = BundleHistory(pulls, version, None if signed_at is None else _ms(signed_at))
     batch = {(row.device_id, row.seq) for row in stored_rows}
-    findings = analyse(event_id, [*read, *stored_rows], revoked, history, policy)
+    findings = analyse(event_id, read, revoked, history, policy) + staff_actions(event_id, stored_rows)
     return [found for found in findings if any((ref.device_id, ref.seq) in batch for ref in found.rows)]
 
 
@@ -99,6 +121,10 @@ def analyse_upload(
     scans = [ScanRow.of(device_id, row) for row in rows]
     with store.session() as s:
         found = find_batch(s, event_id, scans, policy)
+        # coordinator: with store.alerts, ask for the fingerprints kept already in one query
+        found = [
+            f for f in found if not timelines.kept(s, event_id=event_id, kind=f.kind.value, fingerprint=f.fingerprint)
+        ]
     if not found:
         return []
     with store.writing() as s:

@@ -206,6 +206,9 @@ class Device(Base):
     seal_key: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
+TIMELINE_INDEX = ("event_id", "cti", "wall_ms", "device_id", "seq", "verdict", "reason", "direction", "zone")
+
+
 class Scan(Base):
     """A journal row uploaded by a gate, exactly as the gate chained it.
 
@@ -214,8 +217,11 @@ class Scan(Base):
     """
 
     __tablename__ = "scans"
-    # (event, cti): one credential's timeline across the event's gates, read by the cross-gate audit
-    __table_args__ = (UniqueConstraint("device_id", "seq"), Index("ix_scans_event_cti", "event_id", "cti"))
+    # One credential's timeline across the event's gates, read by the cross-gate audit for every
+    # credential of every uploaded batch: the index covers what it reads (store.timelines), so a
+    # credential's rows are one index range, not a table lookup per row; (event, "", device) also
+    # finds a gate's tries of codes that never verified.
+    __table_args__ = (UniqueConstraint("device_id", "seq"), Index("ix_scans_event_cti", *TIMELINE_INDEX))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
     event_id: Mapped[str] = mapped_column(String(64), index=True)

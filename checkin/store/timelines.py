@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, insert, or_, select
 from sqlalchemy.orm import Session
 
 from checkin.store.models import Alert, CredentialStatus, IssuedCredential, Scan
@@ -31,7 +31,9 @@ TIMELINE_COLUMNS = (
 _CHUNK = 500  # values per IN list, well under SQLite's parameter limit
 # Expanding parameters: one cached statement whatever the number of values, compiled once
 _TIMELINES = select(*TIMELINE_COLUMNS).where(
-    _SCANS.event_id == bindparam("event_id"), _SCANS.cti.in_(bindparam("ctis", expanding=True))
+    _SCANS.event_id == bindparam("event_id"),
+    _SCANS.cti.in_(bindparam("ctis", expanding=True)),
+    or_(_SCANS.verdict == "admit", _SCANS.reason == "revoked"),
 )
 _UNTRUSTED = select(*TIMELINE_COLUMNS).where(
     _SCANS.event_id == bindparam("event_id"),
@@ -53,13 +55,97 @@ def _chunks(values: Iterable[str]) -> Iterable[list[str]]:
         yield items[start : start + _CHUNK]
 
 
+# kid and operator are not in the covering index: a timeline row read back carries "" for them (the
+# audit reads them only from the batch's own rows and from the untrusted tries)
+_COLUMN_LIST = ", ".join(column.name if column.name not in ("kid", "operator") else "''" for column in TIMELINE_COLUMNS)
+# the rows a timeline is judged on: passages (in and out), and denials of a revoked code
+_TIMELINE_WHERE = "(verdict = 'admit' OR reason = 'revoked')"
+
+
 def timelines(s: Session, event_id: str, ctis: Collection[str]) -> list[Any]:
-    """Every row of the event naming one of `ctis` (index scans(event_id, cti)), as TIMELINE_COLUMNS."""
+    """The event's admitted passages and revoked tries naming one of `ctis` (index scans(event_id,
+    cti)), as TIMELINE_COLUMNS.
+
+    Read on the transaction's own driver connection: a batch's credentials bring thousands of rows
+    back, and SQLAlchemy's per-row work would cost more than the whole analysis of them."""
+    if not ctis:
+        return []
     connection = s.connection()
+    dialect = connection.dialect.name
+    raw: Any = connection.connection.driver_connection
+    # only our own column names and placeholders go into the statements; every value is a parameter
+    head = f"SELECT {_COLUMN_LIST} FROM scans WHERE {_TIMELINE_WHERE} AND event_id = "  # noqa: S608
     rows: list[Any] = []
-    for chunk in _chunks(ctis):
-        rows.extend(connection.execute(_TIMELINES, {"event_id": event_id, "ctis": chunk}))
+    if dialect == "sqlite":
+        for chunk in _chunks(ctis):
+            marks = ", ".join("?" * len(chunk))
+            rows.extend(raw.execute(f"{head}? AND cti IN ({marks})", [event_id, *chunk]).fetchall())
+    elif dialect == "postgresql":
+        with raw.cursor() as cursor:
+            cursor.execute(f"{head}%s AND cti = ANY(%s)", (event_id, sorted(ctis)))
+            rows.extend(cursor.fetchall())
+    else:
+        for chunk in _chunks(ctis):
+            rows.extend(connection.execute(_TIMELINES, {"event_id": event_id, "ctis": chunk}))
     return rows
+
+
+def _driver(s: Session) -> tuple[Any, str] | None:
+    """The transaction's own driver connection and its parameter mark; None on another database."""
+    connection = s.connection()
+    marks = {"sqlite": "?", "postgresql": "%s"}
+    mark = marks.get(connection.dialect.name)
+    return None if mark is None else (connection.connection.driver_connection, mark)
+
+
+# One row per admission into a zone in a stored range of a gate's rows, with the passage just before
+# it and just after it in the same zone (an exit from a gate with no zone counts for every zone),
+# in time order (wall time, gate, seq, as services.crossgate orders rows), and, when the policy
+# limits entries, how many entries into that zone the credential has. Two correlated look-ups per
+# admission, each one step in the covering index; placeholders are filled in by dialect.
+_NEIGHBOUR = """(SELECT {a}.direction FROM scans {a}
+ WHERE {a}.event_id = x.event_id AND {a}.cti = x.cti AND {a}.verdict = 'admit'
+ AND ({a}.zone = x.zone OR ({a}.zone = '' AND {a}.direction = 'out'))
+ AND ({a}.wall_ms, {a}.device_id, {a}.seq) {cmp} (x.wall_ms, x.device_id, x.seq)
+ ORDER BY {a}.wall_ms {order}, {a}.device_id {order}, {a}.seq {order} LIMIT 1)"""
+_ENTRIES = """(SELECT COUNT(*) FROM scans c WHERE c.event_id = x.event_id AND c.cti = x.cti
+ AND c.zone = x.zone AND c.verdict = 'admit' AND c.direction = 'in')"""
+_ADMISSIONS = """SELECT x.cti, {before}, {after}, {entries} FROM scans x
+ WHERE x.device_id = {m} AND x.seq BETWEEN {m} AND {m} AND x.verdict = 'admit' AND x.direction = 'in'
+ AND x.cti <> ''"""
+
+
+def suspects(s: Session, device_id: str, first: int, last: int, *, passback: bool, limit: int) -> set[str] | None:
+    """The credentials admitted in `device_id`'s rows `first`..`last` that may be in a finding about
+    those rows: entered again with no exit between (before or after, when `passback`), or over
+    `limit` entries into a zone (0: no limit). A superset, checked by the analysis of their whole
+    timelines; None when this database cannot be asked (then every credential is a suspect)."""
+    driver = _driver(s)
+    if driver is None:
+        return None
+    if not passback and not limit:
+        return set()
+    raw, mark = driver
+    before = _NEIGHBOUR.format(a="p", cmp="<", order="DESC") if passback else "NULL"
+    after = _NEIGHBOUR.format(a="n", cmp=">", order="ASC") if passback else "NULL"
+    entries = _ENTRIES if limit else "0"
+    sql = _ADMISSIONS.format(before=before, after=after, entries=entries, m=mark)
+    found = raw.execute(sql, (device_id, first, last)).fetchall()
+    return {cti for cti, prior, later, count in found if "in" in (prior, later) or (limit and count > limit)}
+
+
+def revoked_among(s: Session, event_id: str, ctis: Collection[str]) -> set[str] | None:
+    """Which of `ctis` the service revoked (the credentials' primary key); None on another database."""
+    driver = _driver(s)
+    if driver is None:
+        return None
+    raw, mark = driver
+    found: set[str] = set()
+    for chunk in _chunks(ctis):
+        marks = ", ".join([mark] * len(chunk))
+        sql = f"SELECT cti FROM credentials WHERE event_id = {mark} AND status = 'revoked' AND cti IN ({marks})"  # noqa: S608
+        found.update(cti for (cti,) in raw.execute(sql, (event_id, *chunk)).fetchall())
+    return found
 
 
 def untrusted_tries(
@@ -89,6 +175,15 @@ def revocations(s: Session, event_id: str, ctis: Collection[str]) -> dict[str, d
     return found
 
 
+# coordinator: replace with store.alerts (its fingerprint column) at merge
+def kept(s: Session, *, event_id: str, kind: str, fingerprint: str) -> bool:
+    """True when an alert with this fingerprint is kept already."""
+    same = select(Alert.id).where(
+        Alert.event_id == event_id, Alert.kind == kind, Alert.detail.endswith(f"[{fingerprint}]")
+    )
+    return s.execute(same.limit(1)).first() is not None
+
+
 # coordinator: replace with store.alerts.record_finding at merge
 def record_once(
     s: Session,
@@ -103,10 +198,9 @@ def record_once(
 ) -> bool:
     """Keep an alert unless one with the same fingerprint is kept already (the `alerts` table has no
     fingerprint column yet, so the detail carries it); False when it was kept before."""
-    mark = f"[{fingerprint}]"
-    same = select(Alert.id).where(Alert.event_id == event_id, Alert.kind == kind, Alert.detail.endswith(mark))
-    if s.execute(same.limit(1)).first() is not None:
+    if kept(s, event_id=event_id, kind=kind, fingerprint=fingerprint):
         return False
+    mark = f"[{fingerprint}]"
     s.execute(
         insert(Alert).values(
             event_id=event_id, device_id=device_id, kind=kind, seq=seq, detail=f"{detail} {mark}", created=now

@@ -34,7 +34,12 @@ def upgrade() -> None:
         sa.UniqueConstraint("device_id", "version"),
     )
     op.create_index("ix_bundle_pulls_event_id", "bundle_pulls", ["event_id"])
-    op.create_index("ix_scans_event_cti", "scans", ["event_id", "cti"])
+    # covers what the audit reads of a credential's timeline (checkin.store.models.TIMELINE_INDEX)
+    op.create_index(
+        "ix_scans_event_cti",
+        "scans",
+        ["event_id", "cti", "wall_ms", "device_id", "seq", "verdict", "reason", "direction", "zone"],
+    )
 
 
 def downgrade() -> None:
