@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from checkin.config import Config
 from checkin.core.chain import JournalRow
 from checkin.core.errors import Reason, Verdict
+from checkin.core.trust import Direction
 from checkin.services.crossgate import (
     DEFAULT_POLICY,
     UNTRUSTED,
@@ -22,6 +23,8 @@ from checkin.services.crossgate import (
 )
 from checkin.services.findings import Finding
 from checkin.store import Store, bundle_pulls, timelines
+
+ADMIT, IN = Verdict.ADMIT.value, Direction.IN.value
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -58,14 +61,16 @@ def find_batch(
     # Only a credential the batch admits in, or denies as revoked, can be in a new finding about the
     # batch (an exit or another denial only ends one); of those, the database names the few whose
     # neighbouring passages or entry count can make one, and only their whole timelines are read.
-    entered = {row.cti for row in stored_rows if row.cti and row.entry}
+    entered = {row.cti for row in stored_rows if row.cti and row.verdict == ADMIT and row.direction == IN}
     suspect = {row.cti for row in stored_rows if row.cti and row.reason == Reason.REVOKED.value}
     passback, limit = policy.reentry_after_exit, policy.entries_per_credential
     for device_id, seqs in _ranges(stored_rows).items():
         named = timelines.suspects(s, device_id, *seqs, passback=passback, limit=limit)
         suspect |= entered if named is None else named
     revoked_ctis = timelines.revoked_among(s, event_id, entered)
-    suspect |= entered if revoked_ctis is None else revoked_ctis
+    if revoked_ctis is None:
+        revoked_ctis = entered
+    suspect |= revoked_ctis
     codes = {
         (row.device_id, row.kid)
         for row in stored_rows
@@ -75,7 +80,7 @@ def find_batch(
     # came from another gate
     read = [ScanRow._make(values) for values in timelines.timelines(s, event_id, suspect)]
     read += [ScanRow._make(values) for values in timelines.untrusted_tries(s, event_id, codes, UNTRUSTED)]
-    revoked = {cti: _ms(at) for cti, at in timelines.revocations(s, event_id, suspect).items()}
+    revoked = {cti: _ms(at) for cti, at in timelines.revocations(s, event_id, revoked_ctis).items()}
     history = BundleHistory()
     if revoked:  # the gates' bundle versions matter only to an admission after a revocation
         pulls = [

@@ -15,11 +15,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from flask.testing import FlaskClient
 
 from checkin.config import Config
-from checkin.core import trust
+from checkin.core import chain, trust
+from checkin.core.chain import JournalRow
 from checkin.core.credential import Credential
 from checkin.core.trust import Direction
 from checkin.keystore import KeyStore
-from checkin.services import revocation
+from checkin.services import ingest, revocation
+from checkin.services.crossgate import AuditPolicy
 from checkin.store import Alert, Store, reports
 from checkin.store import devices as stored_devices
 from checkin.store import guests as stored_guests
@@ -27,6 +29,7 @@ from scanner import journal as gate_journal
 from scanner.runner import Candidate, Gate, Recorded
 from tests.support import world
 from tests.support.apikit import Clock
+from tests.support.apikit import Gate as ApiGate
 from tests.support.gatekit import forged, keystore_sign
 from tests.support.world import EVENT_ID
 
@@ -229,3 +232,41 @@ def test_a_manual_entry_is_a_low_finding(
     (alert,) = crossgate_alerts(store, "manual_entry")
     assert alert.detail.startswith("low:") and "Trần Thị Hoa" in alert.detail
     assert (alert.device_id, alert.seq) == (gate_a.device_id, 1)
+
+
+# ---- the database's choice of suspects, with rows written row by row (tests.support.apikit.Gate) -----
+
+CODE = "5e" * 16
+
+
+def test_an_exit_at_another_gate_between_two_admissions_is_found_in_the_whole_timeline(
+    store: Store, clock: Clock, enrol: Callable[..., ApiGate]
+) -> None:
+    gate_a, way_out = enrol("Cổng A"), enrol("Cổng ra", direction="out")
+    start = clock.ms - 3_600_000
+    way_out.scan(1, cti=CODE, direction="out", wall_ms=start + 600_000)
+    assert way_out.upload(way_out.journal).status_code == 200
+    # gate A's batch alone shows two admissions; the exit between them came from the other gate
+    gate_a.scan(1, cti=CODE, wall_ms=start)
+    gate_a.scan(1, cti=CODE, wall_ms=start + 1_200_000)
+    assert gate_a.upload(gate_a.journal).status_code == 200
+    assert reports.alerts(store, event_id=EVENT_ID) == []
+
+
+def test_entries_over_the_policy_limit_across_uploads(
+    store: Store, clock: Clock, enrol: Callable[..., ApiGate]
+) -> None:
+    policy = AuditPolicy(entries_per_credential=2, reentry_after_exit=False)
+    gate_a, gate_b = enrol("Cổng A"), enrol("Cổng B")
+    start = clock.ms - 3_600_000
+
+    def upload(gate: ApiGate, rows: list[JournalRow]) -> None:
+        signed = chain.sign_checkpoint(chain.Checkpoint(rows[-1].seq, rows[-1].hash, clock.ms), gate.key)
+        ingest.upload_journal(store, stored_devices.device(store, gate.device_id), rows, signed, clock(), policy)
+
+    upload(gate_a, gate_a.scan(1, cti=CODE, wall_ms=start) + gate_a.scan(1, cti=CODE, wall_ms=start + 60_000))
+    assert reports.alerts(store, event_id=EVENT_ID) == []
+    upload(gate_b, gate_b.scan(1, cti=CODE, wall_ms=start + 120_000))  # the third entry
+    (alert,) = reports.alerts(store, event_id=EVENT_ID)
+    assert alert.kind == "entry_limit_exceeded" and (alert.device_id, alert.seq) == (gate_a.device_id, 1)
+    assert f"{gate_b.device_id}#1" in alert.detail and "3 times, over the limit of 2" in alert.detail
