@@ -24,10 +24,10 @@ from checkin.services.crossgate import (
 from checkin.services.findings import Finding
 from checkin.store import Store, bundle_pulls, timelines
 
-ADMIT, IN = Verdict.ADMIT.value, Direction.IN.value
-
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
+
+_ADMIT, _IN = Verdict.ADMIT.value, Direction.IN.value
 
 
 def audit_policy(cfg: Config) -> AuditPolicy:
@@ -61,7 +61,7 @@ def find_batch(
     # Only a credential the batch admits in, or denies as revoked, can be in a new finding about the
     # batch (an exit or another denial only ends one); of those, the database names the few whose
     # neighbouring passages or entry count can make one, and only their whole timelines are read.
-    entered = {row.cti for row in stored_rows if row.cti and row.verdict == ADMIT and row.direction == IN}
+    entered = {row.cti for row in stored_rows if row.cti and row.verdict == _ADMIT and row.direction == _IN}
     suspect = {row.cti for row in stored_rows if row.cti and row.reason == Reason.REVOKED.value}
     passback, limit = policy.reentry_after_exit, policy.entries_per_credential
     for device_id, seqs in _ranges(stored_rows).items():

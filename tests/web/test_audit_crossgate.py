@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from checkin.core.trust import Direction
 from checkin.keystore import KeyStore
 from checkin.services import ingest, revocation
 from checkin.services.crossgate import AuditPolicy
-from checkin.store import Alert, Store, reports
+from checkin.store import Alert, Store, bundle_pulls, reports
 from checkin.store import devices as stored_devices
 from checkin.store import guests as stored_guests
 from scanner import journal as gate_journal
@@ -270,3 +271,19 @@ def test_entries_over_the_policy_limit_across_uploads(
     (alert,) = reports.alerts(store, event_id=EVENT_ID)
     assert alert.kind == "entry_limit_exceeded" and (alert.device_id, alert.seq) == (gate_a.device_id, 1)
     assert f"{gate_b.device_id}#1" in alert.detail and "3 times, over the limit of 2" in alert.detail
+
+
+def test_each_bundle_version_a_gate_gets_is_kept_once(
+    client: FlaskClient, store: Store, clock: Clock, gates: Callable[..., LiveGate]
+) -> None:
+    live = gates("Cổng A")
+    auth = {"Authorization": f"Bearer {live.token}"}
+    clock.advance(minutes=1)
+    assert client.get("/api/v1/bundle", headers=auth).status_code == 200  # the version it got at enrolment
+    etag = f'"v{live.gate.bundle.version}"'
+    assert client.get("/api/v1/bundle", headers={**auth, "If-None-Match": etag}).status_code == 304
+    with store.session() as s:
+        pulls = bundle_pulls.event_pulls(s, EVENT_ID)
+    assert [(p.device_id, p.version, p.pulled_at) for p in pulls] == [
+        (live.device_id, live.gate.bundle.version, clock() - timedelta(minutes=1))
+    ]
