@@ -287,3 +287,15 @@ def test_each_bundle_version_a_gate_gets_is_kept_once(
     assert [(p.device_id, p.version, p.pulled_at) for p in pulls] == [
         (live.device_id, live.gate.bundle.version, clock() - timedelta(minutes=1))
     ]
+
+
+def test_a_supervisor_lifting_the_clock_alarm_is_a_low_finding(
+    client: FlaskClient, store: Store, clock: Clock, gates: Callable[..., LiveGate]
+) -> None:
+    gate_a = gates("Cổng A", operator="Hoàng Văn Nam")
+    done = gate_a.gate.acknowledge_clock()
+    assert done.row.reason == "clock_acknowledged"
+    gate_a.upload(client, clock)
+    (alert,) = reports.alerts(store, event_id=EVENT_ID)
+    assert alert.kind == "supervisor_override" and alert.detail.startswith("low:")
+    assert (alert.device_id, alert.seq) == (gate_a.device_id, 1)
