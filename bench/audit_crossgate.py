@@ -9,7 +9,8 @@ analyses it (`crossgate_analysis.analyse_upload`: the timelines of the batch's c
 revocations and the gates' bundle pulls read back, analysed, findings recorded). Prints one table;
 target: the analysis adds at most 20 % to the time of ingesting the batch.
 
-Run: `python -m bench.audit_crossgate` (SQLite in a temporary folder; `--database URL` for another).
+Run: `python -m bench.audit_crossgate` (SQLite in a temporary folder; `--database URL` for another,
+`--postgres` for a throw-away schema of $CHECKIN_TEST_DATABASE_URL).
 """
 
 from __future__ import annotations
@@ -228,40 +229,51 @@ def measured(store: Store, gate: Gate, crowd: Crowd) -> Iterator[tuple[float, fl
         yield ingest_s, time.perf_counter() - began, len(found)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database", help="a database URL (default: SQLite in a temporary folder)")
-    args = parser.parse_args()
-    load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory() as folder:
-        url = args.database or f"sqlite:///{Path(folder) / 'checkin.db'}"
-        store, gates, ctis = setup(url)
-        crowd = Crowd(gates, ctis, random.Random(2022))
-        load_s = preload(store, gates, crowd)
-        row(
-            "preload",
-            f"{PRELOAD:,} rows, {GATES} gates, {GUESTS:,} guests",
-            f"{load_s:.1f} s",
-            "ingest without analysis",
-        )
-        row("alerts the preload gives", str(settle(store, crowd.revoked)), "", "kept before the measured batches")
-        results = list(measured(store, gates[0], crowd))
-        store.dispose()
+def run(url: str) -> None:
+    """Preload, settle, measure on one database; the rows of the table."""
+    store, gates, ctis = setup(url)
+    crowd = Crowd(gates, ctis, random.Random(2022))
+    load_s = preload(store, gates, crowd)
+    name = url.split(":", maxsplit=1)[0]
+    row(f"preload ({name})", f"{PRELOAD:,} rows, {GATES} gates, {GUESTS:,} guests", f"{load_s:.1f} s", "no analysis")
+    row("alerts the preload gives", str(settle(store, crowd.revoked)), "", "kept before the measured batches")
+    results = list(measured(store, gates[0], crowd))
+    store.dispose()
     steady = results[1:]  # the first batch warms the caches
     ingest_ms = [r[0] * 1000 for r in steady]
     analysis_ms = [r[1] * 1000 for r in steady]
-    ratios = [a / i for i, a in zip(ingest_ms, analysis_ms, strict=True)]
-    ratio = statistics.median(ratios)
+    ratio = statistics.median([a / i for i, a in zip(ingest_ms, analysis_ms, strict=True)])
     row("ingest of a 500-row batch", f"{statistics.median(ingest_ms):.1f} ms", f"max {max(ingest_ms):.1f} ms", "median")
     row("analyse_batch of it", f"{statistics.median(analysis_ms):.1f} ms", f"max {max(analysis_ms):.1f} ms", "median")
     row(
         "analysis / ingest",
         f"{ratio:.0%}",
         f"target <= {TARGET_RATIO:.0%}: {'MET' if ratio <= TARGET_RATIO else 'MISSED'}",
-        f"{len(steady)} batches after 1 warm-up; findings recorded: {sum(r[2] for r in results)}",
+        f"median of {len(steady)} batches after 1 warm-up; findings recorded: {sum(r[2] for r in results)}",
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--database", help="a database URL (default: SQLite in a temporary folder)")
+    where.add_argument(
+        "--postgres", action="store_true", help="a throw-away schema of $CHECKIN_TEST_DATABASE_URL (PostgreSQL)"
+    )
+    args = parser.parse_args()
+    load_before = os.getloadavg()
+    if args.postgres:
+        from tests.support.scratch import TEST_DATABASE_ENV, scratch_schema  # the test suite's throw-away schemas
+
+        with scratch_schema(os.environ[TEST_DATABASE_ENV], "bench_crossgate") as url:
+            run(url)
+    elif args.database:
+        run(args.database)
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            run(f"sqlite:///{Path(folder) / 'checkin.db'}")
     load_after = os.getloadavg()
-    row("machine", f"{os.cpu_count()} cpus", f"load avg {load_before[0]:.2f} -> {load_after[0]:.2f}", url.split(":")[0])
+    row("machine", f"{os.cpu_count()} cpus", f"load avg {load_before[0]:.2f} -> {load_after[0]:.2f}", "")
     header = ("measured", "value", "alternative / limit (same run)", "note")
     widths = [max(len(h), *(len(r[i]) for r in ROWS)) for i, h in enumerate(header)]
     for line in (header, tuple("-" * w for w in widths), *ROWS):
