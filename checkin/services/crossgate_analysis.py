@@ -126,10 +126,11 @@ def analyse_upload(
     scans = [ScanRow.of(device_id, row) for row in rows]
     with store.session() as s:
         found = find_batch(s, event_id, scans, policy)
-        # coordinator: with store.alerts, ask for the fingerprints kept already in one query
-        found = [
-            f for f in found if not timelines.kept(s, event_id=event_id, kind=f.kind.value, fingerprint=f.fingerprint)
-        ]
+        wanted: dict[str, list[str]] = {}
+        for finding in found:
+            wanted.setdefault(finding.kind.value, []).append(finding.fingerprint)
+        kept = timelines.kept_among(s, event_id, wanted)  # coordinator: store.alerts' fingerprint column
+        found = [finding for finding in found if finding.fingerprint not in kept]
     if not found:
         return []
     with store.writing() as s:

@@ -4,7 +4,7 @@ its findings are kept as alerts."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -192,10 +192,16 @@ def revocations(s: Session, event_id: str, ctis: Collection[str]) -> dict[str, d
 # coordinator: replace with store.alerts (its fingerprint column) at merge
 def kept(s: Session, *, event_id: str, kind: str, fingerprint: str) -> bool:
     """True when an alert with this fingerprint is kept already."""
-    same = select(Alert.id).where(
-        Alert.event_id == event_id, Alert.kind == kind, Alert.detail.endswith(f"[{fingerprint}]")
-    )
-    return s.execute(same.limit(1)).first() is not None
+    return fingerprint in kept_among(s, event_id, {kind: [fingerprint]})
+
+
+def kept_among(s: Session, event_id: str, wanted: Mapping[str, Collection[str]]) -> set[str]:
+    """Which of the fingerprints (by kind) are kept already, in one query."""
+    if not wanted:
+        return set()
+    details = s.scalars(select(Alert.detail).where(Alert.event_id == event_id, Alert.kind.in_(sorted(wanted))))
+    marks = {detail.rpartition("[")[2].rstrip("]") for detail in details if detail.endswith("]")}
+    return {fp for fingerprints in wanted.values() for fp in fingerprints if fp in marks}
 
 
 # coordinator: replace with store.alerts.record_finding at merge
