@@ -140,11 +140,15 @@ def revoked_among(s: Session, event_id: str, ctis: Collection[str]) -> set[str] 
     if driver is None:
         return None
     raw, mark = driver
+    if not ctis:
+        return set()
+    head = f"SELECT cti FROM credentials WHERE event_id = {mark} AND status = 'revoked' AND cti"  # noqa: S608
+    if mark == "%s":  # PostgreSQL: one array parameter, not one per credential
+        return {cti for (cti,) in raw.execute(f"{head} = ANY(%s)", (event_id, sorted(ctis))).fetchall()}
     found: set[str] = set()
     for chunk in _chunks(ctis):
         marks = ", ".join([mark] * len(chunk))
-        sql = f"SELECT cti FROM credentials WHERE event_id = {mark} AND status = 'revoked' AND cti IN ({marks})"  # noqa: S608
-        found.update(cti for (cti,) in raw.execute(sql, (event_id, *chunk)).fetchall())
+        found.update(cti for (cti,) in raw.execute(f"{head} IN ({marks})", (event_id, *chunk)).fetchall())
     return found
 
 
