@@ -64,13 +64,11 @@ def find_batch(
     entered = {row.cti for row in stored_rows if row.cti and row.verdict == _ADMIT and row.direction == _IN}
     suspect = {row.cti for row in stored_rows if row.cti and row.reason == Reason.REVOKED.value}
     passback, limit = policy.reentry_after_exit, policy.entries_per_credential
+    revoked_ctis: set[str] = set()
     for device_id, seqs in _ranges(stored_rows).items():
         named = timelines.suspects(s, device_id, *seqs, passback=passback, limit=limit)
-        suspect |= entered if named is None else named
-    revoked_ctis = timelines.revoked_among(s, event_id, entered)
-    if revoked_ctis is None:
-        revoked_ctis = entered
-    suspect |= revoked_ctis
+        suspect |= entered if named is None else named.timelines
+        revoked_ctis |= entered if named is None else named.revoked
     codes = {
         (row.device_id, row.kid)
         for row in stored_rows

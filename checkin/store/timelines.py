@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, insert, or_, select
 from sqlalchemy.orm import Session
@@ -110,46 +110,36 @@ _NEIGHBOUR = """(SELECT {a}.direction FROM scans {a}
  ORDER BY {a}.wall_ms {order}, {a}.device_id {order}, {a}.seq {order} LIMIT 1)"""
 _ENTRIES = """(SELECT COUNT(*) FROM scans c WHERE c.event_id = x.event_id AND c.cti = x.cti
  AND c.zone = x.zone AND c.verdict = 'admit' AND c.direction = 'in')"""
-_ADMISSIONS = """SELECT x.cti, {before}, {after}, {entries} FROM scans x
+_ADMISSIONS = """SELECT x.cti, {before}, {after}, {entries},
+ (SELECT r.status FROM credentials r WHERE r.cti = x.cti AND r.event_id = x.event_id) FROM scans x
  WHERE x.device_id = {m} AND x.seq BETWEEN {m} AND {m} AND x.verdict = 'admit' AND x.direction = 'in'
  AND x.cti <> ''"""
 
 
-def suspects(s: Session, device_id: str, first: int, last: int, *, passback: bool, limit: int) -> set[str] | None:
+class Suspects(NamedTuple):
+    """What the database says of the credentials a range of a gate's rows admits."""
+
+    timelines: set[str]  # those whose whole timelines may hold a finding about the range
+    revoked: set[str]  # those the service revoked
+
+
+def suspects(s: Session, device_id: str, first: int, last: int, *, passback: bool, limit: int) -> Suspects | None:
     """The credentials admitted in `device_id`'s rows `first`..`last` that may be in a finding about
-    those rows: entered again with no exit between (before or after, when `passback`), or over
-    `limit` entries into a zone (0: no limit). A superset, checked by the analysis of their whole
+    those rows: entered again with no exit between (before or after, when `passback`), over `limit`
+    entries into a zone (0: no limit), or revoked. A superset, checked by the analysis of their whole
     timelines; None when this database cannot be asked (then every credential is a suspect)."""
     driver = _driver(s)
     if driver is None:
         return None
-    if not passback and not limit:
-        return set()
     raw, mark = driver
     before = _NEIGHBOUR.format(a="p", cmp="<", order="DESC") if passback else "NULL"
     after = _NEIGHBOUR.format(a="n", cmp=">", order="ASC") if passback else "NULL"
     entries = _ENTRIES if limit else "0"
     sql = _ADMISSIONS.format(before=before, after=after, entries=entries, m=mark)
     found = raw.execute(sql, (device_id, first, last)).fetchall()
-    return {cti for cti, prior, later, count in found if "in" in (prior, later) or (limit and count > limit)}
-
-
-def revoked_among(s: Session, event_id: str, ctis: Collection[str]) -> set[str] | None:
-    """Which of `ctis` the service revoked (the credentials' primary key); None on another database."""
-    driver = _driver(s)
-    if driver is None:
-        return None
-    raw, mark = driver
-    if not ctis:
-        return set()
-    head = f"SELECT cti FROM credentials WHERE event_id = {mark} AND status = 'revoked' AND cti"  # noqa: S608
-    if mark == "%s":  # PostgreSQL: one array parameter, not one per credential
-        return {cti for (cti,) in raw.execute(f"{head} = ANY(%s)", (event_id, sorted(ctis))).fetchall()}
-    found: set[str] = set()
-    for chunk in _chunks(ctis):
-        marks = ", ".join([mark] * len(chunk))
-        found.update(cti for (cti,) in raw.execute(f"{head} IN ({marks})", (event_id, *chunk)).fetchall())
-    return found
+    revoked = {row[0] for row in found if row[4] == CredentialStatus.REVOKED.value}
+    passed = {cti for cti, prior, later, count, _ in found if "in" in (prior, later) or (limit and count > limit)}
+    return Suspects(passed | revoked, revoked)
 
 
 def untrusted_tries(
