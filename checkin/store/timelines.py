@@ -102,7 +102,9 @@ def _driver(s: Session) -> tuple[Any, str] | None:
 # it and just after it in the same zone (an exit from a gate with no zone counts for every zone),
 # in time order (wall time, gate, seq, as services.crossgate orders rows), and, when the policy
 # limits entries, how many entries into that zone the credential has. Two correlated look-ups per
-# admission, each one step in the covering index; placeholders are filled in by dialect.
+# admission, each one step in the covering index; the credential's status by its primary key alone (with
+# the event in the condition, PostgreSQL's planner walks the event's credentials instead); placeholders
+# are filled in by dialect.
 _NEIGHBOUR = """(SELECT {a}.direction FROM scans {a}
  WHERE {a}.event_id = x.event_id AND {a}.cti = x.cti AND {a}.verdict = 'admit'
  AND ({a}.zone = x.zone OR ({a}.zone = '' AND {a}.direction = 'out'))
@@ -111,7 +113,8 @@ _NEIGHBOUR = """(SELECT {a}.direction FROM scans {a}
 _ENTRIES = """(SELECT COUNT(*) FROM scans c WHERE c.event_id = x.event_id AND c.cti = x.cti
  AND c.zone = x.zone AND c.verdict = 'admit' AND c.direction = 'in')"""
 _ADMISSIONS = """SELECT x.cti, {before}, {after}, {entries},
- (SELECT r.status FROM credentials r WHERE r.cti = x.cti AND r.event_id = x.event_id) FROM scans x
+ (SELECT CASE WHEN r.event_id = x.event_id THEN r.status END FROM credentials r WHERE r.cti = x.cti)
+ FROM scans x
  WHERE x.device_id = {m} AND x.seq BETWEEN {m} AND {m} AND x.verdict = 'admit' AND x.direction = 'in'
  AND x.cti <> ''"""
 
