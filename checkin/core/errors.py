@@ -144,6 +144,14 @@ class Reason(StrEnum):
     OUT_OF_SCOPE = "out_of_scope"
     # the officer's signed report
     REPORT_SIGNATURE_INVALID = "report_signature_invalid"
+    # the audit's cross-gate findings about one credential (services.crossgate)
+    DOUBLE_ENTRY = "double_entry"
+    ENTRY_LIMIT_EXCEEDED = "entry_limit_exceeded"
+    REVOKED_ADMITTED = "revoked_admitted"
+    REPEATED_FORGERY = "repeated_forgery"
+    REPEATED_REVOKED = "repeated_revoked"
+    MANUAL_ENTRY = "manual_entry"
+    SUPERVISOR_OVERRIDE = "supervisor_override"
 
 
 # English msgids of the catalogue (checkin/locale/); short enough for a gate banner, plain enough for a guest.
@@ -236,6 +244,13 @@ MESSAGES: dict[Reason, str] = {
     Reason.TOKEN_UNSCOPED: N_("This API token names no event: scope it with `checkin token scope`"),
     Reason.OUT_OF_SCOPE: N_("This API token may not issue this code"),
     Reason.REPORT_SIGNATURE_INVALID: N_("This report is not as the report key signed it"),
+    Reason.DOUBLE_ENTRY: N_("The same code was admitted twice with no exit between"),
+    Reason.ENTRY_LIMIT_EXCEEDED: N_("The code was admitted more times than the entry limit allows"),
+    Reason.REVOKED_ADMITTED: N_("A revoked code was admitted: the gate had not yet received the revocation"),
+    Reason.REPEATED_FORGERY: N_("A forged code was tried again and again"),
+    Reason.REPEATED_REVOKED: N_("A revoked code was tried again and again"),
+    Reason.MANUAL_ENTRY: N_("A guest was looked up and let through by hand"),
+    Reason.SUPERVISOR_OVERRIDE: N_("A supervisor overrode the gate's clock alarm"),
 }
 
 # The reasons a gate may show, with the verdict each leads to; everything else is deny.

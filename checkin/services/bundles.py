@@ -130,6 +130,7 @@ class SignedBundle:
     event_id: str
     version: int
     data: bytes
+    issued_at: datetime | None = None  # when this version was signed (None: not known)
 
 
 class BundleService:
@@ -167,10 +168,10 @@ class BundleService:
             data = self._cache.get(key)
             if data is not None:
                 self._cache.move_to_end(key)
-                return SignedBundle(event_id, bundle.version, data)
+                return SignedBundle(event_id, bundle.version, data, bundle.issued_at)
         data = trust.sign_bundle(bundle, self._root_key)
         with self._lock:
             self._cache[key] = data
             while len(self._cache) > self.CACHE_SIZE:
                 self._cache.popitem(last=False)
-        return SignedBundle(event_id, bundle.version, data)
+        return SignedBundle(event_id, bundle.version, data, bundle.issued_at)

@@ -58,11 +58,18 @@ class Finding:
     rows: tuple[RowRef, ...] = ()
     device_id: str | None = None
     params: dict[str, str | int] = field(default_factory=dict, compare=False, hash=False)
+    # What the finding is about when its rows may grow (the same forged code tried once more): the
+    # fingerprint is taken over the kind and this key instead of the rows, so a later try is the
+    # same alert, not a second one. "" (the default): the rows are the identity.
+    key: str = ""
 
     @property
     def fingerprint(self) -> str:
         """Stable identity: the same finding found again (a re-analysis, a retried upload) is the
         same alert, never a second one."""
-        rows = ",".join(str(r) for r in sorted(self.rows))
-        text = f"{self.event_id}|{self.kind.value}|{self.device_id or ''}|{rows}"
+        if self.key:
+            text = f"{self.event_id}|{self.kind.value}|key|{self.key}"
+        else:
+            rows = ",".join(str(r) for r in sorted(self.rows))
+            text = f"{self.event_id}|{self.kind.value}|{self.device_id or ''}|{rows}"
         return hashlib.sha256(text.encode()).hexdigest()[:32]

@@ -12,7 +12,7 @@ from checkin.core.trust import Direction
 from checkin.services.bundles import BundleService, SignedBundle
 from checkin.services.guests import text_problem
 from checkin.services.problems import FieldsInvalid, Problem
-from checkin.store import Device, DeviceStatus, Event, Store, presence
+from checkin.store import Device, DeviceStatus, Event, Store, bundle_pulls, presence
 from checkin.store import devices as stored
 
 MAX_GATE_NAME = 100
@@ -96,13 +96,17 @@ def enrol(
         # checked before the code is spent: a typo in the last groups costs the gate nothing
         raise InputError("the code's last groups do not match this service's root key", Reason.ENROLMENT_INVALID)
     device, token = stored.enrol_device(store, secret, public_key_hex, now, seal_seed=seal_seed)
-    return Enrolment(device, token, root_pem, bundles.current(device.event_id, now))
+    signed = bundles.current(device.event_id, now)
+    bundle_pulls.record_pull(store, device, signed.version, signed.issued_at or now, now)
+    return Enrolment(device, token, root_pem, signed)
 
 
 def gate_bundle(store: Store, bundles: BundleService, device: Device, now: datetime) -> SignedBundle:
     """The newest signed bundle of the gate's event; the gate counts as seen."""
     signed = bundles.current(device.event_id, now)
     stored.seen(store, device, now)
+    # the version this gate holds from now on: the audit names it if the gate admits a code revoked later
+    bundle_pulls.record_pull(store, device, signed.version, signed.issued_at or now, now)
     return signed
 
 

@@ -218,6 +218,9 @@ class Device(Base):
     seal_key: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
+TIMELINE_INDEX = ("event_id", "cti", "wall_ms", "device_id", "seq", "verdict", "reason", "direction", "zone")
+
+
 class Scan(Base):
     """A journal row uploaded by a gate, exactly as the gate chained it.
 
@@ -226,8 +229,16 @@ class Scan(Base):
     """
 
     __tablename__ = "scans"
-    # (event_id, id): an event's rows in upload order, which gates pull other gates' passages by
-    __table_args__ = (UniqueConstraint("device_id", "seq"), Index("ix_scans_event_cursor", "event_id", "id"))
+    # (event_id, id): an event's rows in upload order, which gates pull other gates' passages by.
+    # One credential's timeline across the event's gates, read by the cross-gate audit for every
+    # credential of every uploaded batch: the index covers what it reads (store.timelines), so a
+    # credential's rows are one index range, not a table lookup per row; (event, "", device) also
+    # finds a gate's tries of codes that never verified.
+    __table_args__ = (
+        UniqueConstraint("device_id", "seq"),
+        Index("ix_scans_event_cursor", "event_id", "id"),
+        Index("ix_scans_event_cti", *TIMELINE_INDEX),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
     event_id: Mapped[str] = mapped_column(String(64))
@@ -273,6 +284,22 @@ class Alert(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     created: Mapped[datetime] = mapped_column(UtcDateTime)
     acknowledged_by: Mapped[str] = mapped_column(String(64), default="")
+
+
+class BundlePull(Base):
+    """A bundle version a gate was handed (enrolment, or a pull over the API), first time only: which
+    revocations each gate could know at a given moment (the cross-gate audit names the version).
+
+    Append-only history: no foreign key, so a gate removed later keeps its record."""
+
+    __tablename__ = "bundle_pulls"
+    __table_args__ = (UniqueConstraint("device_id", "version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), index=True)
+    device_id: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int] = mapped_column(Integer)
+    signed_at: Mapped[datetime] = mapped_column(UtcDateTime)  # when the service signed this version
+    pulled_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class User(Base):

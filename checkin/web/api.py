@@ -23,6 +23,7 @@ from checkin.core import chain
 from checkin.core.credential import tidy_text
 from checkin.core.errors import KeyStoreError, Reason, shown
 from checkin.services import gates, ingest, issuing
+from checkin.services.crossgate_analysis import audit_policy
 from checkin.store import Device
 from checkin.store.guests import GuestRow
 from checkin.store.journal import JournalRefused
@@ -198,7 +199,7 @@ def journal() -> Response:
     _clean([text for row in rows for text in vars(row).values() if isinstance(text, str)], "rows")
     moment = now()
     try:
-        result = ingest.upload_journal(store(), device, rows, checkpoint, moment)
+        result = ingest.upload_journal(store(), device, rows, checkpoint, moment, audit_policy(config()))
     except JournalRefused as refused:
         _refuse(refused)
     return _json(

@@ -12,6 +12,7 @@ from typing import Any
 from checkin.core import chain
 from checkin.store import guests as stored_guests
 from checkin.store import journal as stored_journal
+from checkin.store import reports
 from checkin.store.models import Scan
 from tests.support.gatekit import GATE_NOW, json_lines, run_gate
 
@@ -79,6 +80,11 @@ def test_two_gates_offline_admit_the_same_code(service: Any, tmp_path: Path) -> 
     assert (id_b, 1, cti, "admit") in scans_of(service, id_b)
     both = [row for device in (id_a, id_b) for row in scans_of(service, device) if row[2] == cti]
     assert sorted(both) == sorted([(id_a, 2, cti, "admit"), (id_b, 1, cti, "admit")])
+    # the audit found it as the journals arrived: one double-entry alert naming both rows
+    for data in (a, b):  # a sync that sends nothing new adds none
+        run_gate(data, "sync", "--now", GATE_NOW)
+    alerts = [alert for alert in reports.alerts(service.store) if alert.kind == "double_entry"]
+    assert len(alerts) == 1 and f"{id_a}#2" in alerts[0].detail and f"{id_b}#1" in alerts[0].detail
 
 
 def test_revocation_reaches_the_gate_by_sync(service: Any, tmp_path: Path) -> None:
