@@ -74,7 +74,7 @@ def record_finding(s: Session, finding: FindingLike, now: datetime) -> bool:
         if s.scalar(select(Alert.id).where(Alert.fingerprint == finding.fingerprint)) is not None:
             return False
         statement = Alert.table().insert().values(values)
-    return bool(s.execute(statement).rowcount)  # type: ignore[attr-defined]
+    return s.execute(statement.returning(Alert.id)).first() is not None
 
 
 def open_alert(s: Session, device_id: str, kind: Reason) -> bool:

@@ -121,9 +121,10 @@ def _append_only(table: str, *, fixed: Sequence[str] = ()) -> None:
 
 
 def _drop_append_only(table: str) -> None:
+    # IF EXISTS: taking back a database whose triggers someone dropped must not fail halfway
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(f"DROP TRIGGER {table}_append_only ON {table}")
-        op.execute(f"DROP FUNCTION {table}_append_only()")
+        op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
+        op.execute(f"DROP FUNCTION IF EXISTS {table}_append_only()")
     else:
         for verb in ("update", "delete"):
-            op.execute(f"DROP TRIGGER {table}_no_{verb}")
+            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{verb}")
