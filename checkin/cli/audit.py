@@ -26,9 +26,7 @@ def audit_verify(ctx: Context, event_id: str | None) -> None:
     cfg = ctx.config()
     store = ctx.store(cfg)
     now = ctx.now(cfg)
-    gates = (
-        auditing.verify_event(store, event_id, now) if event_id is not None else auditing.verify_all(store, now)
-    )
+    gates = auditing.verify_event(store, event_id, now) if event_id is not None else auditing.verify_all(store, now)
     auditing.record(store, gates, now)
     faults = 0
     for gate in gates:

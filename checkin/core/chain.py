@@ -71,11 +71,8 @@ class JournalRow:
 
     def compute_hash(self) -> str:
         """SHA-256(prev_hash || canonical row) as hex."""
-        return row_hash(
-            self.prev_hash,
-            (self.seq, self.wall_ms, self.mono_ms, self.cti, self.kid, self.verdict, self.reason)
-            + (self.direction, self.zone, self.operator, self.screening),
-        )
+        content = (self.seq, self.wall_ms, self.mono_ms, self.cti, self.kid, self.verdict, self.reason)
+        return row_hash(self.prev_hash, (*content, self.direction, self.zone, self.operator, self.screening))
 
     def to_json(self) -> dict[str, Any]:
         """The row as the upload API carries it."""

@@ -14,6 +14,7 @@ import hmac
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import and_, or_, select
@@ -181,7 +182,6 @@ class _Walk:
     rows: int = 0
     received: datetime | None = None
     received_ms: int = 0
-    received_us: int = 0
     late_batches: set[datetime] = field(default_factory=set)
 
 
@@ -209,36 +209,11 @@ def _verify_gate(
     walk, covering = _Walk(), _covering(entries)
     for rows in _chunks(s, device.id):
         sealed: list[tuple[int, str, str]] = []
-        for _id, seq, wall_ms, mono_ms, cti, kid, verdict, reason, direction, zone, operator, screening, prev, digest, row_seal, event_id, received in rows:  # noqa: E501
-            content = (seq, wall_ms, mono_ms, cti, kid, verdict, reason, direction, zone, operator, screening)
-            if seq == walk.seq:
-                found.add(Reason.JOURNAL_FORK, seq, "two rows are held with this seq")
-                continue
-            if seq != walk.seq + 1:
-                found.add_span(Reason.ROW_MISSING, walk.seq + 1, seq - 1, "missing")
-            elif prev != walk.hash:
-                found.add(Reason.ROW_CHANGED, seq, "its prev_hash is not the hash of the row before")
-            if chain.row_hash(prev, content) != digest:
-                found.add(Reason.ROW_CHANGED, seq, "its content does not match its hash")
-            if seq in heads and heads[seq] != digest:
-                found.add(Reason.JOURNAL_FORK, seq, "the gate signed another hash for this seq")
-            if received != walk.received:
-                walk.received, walk.received_us = received, ledger.micros(received)
-                walk.received_ms = walk.received_us // 1000
-            entry = covering(seq)
-            if entry is None:
-                kind, why = (Reason.LEDGER_BROKEN, "in no ledger entry")
-                if seq > device.acked_seq:
-                    kind, why = Reason.ROW_ADDED, "beyond what the gate uploaded, and in no ledger entry"
-                found.add(kind, seq, why)
-            elif entry.intact:
-                stored = ledger.row_digest(device.id, event_id, (*content, prev, digest, row_seal), walk.received_us)
-                if stored != entry.digest(seq):
-                    found.add(Reason.ROW_CHANGED, seq, "it is not the row the service stored")
-            _times(found, walk, seq, wall_ms, tolerance_ms, late_ms, received)
-            sealed.append((seq, digest, row_seal))
-            walk.seq, walk.hash, walk.wall_ms = seq, digest, wall_ms
-            walk.rows += 1
+        for row in rows:
+            try:
+                _check_row(found, walk, row, heads, covering, device.acked_seq, tolerance_ms, late_ms, sealed)
+            except (TypeError, ValueError, OverflowError):  # a hand in the database put text where numbers go
+                found.add(Reason.ROW_CHANGED, walk.seq + 1, "it holds values no stored row can have")
         if seal_key is not None:
             problems, seal_key = seal.verify(sealed, seal_key)
             for problem in problems:
@@ -271,7 +246,69 @@ def _verify_gate(
     )
 
 
-def _chunks(s: Session, device_id: str) -> Iterator[Sequence[tuple[object, ...]]]:
+def _check_row(
+    found: _Found,
+    walk: _Walk,
+    row: tuple[Any, ...],
+    heads: dict[int, str],
+    covering: Callable[[int], ledger.Entry | None],
+    acked_seq: int,
+    tolerance_ms: int,
+    late_ms: int,
+    sealed: list[tuple[int, str, str]],
+) -> None:
+    """One held row, in seq order: its chain, checkpoint, ledger entry and times; its seal is
+    checked with its chunk's (`sealed`)."""
+    # id, then the journal fields seq to screening (what the hash covers), then the rest
+    content, (prev, digest, row_seal, event_id, received) = row[1:12], row[12:]
+    seq, wall_ms = content[0], content[1]
+    if seq == walk.seq:
+        found.add(Reason.JOURNAL_FORK, seq, "two rows are held with this seq")
+        return
+    if seq != walk.seq + 1:
+        found.add_span(Reason.ROW_MISSING, walk.seq + 1, seq - 1, "missing")
+    elif prev != walk.hash:
+        found.add(Reason.ROW_CHANGED, seq, "its prev_hash is not the hash of the row before")
+    if _hash(prev, content) != digest:
+        found.add(Reason.ROW_CHANGED, seq, "its content does not match its hash")
+    if seq in heads and heads[seq] != digest:
+        found.add(Reason.JOURNAL_FORK, seq, "the gate signed another hash for this seq")
+    if received != walk.received:
+        walk.received, walk.received_ms = received, ledger.micros(received) // 1000
+    stored, held = _digest(digest, row_seal), covering(seq)
+    if held is None:
+        kind, why = (Reason.LEDGER_BROKEN, "in no ledger entry")
+        if seq > acked_seq:
+            kind, why = Reason.ROW_ADDED, "beyond what the gate uploaded, and in no ledger entry"
+        found.add(kind, seq, why)
+    elif held.intact:
+        if stored != held.digest(seq):
+            found.add(Reason.ROW_CHANGED, seq, "it is not the row the service stored")
+        elif event_id != held.event_id or received != held.received_at:
+            found.add(Reason.ROW_CHANGED, seq, "its event or time of receipt is not the one stored")
+    _times(found, walk, seq, wall_ms, tolerance_ms, late_ms, received)
+    # a hash or seal that is not hex cannot be checked: it counts as no seal
+    sealed.append((seq, digest, row_seal) if stored else (seq, chain.GENESIS.hex(), ""))
+    walk.seq, walk.hash, walk.wall_ms = seq, digest, wall_ms
+    walk.rows += 1
+
+
+def _hash(prev: str, content: tuple[Any, ...]) -> str:
+    """A held row's chain hash from its content, or "" when the database holds what no row can."""
+    try:
+        return chain.row_hash(prev, content)
+    except (ValueError, TypeError, OverflowError):  # a prev_hash that is not hex, a text where a number goes
+        return ""
+
+
+def _digest(row_hash: str, row_seal: str) -> bytes:
+    try:
+        return ledger.row_digest(row_hash, row_seal)
+    except ValueError:
+        return b""
+
+
+def _chunks(s: Session, device_id: str) -> Iterator[Sequence[tuple[Any, ...]]]:
     """The gate's rows in (seq, id) order, a chunk at a time (keyset paging: no OFFSET)."""
     seq, row_id = 0, 0
     while True:
@@ -280,7 +317,7 @@ def _chunks(s: Session, device_id: str) -> Iterator[Sequence[tuple[object, ...]]
         rows = s.execute(query.limit(_CHUNK)).all()
         if not rows:
             return
-        yield rows  # type: ignore[misc]
+        yield rows
         row_id, seq = rows[-1][0], rows[-1][1]
 
 

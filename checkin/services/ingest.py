@@ -19,7 +19,7 @@ from checkin.core.chain import JournalRow
 from checkin.core.errors import Reason
 from checkin.services.findings import Finding, RowRef, Severity
 from checkin.store import Device, Store, alerts, journal, ledger
-from checkin.store.events import event
+from checkin.store.events import zone_codes
 from checkin.store.journal import AlertNote, Ingested, JournalRefused
 from checkin.store.seals import check_seals
 
@@ -67,7 +67,7 @@ def upload_journal(
     row holds a value no gate writes (ROW_INVALID); a time out of range or an unknown reason is stored
     and flagged (`chain.row_findings` says which). The rows' seals are checked, the batch's ledger
     entry written and `analysers` (default: `ANALYSERS`) run, in the same transaction."""
-    zones = frozenset(event(store, device.event_id).zone_codes)
+    zones = zone_codes(store, device.event_id)
     now_ms = int(now.timestamp() * 1000)
     findings = [found for row in rows for found in chain.row_findings(row, zones, now_ms)]
     # the chain and the checkpoint are verified before the write transaction starts, so gates

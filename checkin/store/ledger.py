@@ -3,9 +3,12 @@
 The gates' hash chains and seals prove what a gate wrote; they say nothing of what the service did
 with it afterwards. Someone with the database (a stolen backup, a DBA, an SQL injection) can drop
 the triggers and delete or edit rows, checkpoints, even re-chain a gate without a sealing seed. So
-each batch stored leaves an entry: the gate, its first and last seq, the last row's hash, an 8-byte
-SHA-256 of every row exactly as stored (so a changed, missing, added or swapped row is named by its
-seq), when it was received, and the mac of the gate's previous entry.
+each batch stored leaves an entry: the gate and its event, its first and last seq, the last row's
+hash, for every row as stored the first 8 bytes of its chain hash and 4 of its seal (the chain hash
+binds the row's seq and content, which the audit checks against it, and every row before it: so a
+changed, missing, added or swapped row is named by its seq; a second preimage of 64 bits is out of
+reach), when it was received, and the mac of the gate's previous entry. The audit also
+holds every row's event and time of receipt to its entry's.
 
 Why an HMAC and not a plain hash: a plain hash chain can be recomputed by whoever can write the
 table, so editing a row and then the ledger would pass. The mac's key (`keys/ledger-key`, 0600,
@@ -21,7 +24,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -37,7 +41,7 @@ from checkin.store.engine import Store
 from checkin.store.models import LedgerEntry
 
 KEY_FILE = "ledger-key"
-DIGEST_BYTES = 8  # per row: a second preimage of 64 bits is out of reach, 8 MB per million rows
+DIGEST_BYTES = 12  # per row: 8 of the chain hash, 4 of the seal (12 MB per million rows)
 _DOMAIN = b"CKL1 ledger entry\x00"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -57,10 +61,8 @@ def _key(folder: Path) -> bytes:
         return path.read_bytes()
     except FileNotFoundError:
         files.private_folder(folder)
-        try:
+        with suppress(FileExistsError):  # another process made it first: theirs is the key
             files.write_new(path, secrets.token_bytes(32), files.PRIVATE_FILE)
-        except FileExistsError:  # another process made it first: theirs is the key
-            pass
         return path.read_bytes()
 
 
@@ -69,11 +71,10 @@ def micros(moment: datetime) -> int:
     return (moment - _EPOCH) // _MICROSECOND
 
 
-def row_digest(device_id: str, event_id: str, row: Iterable[object], received_us: int) -> bytes:
-    """8 bytes of SHA-256 over a row as stored: its gate and event, its journal fields (seq to
-    seal, in JournalRow order) and when it was received. NUL separates them: no gate writes one."""
-    text = "\x00".join((device_id, event_id, *map(str, row), str(received_us)))
-    return hashlib.sha256(text.encode()).digest()[:DIGEST_BYTES]
+def row_digest(row_hash: str, row_seal: str) -> bytes:
+    """What an entry keeps of a stored row: the start of its chain hash and of its seal (ValueError
+    when either is not hex: the service stores none such)."""
+    return bytes.fromhex(row_hash[:16] + (row_seal[:8] or "00000000"))
 
 
 def _mac(key: bytes, entry: LedgerEntry | dict[str, object]) -> str:
@@ -90,17 +91,7 @@ def _mac(key: bytes, entry: LedgerEntry | dict[str, object]) -> str:
 def append(s: Session, key: bytes, device_id: str, event_id: str, rows: Sequence[JournalRow], now: datetime) -> None:
     """Add the entry of a batch just stored (rows in seq order, received `now`), in the caller's
     transaction, under the gate's lock."""
-    received = micros(now)
-    digests = b"".join(
-        row_digest(
-            device_id,
-            event_id,
-            (r.seq, r.wall_ms, r.mono_ms, r.cti, r.kid, r.verdict, r.reason, r.direction, r.zone, r.operator)
-            + (r.screening, r.prev_hash, r.hash, r.seal),
-            received,
-        )
-        for r in rows
-    )
+    digests = b"".join([row_digest(r.hash, r.seal) for r in rows])
     last = select(LedgerEntry.mac).where(LedgerEntry.device_id == device_id)
     prev = s.scalar(last.order_by(LedgerEntry.first_seq.desc()).limit(1)) or ""
     values: dict[str, object] = {
@@ -121,6 +112,7 @@ class Entry:
     """A ledger entry as read back, and whether its mac holds."""
 
     id: int
+    event_id: str
     first_seq: int
     last_seq: int
     head: str
@@ -142,7 +134,9 @@ def entries(s: Session, key: bytes, device_id: str) -> list[Entry]:
     """A gate's ledger entries in seq order, each with its mac checked."""
     query = select(LedgerEntry).where(LedgerEntry.device_id == device_id).order_by(LedgerEntry.first_seq)
     return [
-        Entry(e.id, e.first_seq, e.last_seq, e.head, e.digests, e.received_at, e.prev, e.mac, _holds(key, e))
+        Entry(
+            e.id, e.event_id, e.first_seq, e.last_seq, e.head, e.digests, e.received_at, e.prev, e.mac, _holds(key, e)
+        )
         for e in s.scalars(query)
     ]
 

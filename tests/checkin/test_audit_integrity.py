@@ -201,7 +201,9 @@ def test_the_ledger_key_is_private_and_made_once(store: Store, gates: list[Gate]
 def test_a_row_edited_in_the_database_is_named(store: Store, gates: list[Gate]) -> None:
     a, b = gates
     drop_guards(store)
-    sql(store, "UPDATE scans SET verdict = 'admit', reason = 'admitted' WHERE device_id = :d AND seq = 4", d=a.device_id)
+    sql(
+        store, "UPDATE scans SET verdict = 'admit', reason = 'admitted' WHERE device_id = :d AND seq = 4", d=a.device_id
+    )
     results = verify(store)
     assert found(results, a) == {"row_changed": [4]}
     assert found(results, b) == {}
@@ -244,9 +246,7 @@ def test_the_tail_cut_off_is_named(store: Store, gates: list[Gate]) -> None:
     assert found(verify(store), a) == {"journal_truncated": [10, 12]}
 
 
-def test_the_tail_cut_with_its_checkpoint_ledger_entry_and_head_is_still_found(
-    store: Store, gates: list[Gate]
-) -> None:
+def test_the_tail_cut_with_its_checkpoint_ledger_entry_and_head_is_still_found(store: Store, gates: list[Gate]) -> None:
     a, _ = gates
     drop_guards(store)
     sql(
@@ -302,6 +302,15 @@ def test_a_row_inserted_in_the_database_is_named(store: Store, gates: list[Gate]
         c=extra.cti, p=extra.prev_hash, h=extra.hash, d=b.device_id,
     )  # fmt: skip
     assert found(verify(store), b)["row_added"] == [6]
+
+
+def test_values_no_row_can_hold_are_named_not_a_crash(store: Store, gates: list[Gate]) -> None:
+    a, _ = gates
+    drop_guards(store)
+    sql(store, "UPDATE scans SET hash = 'not hex', seal = 'é' WHERE device_id = :d AND seq = 3", d=a.device_id)
+    sql(store, "UPDATE scans SET prev_hash = 'zz' WHERE device_id = :d AND seq = 8", d=a.device_id)
+    named = found(verify(store), a)
+    assert named["row_changed"] == [3, 4, 8] and named["missing_seal"] == [3]
 
 
 def test_a_gates_rows_all_deleted_are_named(store: Store, gates: list[Gate]) -> None:
