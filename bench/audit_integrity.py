@@ -147,7 +147,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gates", type=int, default=20)
     parser.add_argument("--rows", type=int, default=50_000, help="rows per gate")
-    parser.add_argument("--compare-rows", type=int, default=25_000, help="rows per gate for the ingest comparison")
+    parser.add_argument("--compare-rows", type=int, default=10_000, help="rows per gate for the ingest comparison")
     args = parser.parse_args()
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     table: list[tuple[str, str, str, str]] = []

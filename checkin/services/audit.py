@@ -75,13 +75,20 @@ INTEGRITY = frozenset(
         Reason.MISSING_SEAL,
     }
 )
+# How urgent each kind is, what an upload raises included: records that cannot be trusted are critical.
 SEVERITY = {
     **dict.fromkeys(INTEGRITY, Severity.CRITICAL),
     Reason.MISSING_SEAL: Severity.HIGH,
+    Reason.BROKEN_CHAIN: Severity.CRITICAL,  # an upload refused: the gate's own journal does not hold
+    Reason.JOURNAL_GAP: Severity.MEDIUM,  # refused: the gate resends from where the service stands
+    Reason.ROW_INVALID: Severity.HIGH,
+    Reason.SEALS_UNCHECKED: Severity.MEDIUM,
     Reason.CLOCK_SKEW: Severity.MEDIUM,
     Reason.TIME_BACKWARDS: Severity.MEDIUM,
+    Reason.TIME_OUT_OF_RANGE: Severity.MEDIUM,
     Reason.GATE_SILENT: Severity.MEDIUM,
     Reason.LATE_UPLOAD: Severity.LOW,
+    Reason.UNKNOWN_REASON: Severity.LOW,
 }
 _CHAIN = frozenset({Reason.ROW_CHANGED, Reason.ROW_MISSING, Reason.ROW_ADDED, Reason.JOURNAL_TRUNCATED})
 _CHAIN |= {Reason.JOURNAL_FORK}

@@ -17,26 +17,12 @@ from sqlalchemy.orm import Session
 from checkin.core import chain
 from checkin.core.chain import JournalRow
 from checkin.core.errors import Reason
+from checkin.services.audit import SEVERITY
 from checkin.services.findings import Finding, RowRef, Severity
 from checkin.store import Device, Store, alerts, journal, ledger
 from checkin.store.events import zone_codes
 from checkin.store.journal import AlertNote, Ingested, JournalRefused
 from checkin.store.seals import check_seals
-
-# How urgent what an upload finds is: records that cannot be trusted are critical.
-SEVERITIES: dict[Reason, Severity] = {
-    Reason.JOURNAL_GAP: Severity.MEDIUM,  # refused: the gate resends from where the service stands
-    Reason.JOURNAL_FORK: Severity.CRITICAL,
-    Reason.BROKEN_CHAIN: Severity.CRITICAL,
-    Reason.BAD_CHECKPOINT: Severity.CRITICAL,
-    Reason.ROW_INVALID: Severity.HIGH,
-    Reason.BAD_SEAL: Severity.CRITICAL,
-    Reason.MISSING_SEAL: Severity.HIGH,
-    Reason.SEALS_UNCHECKED: Severity.MEDIUM,
-    Reason.CLOCK_SKEW: Severity.MEDIUM,
-    Reason.TIME_OUT_OF_RANGE: Severity.MEDIUM,
-    Reason.UNKNOWN_REASON: Severity.LOW,
-}
 
 
 @dataclass(frozen=True)
@@ -115,6 +101,6 @@ def _keep(s: Session, device: Device, note: AlertNote, now: datetime) -> bool:
         return False
     rows = (RowRef(device.id, note.seq),) if note.seq is not None else ()
     finding = Finding(
-        note.kind, SEVERITIES.get(note.kind, Severity.MEDIUM), device.event_id, note.detail, rows, device.id
+        note.kind, SEVERITY.get(note.kind, Severity.MEDIUM), device.event_id, note.detail, rows, device.id
     )
     return alerts.record_finding(s, finding, now)
