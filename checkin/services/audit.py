@@ -321,7 +321,7 @@ def _chunks(s: Session, device_id: str) -> Iterator[Sequence[tuple[Any, ...]]]:
     while True:
         after = or_(Scan.seq > seq, and_(Scan.seq == seq, Scan.id > row_id))
         query = select(*_COLUMNS).where(Scan.device_id == device_id, after).order_by(Scan.seq, Scan.id)
-        rows = s.execute(query.limit(_CHUNK)).all()
+        rows = s.connection().execute(query.limit(_CHUNK)).all()  # Core rows: no ORM work per row
         if not rows:
             return
         yield rows

@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain, groupby
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from checkin.core import seal
 from checkin.core.chain import JournalRow, ProblemKind
@@ -35,7 +36,7 @@ def check_seals(s: Session, device: Device, stored: Sequence[JournalRow]) -> tup
     last = stored[-1].seq
     if not device.seal_seed:  # said once, at its first upload: not a finding per batch
         first = device.seal_seq == 1
-        device.seal_seq = last + 1
+        _move_on(s, device, last + 1, device.seal_key)
         if not first:
             return ()
         detail = f"gate {device.name} ({device.id}) sent no sealing seed at enrolment: its seals cannot be checked"
@@ -43,7 +44,7 @@ def check_seals(s: Session, device: Device, stored: Sequence[JournalRow]) -> tup
     key = seal.SealKey(device.seal_seq, bytes.fromhex(device.seal_key))
     fresh = ((r.seq, r.hash, r.seal) for r in stored if r.seq >= key.seq)
     problems, key = seal.verify(chain(_held(s, device.id, key.seq, stored[0].seq - 1), fresh), key)
-    device.seal_seq, device.seal_key = key.seq, key.key.hex()
+    _move_on(s, device, key.seq, key.key.hex())
     notes = []
     for kind, group in groupby(problems, key=lambda p: _KINDS.get(p.kind, Reason.BAD_SEAL)):
         seqs = [p.seq for p in group]
@@ -51,6 +52,18 @@ def check_seals(s: Session, device: Device, stored: Sequence[JournalRow]) -> tup
         what = "no seal" if kind is Reason.MISSING_SEAL else "a seal that does not hold (changed after sealing)"
         notes.append(AlertNote(kind, seqs[0], f"gate {device.name} ({device.id}): {span}: {what}"))
     return tuple(notes)
+
+
+def _move_on(s: Session, device: Device, seq: int, key: str) -> None:
+    """Keep where the check stands (a Core UPDATE: no ORM flush in the upload's transaction)."""
+    s.execute(
+        update(Device)
+        .where(Device.id == device.id)
+        .values(seal_seq=seq, seal_key=key)
+        .execution_options(synchronize_session=False)
+    )
+    set_committed_value(device, "seal_seq", seq)  # the loaded copy says the same, without a second UPDATE
+    set_committed_value(device, "seal_key", key)
 
 
 def _held(s: Session, device_id: str, start: int, end: int) -> Iterator[tuple[int, str, str]]:
