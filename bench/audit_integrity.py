@@ -47,6 +47,7 @@ TARGET_INGEST = 20_000
 # the ingest compared three ways: the store alone; with the seal check (the ingest before the audit,
 # the base of the ratio); with everything the audit adds (ledger entry, analysers, alerts)
 STORE, SEALS, AUDIT = "store alone", "with the seal check", "with the audit"
+VARIANTS = (STORE, SEALS, AUDIT)
 
 
 @dataclass(frozen=True)
@@ -95,22 +96,22 @@ def gate_batches(
             yield Batch(g, part, signed, sent)
 
 
-def open_event(folder: Path, gates: int) -> tuple[Store, list[Device], list[Ed25519PrivateKey], list[bytes]]:
-    """A fresh SQLite service holding the event and `gates` enrolled gates (keys, sealing seeds)."""
+def open_event(
+    folder: Path, gates: int, keys: list[Ed25519PrivateKey] | None = None, seeds: list[bytes] | None = None
+) -> tuple[Store, list[Device], list[Ed25519PrivateKey], list[bytes]]:
+    """A fresh SQLite service holding the event and `gates` enrolled gates (their keys and sealing
+    seeds: made here, or the ones given, to hold the same gates in several databases)."""
     store = Store(f"sqlite:///{folder / 'checkin.db'}", keys_dir=folder / "keys")
     store.migrate()
     event = NewEvent(EVENT_ID, "Ngày Chuyển đổi số", START, START + timedelta(hours=4), "Asia/Ho_Chi_Minh", ZONES)
     stored_events.create_event(store, event, START - timedelta(days=1))
-    devices, keys, seeds = [], [], []
+    keys = keys or [Ed25519PrivateKey.generate() for _ in range(gates)]
+    seeds = seeds or [seal.new_seed() for _ in range(gates)]
+    devices = []
     for g in range(gates):
         _, code = stored_devices.create_device(store, EVENT_ID, f"Cổng {g + 1}", "hall", "in", START)
-        key, seed = Ed25519PrivateKey.generate(), seal.new_seed()
-        device, _ = stored_devices.enrol_device(
-            store, code, key.public_key().public_bytes_raw().hex(), START, seal_seed=seed
-        )
-        devices.append(device)
-        keys.append(key)
-        seeds.append(seed)
+        public = keys[g].public_key().public_bytes_raw().hex()
+        devices.append(stored_devices.enrol_device(store, code, public, START, seal_seed=seeds[g])[0])
     return store, devices, keys, seeds
 
 
@@ -128,21 +129,31 @@ def store_only(store: Store, device: Device, batch: Batch, *, seals: bool) -> No
             assert not check_seals(s, s.get(Device, device.id), outcome.new_rows)  # type: ignore[arg-type]
 
 
-def ingest_times(folder: Path, gates: int, rows: int, *, variant: str) -> tuple[list[float], float]:
-    """Seconds per batch, ingesting `gates` x `rows` into a fresh database, and the CPU seconds of it all."""
-    store, devices, keys, seeds = open_event(folder, gates)
-    times, cpu = [], 0.0
-    for batch in gate_batches(gates, rows, keys, seeds):
-        begin, begin_cpu = time.perf_counter(), time.process_time()
-        if variant == AUDIT:
-            result = ingest.upload_journal(store, devices[batch.gate], batch.rows, batch.checkpoint, batch.sent)
-            assert not result.alerts, result.alerts
-        else:
-            store_only(store, devices[batch.gate], batch, seals=variant == SEALS)
-        times.append(time.perf_counter() - begin)
-        cpu += time.process_time() - begin_cpu
-    store.dispose()
-    return times, cpu
+def ingest_times(folder: Path, gates: int, rows: int) -> dict[str, tuple[list[float], float]]:
+    """Per variant, seconds per batch and CPU seconds in all, ingesting `gates` x `rows` into a
+    fresh database each. The variants take each batch in turn (in a rotating order), so the load of
+    a shared machine falls on them alike."""
+    keys, seeds = [Ed25519PrivateKey.generate() for _ in range(gates)], [seal.new_seed() for _ in range(gates)]
+    opened = {}
+    for name in VARIANTS:
+        (folder / name).mkdir()
+        opened[name] = open_event(folder / name, gates, keys, seeds)
+    measured: dict[str, tuple[list[float], float]] = {name: ([], 0.0) for name in VARIANTS}
+    for n, batch in enumerate(gate_batches(gates, rows, keys, seeds)):
+        for name in VARIANTS[n % 3 :] + VARIANTS[: n % 3]:
+            store, devices = opened[name][0], opened[name][1]
+            begin, begin_cpu = time.perf_counter(), time.process_time()
+            if name == AUDIT:
+                result = ingest.upload_journal(store, devices[batch.gate], batch.rows, batch.checkpoint, batch.sent)
+                assert not result.alerts, result.alerts
+            else:
+                store_only(store, devices[batch.gate], batch, seals=name == SEALS)
+            times, cpu = measured[name]
+            times.append(time.perf_counter() - begin)
+            measured[name] = (times, cpu + time.process_time() - begin_cpu)
+    for store, *_ in opened.values():
+        store.dispose()
+    return measured
 
 
 def p95(values: list[float]) -> float:
@@ -161,11 +172,10 @@ def main() -> None:
     table: list[tuple[str, str, str, str]] = []
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        runs, cpus = {}, {}
         compared = 2 * args.compare_rows
-        for name in (STORE, SEALS, AUDIT):
-            (root / name).mkdir()
-            runs[name], cpus[name] = ingest_times(root / name, 2, args.compare_rows, variant=name)
+        measured = ingest_times(root, 2, args.compare_rows)
+        runs = {name: times for name, (times, _) in measured.items()}
+        cpus = {name: cpu for name, (_, cpu) in measured.items()}
         base = statistics.median(runs[SEALS])
         for name, times in runs.items():
             median = statistics.median(times)
@@ -217,9 +227,9 @@ def main() -> None:
     print(
         f"audit's added cost per batch (against the ingest with its seal check): {(ratio - 1) * 100:.0f} % by "
         f"median wall time, {(cpu_ratio - 1) * 100:.0f} % by CPU time (target <= {target:.0f} %: "
-        f"{'MET' if min(ratio, cpu_ratio) <= TARGET_RATIO else 'MISSED'}); ingest with the audit {rate:,.0f} rows/s "
+        f"{'MET' if cpu_ratio <= TARGET_RATIO else 'MISSED'} by CPU time); ingest with the audit {rate:,.0f} rows/s "
         f"wall, {cpu_rate:,.0f} rows per CPU second (target >= {TARGET_INGEST:,}: "
-        f"{'MET' if max(rate, cpu_rate) >= TARGET_INGEST else 'MISSED'})"
+        f"{'MET' if cpu_rate >= TARGET_INGEST else 'MISSED'} by CPU time)"
     )
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     sys.stdout.flush()
