@@ -361,9 +361,10 @@ def _checkpoints(s: Session, device: Device, found: _Found, tolerance_ms: int) -
         try:
             if public is None:
                 raise CheckinError("the gate has no usable device key")
-            held = chain.verify_checkpoint(signed, public)
-        except CheckinError as exc:
-            found.add(Reason.BAD_CHECKPOINT, seq, f"its checkpoint does not hold ({exc.detail})")
+            held = chain.verify_checkpoint(bytes(signed), public)
+        except (CheckinError, TypeError, ValueError) as exc:
+            detail = exc.detail if isinstance(exc, CheckinError) else "not a checkpoint"
+            found.add(Reason.BAD_CHECKPOINT, seq, f"its checkpoint does not hold ({detail})")
             continue
         if (held.seq, held.head, held.wall_ms) != (seq, head, wall_ms):
             found.add(Reason.BAD_CHECKPOINT, seq, "its checkpoint's stored columns differ from what the gate signed")
