@@ -515,3 +515,18 @@ def test_row_hash_is_the_canonical_cbor_hash(
     row = chain.JournalRow(seq, wall, mono, cti, kid, verdict, reason, d, z, o, sc)
     expected = hashlib.sha256(bytes(32) + cose.canonical_dumps(row.content())).hexdigest()
     assert row.compute_hash() == expected
+
+
+def test_alerts_kept_before_0011_get_their_own_fingerprint(store: Store) -> None:
+    store.downgrade("0010")
+    for seq in (1, 2):
+        sql(
+            store,
+            "INSERT INTO alerts (event_id, device_id, kind, seq, detail, created, acknowledged_by) "
+            "VALUES (:e, 'gate', 'gap', :q, 'old', :t, '')",
+            e=EVENT, q=seq, t=NOW,
+        )  # fmt: skip
+    store.migrate()
+    with store.session() as s:
+        kept = s.execute(select(Alert.fingerprint, Alert.severity, Alert.rows).order_by(Alert.id)).all()
+    assert [tuple(k) for k in kept] == [("legacy:1", "medium", "[]"), ("legacy:2", "medium", "[]")]
