@@ -60,7 +60,7 @@ class Context:
 
         from checkin.store import Store
 
-        store = Store(cfg.database_url)
+        store = Store(cfg.database_url, keys_dir=cfg.keys_dir)
         try:
             current = store.schema_current()  # also proves the database can be reached
         except OperationalError as error:

@@ -107,6 +107,16 @@ class Reason(StrEnum):
     BAD_SEAL = "bad_seal"
     MISSING_SEAL = "missing_seal"
     SEALS_UNCHECKED = "seals_unchecked"
+    # the audit of what the service holds (services.audit): each names the gate and the seq(s)
+    ROW_CHANGED = "row_changed"
+    ROW_MISSING = "row_missing"
+    ROW_ADDED = "row_added"
+    JOURNAL_TRUNCATED = "journal_truncated"
+    CHECKPOINT_MISSING = "checkpoint_missing"
+    LEDGER_BROKEN = "ledger_broken"
+    TIME_BACKWARDS = "time_backwards"
+    LATE_UPLOAD = "late_upload"
+    GATE_SILENT = "gate_silent"
     ROOT_MISMATCH = "root_mismatch"
     INSECURE_TRANSPORT = "insecure_transport"
     TOO_LARGE = "too_large"
@@ -212,6 +222,15 @@ MESSAGES: dict[Reason, str] = {
     Reason.BAD_SEAL: N_("A journal row's seal does not hold: the row was changed after it was written"),
     Reason.MISSING_SEAL: N_("A journal row carries no seal"),
     Reason.SEALS_UNCHECKED: N_("The gate gave no sealing seed at enrolment: its rows' seals cannot be checked"),
+    Reason.ROW_CHANGED: N_("A journal row held by the service was changed after it was stored"),
+    Reason.ROW_MISSING: N_("Journal rows the service acknowledged are missing from its records"),
+    Reason.ROW_ADDED: N_("A journal row in the service's records was never uploaded by the gate"),
+    Reason.JOURNAL_TRUNCATED: N_("The newest journal rows the service acknowledged are missing"),
+    Reason.CHECKPOINT_MISSING: N_("A checkpoint the gate signed is missing from the service's records"),
+    Reason.LEDGER_BROKEN: N_("The service's ledger of stored batches does not hold"),
+    Reason.TIME_BACKWARDS: N_("The gate's clock ran backwards between two journal rows"),
+    Reason.LATE_UPLOAD: N_("Journal rows reached the service long after they were written"),
+    Reason.GATE_SILENT: N_("An active gate has not been heard from for too long"),
     Reason.ROOT_MISMATCH: N_("The service's root key is not the one this gate was told to expect"),
     Reason.INSECURE_TRANSPORT: N_("Plain http is allowed only to this machine: use https"),
     Reason.TOO_LARGE: N_("The request is too large"),

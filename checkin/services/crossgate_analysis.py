@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from checkin.config import Config
-from checkin.core.chain import JournalRow
 from checkin.core.errors import Reason, Verdict
 from checkin.core.trust import Direction
 from checkin.services.crossgate import (
@@ -22,7 +21,7 @@ from checkin.services.crossgate import (
     staff_actions,
 )
 from checkin.services.findings import Finding
-from checkin.store import Store, bundle_pulls, timelines
+from checkin.store import bundle_pulls, timelines
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -90,46 +89,3 @@ def find_batch(
     batch = {(row.device_id, row.seq) for row in stored_rows}
     findings = analyse(event_id, read, revoked, history, policy) + staff_actions(event_id, stored_rows)
     return [found for found in findings if any((ref.device_id, ref.seq) in batch for ref in found.rows)]
-
-
-def analyse_batch(
-    s: Session, event_id: str, stored_rows: Sequence[ScanRow], now: datetime, policy: AuditPolicy = DEFAULT_POLICY
-) -> list[Finding]:
-    """Analyse a stored batch (`find_batch`) and keep each new finding as an alert, in the caller's
-    transaction; the findings newly kept (a batch sent again finds its alerts kept already)."""
-    return [found for found in find_batch(s, event_id, stored_rows, policy) if _record(s, found, now)]
-
-
-# coordinator: replace with store.alerts.record_finding at merge
-def _record(s: Session, finding: Finding, now: datetime) -> bool:
-    first = finding.rows[0] if finding.rows else None
-    rows = ", ".join(str(ref) for ref in finding.rows)
-    return timelines.record_once(
-        s,
-        event_id=finding.event_id,
-        kind=finding.kind.value,
-        device_id=finding.device_id or (first.device_id if first else None),
-        seq=first.seq if first else None,
-        detail=f"{finding.severity.value}: {finding.detail}; rows {rows}",
-        fingerprint=finding.fingerprint,
-        now=now,
-    )
-
-
-def analyse_upload(
-    store: Store, event_id: str, device_id: str, rows: Sequence[JournalRow], now: datetime, policy: AuditPolicy
-) -> list[Finding]:
-    """`analyse_batch` over a gate's uploaded rows after they were stored: read in a session of its
-    own, and the write lock taken only when there is a finding to keep (most batches have none)."""
-    scans = [ScanRow.of(device_id, row) for row in rows]
-    with store.session() as s:
-        found = find_batch(s, event_id, scans, policy)
-        wanted: dict[str, list[str]] = {}
-        for finding in found:
-            wanted.setdefault(finding.kind.value, []).append(finding.fingerprint)
-        kept = timelines.kept_among(s, event_id, wanted)  # coordinator: store.alerts' fingerprint column
-        found = [finding for finding in found if finding.fingerprint not in kept]
-    if not found:
-        return []
-    with store.writing() as s:
-        return [finding for finding in found if _record(s, finding, now)]

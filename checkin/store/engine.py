@@ -98,11 +98,16 @@ class _WriterQueue:
 class Store:
     """Sessions over one database; the queries live in the modules of each subject."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, keys_dir: Path | None = None) -> None:
         self.engine: Engine = create_engine(url)
+        # the folder of the ledger key (store.ledger), which must never be in the database; for a
+        # SQLite file without one named, the `keys` folder beside it (a deployment's own layout)
+        self.keys_dir = keys_dir
         if self.engine.dialect.name == "sqlite":
             database = self.engine.url.database
             if database and database != ":memory:" and not database.startswith("file:"):
+                if keys_dir is None:
+                    self.keys_dir = Path(database).parent / "keys"
                 # guest data, code hashes and password hashes: SQLite would create the file and its
                 # WAL with the umask's mode (the WAL and shm take the database file's mode)
                 files.create_private(Path(database))

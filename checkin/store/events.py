@@ -158,6 +158,12 @@ def event(store: Store, event_id: str) -> Event:
         return event_in(s, event_id)
 
 
+def zone_codes(store: Store, event_id: str) -> frozenset[str]:
+    """The event's zone codes (one small query: an upload checks every row's zone against them)."""
+    with store.session() as s:
+        return frozenset(s.scalars(select(Zone.code).where(Zone.event_id == event_id)))
+
+
 def events(store: Store) -> Sequence[Event]:
     """Every event, newest first."""
     with store.session() as s:

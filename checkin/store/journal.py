@@ -3,8 +3,9 @@
 The server holds each gate's rows 1..acked_seq, gap-free, exactly as the gate chained them. A batch
 is checked against that with `checkin.chain` (the code the gate writes its journal with), then
 either every new row is stored in one transaction or nothing is. A refused batch still leaves an
-alert for the officers: a gap, a fork, a broken chain and a bad checkpoint are never silent drops.
-Clock skew is an alert on a batch that is stored.
+alert for the officers (the service layer keeps it, in the same transaction): a gap, a fork, a
+broken chain and a bad checkpoint are never silent drops. Clock skew is an alert on a batch that
+is stored.
 
 Row values are screened by `chain.row_findings` (the service layer runs it): a value no gate writes
 (verdict, direction, zone, cti, kid) refuses the batch with an alert; a time out of range or an
@@ -16,7 +17,7 @@ uploading again; the pages show such values as they are, and never fail on them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from operator import attrgetter
 from typing import Any
@@ -29,7 +30,7 @@ from checkin.core import chain
 from checkin.core.chain import JournalRow
 from checkin.core.errors import CheckinError, InputError, Reason
 from checkin.store.engine import Store
-from checkin.store.models import Alert, CheckpointRecord, Device, DeviceStatus, Scan
+from checkin.store.models import CheckpointRecord, Device, DeviceStatus, Scan
 
 SKEW_LIMIT_MS = 5 * 60 * 1000
 _MAX_INT64 = 2**63
@@ -75,10 +76,11 @@ class Ingested:
     head_hash: str
     stored: int
     alerts: tuple[AlertNote, ...] = ()
+    new_rows: Sequence[JournalRow] = field(default=(), repr=False, compare=False)  # the rows stored now
 
 
 class JournalRefused(CheckinError):
-    """A batch was refused whole; its alert was kept. `acked_seq` tells the gate where to resume."""
+    """A batch was refused whole (its alert is kept by the caller). `acked_seq` tells the gate where to resume."""
 
     default_reason = Reason.BROKEN_CHAIN
 
@@ -135,7 +137,8 @@ def check_batch(
 
 
 def ingest(s: Session, device_id: str, batch: CheckedBatch, now: datetime) -> Ingested | JournalRefused:
-    """Under the device's lock: refuse the batch with an alert, or store its new rows."""
+    """Under the device's lock: refuse the batch (the refusal names the alert to keep), or store its
+    new rows, their checkpoint and the gate's new head (the alerts they raise are to keep)."""
     rows = batch.rows
     device = s.get(Device, device_id, with_for_update=True, populate_existing=True)
     if device is None or device.status != DeviceStatus.ACTIVE or device.public_key != batch.public_key:
@@ -143,7 +146,6 @@ def ingest(s: Session, device_id: str, batch: CheckedBatch, now: datetime) -> In
     acked, last, first = device.acked_seq, rows[-1], rows[0].seq
 
     def refuse(reason: Reason, seq: int | None, detail: str) -> JournalRefused:
-        _alert(s, device, reason, seq, detail, now)
         return JournalRefused(detail, reason, acked_seq=acked, head_hash=device.head_hash, seq=seq)
 
     if batch.checkpoint_problem or batch.signed is None:
@@ -195,15 +197,15 @@ def ingest(s: Session, device_id: str, batch: CheckedBatch, now: datetime) -> In
         )
         skew = _skew(last, signed, now)
         if skew:
-            notes.append(_alert(s, device, Reason.CLOCK_SKEW, last.seq, skew, now))
+            notes.append(AlertNote(Reason.CLOCK_SKEW, last.seq, skew))
         for kind in (Reason.TIME_OUT_OF_RANGE, Reason.UNKNOWN_REASON):  # one alert per kind and batch
             flagged = [found for found in findings if found.kind is kind]
             if flagged:
                 more = f" ({len(flagged)} rows in this batch)" if len(flagged) > 1 else ""
-                notes.append(_alert(s, device, kind, flagged[0].seq, flagged[0].detail + more, now))
+                notes.append(AlertNote(kind, flagged[0].seq, flagged[0].detail + more))
         acked = last.seq
     head = last.hash if new else device.head_hash
-    return Ingested(acked_seq=acked, head_hash=head, stored=len(new), alerts=tuple(notes))
+    return Ingested(acked_seq=acked, head_hash=head, stored=len(new), alerts=tuple(notes), new_rows=new)
 
 
 def _store_rows(s: Session, device: Device, rows: Sequence[JournalRow], now: datetime) -> None:
@@ -246,20 +248,6 @@ def _skew(newest: JournalRow, signed: chain.Checkpoint, now: datetime) -> str:
     return ""
 
 
-def _alert(s: Session, device: Device, kind: Reason, seq: int | None, detail: str, now: datetime) -> AlertNote:
-    """Keep an alert, unless the same one is already open: a gate retrying a refused batch adds none."""
-    same = select(Alert.id).where(Alert.device_id == device.id, Alert.kind == kind, Alert.acknowledged_by == "")
-    if kind is not Reason.CLOCK_SKEW:  # one open skew alert per gate; the others per seq
-        same = same.where(Alert.seq == seq)
-    if s.execute(same.limit(1)).first() is None:
-        s.execute(
-            insert(Alert).values(
-                event_id=device.event_id, device_id=device.id, kind=kind.value, seq=seq, detail=detail, created=now
-            )
-        )
-    return AlertNote(kind, seq, detail)
-
-
 def _held_hash(s: Session, device: Device, seq: int) -> str:
     if seq == device.acked_seq:
         return device.head_hash
@@ -274,33 +262,7 @@ def held_rows(s: Session, device_id: str) -> list[JournalRow]:
     return [JournalRow(*row) for row in result]
 
 
-def ingest_journal(
-    store: Store,
-    device: Device,
-    rows: Sequence[JournalRow],
-    checkpoint: bytes,
-    now: datetime,
-    findings: Sequence[chain.RowFinding] = (),
-) -> Ingested:
-    """Check and store a batch of a gate's journal rows; JournalRefused (alert kept) when refused.
-
-    The chain and the checkpoint are verified before the write transaction starts, so gates
-    uploading at once spend their CPU in parallel and hold the write lock only to store.
-    """
-    batch = check_batch(rows, checkpoint, device.public_key, findings)
-    with store.writing() as s:
-        outcome = ingest(s, device.id, batch, now)
-    if isinstance(outcome, JournalRefused):
-        raise outcome
-    return outcome
-
-
 def journal_rows(store: Store, device_id: str) -> list[JournalRow]:
     """A device's uploaded journal, in seq order, as the gate chained it."""
     with store.session() as s:
         return held_rows(s, device_id)
-
-
-def record_alert(s: Session, device: Device, kind: Reason, seq: int | None, detail: str, now: datetime) -> AlertNote:
-    """Keep an alert for a device in the caller's transaction (an open one of the same kind and seq is not repeated)."""
-    return _alert(s, device, kind, seq, detail, now)

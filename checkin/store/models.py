@@ -229,18 +229,19 @@ class Scan(Base):
     """
 
     __tablename__ = "scans"
-    # (event_id, id): an event's rows in upload order, which gates pull other gates' passages by.
-    # One credential's timeline across the event's gates, read by the cross-gate audit for every
-    # credential of every uploaded batch: the index covers what it reads (store.timelines), so a
-    # credential's rows are one index range, not a table lookup per row; (event, "", device) also
-    # finds a gate's tries of codes that never verified.
+    # (device_id, seq): a gate's rows in seq order (upload, audit); (event_id, id): an event's rows in
+    # upload order, which gates pull other gates' passages by. One credential's timeline across the
+    # event's gates, read by the cross-gate audit for every credential of every uploaded batch: the
+    # index covers what it reads (store.timelines), so a credential's rows are one index range, not a
+    # table lookup per row; (event, "", device) also finds a gate's tries of codes that never verified.
     __table_args__ = (
         UniqueConstraint("device_id", "seq"),
         Index("ix_scans_event_cursor", "event_id", "id"),
         Index("ix_scans_event_cti", *TIMELINE_INDEX),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    # no cascade: a gate (or its event) with rows cannot be deleted; scans are append-only (0014)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"))
     event_id: Mapped[str] = mapped_column(String(64))
     seq: Mapped[int] = mapped_column(BigInteger)
     wall_ms: Mapped[int] = mapped_column(BigInteger)
@@ -264,7 +265,7 @@ class CheckpointRecord(Base):
 
     __tablename__ = "checkpoints"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), index=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), index=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     head: Mapped[str] = mapped_column(String(64))
     wall_ms: Mapped[int] = mapped_column(BigInteger)
@@ -276,6 +277,7 @@ class Alert(Base):
     """Something an officer must look at: a gap, a fork, a bad checkpoint, clock skew, a duplicate."""
 
     __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("fingerprint", name="uq_alerts_fingerprint"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[str] = mapped_column(String(64), index=True)
     device_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
@@ -284,6 +286,29 @@ class Alert(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     created: Mapped[datetime] = mapped_column(UtcDateTime)
     acknowledged_by: Mapped[str] = mapped_column(String(64), default="")
+    # services.findings.Severity; the rows that prove it as a JSON list of "device#seq"; the
+    # finding's fingerprint, unique: the same finding found again is this alert, not a second one
+    severity: Mapped[str] = mapped_column(String(16), default="medium", server_default="medium")
+    rows: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
+    fingerprint: Mapped[str] = mapped_column(String(64))
+
+
+class LedgerEntry(Base):
+    """One stored batch of a gate's rows, as the service stored it (store.ledger): chained per gate
+    and keyed with the ledger key, which is kept out of the database."""
+
+    __tablename__ = "ledger"
+    __table_args__ = (UniqueConstraint("device_id", "first_seq"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"))
+    event_id: Mapped[str] = mapped_column(String(64), index=True)  # ix_ledger_event_id
+    first_seq: Mapped[int] = mapped_column(BigInteger)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    head: Mapped[str] = mapped_column(String(64))  # the hash of the batch's last row
+    digests: Mapped[bytes] = mapped_column(LargeBinary)  # 8 bytes per row: SHA-256 of the row as stored
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    prev: Mapped[str] = mapped_column(String(64))  # the gate's previous entry's mac ("" for its first)
+    mac: Mapped[str] = mapped_column(String(64), unique=True)
 
 
 class BundlePull(Base):

@@ -4,14 +4,14 @@ its findings are kept as alerts."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, insert, or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
-from checkin.store.models import Alert, CredentialStatus, IssuedCredential, Scan
+from checkin.store.models import CredentialStatus, IssuedCredential, Scan
 
 _SCANS = Scan.table().c
 _CREDENTIALS = IssuedCredential.table().c
@@ -184,43 +184,3 @@ def revocations(s: Session, event_id: str, ctis: Collection[str]) -> dict[str, d
         result = connection.execute(_REVOKED, {"event_id": event_id, "ctis": chunk})
         found.update((cti, at) for cti, at in result if at is not None)
     return found
-
-
-# coordinator: replace with store.alerts (its fingerprint column) at merge
-def kept(s: Session, *, event_id: str, kind: str, fingerprint: str) -> bool:
-    """True when an alert with this fingerprint is kept already."""
-    return fingerprint in kept_among(s, event_id, {kind: [fingerprint]})
-
-
-def kept_among(s: Session, event_id: str, wanted: Mapping[str, Collection[str]]) -> set[str]:
-    """Which of the fingerprints (by kind) are kept already, in one query."""
-    if not wanted:
-        return set()
-    details = s.scalars(select(Alert.detail).where(Alert.event_id == event_id, Alert.kind.in_(sorted(wanted))))
-    marks = {detail.rpartition("[")[2].rstrip("]") for detail in details if detail.endswith("]")}
-    return {fp for fingerprints in wanted.values() for fp in fingerprints if fp in marks}
-
-
-# coordinator: replace with store.alerts.record_finding at merge
-def record_once(
-    s: Session,
-    *,
-    event_id: str,
-    kind: str,
-    device_id: str | None,
-    seq: int | None,
-    detail: str,
-    fingerprint: str,
-    now: datetime,
-) -> bool:
-    """Keep an alert unless one with the same fingerprint is kept already (the `alerts` table has no
-    fingerprint column yet, so the detail carries it); False when it was kept before."""
-    if kept(s, event_id=event_id, kind=kind, fingerprint=fingerprint):
-        return False
-    mark = f"[{fingerprint}]"
-    s.execute(
-        insert(Alert).values(
-            event_id=event_id, device_id=device_id, kind=kind, seq=seq, detail=f"{detail} {mark}", created=now
-        )
-    )
-    return True

@@ -81,7 +81,7 @@ def create_app(cfg: Config, test_config: Mapping[str, Any] | None = None) -> Fla
     # the first hook of all (CSRF reads forms): nothing may read a body before its size is checked
     app.before_request(limits.check_body)
 
-    store = Store(cfg.database_url)
+    store = Store(cfg.database_url, keys_dir=cfg.keys_dir)
     if not store.schema_current():
         where = store.engine.url.render_as_string(hide_password=True)
         store.dispose()

@@ -199,7 +199,7 @@ def journal() -> Response:
     _clean([text for row in rows for text in vars(row).values() if isinstance(text, str)], "rows")
     moment = now()
     try:
-        result = ingest.upload_journal(store(), device, rows, checkpoint, moment, audit_policy(config()))
+        result = ingest.upload_journal(store(), device, rows, checkpoint, moment, policy=audit_policy(config()))
     except JournalRefused as refused:
         _refuse(refused)
     return _json(

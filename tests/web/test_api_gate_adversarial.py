@@ -24,6 +24,7 @@ from flask.testing import FlaskClient
 from checkin.config import Config
 from checkin.core import chain, cose
 from checkin.keystore import KeyStore
+from checkin.services import ingest
 from checkin.store import Store, reports, tokens, users
 from checkin.store import devices as stored_devices
 from checkin.store import journal as stored_journal
@@ -763,7 +764,7 @@ def test_a_revocation_between_the_token_check_and_the_write_is_refused(gate: Gat
     stored_devices.revoke_device(store, gate.device_id, clock())
     checkpoint = base64.b64decode(gate.body(rows)["checkpoint"])
     with pytest.raises(JournalRefused) as refusal:
-        stored_journal.ingest_journal(store, device, rows, checkpoint, clock())
+        ingest.upload_journal(store, device, rows, checkpoint, clock())
     assert refusal.value.reason.value == "device_revoked"
     assert stored_journal.journal_rows(store, gate.device_id) == [] and alert_kinds(store, gate) == []
 
