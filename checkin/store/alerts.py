@@ -52,11 +52,12 @@ def record_finding(s: Session, finding: FindingLike, now: datetime) -> bool:
 
     INSERT ... ON CONFLICT DO NOTHING: two transactions finding the same thing at once keep one."""
     rows = sorted((r.device_id, r.seq) for r in finding.rows)
+    first = finding.rows[0] if finding.rows else None  # the row the finding names first: its gate and seq
     values = {
         "event_id": finding.event_id,
-        "device_id": finding.device_id,
+        "device_id": finding.device_id or (first.device_id if first else None),
         "kind": finding.kind.value,
-        "seq": rows[0][1] if rows else None,
+        "seq": first.seq if first else None,
         "detail": finding.detail,
         "created": now,
         "acknowledged_by": "",
