@@ -142,6 +142,13 @@ class Reason(StrEnum):
     # API tokens' scope (events, categories, zones)
     TOKEN_UNSCOPED = "token_unscoped"  # noqa: S105 - a reason code, not a secret
     OUT_OF_SCOPE = "out_of_scope"
+    # background jobs (imports, bulk e-mail) and their items
+    JOB_INTERRUPTED = "job_interrupted"
+    JOB_CRASHED = "job_crashed"
+    NO_EMAIL_ADDRESS = "no_email_address"
+    NO_ACTIVE_CODE = "no_active_code"
+    ALREADY_SENT = "already_sent"
+    MAIL_ADDRESS_REFUSED = "mail_address_refused"
 
 
 # English msgids of the catalogue (checkin/locale/); short enough for a gate banner, plain enough for a guest.
@@ -233,6 +240,14 @@ MESSAGES: dict[Reason, str] = {
     Reason.ZONE_IN_USE: N_("Zone %(zone)s is still given to guests or gates; it cannot be removed."),
     Reason.TOKEN_UNSCOPED: N_("This API token names no event: scope it with `checkin token scope`"),
     Reason.OUT_OF_SCOPE: N_("This API token may not issue this code"),
+    Reason.JOB_INTERRUPTED: N_(
+        "The service restarted while this ran: %(done)d of %(total)d items were done; run it again for the rest."
+    ),
+    Reason.JOB_CRASHED: N_("The work stopped on an unexpected error; what was done is kept."),
+    Reason.NO_EMAIL_ADDRESS: N_("The guest has no e-mail address."),
+    Reason.NO_ACTIVE_CODE: N_("The guest has no active code: issue one first."),
+    Reason.ALREADY_SENT: N_("The invitation was sent before."),
+    Reason.MAIL_ADDRESS_REFUSED: N_("The mail server refused the address %(address)s."),
 }
 
 # The reasons a gate may show, with the verdict each leads to; everything else is deny.

@@ -247,15 +247,18 @@ def _guest_values(event_id: str, row: GuestRow, now: datetime, request_key: str 
     }
 
 
-def add_guests(store: Store, event_id: str, rows: Sequence[GuestRow], now: datetime, *, actor: str) -> list[int]:
-    """Add guests without issuing them a code yet; returns their ids in order."""
+def add_guests(
+    store: Store, event_id: str, rows: Sequence[GuestRow], now: datetime, *, actor: str, logged: bool = True
+) -> list[int]:
+    """Add guests without issuing them a code yet; returns their ids in order. A caller that adds a
+    list in parts logs it once itself (`logged=False`)."""
     with store.writing() as s:
         ids = _insert_guests(s, event_id, rows, now)
-        if len(rows) == 1:
+        if logged and len(rows) == 1:
             record_action(
                 s, actor, "guest.create", f"{event_id}/{ids[0]}", unicodedata.normalize("NFC", rows[0].name), now
             )
-        else:
+        elif logged:
             record_action(s, actor, "guest.import", event_id, f"{len(rows)} guests", now)
         return ids
 

@@ -58,6 +58,10 @@ _ACTIONS = {
     "user.password": N_("New password"),
     "token.add": N_("API token added"),
     "token.revoke": N_("API token revoked"),
+    "job.create": N_("Background work started"),
+    "job.done": N_("Background work finished"),
+    "job.failed": N_("Background work stopped"),
+    "job.resume": N_("Background work resumed"),
 }
 _FIELDS = {
     "name": N_("name"),
@@ -83,6 +87,16 @@ _DETAILS: tuple[tuple[re.Pattern[str], str], ...] = (
         N_("%(num)s guests, %(codes)s codes issued, %(refused)s rows refused"),
     ),
     (re.compile(r"(?P<num>\d+) guests"), N_("%(num)s guests")),
+    (re.compile(r"(?P<num>\d+) items"), N_("%(num)s items")),
+    (
+        re.compile(r"(?:done|failed): (?P<done>\d+) of (?P<total>\d+) done, (?P<problems>\d+) with problems"),
+        N_("%(done)s of %(total)s done, %(problems)s with problems"),
+    ),
+    (
+        re.compile(r"interrupted: (?P<done>\d+) of (?P<total>\d+) done"),
+        N_("interrupted by a restart: %(done)s of %(total)s done"),
+    ),
+    (re.compile(r"(?P<done>\d+) of (?P<total>\d+) done"), N_("%(done)s of %(total)s done")),
     (re.compile(r"(?P<num>\d+) credentials"), N_("%(num)s codes")),
     (re.compile(r"(?P<num>\d+) badges"), N_("%(num)s badges")),
     (re.compile(r"guest (?P<id>\d+)"), N_("guest #%(id)s")),
