@@ -137,6 +137,9 @@ class ServiceSettings:
     trusted_proxies: int = 0
     tls_cert: str = ""  # PEM certificate chain
     tls_key: str = ""  # its private key (PEM, unencrypted, readable by the service's user only)
+    # the address guests open their invitation links at (https://checkin.example.vn); empty: the
+    # address the registrar's browser used
+    public_url: str = ""
 
 
 MAIL_PASSWORD_ENV = "CHECKIN_MAIL_PASSWORD"  # noqa: S105 - the variable name, not a secret
@@ -282,6 +285,8 @@ def parse(text: str, *, root: Path, source: str) -> Config:
         raise ConfigError(f"{source}: mail.port must be a TCP port (1 to 65535)")
     if bool(config.service.tls_cert) != bool(config.service.tls_key):
         raise ConfigError(f"{source}: service.tls_cert and service.tls_key go together: give both or neither")
+    if config.service.public_url and not config.service.public_url.startswith(("https://", "http://")):
+        raise ConfigError(f"{source}: service.public_url must start with https:// (or http://)")
     if config.mail.host.strip() and "@" not in config.mail.sender:
         raise ConfigError(f"{source}: mail.sender must be an e-mail address when mail.host is set")
     _check_screening(source, config.screening)

@@ -159,6 +159,18 @@ class Guest(Base):
     __table_args__ = (Index("ix_guests_request_key", "event_id", "request_key", unique=True),)
 
 
+class Invitation(Base):
+    """A guest's link to their own page (/declare/<token>): the token is kept as its SHA-256 only.
+    A guest has at most one live invitation; sending a new one revokes the earlier ones."""
+
+    __tablename__ = "invitations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    guest_id: Mapped[int] = mapped_column(ForeignKey("guests.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 hex, never the token
+    created: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
 class IssuedCredential(Base):
     """A credential the service signed: kept to re-send, list and revoke it."""
 
