@@ -147,7 +147,6 @@ class Reason(StrEnum):
     JOB_CRASHED = "job_crashed"
     NO_EMAIL_ADDRESS = "no_email_address"
     NO_ACTIVE_CODE = "no_active_code"
-    ALREADY_SENT = "already_sent"
     MAIL_ADDRESS_REFUSED = "mail_address_refused"
 
 
@@ -246,7 +245,6 @@ MESSAGES: dict[Reason, str] = {
     Reason.JOB_CRASHED: N_("The work stopped on an unexpected error; what was done is kept."),
     Reason.NO_EMAIL_ADDRESS: N_("The guest has no e-mail address."),
     Reason.NO_ACTIVE_CODE: N_("The guest has no active code: issue one first."),
-    Reason.ALREADY_SENT: N_("The invitation was sent before."),
     Reason.MAIL_ADDRESS_REFUSED: N_("The mail server refused the address %(address)s."),
 }
 

@@ -56,7 +56,7 @@ def run_import(work: JobWork, *, config: Callable[[], Config], signer: Callable[
     store, job = work.store, work.job
     event = stored_events.event(store, job.event_id)
     options = stored_jobs.options(job)
-    read = guestlist.read_guest_list(job.input, event.zone_codes)
+    read = guestlist.read_guest_list(stored_jobs.job_input(store, job.id), event.zone_codes)
     key = signer() if options.get("issue_now") else None
     fresh, repeats = without_repeats(store, event, read.rows)  # the whole file: repeats name their first line
     refused = sorted([*read.refused, *repeats], key=lambda e: e.line)

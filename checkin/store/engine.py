@@ -112,7 +112,7 @@ class Store:
         self._writers = sessionmaker(self.engine.execution_options(checkin_write=True), expire_on_commit=False)
         self._queue = _WriterQueue(self.engine.url.database) if self.engine.dialect.name == "sqlite" else None
 
-    def migrate(self, revision: str = "head") -> None:
+    def migrate(self, revision: str = "heads") -> None:
         """Upgrade the schema to `revision` (the newest by default) with the Alembic migrations."""
         self._alembic("upgrade", revision)
 

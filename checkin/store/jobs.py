@@ -79,6 +79,12 @@ def job(store: Store, job_id: str) -> Job:
     return found
 
 
+def job_input(store: Store, job_id: str) -> bytes:
+    """What the job works on (an uploaded file, a list of guest ids)."""
+    with store.session() as s:
+        return bytes(s.scalar(select(Job.input).where(Job.id == job_id)) or b"")
+
+
 def event_jobs(store: Store, event_id: str, kind: str | None = None, *, limit: int = 10) -> Sequence[Job]:
     """The event's newest jobs first (of one kind when given), without their input."""
     query = select(Job).where(Job.event_id == event_id)
@@ -203,3 +209,16 @@ def item_params(row: JobItem) -> dict[str, str | int]:
     """The parameters a result's reason names."""
     value = json.loads(row.params or "{}")
     return value if isinstance(value, dict) else {}
+
+
+def items_with_outcome(store: Store, event_id: str, kind: str, outcome: str) -> frozenset[str]:
+    """The items that ended with `outcome` in any of the event's jobs of this kind (the guests an
+    earlier bulk e-mail reached, for "send to those not sent yet")."""
+    with store.session() as s:
+        return frozenset(
+            s.scalars(
+                select(JobItem.item)
+                .join(Job, Job.id == JobItem.job_id)
+                .where(Job.event_id == event_id, Job.kind == kind, JobItem.outcome == outcome)
+            ).all()
+        )

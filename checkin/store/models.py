@@ -377,7 +377,8 @@ class Job(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     options: Mapped[str] = mapped_column(Text, default="{}")  # JSON: what was asked (file name, issue now…)
     # the work itself (an uploaded file): kept, so a job a restart interrupted can be looked at or run again
-    input: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    # deferred: lists of jobs never read it; store.jobs.job_input does
+    input: Mapped[bytes] = mapped_column(LargeBinary, default=b"", deferred=True)
 
 
 class JobItem(Base):

@@ -29,7 +29,7 @@ from checkin import files
 from checkin.config import Config
 from checkin.core.errors import CheckinError, ConfigError, KeyStoreError, Reason
 from checkin.keystore import PASSPHRASE_ENV
-from checkin.services import imports, jobs
+from checkin.services import imports, invitemail, jobs
 from checkin.services.bundles import BundleService, load_root_key
 from checkin.services.issuing import Signer, load_signer, usable_signer
 from checkin.store import Store
@@ -152,6 +152,7 @@ def _job_runner(app: Flask, store: Store) -> jobs.JobRunner:
     jobs.recover(store, clock())
     handlers: dict[str, jobs.Handler] = {
         imports.KIND: lambda work: imports.run_import(work, config=cfg, signer=signer),
+        invitemail.KIND: lambda work: invitemail.run_invitations(work, config=cfg),
     }
     return jobs.JobRunner(store, clock, handlers)
 

@@ -45,6 +45,7 @@ from checkin.store import CredentialStatus, Event, Guest, reports
 from checkin.store import devices as stored_devices
 from checkin.store import events as stored_events
 from checkin.store import guests as stored_guests
+from checkin.store import jobs as stored_jobs
 from checkin.store import users as stored_users
 from checkin.store.actions import action_count, actions, log_action
 from checkin.store.events import EARLIEST_EVENT, EVENT_ID, LATEST_EVENT, RESERVED_EVENT_IDS, NewEvent
@@ -290,6 +291,7 @@ def event(event_id: str) -> ResponseReturnValue:
         entries=reports.recent_entries(store(), ev.id),
         signer_problem=signer_problem(),
         mail_enabled=config().mail.enabled,
+        recent_jobs=stored_jobs.event_jobs(store(), ev.id, limit=5) if auth.can(REGISTRATION) else (),
     )
 
 

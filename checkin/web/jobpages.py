@@ -8,19 +8,20 @@ its own event's address: its long random id is not a capability.
 
 from __future__ import annotations
 
-from flask import abort, flash, jsonify, redirect, render_template, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from checkin.core.errors import InputError, Reason
-from checkin.services import imports
+from checkin.services import imports, invitemail
 from checkin.store import Event, Job, JobItem, JobState
 from checkin.store import jobs as stored_jobs
 from checkin.web.admin import PAGE_SIZE, bp, row_error_text
+from checkin.web.admin import _confirm as confirm
 from checkin.web.admin import _event_or_404 as event_or_404
 from checkin.web.admin import _page as page_number
 from checkin.web.auth import REGISTRATION, allow, current_user
-from checkin.web.context import jobs, now, store
-from checkin.web.i18n import N_, message
+from checkin.web.context import config, jobs, now, store
+from checkin.web.i18n import N_, message, ngettext
 from checkin.web.i18n import gettext as _
 
 POLL_SECONDS = 2  # how often the page asks for progress (script) or reloads itself (no script)
@@ -146,3 +147,69 @@ def job_resume(event_id: str, job_id: str) -> ResponseReturnValue:
     else:
         flash(_("Only stopped work can be run again."), "error")
     return redirect(url_for("admin.job_page", event_id=ev.id, job_id=job.id), 303)
+
+
+@bp.route("/events/<event_id>/invitations", methods=["GET", "POST"])
+@allow(REGISTRATION)
+def invitations_send(event_id: str) -> ResponseReturnValue:
+    """Send the invitation e-mails (code, short code, QR and the guest's own link) as a job: to the
+    guests no earlier run reached, or (mode=all) to everyone again. A GET asks first, with the counts."""
+    ev = event_or_404(event_id)
+    mode = request.values.get("mode", invitemail.NOT_SENT)
+    if mode not in (invitemail.NOT_SENT, invitemail.EVERYONE):
+        abort(404)
+    back = url_for("admin.event", event_id=ev.id)
+    if not config().mail.enabled:
+        flash(message(Reason.MAIL_NOT_CONFIGURED), "error")
+        return redirect(back, 303)
+    if request.method == "POST":
+        base_url = config().service.public_url or request.host_url
+        job = invitemail.start_invitations(
+            store(), ev, now(), actor=current_user().username, mode=mode, base_url=base_url
+        )
+        jobs().submit(job.id)
+        return redirect(url_for("admin.job_page", event_id=ev.id, job_id=job.id), 303)
+    counts = invitemail.audience(store(), ev.id)
+    resend = mode == invitemail.EVERYONE
+    reach = counts.ready if resend else counts.ready_not_sent
+    consequences = [
+        ngettext("%(num)d guest will get an e-mail.", "%(num)d guests will get an e-mail.", reach),
+        _("Each e-mail carries the guest's QR code, short code and a new link to their own page."),
+    ]
+    if resend and counts.sent_before:
+        consequences.append(
+            ngettext(
+                "%(num)d guest was sent an invitation before: their earlier link stops working.",
+                "%(num)d guests were sent an invitation before: their earlier links stop working.",
+                counts.sent_before,
+            )
+        )
+    if counts.without_address:
+        consequences.append(
+            ngettext(
+                "%(num)d guest has no e-mail address and is listed as not sent.",
+                "%(num)d guests have no e-mail address and are listed as not sent.",
+                counts.without_address,
+            )
+        )
+    if counts.without_code:
+        consequences.append(
+            ngettext(
+                "%(num)d guest has no active code yet: issue codes first, or they are listed as not sent.",
+                "%(num)d guests have no active code yet: issue codes first, or they are listed as not sent.",
+                counts.without_code,
+            )
+        )
+    return confirm(
+        title=_("Re-send invitations to everyone") if resend else _("Send invitations"),
+        question=_("Re-send the invitation e-mail to every guest?")
+        if resend
+        else _("Send the invitation e-mail to the guests not sent one yet?"),
+        consequences=consequences,
+        action=url_for("admin.invitations_send", event_id=ev.id),
+        hidden={"mode": mode},
+        button=_("Re-send to everyone") if resend else _("Send invitations"),
+        back=back,
+        event=ev,
+        danger=resend,
+    )
