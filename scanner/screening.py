@@ -145,8 +145,7 @@ class Session:
             return Outcome.DECLARED_UNWELL
         if self.reading is not None and self.reading >= Decimal(str(self.policy.temperature_limit)):
             return Outcome.FEVER
-        questions = {q.id: q for q in self.policy.questions}
-        if any(questions[qid].refers(yes) for qid, yes in self.answers):
+        if not self.policy.declaration_passes(self.answers):
             return Outcome.ANSWER_REFERS
         return None
 

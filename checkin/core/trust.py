@@ -7,7 +7,7 @@ gate policy. Its version grows by one on every change; a gate refuses an older o
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -163,6 +163,12 @@ class ScreeningPolicy:
     dcc_certificates: tuple[bytes, ...] = ()  # DER document signer certificates: the DCC trust list
     on_failure: OnFailure = OnFailure.REFER
     retention_days: int = 14
+
+    def declaration_passes(self, answers: Iterable[tuple[str, bool]]) -> bool:
+        """True when no answer refers (the rule of the gate's questions and of the guest's own page).
+        An answer to a question the policy does not ask refers: it cannot be judged."""
+        questions = {q.id: q for q in self.questions}
+        return not any(qid not in questions or questions[qid].refers(yes) for qid, yes in answers)
 
     @cached_property
     def trust_list(self) -> dcc.TrustList:

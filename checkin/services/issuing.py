@@ -23,13 +23,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from checkin import files, qr
 from checkin.config import Config
 from checkin.core import credential
-from checkin.core.credential import Credential
+from checkin.core.credential import Credential, Declaration
 from checkin.core.errors import CheckinError, InputError, KeyStoreError, Reason, shown
 from checkin.core.trust import Label, bilingual
 from checkin.keystore import PASSPHRASE_ENV, KeyStore
 from checkin.services.guests import check_guest, without_repeats
 from checkin.services.problems import Problem, RowError
-from checkin.store import ApiToken, Event, Guest, Store, tokens
+from checkin.store import ApiToken, Event, Guest, IssuedCredential, Store, tokens
 from checkin.store import guests as stored
 from checkin.store.guests import Earlier, GuestRow
 from checkin.store.users import Role
@@ -104,9 +104,10 @@ def sign_rows(
     window: tuple[datetime, datetime],
     now: datetime,
     progress: Callable[[int], object] | None = None,
+    health: Mapping[int, object] | None = None,
 ) -> tuple[list[Issued], list[RowError]]:
     """Sign one ticket per row; a row whose claims are refused becomes a row error. `progress` is
-    told of each row done."""
+    told of each row done; `health` is the declaration claim (claim 5) the tickets carry, if any."""
     issued: list[Issued] = []
     errors: list[RowError] = []
     for row in rows:
@@ -123,6 +124,7 @@ def sign_rows(
                 not_before=window[0],
                 expires_at=window[1],
                 issued_at=now,
+                health=health,
             )
             issued.append(Issued(row, cred, credential.sign(cred, key, kid)))
         except CheckinError as exc:
@@ -131,7 +133,12 @@ def sign_rows(
 
 
 def sign_for_event(
-    cfg: Config, signer: Signer, event: Event, rows: Sequence[GuestRow], now: datetime
+    cfg: Config,
+    signer: Signer,
+    event: Event,
+    rows: Sequence[GuestRow],
+    now: datetime,
+    health: Mapping[int, object] | None = None,
 ) -> tuple[list[Issued], list[RowError]]:
     """Sign one code per row with the service's key, valid for the event's default window; EVENT_OVER
     when that window has ended."""
@@ -139,7 +146,14 @@ def sign_for_event(
     if window[1] <= now:
         raise InputError("", Reason.EVENT_OVER)
     return sign_rows(
-        rows, issuer=cfg.deployment.id, event=event, key=signer.key, kid=signer.kid, window=window, now=now
+        rows,
+        issuer=cfg.deployment.id,
+        event=event,
+        key=signer.key,
+        kid=signer.kid,
+        window=window,
+        now=now,
+        health=health,
     )
 
 
@@ -216,6 +230,39 @@ def issue_to_guest(
     if context.has_active and not reissue:
         raise InputError("", Reason.HAS_ACTIVE_CODE)
     return issue_to_guests(store, cfg, signer, context.event, [context.guest], now, actor=actor, reissue=reissue)
+
+
+def issue_declared(
+    store: Store,
+    cfg: Config,
+    signer: Callable[[], Signer],
+    guest_id: int,
+    declaration: Declaration,
+    now: datetime,
+    *,
+    actor: str,
+) -> Issued:
+    """A guest's new code carrying their health declaration (claim 5), in place of their active one.
+
+    As a re-issue does, the active code is revoked ("re-issued") in the transaction that stores the
+    new one: a guest holds one valid code, so the one without the declaration cannot be handed on
+    or used for a second entry. NOT_FOUND when there is no such guest or they hold no active code
+    (a revoked guest gets no code from their own page). The declaration's time must be `now`: it
+    is signed as when the guest answered.
+    """
+    context = stored.issue_context(store, guest_id)
+    if context is None or not context.has_active:
+        raise InputError(f"guest {guest_id} holds no active code", Reason.NOT_FOUND)
+    key = signer()
+    signed, errors = sign_for_event(
+        cfg, key, context.event, [stored.guest_row(context.guest)], now, declaration.claim()
+    )
+    if errors:
+        raise InputError(errors[0].problem.detail, errors[0].reason)
+    item = signed[0]
+    if not stored.replace_active(store, guest_id, item.credential, key.kid.hex(), item.text, now, actor=actor):
+        raise InputError(f"guest {guest_id} holds no active code", Reason.NOT_FOUND)
+    return item
 
 
 # ---- importing a guest list -----------------------------------------------------------------------
@@ -485,6 +532,19 @@ def badge(
         symbol=symbol,
         short_code=credential.short_code(cti),
     )
+
+
+def stored_badge(cred: IssuedCredential, holder: Guest | None, event: Event) -> qr.Badge:
+    """The badge of a stored code, with its guest's details as they stand now (the registrar's and the
+    guest's downloads)."""
+    details = (
+        cred.name,
+        holder.organisation if holder else "",
+        holder.category if holder else "",
+        tuple(z for z in holder.zones.split(",") if z) if holder else (),
+        bytes.fromhex(cred.cti),
+    )
+    return badge(details, cred.text, EventNames.of(event))
 
 
 @dataclass(frozen=True)

@@ -376,6 +376,37 @@ def record_credentials(
     return len(items)
 
 
+def replace_active(
+    store: Store, guest_id: int, issued: Credential, kid: str, text: str, now: datetime, *, actor: str
+) -> bool:
+    """Store a guest's new code in place of their active one (revoked as "re-issued"), in one
+    transaction; False, and nothing stored, when they hold no active code (a registrar revoked it
+    meanwhile: only a registrar gives a code back)."""
+    credentials = IssuedCredential.table()
+    with store.writing() as s:
+        old = (
+            s.execute(
+                update(credentials)
+                .where(credentials.c.guest_id == guest_id, credentials.c.status == CredentialStatus.ACTIVE.value)
+                .values(status=CredentialStatus.REVOKED.value, reason="re-issued", revoked_at=now)
+                .returning(credentials.c.cti)
+            )
+            .scalars()
+            .all()
+        )
+        if not old:
+            return False
+        s.execute(insert(credentials), [credential_values(guest_id, issued, kid, text)])
+        s.execute(
+            insert(AdminAction.table()),
+            [
+                *(action_values(actor, "credential.revoke", cti, "re-issued", now) for cti in old),
+                action_values(actor, "credential.issue", issued.id_hex, f"guest {guest_id}", now),
+            ],
+        )
+    return True
+
+
 FIND_CODES = "checkin credential list --event EVENT (or: checkin guest list --event EVENT --search NAME)"
 
 

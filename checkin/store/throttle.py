@@ -57,6 +57,16 @@ def login_budgets(address: str, username: str) -> tuple[Budget, Budget]:
     return Budget(_key("address", address), ADDRESS_FREE), Budget(_key("pair", address, username), PAIR_FREE)
 
 
+# A guest's own page: a few declarations an hour are free (a changed answer, a second phone), then
+# each further one waits as a failed login does; each signs a code, so a script cannot make many.
+DECLARATIONS_FREE = 5
+
+
+def declaration_budget(invitation_id: int) -> Budget:
+    """The key a declaration on a guest's page counts against: their invitation."""
+    return Budget(_key("declaration", str(invitation_id)), DECLARATIONS_FREE)
+
+
 def claim(store: Store, budgets: Sequence[Budget], now: datetime) -> bool:
     """Count one attempt against every key, or none and False while any of them must still wait."""
     try:

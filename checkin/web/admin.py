@@ -37,7 +37,7 @@ from checkin.core.errors import CheckinError, InputError, KeyStoreError, Reason
 from checkin.core.trust import Label, bilingual
 from checkin.keystore import KeyStore
 from checkin.services import events as event_service
-from checkin.services import gates, guestlist, imports, issuing, revocation
+from checkin.services import gates, guestlist, imports, invitations, issuing, revocation
 from checkin.services import guests as guest_service
 from checkin.services.issuing import Signer
 from checkin.services.problems import FieldsInvalid, Problem, RowError
@@ -45,6 +45,7 @@ from checkin.store import CredentialStatus, Event, Guest, reports
 from checkin.store import devices as stored_devices
 from checkin.store import events as stored_events
 from checkin.store import guests as stored_guests
+from checkin.store import invitations as stored_invitations
 from checkin.store import jobs as stored_jobs
 from checkin.store import users as stored_users
 from checkin.store.actions import action_count, actions, log_action
@@ -436,6 +437,7 @@ def _guest_page(row: Guest, errors: dict[str, str] | None = None, status: int = 
         errors=errors or {},
         signer_problem=signer_problem(),
         mail_enabled=config().mail.enabled,
+        invitation=stored_invitations.live_invitation(store(), row.id),
     ), status
 
 
@@ -537,6 +539,48 @@ def guest_remove(guest_id: int) -> ResponseReturnValue:
         return redirect(url_for("admin.guest", guest_id=guest_id)), 303
     flash(_("Guest %(name)s removed.", name=row.name), "ok")
     return redirect(url_for("admin.event", event_id=row.event_id))
+
+
+# ---- the guest's invitation link ------------------------------------------------------------------
+
+
+@bp.route("/guests/<int:guest_id>/invitation", methods=["POST"])
+@allow(REGISTRATION)
+def guest_invitation(guest_id: int) -> ResponseReturnValue:
+    """Make the guest's link to their own page (ticket, health questions) and show it once; an earlier
+    link stops working. The link is the key to the page: it is never flashed, stored or logged."""
+    row = _guest_or_404(guest_id)
+    token = invitations.new_invitation(store(), guest_id, now(), actor=_actor())
+    base = config().service.public_url or request.host_url
+    return render_template(
+        "admin/invitation_created.html",
+        event=_event_or_404(row.event_id),
+        guest=row,
+        link=invitations.invitation_url(base, token),
+    )
+
+
+@bp.route("/guests/<int:guest_id>/invitation/revoke", methods=["GET", "POST"])
+@allow(REGISTRATION)
+def guest_invitation_revoke(guest_id: int) -> ResponseReturnValue:
+    """Revoke the guest's link: it opens nothing from now on (their code stays valid). A GET asks first."""
+    row = _guest_or_404(guest_id)
+    if auth.showing():
+        return _confirm(
+            title=_("Revoke link"),
+            question=_("Revoke the link of %(name)s to their own page?", name=row.name),
+            consequences=[
+                _("The link in their invitation opens nothing from now on; their code stays valid."),
+                _("To let them declare again, send them a new link."),
+            ],
+            action=url_for("admin.guest_invitation_revoke", guest_id=guest_id),
+            button=_("Revoke link"),
+            back=url_for("admin.guest", guest_id=guest_id),
+            event=_event_or_404(row.event_id),
+        )
+    invitations.revoke_invitations(store(), guest_id, now(), actor=_actor())
+    flash(_("Link revoked."), "ok")
+    return redirect(url_for("admin.guest", guest_id=guest_id))
 
 
 @bp.route("/events/<event_id>/import", methods=["GET", "POST"])
@@ -743,7 +787,7 @@ def _credential_or_404(cti: str) -> Any:
         abort(404)
 
 
-def _download_name(name: str, cti: str, ext: str) -> str:
+def download_name(name: str, cti: str, ext: str) -> str:
     return f"{issuing.slug(name)}-{cti[:8]}.{ext}"
 
 
@@ -761,14 +805,7 @@ def _active_badge(cti: str) -> tuple[qr.Badge, Event]:
         abort(404)
     row = stored_guests.guest(store(), cred.guest_id) if cred.guest_id is not None else None
     ev = _event_or_404(cred.event_id)
-    details = (
-        cred.name,
-        row.organisation if row else "",
-        row.category if row else "",
-        tuple(z for z in row.zones.split(",") if z) if row else (),
-        bytes.fromhex(cred.cti),
-    )
-    return issuing.badge(details, cred.text, issuing.EventNames.of(ev)), ev
+    return issuing.stored_badge(cred, row, ev), ev
 
 
 @bp.route("/credentials/<cti>.png")
@@ -778,7 +815,7 @@ def credential_png(cti: str) -> ResponseReturnValue:
     badge, ev = _active_badge(cti)
     body = qr.badge_png(badge, ev.name, scale=config().qr.scale, border=config().qr.border)
     _log("credential.download", cti, "png")
-    return _attachment(body, "image/png", _download_name(badge.name, cti, "png"))
+    return attachment(body, "image/png", download_name(badge.name, cti, "png"))
 
 
 @bp.route("/credentials/<cti>/badge.pdf")
@@ -788,7 +825,7 @@ def credential_badge(cti: str) -> ResponseReturnValue:
     badge, ev = _active_badge(cti)
     body = qr.badge_pdf(badge, ev.name)
     _log("badge.print", cti, "pdf")
-    return _attachment(body, "application/pdf", _download_name(badge.name, cti, "pdf"))
+    return attachment(body, "application/pdf", download_name(badge.name, cti, "pdf"))
 
 
 @bp.route("/credentials/<cti>.svg")
@@ -797,12 +834,12 @@ def credential_svg(cti: str) -> ResponseReturnValue:
     """The code as an SVG file to download."""
     text, name = _active_text(cti)
     _log("credential.download", cti, "svg")
-    return _attachment(
-        qr.svg(text, border=config().qr.border).encode(), "image/svg+xml", _download_name(name, cti, "svg")
+    return attachment(
+        qr.svg(text, border=config().qr.border).encode(), "image/svg+xml", download_name(name, cti, "svg")
     )
 
 
-def _attachment(body: bytes, mimetype: str, file_name: str) -> Response:
+def attachment(body: bytes, mimetype: str, file_name: str) -> Response:
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{file_name}"'
     return response
@@ -823,7 +860,7 @@ def badge_sheet(event_id: str) -> ResponseReturnValue:
     )
     pdf = qr.badge_sheet(badges, ev.name)
     _log("badges.print", ev.id, f"{len(rows)} badges")
-    return _attachment(pdf, "application/pdf", f"badges-{ev.id}.pdf")
+    return attachment(pdf, "application/pdf", f"badges-{ev.id}.pdf")
 
 
 @bp.route("/guests/<int:guest_id>/email", methods=["POST"])
@@ -852,7 +889,7 @@ def guest_email(guest_id: int) -> ResponseReturnValue:
                 when=when,
                 zones=tuple(bilingual(ev.zone_names, z) for z in row.zones.split(",") if z),
                 png=qr.png(active.text, scale=config().qr.scale, border=config().qr.border),
-                file_name=_download_name(row.name, active.cti, "png"),
+                file_name=download_name(row.name, active.cti, "png"),
                 short_code=short_code(active.cti),
             ),
         )

@@ -46,6 +46,8 @@ _ACTIONS = {
     "credential.email_failed": N_("E-mail not sent"),
     "badges.print": N_("Badge sheet printed"),
     "badge.print": N_("Badge printed"),
+    "invitation.create": N_("Link to the guest's page made"),
+    "invitation.revoke": N_("Link to the guest's page revoked"),
     "gate.create": N_("Gate created"),
     "gate.revoke": N_("Gate revoked"),
     "user.create": N_("User added"),
@@ -77,6 +79,8 @@ _FIELDS = {
 _FIXED_DETAILS = {
     "re-issued": N_("re-issued"),
     "anonymised": N_("anonymised"),
+    "sent": N_("first link"),
+    "re-sent": N_("new link; the earlier one no longer works"),
     "in": N_("In"),
     "out": N_("Out"),
 }
@@ -99,6 +103,7 @@ _DETAILS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?P<done>\d+) of (?P<total>\d+) done"), N_("%(done)s of %(total)s done")),
     (re.compile(r"(?P<num>\d+) credentials"), N_("%(num)s codes")),
     (re.compile(r"(?P<num>\d+) badges"), N_("%(num)s badges")),
+    (re.compile(r"(?P<num>\d+) links"), N_("%(num)s links")),
     (re.compile(r"guest (?P<id>\d+)"), N_("guest #%(id)s")),
     (re.compile(r"(?:after )?(?P<num>\d+) failures"), N_("after %(num)s failed sign-ins")),
     (re.compile(r"role (?P<role>\w+)"), N_("role: %(role)s")),
