@@ -124,6 +124,7 @@ def run_invitations(work: JobWork, *, config: Callable[[], Config]) -> str:
             failures_in_a_row = failures_in_a_row + 1 if result.reason == Reason.MAIL_FAILED else 0
             if failures_in_a_row >= STOP_AFTER_FAILURES:
                 raise mail.MailError(f"{STOP_AFTER_FAILURES} messages in a row failed; stopped: {result.detail}")
+    work.flush()
     counts = stored_jobs.outcome_counts(store, job.id)
     summary = f"{counts.get(SENT, 0)} sent, {counts.get(FAILED, 0)} failed, {counts.get(SKIPPED, 0)} not sent"
     log_action(store, job.created_by, "invitation.bulk", event.id, summary, work.clock())
