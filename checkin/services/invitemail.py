@@ -66,9 +66,10 @@ def audience(store: Store, event_id: str) -> Audience:
 
 
 def start_invitations(store: Store, event: Event, now: datetime, *, actor: str, mode: str, base_url: str) -> Job:
-    """Record a bulk send: the guests it is for are fixed now (its input), so a re-run after a
-    restart sends to the same people. `mode` is EVERYONE or NOT_SENT."""
-    rows = reports.invitees(store, event.id)
+    """Record a bulk send to the guests with an e-mail address (all of them, or those no earlier run
+    reached): who it is for is fixed now (its input), so a re-run after a restart sends to the same
+    people. `mode` is EVERYONE or NOT_SENT."""
+    rows = [r for r in reports.invitees(store, event.id) if r.email]  # guests without an address are not asked
     if mode == NOT_SENT:
         sent = stored_jobs.items_with_outcome(store, event.id, KIND, SENT)
         rows = [r for r in rows if str(r.guest_id) not in sent]

@@ -91,12 +91,22 @@ def job_page(event_id: str, job_id: str) -> ResponseReturnValue:
             **context,
         )
     page = page_number()
-    results = stored_jobs.items(store(), job.id, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE) if _ended(job) else []
+    problems_only = request.args.get("problems") == "1"
+    results = (
+        stored_jobs.items(
+            store(), job.id, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE, problems_only=problems_only
+        )
+        if _ended(job)
+        else []
+    )
+    shown = job.problems if problems_only else job.done
     return render_template(
         "admin/job.html",
         results=results,
+        problems_only=problems_only,
+        outcomes=stored_jobs.outcome_counts(store(), job.id) if _ended(job) else {},
         page=page,
-        pages=max(1, -(-job.done // PAGE_SIZE)),
+        pages=max(1, -(-shown // PAGE_SIZE)),
         item_text=item_text,
         outcome_text=outcome_text,
         **context,
@@ -187,8 +197,8 @@ def invitations_send(event_id: str) -> ResponseReturnValue:
     if counts.without_address:
         consequences.append(
             ngettext(
-                "%(num)d guest has no e-mail address and is listed as not sent.",
-                "%(num)d guests have no e-mail address and are listed as not sent.",
+                "%(num)d guest has no e-mail address: add one on their page to invite them.",
+                "%(num)d guests have no e-mail address: add one on their page to invite them.",
                 counts.without_address,
             )
         )

@@ -23,6 +23,11 @@
         show("job-total", job.total);
         show("job-problems", job.problems);
         show("job-percent", job.percent);
+        var state = document.getElementById("job-state");
+        if (state && job.state === "running" && !state.classList.contains("job-running")) {
+          state.textContent = box.getAttribute("data-running");
+          state.className = "pill pill-warn job-running";
+        }
         if (job.ended) { window.location.reload(); } else { window.setTimeout(poll, every); }
       })
       .catch(function () { window.setTimeout(poll, every * 2); });
