@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     flash,
     redirect,
@@ -55,7 +54,7 @@ from checkin.store.users import Role
 from checkin.web import auth
 from checkin.web.auth import ADMIN_ONLY, EVERYONE, REGISTRATION, allow, current_user
 from checkin.web.context import config, jobs, loaded_signer, now, signer, signer_problem, store
-from checkin.web.formatting import local_time, short_code
+from checkin.web.formatting import attachment, download_name, local_time, short_code
 from checkin.web.i18n import describe, language, message, ngettext
 from checkin.web.i18n import gettext as _
 from checkin.web.limits import KIB, body_limit
@@ -787,10 +786,6 @@ def _credential_or_404(cti: str) -> Any:
         abort(404)
 
 
-def download_name(name: str, cti: str, ext: str) -> str:
-    return f"{issuing.slug(name)}-{cti[:8]}.{ext}"
-
-
 def _active_text(cti: str) -> tuple[str, str]:
     cred = _credential_or_404(cti)
     if cred.status != CredentialStatus.ACTIVE:
@@ -837,12 +832,6 @@ def credential_svg(cti: str) -> ResponseReturnValue:
     return attachment(
         qr.svg(text, border=config().qr.border).encode(), "image/svg+xml", download_name(name, cti, "svg")
     )
-
-
-def attachment(body: bytes, mimetype: str, file_name: str) -> Response:
-    response = Response(body, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="{file_name}"'
-    return response
 
 
 @bp.route("/events/<event_id>/badges.pdf")

@@ -27,8 +27,8 @@ from checkin.services import invitations, issuing
 from checkin.services.bundles import screening_of
 from checkin.services.invitations import Invited
 from checkin.store import throttle
-from checkin.web.admin import attachment, download_name
 from checkin.web.context import config, now, signer, store
+from checkin.web.formatting import attachment, download_name
 from checkin.web.i18n import gettext as _
 from checkin.web.i18n import language
 

@@ -1,4 +1,4 @@
-"""How pages write times and reason codes, in the page's language."""
+"""How pages write times and reason codes, in the page's language, and name the files they hand out."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from flask import Response
+
 from checkin.core import credential
 from checkin.core.errors import N_, Reason
 from checkin.core.trust import label_of
+from checkin.services.issuing import slug
 from checkin.store import Event
 from checkin.web.context import config
 from checkin.web.i18n import gettext, language, message
@@ -171,3 +174,18 @@ def zone_name(event: Event, code: str) -> str:
 def category_name(event: Event, code: str) -> str:
     """A category's display name in the page's language (as typed when the event named it nothing)."""
     return label_of(event.category_names, code, language())
+
+
+# ---- downloads (the registrar's and the guest's) ---------------------------------------------------
+
+
+def download_name(name: str, cti: str, ext: str) -> str:
+    """A code's file name: the guest's name made ASCII, then the code's first digits."""
+    return f"{slug(name)}-{cti[:8]}.{ext}"
+
+
+def attachment(body: bytes, mimetype: str, file_name: str) -> Response:
+    """A file to download rather than show."""
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{file_name}"'
+    return response

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,28 +47,30 @@ class Site:
     root: Path
 
 
-@contextmanager
-def running_site(root: Path, configure: Callable[[str], str] | None = None) -> Iterator[Site]:
-    """`checkin init`, `keys init` (encrypted), `user add --generate` in `root`, then the app under
-    waitress; `configure` may change config.toml's text first (a test's [mail] server)."""
+@pytest.fixture(scope="module")
+def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """`checkin init`, `keys init` (encrypted), `user add --generate`, then the app under waitress.
+    A test module's `edit_site_config(text) -> text` changes config.toml first (screening on, ...)."""
     import waitress
 
+    root = tmp_path_factory.mktemp("site")
     env = {PASSPHRASE_ENV: PASSPHRASE}
     when = ["--now", NOW.isoformat()]
     cli = CliRunner()
     assert cli.invoke(main, ["init", "--dir", str(root)], env=env).exit_code == 0
-    config_path = root / "config.toml"
-    if configure is not None:
-        config_path.write_text(configure(config_path.read_text(encoding="utf-8")), encoding="utf-8")
-    result = cli.invoke(main, ["--config", str(config_path), *when, "keys", "init"], env=env)
+    config_path = str(root / "config.toml")
+    result = cli.invoke(main, ["--config", config_path, *when, "keys", "init"], env=env)
     assert result.exit_code == 0, result.output
-    add_admin = ["--config", str(config_path), *when, "user", "add", "admin", "--role", "admin", "--generate"]
-    result = cli.invoke(main, add_admin)
+    result = cli.invoke(main, ["--config", config_path, *when, "user", "add", "admin", "--role", "admin", "--generate"])
     assert result.exit_code == 0, result.output
     password = result.stdout.strip().splitlines()[-1]
+    edit = getattr(request.module, "edit_site_config", None)
+    if edit is not None:
+        written = Path(config_path)
+        written.write_text(edit(written.read_text(encoding="utf-8")), encoding="utf-8")
     mp = pytest.MonkeyPatch()
     mp.setenv(PASSPHRASE_ENV, PASSPHRASE)
-    app = create_app(load(str(config_path)), {"CLOCK": lambda: NOW})
+    app = create_app(load(config_path), {"CLOCK": lambda: NOW})
     mp.undo()  # the key is decrypted at start; the passphrase is not needed afterwards
     server: Any = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -81,13 +82,6 @@ def running_site(root: Path, configure: Callable[[str], str] | None = None) -> I
         server.close()
         app.extensions["checkin.jobs"].shutdown()
         app.extensions["checkin.store"].dispose()
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    """The service over a fresh deployment (see `running_site`)."""
-    with running_site(tmp_path_factory.mktemp("site")) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

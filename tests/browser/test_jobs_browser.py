@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from tests.browser.conftest import Screens, Site, running_site
+from tests.browser.conftest import Screens, Site
 from tests.browser.test_pages_browser import _cli, _log_in
 
 pytestmark = pytest.mark.slow
@@ -43,40 +43,45 @@ class Inbox:
         return "250 OK"
 
 
-@pytest.fixture(scope="module")
-def inbox() -> Iterator[tuple[Inbox, int]]:
+def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
+        return int(probe.getsockname()[1])
+
+
+SMTP_PORT = _free_port()  # chosen when the module loads: the site's config names it before the server starts
+
+
+def edit_site_config(text: str) -> str:
+    """The conftest's deployment with [mail] on this module's local SMTP server, sending paced."""
+    head, mail = text.split("[mail]\n", 1)
+    mail = mail.replace('host = ""', 'host = "127.0.0.1"', 1).replace("port = 587", f"port = {SMTP_PORT}", 1)
+    mail = mail.replace('sender = ""', 'sender = "Ban tổ chức <sukien@example.gov.vn>"', 1)
+    mail = mail.replace("starttls = true", "starttls = false", 1)
+    mail = mail.replace("per_minute = 120", f"per_minute = {PER_MINUTE}", 1)
+    return f"{head}[mail]\n{mail}"
+
+
+@pytest.fixture(scope="module")
+def inbox() -> Iterator[Inbox]:
     received = Inbox()
-    controller = Controller(received, hostname="127.0.0.1", port=port)
+    controller = Controller(received, hostname="127.0.0.1", port=SMTP_PORT)
     controller.start()
     try:
-        yield received, port
+        yield received
     finally:
         controller.stop()
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory, inbox: tuple[Inbox, int]) -> Iterator[Site]:
-    """The conftest's deployment, with [mail] on the local server and sending paced."""
-
-    def with_mail(text: str) -> str:
-        head, mail = text.split("[mail]\n", 1)
-        mail = mail.replace('host = ""', 'host = "127.0.0.1"', 1).replace("port = 587", f"port = {inbox[1]}", 1)
-        mail = mail.replace('sender = ""', 'sender = "Ban tổ chức <sukien@example.gov.vn>"', 1)
-        mail = mail.replace("starttls = true", "starttls = false", 1)
-        mail = mail.replace("per_minute = 120", f"per_minute = {PER_MINUTE}", 1)
-        return f"{head}[mail]\n{mail}"
-
-    with running_site(tmp_path_factory.mktemp("jobs-site"), with_mail) as running:
-        _cli(
-            running,
-            *("event", "create", "--id", EVENT, "--name", "Ngày Chuyển đổi số tỉnh Hải Dương 2022"),
-            *("--venue", "Trung tâm Văn hóa Xứ Đông", "--start", "2022-03-26T07:30", "--end", "2022-03-26T17:30"),
-            *("--zone", "hall=Hội trường/Main hall", "--zone", "vip=Khu VIP/VIP area"),
-        )
-        yield running
+def event(site: Site) -> str:
+    _cli(
+        site,
+        *("event", "create", "--id", EVENT, "--name", "Ngày Chuyển đổi số tỉnh Hải Dương 2022"),
+        *("--venue", "Trung tâm Văn hóa Xứ Đông", "--start", "2022-03-26T07:30", "--end", "2022-03-26T17:30"),
+        *("--zone", "hall=Hội trường/Main hall", "--zone", "vip=Khu VIP/VIP area"),
+    )
+    return EVENT
 
 
 def guest_list() -> bytes:
@@ -107,7 +112,7 @@ def check(page: Any, width: int, name: str, screens: Screens, problems: list[str
 
 
 def test_a_long_import_then_the_invitations_show_their_progress_and_finish(
-    site: Site, browser: Any, screens: Screens, inbox: tuple[Inbox, int]
+    site: Site, browser: Any, screens: Screens, inbox: Inbox, event: str
 ) -> None:
     problems: list[str] = []
     wide = browser.new_context(viewport={"width": 1366, "height": 900})
@@ -164,9 +169,8 @@ def test_a_long_import_then_the_invitations_show_their_progress_and_finish(
         page.goto(send_url)
         check(page, 1366, "invitations-done", screens, problems)
 
-        received, _port = inbox
-        assert len(received.raw) == 40
-        message = BytesParser(policy=policy.default).parsebytes(received.raw[0])
+        assert len(inbox.raw) == 40
+        message = BytesParser(policy=policy.default).parsebytes(inbox.raw[0])
         assert message["Subject"] == "Mã QR vào cửa / Your entry code: Ngày Chuyển đổi số tỉnh Hải Dương 2022"
         text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
         [link] = set(LINK.findall(text))

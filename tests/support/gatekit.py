@@ -422,6 +422,7 @@ class LiveService:
     root: Path
     clock: Clock = field(default_factory=lambda: Clock(FIXED))
     port: int = 0
+    extra_config: str = ""  # more TOML sections for config.toml ([screening], ...)
     _server: Any = None
     _thread: threading.Thread | None = None
     _stopping: bool = False
@@ -436,7 +437,9 @@ class LiveService:
 
         self.root.mkdir(parents=True, exist_ok=True)
         path = self.root / "config.toml"
-        path.write_text(f'[deployment]\nid = "{ISSUER}"\n\n[paths]\ndatabase = "checkin.db"\n', encoding="utf-8")
+        path.write_text(
+            f'[deployment]\nid = "{ISSUER}"\n\n[paths]\ndatabase = "checkin.db"\n{self.extra_config}', encoding="utf-8"
+        )
         self.config = load(str(path))
         self.keys = KeyStore(self.config.keys_dir)
         self.keys.init(None, FIXED - timedelta(days=30))

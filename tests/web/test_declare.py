@@ -374,3 +374,20 @@ def test_officers_cannot_make_links(login_as: Callable[[str | None], FlaskClient
 def test_anonymising_a_guest_revokes_their_link(store: Store, anh: int, link: str, clock: Clock) -> None:
     stored_guests.anonymise_guest(store, anh, clock(), actor="registrar")
     assert invitations.guest_for_token(store, link, clock()) is None
+
+
+def test_a_failure_on_the_page_is_logged_without_the_token(
+    client: FlaskClient, link: str, config: Config, app: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A broken deployment (the DCC trust list file is gone) fails the page: the guest gets a plain
+    500 page, and the log names the failure but not the path, which holds the token."""
+    from dataclasses import replace
+
+    broken = replace(config.screening, dcc_trust_list=("missing.pem",))
+    app.config["CHECKIN_CONFIG"] = replace(config, screening=broken)  # type: ignore[attr-defined]
+    with caplog.at_level("DEBUG"):
+        response = client.get(f"/declare/{link}")
+    assert response.status_code == 500 and "Đã có lỗi xảy ra" in response.text
+    assert response.headers["Cache-Control"] == "no-store"
+    assert caplog.records and all(link not in r.getMessage() and link not in (r.exc_text or "") for r in caplog.records)
+    assert any("guest's page" in r.getMessage() for r in caplog.records)
