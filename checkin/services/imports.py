@@ -52,7 +52,9 @@ def start_import(
 
 def run_import(work: JobWork, *, config: Callable[[], Config], signer: Callable[[], Signer]) -> str:
     """The job: read the file again, refuse what the reader, the checks and the list refuse, then
-    add the rest (and issue their codes, if asked) in parts, storing each row's result as it goes."""
+    add the rest (and issue their codes, if asked) in parts, storing each row's result as it goes.
+    A row added keeps no name in its result (the guest list has it, and anonymising reaches it
+    there); a refused row keeps the name the file gave, for the report."""
     store, job = work.store, work.job
     event = stored_events.event(store, job.event_id)
     options = stored_jobs.options(job)
@@ -70,14 +72,11 @@ def run_import(work: JobWork, *, config: Callable[[], Config], signer: Callable[
         now = work.clock()
         if key is None:
             stored_guests.add_guests(store, event.id, part, now, actor=job.created_by, logged=False)
-            work.record_all([ItemResult(str(row.line), ADDED, label=row.name) for row in part])
+            work.record_all([ItemResult(str(row.line), ADDED) for row in part])
             continue
         signed, errors = issuing.sign_for_event(cfg, key, event, part, now)
         issuing.record(store, signed, key.kid, now)
-        work.record_all(
-            [ItemResult(str(item.row.line), ISSUED, label=item.row.name) for item in signed]
-            + [_refused(e) for e in errors]
-        )
+        work.record_all([ItemResult(str(item.row.line), ISSUED) for item in signed] + [_refused(e) for e in errors])
     counts = stored_jobs.outcome_counts(store, job.id)
     detail = (
         f"{counts.get(ADDED, 0) + counts.get(ISSUED, 0)} guests, {counts.get(ISSUED, 0)} codes issued, "

@@ -31,7 +31,7 @@ from checkin.store.actions import log_action
 from checkin.store.jobs import ItemResult
 from checkin.store.reports import InviteeRow
 
-KIND = "invitations"
+KIND = stored_jobs.INVITATIONS
 SENT, SKIPPED, FAILED = "sent", "skipped", "failed"
 EVERYONE, NOT_SENT = "all", "unsent"  # who a run sends to
 STOP_AFTER_FAILURES = 5  # the server failed this many messages in a row: stop, keep what was sent

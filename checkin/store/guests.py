@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, joinedload
 from checkin.core.credential import Credential, short_code_prefix
 from checkin.core.errors import InputError, Reason
 from checkin.core.text import fold
-from checkin.store import invitations
+from checkin.store import invitations, jobs
 from checkin.store.actions import action_values, record_action
 from checkin.store.engine import Store
 from checkin.store.models import AdminAction, CredentialStatus, Event, Guest, IssuedCredential
@@ -593,6 +593,7 @@ def anonymise_guest(store: Store, guest_id: int, now: datetime, *, actor: str | 
             update(IssuedCredential).where(IssuedCredential.guest_id == guest_id).values(name=f"#{guest_id}", text="")
         )
         invitations.revoke_in(s, guest_id, now)  # their link showed the name and the code
+        jobs.forget_guest_in(s, row.event_id, guest_id)  # bulk e-mail results named them
         if actor is not None:
             record_action(s, actor, "guest.anonymise", f"{row.event_id}/{guest_id}", f"{revoked} credentials", now)
     return revoked

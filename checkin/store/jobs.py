@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
 
 from checkin.core.errors import InputError, Reason
 from checkin.store.actions import record_action
@@ -17,6 +18,7 @@ from checkin.store.engine import Store
 from checkin.store.models import Job, JobItem, JobState
 
 UNFINISHED = (JobState.QUEUED.value, JobState.RUNNING.value)
+INVITATIONS = "invitations"  # the kind whose items are guests (by id): anonymising a guest reaches them
 
 
 @dataclass(frozen=True)
@@ -161,8 +163,19 @@ def finish(store: Store, job_id: str, state: JobState, now: datetime, *, reason:
         if found is None:
             return
         found.state, found.finished, found.reason, found.detail = state.value, now, reason, detail
+        if state is JobState.DONE:
+            found.input = b""  # an uploaded list of names and addresses is kept only while it may be run again
         summary = f"{state.value}: {found.done} of {found.total} done, {found.problems} with problems"
         record_action(s, found.created_by, f"job.{state.value}", f"{found.event_id}/{found.kind}", summary, now)
+
+
+def forget_guest_in(s: Session, event_id: str, guest_id: int) -> None:
+    """Blank an anonymised guest's name and address in the results of the event's invitation jobs,
+    in the caller's transaction (their outcome stays, for the counts)."""
+    jobs = select(Job.id).where(Job.event_id == event_id, Job.kind == INVITATIONS)
+    s.execute(
+        update(JobItem).where(JobItem.job_id.in_(jobs), JobItem.item == str(guest_id)).values(label=f"#{guest_id}")
+    )
 
 
 def interrupt_unfinished(store: Store, now: datetime) -> list[str]:

@@ -63,6 +63,7 @@ _ACTIONS = {
     "user.password": N_("New password"),
     "token.add": N_("API token added"),
     "token.revoke": N_("API token revoked"),
+    "invitation.bulk": N_("Invitations sent by e-mail"),
     "job.create": N_("Background work started"),
     "job.done": N_("Background work finished"),
     "job.failed": N_("Background work stopped"),
@@ -95,6 +96,10 @@ _DETAILS: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     (re.compile(r"(?P<num>\d+) guests"), N_("%(num)s guests")),
     (re.compile(r"(?P<num>\d+) items"), N_("%(num)s items")),
+    (
+        re.compile(r"(?P<sent>\d+) sent, (?P<failed>\d+) failed, (?P<skipped>\d+) not sent"),
+        N_("%(sent)s sent, %(failed)s failed, %(skipped)s not sent"),
+    ),
     (
         re.compile(r"(?:done|failed): (?P<done>\d+) of (?P<total>\d+) done, (?P<problems>\d+) with problems"),
         N_("%(done)s of %(total)s done, %(problems)s with problems"),

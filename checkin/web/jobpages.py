@@ -93,9 +93,7 @@ def job_page(event_id: str, job_id: str) -> ResponseReturnValue:
     page = page_number()
     problems_only = request.args.get("problems") == "1"
     results = (
-        stored_jobs.items(
-            store(), job.id, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE, problems_only=problems_only
-        )
+        stored_jobs.items(store(), job.id, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE, problems_only=problems_only)
         if _ended(job)
         else []
     )

@@ -359,3 +359,23 @@ def test_only_registrars_and_admins_send(
     assert client.post(f"/admin/events/{EVENT_ID}/invitations", data={"mode": "all"}).status_code == 400  # no CSRF
     assert stored_jobs.event_jobs(store, EVENT_ID) == []
     assert "Gửi thư mời…" in client.get(f"/admin/events/{EVENT_ID}").text
+
+
+def test_anonymising_a_guest_blanks_them_in_the_results_and_the_log_reads_in_vietnamese(
+    app: Flask,
+    smtp: tuple[Inbox, int],
+    guests: dict[str, int],
+    login_as: Callable[[str | None], FlaskClient],
+    store: Store,
+    clock: Clock,
+) -> None:
+    client = login_as("registrar")
+    job_id = run(app, send(client))
+    anh = guests["Nguyễn Thị Ánh"]
+    stored_guests.anonymise_guest(store, anh, clock(), actor="registrar")
+    labels = {i.item: i.label for i in stored_jobs.items(store, job_id)}
+    assert labels[str(anh)] == f"#{anh}" and "Trần Văn Bình <binh@example.vn>" in labels.values()
+    page = client.get(f"/admin/events/{EVENT_ID}/jobs/{job_id}").text
+    assert "anh@example.vn" not in page and "Nguyễn Thị Ánh" not in page
+    log = client.get("/admin/log").text
+    assert "Gửi thư mời qua e-mail" in log and "3 đã gửi, 1 gửi lỗi, 1 không gửi" in log

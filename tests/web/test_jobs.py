@@ -99,6 +99,8 @@ def test_a_long_list_imports_as_a_job_with_progress_then_the_usual_report(
     assert 'http-equiv="refresh"' not in page  # ended: nothing refreshes
     views = stored_guests.guest_views(store, EVENT_ID)
     assert len(views) == rows - 2 and {v.status for v in views} == {"active"}
+    assert stored_jobs.job_input(store, job_id) == b""  # the list of names is not kept once imported
+    assert {i.label for i in stored_jobs.items(store, job_id) if i.ok} == {""}  # nor in the results
     log = [(a.action, a.detail) for a in stored_actions.actions(store, limit=20)]
     assert ("guest.import", f"{rows - 2} guests, {rows - 2} codes issued, 2 rows refused") in log
     assert [a for a, _d in log if a.startswith("job.")][:2] == ["job.done", "job.create"]
