@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import re
 import socket
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -50,6 +51,7 @@ class Inbox:
 
     raw: list[tuple[list[str], bytes]] = field(default_factory=list)
     refuse: set[str] = field(default_factory=lambda: {REFUSED})
+    on_message: Callable[[], object] = lambda: None
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         if address in self.refuse:
@@ -59,6 +61,7 @@ class Inbox:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.raw.append((list(envelope.rcpt_tos), bytes(envelope.original_content or envelope.content)))
+        self.on_message()
         return "250 OK"
 
     def messages(self) -> dict[str, EmailMessage]:
@@ -379,3 +382,43 @@ def test_anonymising_a_guest_blanks_them_in_the_results_and_the_log_reads_in_vie
     assert "anh@example.vn" not in page and "Nguyễn Thị Ánh" not in page
     log = client.get("/admin/log").text
     assert "Gửi thư mời qua e-mail" in log and "3 đã gửi, 1 gửi lỗi, 1 không gửi" in log
+
+
+def test_a_shutdown_stops_a_paced_run_between_messages_and_keeps_what_was_sent(
+    app: Flask,
+    smtp: tuple[Inbox, int],
+    guests: dict[str, int],
+    config: Config,
+    login_as: Callable[[str | None], FlaskClient],
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    inbox, port = smtp
+    first = threading.Event()
+    inbox.on_message = first.set
+    monkeypatch.setitem(app.config, "CHECKIN_CONFIG", replace(config, mail=replace(mail_settings(port), per_minute=1)))
+    client = login_as("registrar")
+    response = send(client)
+    job_id = response.headers["Location"].rsplit("/", 1)[1]
+    assert first.wait(30)  # the first message is out; the next waits a minute for its turn
+    app.extensions["checkin.jobs"].shutdown()  # the service stops: the pace does not hold it up
+    stopped = stored_jobs.job(store, job_id)
+    assert (stopped.state, stopped.reason) == ("failed", "job_interrupted")
+    assert len(inbox.raw) == 1 and stored_jobs.outcome_counts(store, job_id) == {"sent": 1}
+    page = client.get(f"/admin/events/{EVENT_ID}/jobs/{job_id}").text
+    assert "đã xong 1 trên 5 mục" in page
+
+
+def test_only_stopped_work_runs_again(
+    app: Flask, smtp: tuple[Inbox, int], guests: dict[str, int], login_as: Callable[[str | None], FlaskClient]
+) -> None:
+    inbox, _port = smtp
+    client = login_as("registrar")
+    job_id = run(app, send(client))
+    page = client.get(f"/admin/events/{EVENT_ID}/jobs/{job_id}").text
+    found = TOKEN.search(page)
+    assert found and "Chạy lại cho phần còn lại" not in page
+    again = client.post(f"/admin/events/{EVENT_ID}/jobs/{job_id}/resume", data={"csrf_token": found.group(1)})
+    assert again.status_code == 303
+    assert "Chỉ chạy lại được công việc đã dừng." in client.get(again.headers["Location"]).text
+    assert len(inbox.raw) == 3  # nothing sent twice
