@@ -118,6 +118,7 @@ def run_invitations(work: JobWork, *, config: Callable[[], Config]) -> str:
             wait = next_at - time.monotonic()
             if wait > 0:
                 work.stopping.wait(wait)  # paced, and a shutdown does not wait for the pace
+                work.check_stop()  # nor does it send one more message after it
             next_at = max(next_at, time.monotonic()) + interval
             result = _send(smtp, store, cfg, event, row, base_url, work.clock())
             work.record(result)

@@ -87,7 +87,9 @@ class JobRunner:
 
     def submit(self, job_id: str) -> None:
         """Queue a recorded job to run in the worker thread."""
-        self._futures[job_id] = self._pool.submit(self.run, job_id)
+        future = self._pool.submit(self.run, job_id)
+        self._futures[job_id] = future
+        future.add_done_callback(lambda _done: self._futures.pop(job_id, None))  # the store keeps the outcome
 
     def wait(self, job_id: str, timeout: float | None = None) -> Job:
         """Block until a submitted job has ended (for tests and the command line); the job as it ended."""
