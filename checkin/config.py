@@ -84,6 +84,8 @@ class MailSettings:
     starttls: bool = True
     username: str = ""
     timeout_seconds: int = 20
+    # bulk invitations: at most this many messages a minute (0: no limit), under a provider's quota
+    per_minute: int = 120
 
     @property
     def enabled(self) -> bool:

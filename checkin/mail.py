@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import smtplib
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from email import policy
 from email.errors import HeaderParseError
@@ -23,6 +24,8 @@ from email.header import Header
 from email.headerregistry import Address, AddressHeader
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
+from html import escape
+from types import TracebackType
 
 from checkin import i18n
 from checkin.config import MAIL_PASSWORD_ENV, MailSettings
@@ -55,6 +58,7 @@ class CodeMail:
     png: bytes
     file_name: str
     short_code: str = ""  # credential.short_code(cti), to type at the gate if the code will not scan
+    link: str = ""  # the guest's own page (their invitation link): ticket and health questions
 
 
 def _address(name: str, address: str) -> Address:
@@ -110,6 +114,8 @@ def compose(settings: MailSettings, mail: CodeMail) -> EmailMessage:
     message.set_raw("Subject", _encoded(f"{heading}: {mail.event_name}", "Subject"))
     message["Message-ID"] = make_msgid(domain=sender.domain or None)
     message.set_content("\n-----\n\n".join(_letter(mail, lang) for lang in LANGUAGES), charset="utf-8")
+    if mail.link:  # an invitation: the same letters as a page too, so the link is a button to tap
+        message.add_alternative(_html(mail), subtype="html", charset="utf-8")
     message.add_attachment(mail.png, maintype="image", subtype="png", filename=mail.file_name)
     return message
 
@@ -135,26 +141,92 @@ def _letter(mail: CodeMail, lang: str) -> str:
         lines.append(
             say(N_("Short code (typed at the gate if the QR code will not scan): %(code)s"), code=mail.short_code)
         )
-    lines += [
-        "",
-        say(
-            N_(
-                "Please show the attached QR code (printed or on your phone) at the gate. "
-                "The code is yours alone: do not share it."
-            )
-        ),
-    ]
+    lines += ["", _closing(say)]
+    if mail.link:
+        lines += ["", say(N_("Your own page (your ticket and the health questions): %(link)s"), link=mail.link)]
     return "\n".join(lines) + "\n"
+
+
+def _closing(say: Callable[..., str]) -> str:
+    return say(
+        N_(
+            "Please show the attached QR code (printed or on your phone) at the gate. "
+            "The code is yours alone: do not share it."
+        )
+    )
+
+
+def _html(mail: CodeMail) -> str:
+    """The letters as a small HTML page (Vietnamese, then English), the link as a button; every
+    value is escaped, and nothing is loaded from elsewhere."""
+    parts = []
+    for lang in LANGUAGES:
+
+        def say(msgid: str, lang: str = lang, **params: object) -> str:
+            return escape(i18n.gettext(lang, msgid, **params))
+
+        facts = [say(N_("When: %(when)s"), when=mail.when), say(N_("Zones: %(zones)s"), zones=", ".join(mail.zones))]
+        if mail.venue:
+            facts.insert(0, say(N_("Venue: %(venue)s"), venue=mail.venue))
+        if mail.short_code:
+            facts.append(
+                say(N_("Short code (typed at the gate if the QR code will not scan): %(code)s"), code=mail.short_code)
+            )
+        link = escape(mail.link, quote=True)
+        dear = say(N_("Dear %(name)s,"), name=mail.name)
+        intro = say(N_("Here is your QR code for %(event)s."), event=mail.event_name)
+        button = say(N_("Open your page"))
+        page = say(N_("Your own page shows your ticket and asks the health questions."))
+        items = "".join(f"<li>{fact}</li>" for fact in facts)
+        parts.append(
+            f'<div lang="{lang}"><p>{dear}</p><p>{intro}</p><ul>{items}</ul>'
+            f'<p><a href="{link}" style="display:inline-block;padding:10px 16px;background:#0d4a86;color:#ffffff;'
+            f'text-decoration:none;border-radius:6px">{button}</a></p>'
+            f'<p style="font-size:13px;color:#5a6573">{link}</p><p>{page}</p><p>{_closing(say)}</p></div>'
+        )
+    body = "<hr>".join(parts)
+    return f'<!doctype html><html><head><meta charset="utf-8"></head><body>{body}</body></html>\n'
 
 
 def send(settings: MailSettings, message: EmailMessage, *, password: str | None = None) -> None:
     """Hand the message to the SMTP server; every failure becomes a MailError naming the server."""
-    if not settings.enabled:
-        raise MailError("set [mail] host and sender in the config", Reason.MAIL_NOT_CONFIGURED)
-    secret = password if password is not None else os.environ.get(MAIL_PASSWORD_ENV)
-    where = f"{settings.host}:{settings.port}"
-    try:
-        with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_seconds) as smtp:
+    with Connection(settings, password=password) as smtp:
+        smtp.send(message)
+
+
+class Connection:
+    """One SMTP session for many messages (a bulk send): opened on the first message, opened again
+    after the server hangs up. A refused address fails that message only (MAIL_ADDRESS_REFUSED);
+    anything else is a MailError (MAIL_FAILED) naming the server."""
+
+    def __init__(self, settings: MailSettings, *, password: str | None = None) -> None:
+        if not settings.enabled:
+            raise MailError("set [mail] host and sender in the config", Reason.MAIL_NOT_CONFIGURED)
+        self._settings = settings
+        self._secret = password if password is not None else os.environ.get(MAIL_PASSWORD_ENV)
+        self._where = f"{settings.host}:{settings.port}"
+        self._smtp: smtplib.SMTP | None = None
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Say QUIT (or just drop a connection that broke)."""
+        smtp, self._smtp = self._smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (smtplib.SMTPException, OSError):
+            smtp.close()
+
+    def _open(self) -> smtplib.SMTP:
+        settings, where = self._settings, self._where
+        smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_seconds)
+        try:
             smtp.ehlo()
             if settings.starttls:
                 if not smtp.has_extn("starttls"):
@@ -162,17 +234,50 @@ def send(settings: MailSettings, message: EmailMessage, *, password: str | None 
                 smtp.starttls(context=ssl.create_default_context())
                 smtp.ehlo()
             if settings.username:
-                if not secret:
+                if not self._secret:
                     raise MailError(f"set {MAIL_PASSWORD_ENV} for the SMTP user {settings.username!r}")
-                smtp.login(settings.username, secret)
-            refused = smtp.send_message(message)
-    except MailError:
-        raise
-    except smtplib.SMTPAuthenticationError:
-        raise MailError(f"{where} refused the login of {settings.username!r}") from None
-    except smtplib.SMTPRecipientsRefused as exc:
-        raise MailError(f"{where} refused the address {', '.join(exc.recipients)}") from None
-    except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
-        raise MailError(f"{where}: {type(exc).__name__} {exc}") from None
-    if refused:
-        raise MailError(f"{where} refused the address {', '.join(refused)}")
+                smtp.login(settings.username, self._secret)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def send(self, message: EmailMessage) -> None:
+        """Send one message, on the open session or a new one if the server had hung up."""
+        where = self._where
+        try:
+            try:
+                if self._smtp is None:
+                    self._smtp = self._open()
+                refused = self._smtp.send_message(message)
+            except smtplib.SMTPServerDisconnected:
+                self.close()  # a server that closes idle sessions: once more on a fresh one
+                self._smtp = self._open()
+                refused = self._smtp.send_message(message)
+        except MailError:
+            self.close()
+            raise
+        except smtplib.SMTPAuthenticationError:
+            self.close()
+            raise MailError(f"{where} refused the login of {self._settings.username!r}") from None
+        except smtplib.SMTPRecipientsRefused as exc:
+            self._reset()
+            addresses = ", ".join(exc.recipients)
+            raise MailError(
+                f"{where} refused the address {addresses}", Reason.MAIL_ADDRESS_REFUSED, address=addresses
+            ) from None
+        except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
+            self.close()
+            raise MailError(f"{where}: {type(exc).__name__} {exc}") from None
+        if refused:
+            addresses = ", ".join(refused)
+            raise MailError(f"{where} refused the address {addresses}", Reason.MAIL_ADDRESS_REFUSED, address=addresses)
+
+    def _reset(self) -> None:
+        """After a refused message: RSET, so the session takes the next one (or drop it)."""
+        if self._smtp is None:
+            return
+        try:
+            self._smtp.rset()
+        except (smtplib.SMTPException, OSError):
+            self.close()

@@ -162,6 +162,12 @@ class Reason(StrEnum):
     REPEATED_REVOKED = "repeated_revoked"
     MANUAL_ENTRY = "manual_entry"
     SUPERVISOR_OVERRIDE = "supervisor_override"
+    # background jobs (imports, bulk e-mail) and their items
+    JOB_INTERRUPTED = "job_interrupted"
+    JOB_CRASHED = "job_crashed"
+    NO_EMAIL_ADDRESS = "no_email_address"
+    NO_ACTIVE_CODE = "no_active_code"
+    MAIL_ADDRESS_REFUSED = "mail_address_refused"
 
 
 # English msgids of the catalogue (checkin/locale/); short enough for a gate banner, plain enough for a guest.
@@ -270,6 +276,13 @@ MESSAGES: dict[Reason, str] = {
     Reason.REPEATED_REVOKED: N_("A revoked code was tried again and again"),
     Reason.MANUAL_ENTRY: N_("A guest was looked up and let through by hand"),
     Reason.SUPERVISOR_OVERRIDE: N_("A supervisor overrode the gate's clock alarm"),
+    Reason.JOB_INTERRUPTED: N_(
+        "The service restarted while this ran: %(done)d of %(total)d items were done; run it again for the rest."
+    ),
+    Reason.JOB_CRASHED: N_("The work stopped on an unexpected error; what was done is kept."),
+    Reason.NO_EMAIL_ADDRESS: N_("The guest has no e-mail address."),
+    Reason.NO_ACTIVE_CODE: N_("The guest has no active code: issue one first."),
+    Reason.MAIL_ADDRESS_REFUSED: N_("The mail server refused the address %(address)s."),
 }
 
 # The reasons a gate may show, with the verdict each leads to; everything else is deny.

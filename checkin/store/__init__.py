@@ -3,7 +3,8 @@
 - `engine`: `Store` (engine, read and write sessions, the SQLite writer queue, migrations)
 - `models`: the tables, and the states their status columns take
 - `events`, `guests` (and their credentials), `devices`, `users`, `sessions`, `throttle`, `tokens`, `actions` (the admin
-  action log), `journal` (gate uploads), `reports` (counts, entries, badges, alerts)
+  action log), `jobs` (background work and its results), `journal` (gate uploads), `reports` (counts, entries,
+  badges, alerts)
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from checkin.store.models import (
     Guest,
     Invitation,
     IssuedCredential,
+    Job,
+    JobItem,
+    JobState,
     LoginThrottle,
     Scan,
     StaffSession,
@@ -44,6 +48,9 @@ __all__ = [
     "Guest",
     "Invitation",
     "IssuedCredential",
+    "Job",
+    "JobItem",
+    "JobState",
     "LoginThrottle",
     "Scan",
     "StaffSession",

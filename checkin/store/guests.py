@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, joinedload
 from checkin.core.credential import Credential, short_code_prefix
 from checkin.core.errors import InputError, Reason
 from checkin.core.text import fold
-from checkin.store import invitations
+from checkin.store import invitations, jobs
 from checkin.store.actions import action_values, record_action
 from checkin.store.engine import Store
 from checkin.store.models import AdminAction, CredentialStatus, Event, Guest, IssuedCredential
@@ -248,15 +248,18 @@ def _guest_values(event_id: str, row: GuestRow, now: datetime, request_key: str 
     }
 
 
-def add_guests(store: Store, event_id: str, rows: Sequence[GuestRow], now: datetime, *, actor: str) -> list[int]:
-    """Add guests without issuing them a code yet; returns their ids in order."""
+def add_guests(
+    store: Store, event_id: str, rows: Sequence[GuestRow], now: datetime, *, actor: str, logged: bool = True
+) -> list[int]:
+    """Add guests without issuing them a code yet; returns their ids in order. A caller that adds a
+    list in parts logs it once itself (`logged=False`)."""
     with store.writing() as s:
         ids = _insert_guests(s, event_id, rows, now)
-        if len(rows) == 1:
+        if logged and len(rows) == 1:
             record_action(
                 s, actor, "guest.create", f"{event_id}/{ids[0]}", unicodedata.normalize("NFC", rows[0].name), now
             )
-        else:
+        elif logged:
             record_action(s, actor, "guest.import", event_id, f"{len(rows)} guests", now)
         return ids
 
@@ -590,6 +593,7 @@ def anonymise_guest(store: Store, guest_id: int, now: datetime, *, actor: str | 
             update(IssuedCredential).where(IssuedCredential.guest_id == guest_id).values(name=f"#{guest_id}", text="")
         )
         invitations.revoke_in(s, guest_id, now)  # their link showed the name and the code
+        jobs.forget_guest_in(s, row.event_id, guest_id)  # bulk e-mail results named them
         if actor is not None:
             record_action(s, actor, "guest.anonymise", f"{row.event_id}/{guest_id}", f"{revoked} credentials", now)
     return revoked

@@ -397,3 +397,54 @@ class ApiTokenScope(Base):
     token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id", ondelete="CASCADE"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # event, category or zone
     value: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class JobState(StrEnum):
+    """A background job waits (queued), runs, then ends done or failed (an error, or a restart)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Job(Base):
+    """Long work for one event run in the service's worker thread (an import, a bulk e-mail): its
+    input, its progress and how it ended. The id is long and random, but it is not a capability:
+    the pages still check the role and the event."""
+
+    __tablename__ = "jobs"
+    id: Mapped[str] = mapped_column(String(43), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default=JobState.QUEUED.value)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)  # items with a result
+    problems: Mapped[int] = mapped_column(Integer, default=0)  # of them, items that did not succeed
+    created: Mapped[datetime] = mapped_column(UtcDateTime)
+    started: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    finished: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    # why a failed job stopped (a Reason code and its English detail); a summary for a done one
+    reason: Mapped[str] = mapped_column(String(64), default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
+    options: Mapped[str] = mapped_column(Text, default="{}")  # JSON: what was asked (file name, issue now…)
+    # the work itself (an uploaded file): kept, so a job a restart interrupted can be looked at or run again
+    # deferred: lists of jobs never read it; store.jobs.job_input does
+    input: Mapped[bytes] = mapped_column(LargeBinary, default=b"", deferred=True)
+
+
+class JobItem(Base):
+    """The result of one item of a job (a row of a guest list, a guest's e-mail), in the order done."""
+
+    __tablename__ = "job_items"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    item: Mapped[str] = mapped_column(String(64))  # a line number, a guest id: what a resumed job skips
+    label: Mapped[str] = mapped_column(String(200), default="")  # the guest's name, as shown
+    outcome: Mapped[str] = mapped_column(String(16))  # per kind: added, issued, refused; sent, skipped, failed
+    ok: Mapped[bool] = mapped_column(Boolean, default=True)
+    reason: Mapped[str] = mapped_column(String(64), default="")
+    params: Mapped[str] = mapped_column(Text, default="{}")  # JSON: what the reason's message names
+    detail: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(UtcDateTime)

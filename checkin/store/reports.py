@@ -147,3 +147,39 @@ def alerts(store: Store, *, event_id: str | None = None, device_id: str | None =
         query = query.where(Alert.device_id == device_id)
     with store.session() as s:
         return s.scalars(query).all()
+
+
+@dataclass(frozen=True)
+class InviteeRow:
+    """A guest as an invitation e-mail needs them: address, zones and their active code, if any."""
+
+    guest_id: int
+    name: str
+    email: str
+    zones: tuple[str, ...]
+    cti: str | None
+    text: str | None
+
+
+def invitees(store: Store, event_id: str) -> list[InviteeRow]:
+    """Every guest of the event in guest order, each with their active code (None without one)."""
+    active = (
+        select(IssuedCredential.guest_id, IssuedCredential.cti, IssuedCredential.text)
+        .where(IssuedCredential.event_id == event_id, IssuedCredential.status == CredentialStatus.ACTIVE)
+        .subquery()
+    )
+    with store.session() as s:
+        rows = s.execute(
+            select(Guest.id, Guest.name, Guest.email, Guest.zones, active.c.cti, active.c.text)
+            .outerjoin(active, active.c.guest_id == Guest.id)
+            .where(Guest.event_id == event_id)
+            .order_by(Guest.id)
+        ).all()
+    seen: set[int] = set()
+    found = []
+    for gid, name, email, zones, cti, text in rows:
+        if gid in seen:  # two active codes cannot happen (re-issue revokes first); one mail each anyway
+            continue
+        seen.add(gid)
+        found.append(InviteeRow(gid, name, email or "", tuple(z for z in (zones or "").split(",") if z), cti, text))
+    return found

@@ -27,13 +27,25 @@ from werkzeug.routing import IntegerConverter, Map
 
 from checkin import files
 from checkin.config import Config
-from checkin.core.errors import CheckinError, ConfigError, Reason
+from checkin.core.errors import CheckinError, ConfigError, KeyStoreError, Reason
 from checkin.keystore import PASSPHRASE_ENV
+from checkin.services import imports, invitemail, jobs
 from checkin.services.bundles import BundleService, load_root_key
-from checkin.services.issuing import load_signer
+from checkin.services.issuing import Signer, load_signer, usable_signer
 from checkin.store import Store
-from checkin.web import admin, api, audit, auth, declare, errors, formatting, i18n, limits
-from checkin.web.context import BUNDLES, SIGNER, STORE
+from checkin.web import (
+    admin,
+    api,
+    audit,
+    auth,
+    declare,
+    errors,
+    formatting,
+    i18n,
+    jobpages,  # noqa: F401 - adds the job pages' routes to the admin blueprint
+    limits,
+)
+from checkin.web.context import BUNDLES, JOBS, SIGNER, STORE
 
 __all__ = ["PASSPHRASE_CONFIG", "ROOT_KEY_CONFIG", "SECRET_FILE", "SchemaNotCurrent", "create_app"]
 
@@ -91,6 +103,7 @@ def create_app(cfg: Config, test_config: Mapping[str, Any] | None = None) -> Fla
     root_key = _root_key(cfg, cast(Ed25519PrivateKey | None, app.config.pop(ROOT_KEY_CONFIG, None)))
     if root_key is not None:
         app.extensions[BUNDLES] = BundleService(cfg, store, root_key)
+    app.extensions[JOBS] = _job_runner(app, store)
     hops = cfg.service.trusted_proxies
     if hops:  # the client's own address and scheme, as the named number of proxies saw them
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
@@ -121,6 +134,27 @@ def create_app(cfg: Config, test_config: Mapping[str, Any] | None = None) -> Fla
     app.register_blueprint(declare.bp)
     app.add_url_rule("/", "index", lambda: redirect(url_for("admin.home")))
     return app
+
+
+def _job_runner(app: Flask, store: Store) -> jobs.JobRunner:
+    """The worker thread that runs imports and bulk e-mail; jobs a restart interrupted are marked
+    failed first (see checkin.services.jobs for the limits)."""
+
+    def clock() -> datetime:
+        return cast(datetime, app.config["CLOCK"]())
+
+    def cfg() -> Config:
+        return cast(Config, app.config["CHECKIN_CONFIG"])
+
+    def signer() -> Signer:
+        return usable_signer(cast(Signer | KeyStoreError | None, app.extensions.get(SIGNER)), cfg())
+
+    jobs.recover(store, clock())
+    handlers: dict[str, jobs.Handler] = {
+        imports.KIND: lambda work: imports.run_import(work, config=cfg, signer=signer),
+        invitemail.KIND: lambda work: invitemail.run_invitations(work, config=cfg),
+    }
+    return jobs.JobRunner(store, clock, handlers)
 
 
 def _root_key(cfg: Config, given: Ed25519PrivateKey | None) -> Ed25519PrivateKey | None:

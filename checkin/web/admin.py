@@ -36,7 +36,7 @@ from checkin.core.errors import CheckinError, InputError, KeyStoreError, Reason
 from checkin.core.trust import Label, bilingual
 from checkin.keystore import KeyStore
 from checkin.services import events as event_service
-from checkin.services import gates, guestlist, invitations, issuing, revocation
+from checkin.services import gates, guestlist, imports, invitations, issuing, revocation
 from checkin.services import guests as guest_service
 from checkin.services.issuing import Signer
 from checkin.services.problems import FieldsInvalid, Problem, RowError
@@ -45,6 +45,7 @@ from checkin.store import devices as stored_devices
 from checkin.store import events as stored_events
 from checkin.store import guests as stored_guests
 from checkin.store import invitations as stored_invitations
+from checkin.store import jobs as stored_jobs
 from checkin.store import users as stored_users
 from checkin.store.actions import action_count, actions, log_action
 from checkin.store.events import EARLIEST_EVENT, EVENT_ID, LATEST_EVENT, RESERVED_EVENT_IDS, NewEvent
@@ -52,7 +53,7 @@ from checkin.store.guests import GuestRow
 from checkin.store.users import Role
 from checkin.web import auth
 from checkin.web.auth import ADMIN_ONLY, EVERYONE, REGISTRATION, allow, current_user
-from checkin.web.context import config, loaded_signer, now, signer, signer_problem, store
+from checkin.web.context import config, jobs, loaded_signer, now, signer, signer_problem, store
 from checkin.web.formatting import attachment, download_name, local_time, short_code
 from checkin.web.i18n import describe, language, message, ngettext
 from checkin.web.i18n import gettext as _
@@ -290,6 +291,7 @@ def event(event_id: str) -> ResponseReturnValue:
         entries=reports.recent_entries(store(), ev.id),
         signer_problem=signer_problem(),
         mail_enabled=config().mail.enabled,
+        recent_jobs=stored_jobs.event_jobs(store(), ev.id, limit=5) if auth.can(REGISTRATION) else (),
     )
 
 
@@ -609,6 +611,19 @@ def guest_import(event_id: str) -> ResponseReturnValue:
         return render_template(
             "admin/import.html", event=ev, errors=errors, signer_problem=problem, issue_now=issue_now
         ), 400
+    if imports.in_background(read):  # a long list: imported by the worker thread, with a progress page
+        job = imports.start_import(
+            store(),
+            ev,
+            data,
+            read,
+            now(),
+            actor=_actor(),
+            file_name=(upload.filename or "") if upload is not None else "",
+            issue_now=issue_now,
+        )
+        jobs().submit(job.id)
+        return redirect(url_for("admin.job_page", event_id=ev.id, job_id=job.id), 303)
     report = issuing.import_guests(
         store(),
         ev,

@@ -13,11 +13,13 @@ from checkin.config import Config
 from checkin.core.errors import KeyStoreError, Reason
 from checkin.services.bundles import BundleService
 from checkin.services.issuing import Signer, usable_signer
+from checkin.services.jobs import JobRunner
 from checkin.store import Store
 
 STORE = "checkin.store"
 SIGNER = "checkin.signer"
 BUNDLES = "checkin.bundles"
+JOBS = "checkin.jobs"
 
 
 def store() -> Store:
@@ -58,3 +60,8 @@ def bundles() -> BundleService:
     if service is None:
         raise KeyStoreError("the service was started without its root key", Reason.SERVICE_UNAVAILABLE)
     return cast(BundleService, service)
+
+
+def jobs() -> JobRunner:
+    """The worker thread that runs this process's background jobs."""
+    return cast(JobRunner, current_app.extensions[JOBS])

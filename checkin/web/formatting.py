@@ -63,6 +63,11 @@ _ACTIONS = {
     "user.password": N_("New password"),
     "token.add": N_("API token added"),
     "token.revoke": N_("API token revoked"),
+    "invitation.bulk": N_("Invitations sent by e-mail"),
+    "job.create": N_("Background work started"),
+    "job.done": N_("Background work finished"),
+    "job.failed": N_("Background work stopped"),
+    "job.resume": N_("Background work resumed"),
 }
 _FIELDS = {
     "name": N_("name"),
@@ -90,6 +95,20 @@ _DETAILS: tuple[tuple[re.Pattern[str], str], ...] = (
         N_("%(num)s guests, %(codes)s codes issued, %(refused)s rows refused"),
     ),
     (re.compile(r"(?P<num>\d+) guests"), N_("%(num)s guests")),
+    (re.compile(r"(?P<num>\d+) items"), N_("%(num)s items")),
+    (
+        re.compile(r"(?P<sent>\d+) sent, (?P<failed>\d+) failed, (?P<skipped>\d+) not sent"),
+        N_("%(sent)s sent, %(failed)s failed, %(skipped)s not sent"),
+    ),
+    (
+        re.compile(r"(?:done|failed): (?P<done>\d+) of (?P<total>\d+) done, (?P<problems>\d+) with problems"),
+        N_("%(done)s of %(total)s done, %(problems)s with problems"),
+    ),
+    (
+        re.compile(r"interrupted: (?P<done>\d+) of (?P<total>\d+) done"),
+        N_("interrupted by a restart: %(done)s of %(total)s done"),
+    ),
+    (re.compile(r"(?P<done>\d+) of (?P<total>\d+) done"), N_("%(done)s of %(total)s done")),
     (re.compile(r"(?P<num>\d+) credentials"), N_("%(num)s codes")),
     (re.compile(r"(?P<num>\d+) badges"), N_("%(num)s badges")),
     (re.compile(r"(?P<num>\d+) links"), N_("%(num)s links")),

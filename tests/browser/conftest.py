@@ -80,6 +80,7 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     finally:
         server.task_dispatcher.shutdown()
         server.close()
+        app.extensions["checkin.jobs"].shutdown()
         app.extensions["checkin.store"].dispose()
 
 

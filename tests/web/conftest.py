@@ -78,6 +78,7 @@ def config(tmp_path: Path, database_url: str) -> Config:
 def app(config: Config, clock: Clock) -> Iterator[Flask]:
     app = create_app(config, {"CLOCK": clock, "TESTING": True})
     yield app
+    app.extensions["checkin.jobs"].shutdown()  # its worker thread ends with the test
     app.extensions["checkin.store"].dispose()
 
 

@@ -28,6 +28,7 @@ from checkin.store import actions as stored_actions
 from checkin.store import devices as stored_devices
 from checkin.store import events as stored_events
 from checkin.store import guests as stored_guests
+from checkin.store import jobs as stored_jobs
 from checkin.store.guests import GuestRow
 from checkin.store.users import Role
 from tests.support.apikit import Clock, event_form
@@ -55,6 +56,7 @@ class World:
     cti: str
     device_id: str
     user_id: int
+    job_id: str = ""
 
     def fill(self, rule: str) -> str:
         values = {
@@ -64,6 +66,7 @@ class World:
             "<cti>": self.cti,
             "<int:user_id>": str(self.user_id),
             "<code>": "en",
+            "<job_id>": self.job_id,
         }
         for key, value in values.items():
             rule = rule.replace(key, value)
@@ -97,7 +100,8 @@ def world(store: Store, config: Config, clock: Clock, staff: dict[str, int]) -> 
     signed = issue_to(store, config, clock, [ANH])
     guest_id = stored_guests.guest_views(store, EVENT)[0].guest.id
     device, _code = stored_devices.create_device(store, EVENT, "Cổng A", "hall", "in", clock())
-    return World(guest_id, signed[0].credential.id_hex, device.id, staff["officer"])
+    job = stored_jobs.create_job(store, "import", EVENT, "registrar", clock(), total=3)
+    return World(guest_id, signed[0].credential.id_hex, device.id, staff["officer"], job.id)
 
 
 def csrf(client: FlaskClient, path: str = "/admin/events") -> str:
@@ -210,7 +214,7 @@ def test_every_page_a_role_may_see_answers_without_error(
 def test_every_route_with_ids_that_do_not_exist_is_a_404_page(app: Flask, login_as: LoginAs, world: World) -> None:
     client = login_as("admin")
     token = csrf(client)
-    missing = World(guest_id=987654, cti="f" * 32, device_id="nope", user_id=987654)
+    missing = World(guest_id=987654, cti="f" * 32, device_id="nope", user_id=987654, job_id="A" * 43)
     for rule, _endpoint, methods, public in admin_rules(app):
         if public or "<" not in rule:
             continue
