@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from checkin.cli import bundles, db, doctor, events, gates, guests, issue, keys, serve, tokens, users
+from checkin.cli import audit, bundles, db, doctor, events, gates, guests, issue, keys, serve, tokens, users
 from checkin.cli._context import PASSPHRASE_FILE_ENV, Context
 from checkin.clikit import run_guarded
 from checkin.core.clock import parse_time
@@ -54,6 +54,7 @@ for _command in (
     serve.serve,
     users.user,
     tokens.token,
+    audit.audit,
 ):
     main.add_command(_command)
 

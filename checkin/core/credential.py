@@ -236,6 +236,14 @@ def parse_short_code(text: str) -> str:
     return f"{typed[:4]}-{typed[4:]}"
 
 
+def stored_short_code(cti_hex: str) -> str:
+    """A stored credential id (32 hex digits) as the short code on its badge; a journal row that names
+    no such id (a forged or garbled code) shows its first eight characters as they are."""
+    if len(cti_hex) != CTI_SIZE * 2 or any(ch not in "0123456789abcdef" for ch in cti_hex):
+        return cti_hex[:8]
+    return short_code(bytes.fromhex(cti_hex))
+
+
 def short_code_prefix(text: str) -> str:
     """The hex digits every credential id a typed short code names begins with (ten: 40 bits)."""
     value = 0

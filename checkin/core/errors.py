@@ -142,6 +142,10 @@ class Reason(StrEnum):
     # API tokens' scope (events, categories, zones)
     TOKEN_UNSCOPED = "token_unscoped"  # noqa: S105 - a reason code, not a secret
     OUT_OF_SCOPE = "out_of_scope"
+    # the officer's alerts and scan search (services.alertdesk, services.scansearch)
+    ALERT_STATE_CONFLICT = "alert_state_conflict"
+    TIME_INVALID = "time_invalid"
+    CODE_PREFIX_INVALID = "code_prefix_invalid"
 
 
 # English msgids of the catalogue (checkin/locale/); short enough for a gate banner, plain enough for a guest.
@@ -233,6 +237,13 @@ MESSAGES: dict[Reason, str] = {
     Reason.ZONE_IN_USE: N_("Zone %(zone)s is still given to guests or gates; it cannot be removed."),
     Reason.TOKEN_UNSCOPED: N_("This API token names no event: scope it with `checkin token scope`"),
     Reason.OUT_OF_SCOPE: N_("This API token may not issue this code"),
+    Reason.ALERT_STATE_CONFLICT: N_(
+        "This alert has already moved past that state; reload the page to see where it stands."
+    ),
+    Reason.TIME_INVALID: N_("Give a date and time, e.g. 2022-03-26 07:30."),
+    Reason.CODE_PREFIX_INVALID: N_(
+        "Give the start of a code id (4 hex digits or more) or a short code such as 7K3M-Q9XD."
+    ),
 }
 
 # The reasons a gate may show, with the verdict each leads to; everything else is deny.

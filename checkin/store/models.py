@@ -214,7 +214,12 @@ class Scan(Base):
     """
 
     __tablename__ = "scans"
-    __table_args__ = (UniqueConstraint("device_id", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("device_id", "seq"),
+        # the officer's search: newest first per event, and per gate (store.scan_search)
+        Index("ix_scans_event_time", "event_id", "wall_ms", "id"),
+        Index("ix_scans_event_device_time", "event_id", "device_id", "wall_ms", "id"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     device_id: Mapped[str] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
     event_id: Mapped[str] = mapped_column(String(64), index=True)
@@ -252,6 +257,7 @@ class Alert(Base):
     """Something an officer must look at: a gap, a fork, a bad checkpoint, clock skew, a duplicate."""
 
     __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_event_state", "event_id", "state", "id"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[str] = mapped_column(String(64), index=True)
     device_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
@@ -259,7 +265,13 @@ class Alert(Base):
     seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     detail: Mapped[str] = mapped_column(Text, default="")
     created: Mapped[datetime] = mapped_column(UtcDateTime)
+    # who first acknowledged or resolved it ("" while open): store.journal de-duplicates open alerts by it
     acknowledged_by: Mapped[str] = mapped_column(String(64), default="")
+    # services.findings.AlertState; moved forward only (store.alerts_view), each move in the activity log
+    state: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    state_by: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    state_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class User(Base):

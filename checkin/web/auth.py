@@ -48,6 +48,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 EVERYONE = frozenset(Role)
 REGISTRATION = frozenset({Role.ADMIN, Role.REGISTRAR})
 ADMIN_ONLY = frozenset({Role.ADMIN})
+AUDIT = frozenset({Role.ADMIN, Role.OFFICER})  # the audit pages: security officers and admins
 
 SESSION_MAX_AGE = sessions.MAX_AGE
 SESSION_ID = "sid"  # the one key of the cookie that says who is logged in
@@ -278,5 +279,6 @@ def template_names() -> dict[str, Any]:
         "EVERYONE": EVERYONE,
         "REGISTRATION": REGISTRATION,
         "ADMIN_ONLY": ADMIN_ONLY,
+        "AUDIT": AUDIT,
         "current_staff": g.get("checkin_user"),
     }
