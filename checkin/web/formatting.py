@@ -138,7 +138,9 @@ def revoke_reason(reason: str) -> str:
     return gettext(_FIXED_DETAILS[reason]) if reason in ("re-issued", "anonymised") else reason
 
 
-short_code = credential.stored_short_code  # templates: a stored credential id as its badge's short code
+def short_code(cti_hex: str) -> str:
+    """A stored credential id (hex) as the short code printed on its badge (see `stored_short_code`)."""
+    return credential.stored_short_code(cti_hex)
 
 
 def zone_name(event: Event, code: str) -> str:
