@@ -110,10 +110,16 @@ def test_acknowledge_then_resolve_with_notes_each_logged(
     assert held is not None and held.state == AlertState.RESOLVED and held.note == "Gate A resent its journal"
     assert held.state_at == clock() and held.acknowledged_by == "officer"
     log = [(a.actor, a.action, a.detail) for a in actions(store)][:2]
-    assert log == [("officer", "alert.resolve", "Gate A resent its journal"), ("officer", "alert.acknowledge", "Đang gọi cổng A")]
+    assert log == [
+        ("officer", "alert.resolve", "Gate A resent its journal"),
+        ("officer", "alert.acknowledge", "Đang gọi cổng A"),
+    ]
     assert f"alert {gap} (gap" in actions(store)[0].target
     page = client.get(ALERTS, query_string={"state": "resolved"}).get_data(as_text=True)
     assert "Gate A resent its journal" in page and 'data-kind="gap"' in page
+    login_as("admin").get("/admin/lang/en")
+    log_page = client.get("/admin/log").get_data(as_text=True)  # the activity log words each move
+    assert "Alert acknowledged" in log_page and "Alert resolved" in log_page and "Đang gọi cổng A" in log_page
 
 
 def test_resolve_without_a_note_is_refused_and_nothing_changes(
@@ -163,7 +169,10 @@ def test_registrars_and_strangers_are_refused(
 ) -> None:
     client = login_as("registrar")
     token = csrf_of(client.get("/admin/account").get_data(as_text=True))
-    answer = client.post(ALERTS + path, data={"csrf_token": token}) if "acknowledge" in path else client.get(ALERTS + path)
+    if "acknowledge" in path:
+        answer = client.post(ALERTS + path, data={"csrf_token": token})
+    else:
+        answer = client.get(ALERTS + path)
     assert answer.status_code == 403
     client = login_as(None)
     answer = client.get(ALERTS)
