@@ -10,11 +10,11 @@ scans of their credentials are read by credential id.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, and_, false, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from checkin.core.text import fold
@@ -22,7 +22,6 @@ from checkin.store.engine import Store
 from checkin.store.models import Device, Guest, IssuedCredential, Scan
 from checkin.store.reports import scan_moment
 
-COUNT_CAP = 10_000  # a page says "10,000+" past this: counting a million rows costs more than the page
 STREAM_BATCH = 2_000
 
 
@@ -88,13 +87,13 @@ class ScanView:
 
 @dataclass(frozen=True)
 class ScanPage:
-    """One page, newest first; `more` when older rows follow; `count` capped at COUNT_CAP + 1."""
+    """One page, newest first; `next` is where the following (older) page starts, None on the last.
+
+    No total is counted: with a rare filter, counting reads every row of the event, a million of
+    them, where the page itself stops after fifty matches."""
 
     rows: list[ScanView]
-    more: bool
-    count: int
     next: Cursor | None = None
-    names: dict[str, str] = field(default_factory=dict)
 
 
 def _matching_ctis(s: Session, query: ScanQuery) -> list[str] | None:
@@ -183,15 +182,23 @@ def gate_names(store: Store, event_id: str) -> dict[str, str]:
         return {d: n for d, n in s.execute(select(Device.id, Device.name).where(Device.event_id == event_id))}
 
 
+def _older(cursor: Cursor) -> ColumnElement[bool]:
+    # the plain bound on wall_ms lets SQLite walk the index from the cursor (it does not range-scan a
+    # row-value comparison): without it, each page (and export batch) re-reads every row before it
+    return and_(Scan.wall_ms <= cursor.wall_ms, tuple_(Scan.wall_ms, Scan.id) < tuple_(cursor.wall_ms, cursor.id))
+
+
+def _newer(cursor: Cursor) -> ColumnElement[bool]:
+    return and_(Scan.wall_ms >= cursor.wall_ms, tuple_(Scan.wall_ms, Scan.id) > tuple_(cursor.wall_ms, cursor.id))
+
+
 def search(store: Store, query: ScanQuery, *, after: Cursor | None = None, limit: int = 50) -> ScanPage:
     """One page of the scans `query` matches, newest first, starting after `after`."""
     gates = gate_names(store, query.event_id)
     with store.session() as s:
         conditions = _conditions(s, query)
-        capped = select(Scan.id).where(*conditions).limit(COUNT_CAP + 1).subquery()
-        count = int(s.scalar(select(func.count()).select_from(capped)) or 0)
         if after is not None:
-            conditions.append(tuple_(Scan.wall_ms, Scan.id) < tuple_(after.wall_ms, after.id))
+            conditions.append(_older(after))
         statement = (
             select(*_COLUMNS)
             .outerjoin(IssuedCredential, IssuedCredential.cti == Scan.cti)
@@ -202,8 +209,7 @@ def search(store: Store, query: ScanQuery, *, after: Cursor | None = None, limit
         rows = list(_views(s.execute(statement), gates))
     more = len(rows) > limit
     rows = rows[:limit]
-    last = Cursor(rows[-1].wall_ms, rows[-1].id) if more and rows else None
-    return ScanPage(rows, more, count, last, gates)
+    return ScanPage(rows, Cursor(rows[-1].wall_ms, rows[-1].id) if more and rows else None)
 
 
 def stream(store: Store, query: ScanQuery) -> Iterator[ScanView]:
@@ -217,7 +223,7 @@ def stream(store: Store, query: ScanQuery) -> Iterator[ScanView]:
         with store.session() as s:
             conditions = list(base)
             if after is not None:
-                conditions.append(tuple_(Scan.wall_ms, Scan.id) > tuple_(after.wall_ms, after.id))
+                conditions.append(_newer(after))
             statement = (
                 select(*_COLUMNS)
                 .outerjoin(IssuedCredential, IssuedCredential.cti == Scan.cti)
