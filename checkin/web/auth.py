@@ -90,6 +90,13 @@ def can(roles: frozenset[Role]) -> bool:
     return user is not None and user.role in roles
 
 
+def may_open(endpoint: str) -> bool:
+    """True when the current user's role may open this view (templates show a link only then)."""
+    view = current_app.view_functions.get(endpoint)
+    roles: frozenset[Role] | None = getattr(view, "checkin_roles", None)
+    return roles is not None and can(roles)
+
+
 def _session_user() -> StaffUser | None:
     secret = session.get(SESSION_ID)
     if not isinstance(secret, str):
@@ -280,5 +287,6 @@ def template_names() -> dict[str, Any]:
         "REGISTRATION": REGISTRATION,
         "ADMIN_ONLY": ADMIN_ONLY,
         "AUDIT": AUDIT,
+        "may_open": may_open,
         "current_staff": g.get("checkin_user"),
     }
