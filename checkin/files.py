@@ -108,17 +108,46 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]
 
     `excel_bom` starts the file with a UTF-8 byte order mark, so Excel reads Vietnamese names right.
     """
-    count = 0
+    counted = _Counted(rows)
+    write_text(path, csv_lines(header, counted), bom=excel_bom)
+    return counted.count
+
+
+class _Counted:
+    """Rows passed through, counted."""
+
+    def __init__(self, rows: Iterable[Sequence[object]]) -> None:
+        self.rows, self.count = rows, 0
+
+    def __iter__(self) -> Iterator[Sequence[object]]:
+        for row in self.rows:
+            self.count += 1
+            yield row
+
+
+def csv_lines(header: Sequence[str], rows: Iterable[Sequence[object]], *, batch: int = 500) -> Iterator[str]:
+    """Spreadsheet-safe CSV text in pieces of `batch` rows (every cell quoted and made safe), so a
+    download or a file of a million rows is written as it is read, never held whole."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
+    writer.writerow([spreadsheet_cell(name) for name in header])
+    for number, row in enumerate(rows, 1):
+        writer.writerow([spreadsheet_cell(cell) for cell in row])
+        if number % batch == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def write_text(path: Path, pieces: Iterable[str], *, bom: bool = False) -> None:
+    """Write text given in pieces to a file 0600, atomically (UTF-8; `bom` starts it with a byte order
+    mark, so Excel reads Vietnamese names right)."""
     with _replacing(path, PRIVATE_FILE) as handle:
-        text = io.TextIOWrapper(handle, encoding="utf-8-sig" if excel_bom else "utf-8", newline="", write_through=True)
-        writer = csv.writer(text, quoting=csv.QUOTE_ALL)
-        writer.writerow([spreadsheet_cell(name) for name in header])
-        for row in rows:
-            writer.writerow([spreadsheet_cell(cell) for cell in row])
-            count += 1
-        text.flush()
-        text.detach()  # the handle is closed by _replacing, after its fsync
-    return count
+        if bom:
+            handle.write("\ufeff".encode())
+        for piece in pieces:
+            handle.write(piece.encode())
 
 
 # ---- finding looser modes -------------------------------------------------------------------------

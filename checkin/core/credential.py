@@ -7,7 +7,9 @@ names the first step that failed. Nothing past a failed step is trusted.
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -234,6 +236,18 @@ def parse_short_code(text: str) -> str:
     if len(typed) != 8 or any(ch not in _CROCKFORD for ch in typed):
         raise InputError("a short code is eight letters and digits, like 7K3M-Q9XD")
     return f"{typed[:4]}-{typed[4:]}"
+
+
+_STORED_CTI = re.compile(f"[0-9a-f]{{{CTI_SIZE * 2}}}")
+
+
+@functools.lru_cache(maxsize=65536)  # an export names each guest's code thousands of times
+def stored_short_code(cti_hex: str) -> str:
+    """A stored credential id (32 hex digits) as the short code on its badge; a journal row that names
+    no such id (a forged or garbled code) shows its first eight characters as they are."""
+    if not _STORED_CTI.fullmatch(cti_hex):
+        return cti_hex[:8]
+    return short_code(bytes.fromhex(cti_hex))
 
 
 def short_code_prefix(text: str) -> str:

@@ -168,6 +168,10 @@ class Reason(StrEnum):
     NO_EMAIL_ADDRESS = "no_email_address"
     NO_ACTIVE_CODE = "no_active_code"
     MAIL_ADDRESS_REFUSED = "mail_address_refused"
+    # the officer's alerts and scan search (services.alertdesk, services.scansearch)
+    ALERT_STATE_CONFLICT = "alert_state_conflict"
+    TIME_INVALID = "time_invalid"
+    CODE_PREFIX_INVALID = "code_prefix_invalid"
 
 
 # English msgids of the catalogue (checkin/locale/); short enough for a gate banner, plain enough for a guest.
@@ -283,6 +287,13 @@ MESSAGES: dict[Reason, str] = {
     Reason.NO_EMAIL_ADDRESS: N_("The guest has no e-mail address."),
     Reason.NO_ACTIVE_CODE: N_("The guest has no active code: issue one first."),
     Reason.MAIL_ADDRESS_REFUSED: N_("The mail server refused the address %(address)s."),
+    Reason.ALERT_STATE_CONFLICT: N_(
+        "This alert has already moved past that state; reload the page to see where it stands."
+    ),
+    Reason.TIME_INVALID: N_("Give a date and time, e.g. 2022-03-26 07:30."),
+    Reason.CODE_PREFIX_INVALID: N_(
+        "Give the start of a code id (4 hex digits or more) or a short code such as 7K3M-Q9XD."
+    ),
 }
 
 # The reasons a gate may show, with the verdict each leads to; everything else is deny.

@@ -104,7 +104,7 @@ class GuestPage:
 _MIN_CODE_PREFIX = 4
 
 
-def _code_prefixes(query: str, min_hex: int = _MIN_CODE_PREFIX) -> list[str]:
+def code_prefixes(query: str, min_hex: int = _MIN_CODE_PREFIX) -> list[str]:
     """The credential id prefixes a query may name: itself as hex (`min_hex` digits or more), or the
     short code it spells; both when it could be either."""
     typed = query.strip()
@@ -145,7 +145,7 @@ def guest_page(store: Store, event_id: str, query: str = "", *, offset: int = 0,
     short code; whole words and starts of words of the name rank first, then code matches' guests.
     """
     words = fold(query).split()
-    prefixes = _code_prefixes(query) if len(words) == 1 else []
+    prefixes = code_prefixes(query) if len(words) == 1 else []
     in_event = Guest.event_id == event_id
     with store.session() as s:
         pending = s.scalar(
@@ -413,7 +413,7 @@ FIND_CODES = "checkin credential list --event EVENT (or: checkin guest list --ev
 def matching_credentials(s: Session, typed: str, event_id: str | None = None) -> Sequence[IssuedCredential]:
     """The credentials a typed code names: an id or a prefix of at least 8 hex digits, or a short
     code (7K3M-Q9XD); both readings when the text could be either."""
-    prefixes = _code_prefixes(typed, min_hex=8)
+    prefixes = code_prefixes(typed, min_hex=8)
     if not prefixes:
         raise InputError(f"{typed!r} is neither a credential id (8 or more hex digits) nor a short code like 7K3M-Q9XD")
     query = select(IssuedCredential).where(or_(*(IssuedCredential.cti.startswith(p) for p in prefixes)))

@@ -234,10 +234,13 @@ class Scan(Base):
     # event's gates, read by the cross-gate audit for every credential of every uploaded batch: the
     # index covers what it reads (store.timelines), so a credential's rows are one index range, not a
     # table lookup per row; (event, "", device) also finds a gate's tries of codes that never verified.
+    # The officer's search: newest first per event, and per gate (store.scan_search).
     __table_args__ = (
         UniqueConstraint("device_id", "seq"),
         Index("ix_scans_event_cursor", "event_id", "id"),
         Index("ix_scans_event_cti", *TIMELINE_INDEX),
+        Index("ix_scans_event_time", "event_id", "wall_ms", "id"),
+        Index("ix_scans_event_device_time", "event_id", "device_id", "wall_ms", "id"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # no cascade: a gate (or its event) with rows cannot be deleted; scans are append-only (0014)
@@ -277,7 +280,10 @@ class Alert(Base):
     """Something an officer must look at: a gap, a fork, a bad checkpoint, clock skew, a duplicate."""
 
     __tablename__ = "alerts"
-    __table_args__ = (UniqueConstraint("fingerprint", name="uq_alerts_fingerprint"),)
+    __table_args__ = (
+        UniqueConstraint("fingerprint", name="uq_alerts_fingerprint"),
+        Index("ix_alerts_event_state", "event_id", "state", "id"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[str] = mapped_column(String(64), index=True)
     device_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
@@ -285,12 +291,18 @@ class Alert(Base):
     seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     detail: Mapped[str] = mapped_column(Text, default="")
     created: Mapped[datetime] = mapped_column(UtcDateTime)
+    # who first acknowledged or resolved it ("" while open): store.journal de-duplicates open alerts by it
     acknowledged_by: Mapped[str] = mapped_column(String(64), default="")
     # services.findings.Severity; the rows that prove it as a JSON list of "device#seq"; the
     # finding's fingerprint, unique: the same finding found again is this alert, not a second one
     severity: Mapped[str] = mapped_column(String(16), default="medium", server_default="medium")
     rows: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
     fingerprint: Mapped[str] = mapped_column(String(64))
+    # services.findings.AlertState; moved forward only (store.alerts_view), each move in the activity log
+    state: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    state_by: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    state_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class LedgerEntry(Base):

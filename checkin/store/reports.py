@@ -109,7 +109,7 @@ def recent_entries(store: Store, event_id: str, limit: int = 50) -> tuple[list[E
         ).all()
     return [
         EntryView(
-            at=_moment(scan.wall_ms, scan.received_at),
+            at=scan_moment(scan.wall_ms, scan.received_at),
             wall_ms=scan.wall_ms,
             gate=gate,
             name=name or "",
@@ -122,7 +122,7 @@ def recent_entries(store: Store, event_id: str, limit: int = 50) -> tuple[list[E
     ], total
 
 
-def _moment(wall_ms: int, received_at: datetime) -> datetime | None:
+def scan_moment(wall_ms: int, received_at: datetime) -> datetime | None:
     """A stored row's time, or None when a gate's clock (or a hand in the database) put it out of range."""
     if not plausible_wall_ms(wall_ms, int(received_at.timestamp() * 1000)):
         return None

@@ -48,6 +48,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 EVERYONE = frozenset(Role)
 REGISTRATION = frozenset({Role.ADMIN, Role.REGISTRAR})
 ADMIN_ONLY = frozenset({Role.ADMIN})
+AUDIT = frozenset({Role.ADMIN, Role.OFFICER})  # the audit pages: security officers and admins
 
 SESSION_MAX_AGE = sessions.MAX_AGE
 SESSION_ID = "sid"  # the one key of the cookie that says who is logged in
@@ -87,6 +88,13 @@ def can(roles: frozenset[Role]) -> bool:
     """True when the current user has one of these roles (templates use it to hide buttons)."""
     user: StaffUser | None = g.get("checkin_user")
     return user is not None and user.role in roles
+
+
+def may_open(endpoint: str) -> bool:
+    """True when the current user's role may open this view (templates show a link only then)."""
+    view = current_app.view_functions.get(endpoint)
+    roles: frozenset[Role] | None = getattr(view, "checkin_roles", None)
+    return roles is not None and can(roles)
 
 
 def _session_user() -> StaffUser | None:
@@ -278,5 +286,7 @@ def template_names() -> dict[str, Any]:
         "EVERYONE": EVERYONE,
         "REGISTRATION": REGISTRATION,
         "ADMIN_ONLY": ADMIN_ONLY,
+        "AUDIT": AUDIT,
+        "may_open": may_open,
         "current_staff": g.get("checkin_user"),
     }

@@ -17,14 +17,16 @@ from checkin.web.context import config
 from checkin.web.i18n import gettext, language, message
 
 
-def local_time(moment: datetime | str | None, timezone: str | None = None) -> str:
-    """A time in the event's (or the deployment's) zone, as the page's language writes it."""
+def local_time(moment: datetime | str | None, timezone: str | None = None, *, seconds: bool = False) -> str:
+    """A time in the event's (or the deployment's) zone, as the page's language writes it (to the
+    second with `seconds`, as the audit pages show scans)."""
     if not moment:
         return ""
     if isinstance(moment, str):  # ISO text, as keys.json keeps times
         moment = datetime.fromisoformat(moment)
     local = moment.astimezone(ZoneInfo(timezone or config().deployment.timezone))
-    return local.strftime("%d/%m/%Y %H:%M" if language() == "vi" else "%Y-%m-%d %H:%M")
+    clock = "%H:%M:%S" if seconds else "%H:%M"
+    return local.strftime(("%d/%m/%Y " if language() == "vi" else "%Y-%m-%d ") + clock)
 
 
 def reason_text(reason: str) -> str:
@@ -68,6 +70,8 @@ _ACTIONS = {
     "job.done": N_("Background work finished"),
     "job.failed": N_("Background work stopped"),
     "job.resume": N_("Background work resumed"),
+    "alert.acknowledge": N_("Alert acknowledged"),
+    "alert.resolve": N_("Alert resolved"),
 }
 _FIELDS = {
     "name": N_("name"),
@@ -137,7 +141,8 @@ def detail_text(action: str, detail: str) -> str:
         return gettext(_FIXED_DETAILS[detail])
     if action == "guest.update" and detail and all(part in _FIELDS for part in detail.split(", ")):
         return ", ".join(gettext(_FIELDS[part]) for part in detail.split(", "))
-    if action in ("credential.revoke", "credential.email", "guest.create", "token.add", "token.revoke", "gate.revoke"):
+    if action in ("credential.revoke", "credential.email", "guest.create", "token.add", "token.revoke", "gate.revoke",
+                  "alert.acknowledge", "alert.resolve"):  # fmt: skip
         return detail  # a reason, a name or an address as the person typed it
     for pattern, msgid in _DETAILS:
         found = pattern.fullmatch(detail)
@@ -160,15 +165,9 @@ def revoke_reason(reason: str) -> str:
     return gettext(_FIXED_DETAILS[reason]) if reason in ("re-issued", "anonymised") else reason
 
 
-_CTI = re.compile(r"[0-9a-f]{32}")
-
-
 def short_code(cti_hex: str) -> str:
-    """A stored credential id (hex) as the short code printed on its badge; a gate's row that names no
-    such id (a forged or garbled code) shows its first characters as they are."""
-    if not _CTI.fullmatch(cti_hex):
-        return cti_hex[:8]
-    return credential.short_code(bytes.fromhex(cti_hex))
+    """A stored credential id (hex) as the short code printed on its badge (see `stored_short_code`)."""
+    return credential.stored_short_code(cti_hex)
 
 
 def zone_name(event: Event, code: str) -> str:

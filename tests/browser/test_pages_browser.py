@@ -94,6 +94,7 @@ def world(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worl
         _entries(
             store, gate_id, [c.cti for v in views[:12] for c in stored_guests.guest_credentials(store, v.guest.id)]
         )
+        _alerts(store, gate_id)
         yield World(first.id, active.cti, bare, gate_id)
     finally:
         store.dispose()
@@ -124,6 +125,20 @@ def _entries(store: Store, gate_id: str, ctis: list[str]) -> None:
             )
 
 
+def _alerts(store: Store, gate_id: str) -> None:
+    """Alerts as a faulty upload leaves them (their making is tests/web/test_audit_alerts.py's subject):
+    one open, one acknowledged with a note, one resolved with a long note."""
+    from checkin.services import alertdesk
+    from checkin.store.models import Alert
+
+    with store.writing() as s:
+        for seq, kind in ((40, "gap"), (7, "fork"), (12, "clock_skew")):
+            detail = f"the batch starts at seq {seq}; the server holds up to seq {seq - 1}"
+            s.add(Alert(event_id=EVENT, device_id=gate_id, kind=kind, seq=seq, detail=detail, created=NOW))
+    alertdesk.acknowledge(store, 2, "Đang liên hệ tổ trưởng cổng phía Đông để kiểm tra máy", "admin", NOW)
+    alertdesk.resolve(store, 3, "Đồng hồ máy cổng lệch 6 phút; đã đồng bộ lại giờ và kiểm tra các dòng", "admin", NOW)
+
+
 def _pages(world: World) -> list[tuple[str, str]]:
     return [
         ("events", "/admin/events"),
@@ -145,6 +160,10 @@ def _pages(world: World) -> list[tuple[str, str]]:
         ("users", "/admin/users"),
         ("log", "/admin/log"),
         ("not-found", "/admin/events/no-such-event"),
+        ("audit-alerts", f"/audit/events/{EVENT}/alerts"),
+        ("audit-scans", f"/audit/events/{EVENT}/scans"),
+        ("audit-scans-search", f"/audit/events/{EVENT}/scans?name=nguyen+thi+anh&zone=vip"),
+        ("audit-timeline", f"/audit/events/{EVENT}/guests/{world.guest_id}"),
     ]
 
 

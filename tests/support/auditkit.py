@@ -1,0 +1,105 @@
+"""Gates that scan with the real gate code (scanner.gate decisions in a scanner.journal journal) and
+upload through the service's own `services.ingest.upload_journal`: what the audit pages read.
+
+Also the faulty uploads that raise alerts: a gap (rows skipped) and a fork (another history under
+the same device key).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from checkin.config import Config
+from checkin.core.chain import JournalRow
+from checkin.core.trust import Direction, TrustBundle
+from checkin.keystore import KeyStore
+from checkin.services import ingest
+from checkin.store import Store, guests
+from checkin.store import devices as stored_devices
+from checkin.store.guests import GuestRow
+from checkin.store.journal import JournalRefused
+from scanner import gate, journal
+from tests.support.apikit import bundle_for
+from tests.support.gatekit import keystore_sign
+from tests.support.world import EVENT_ID, credential
+
+
+@dataclass
+class AuditGate:
+    """An enrolled gate of the test event, its journal file and the bundle it decides with."""
+
+    store: Store
+    device_id: str
+    zone: str
+    direction: Direction
+    journal: journal.Journal
+    bundle: TrustBundle
+    state: gate.GateState
+
+    def scan(self, text: str, at: datetime, operator: str = "Trần Văn Bảo") -> JournalRow:
+        """Show a code to the gate at `at`: decide as the gate does, journal the decision."""
+        decision = gate.decide(text, self.bundle, self.state, at)
+        row = self.journal.record(
+            decision, wall_ms=gate.to_ms(at), mono_ms=gate.to_ms(at) % 10**9, direction=self.direction,
+            zone=self.zone, operator=operator,
+        )  # fmt: skip
+        self.state = self.state.after(decision, row.wall_ms)
+        return row
+
+    def upload(self, now: datetime, *, skip: int = 0) -> ingest.Ingested | JournalRefused:
+        """Sync: sign a checkpoint and upload the rows the server has not acknowledged (`skip` leaves
+        out the first ones: a gap)."""
+        rows = self.journal.rows(after=self.journal.acked_seq)[skip:]
+        stored = self.journal.checkpoint(gate.to_ms(now))
+        assert stored is not None and rows
+        device = stored_devices.device(self.store, self.device_id)
+        try:
+            done = ingest.upload_journal(self.store, device, rows, stored.signed, now)
+        except JournalRefused as refused:
+            return refused
+        self.journal.acknowledge(done.acked_seq, done.head_hash)
+        return done
+
+
+def add_gate(
+    store: Store,
+    config: Config,
+    folder: Path,
+    now: datetime,
+    name: str,
+    zone: str = "hall",
+    direction: str = "in",
+    *,
+    key: Ed25519PrivateKey | None = None,
+    device_id: str | None = None,
+) -> AuditGate:
+    """Create and enrol a gate (or, with `device_id` and `key`, a second journal of an enrolled one:
+    another history under the same device key, a fork)."""
+    key = key or Ed25519PrivateKey.generate()
+    path = folder / f"gate-{len(list(folder.glob('*.journal')))}.journal"
+    seed = journal.begin(path)
+    if device_id is None:
+        _made, code = stored_devices.create_device(store, EVENT_ID, name, zone, direction, now)
+        public = key.public_key().public_bytes_raw().hex()
+        device_id = stored_devices.enrol_device(store, code, public, now, seal_seed=seed)[0].id
+    way = Direction(direction)
+    bundle = bundle_for(config, now - timedelta(hours=1))
+    return AuditGate(store, device_id, zone, way, journal.Journal(path, key), bundle, gate.GateState(zone, way))
+
+
+def issue_guest(
+    store: Store, config: Config, name: str, now: datetime, organisation: str = "Sở TT&TT"
+) -> tuple[int, str]:
+    """Add a guest and sign their code with the deployment's issuing key: (guest id, CK1 text)."""
+    row = GuestRow(0, name, organisation, "delegate", ("hall", "vip"), "")
+    cred = credential(now, name=name, organisation=organisation)
+    keys = KeyStore(config.keys_dir)
+    text = keystore_sign(keys, cred)
+    guests.record_issued(store, [(row, cred, keys.active_issuing().kid, text)], now)
+    guest_id = guests.credential(store, cred.id_hex).guest_id
+    assert guest_id is not None
+    return guest_id, text
