@@ -84,7 +84,7 @@ def test_filters_by_state_kind_severity_and_gate(
     assert kinds() == {"gap", "fork"}
     assert kinds(kind="fork") == {"fork"}
     assert kinds(severity="critical") == {"fork"}
-    assert kinds(severity="high") == {"gap"}
+    assert kinds(severity="medium") == {"gap"}  # refused: the gate resends from where the service stands
     assert kinds(severity="low") == set()
     fork_gate = next(a.device_id for a in reports.alerts(store, event_id=EVENT_ID) if a.kind == "fork")
     assert kinds(gate=fork_gate or "") == {"fork"}
@@ -190,7 +190,7 @@ def test_an_alert_of_another_event_or_none_is_404(
 
 def test_open_counts_by_severity(faults: dict[str, int], store: Store) -> None:
     counts = alertdesk.open_counts(store, EVENT_ID)
-    assert counts[Severity.CRITICAL] == 1 and counts[Severity.HIGH] == 1 and counts[Severity.LOW] == 0
+    assert counts[Severity.CRITICAL] == 1 and counts[Severity.MEDIUM] == 1 and counts[Severity.LOW] == 0
 
 
 def test_alerts_export_csv_and_json(login_as: Callable[[str | None], FlaskClient], faults: dict[str, int]) -> None:
@@ -199,7 +199,7 @@ def test_alerts_export_csv_and_json(login_as: Callable[[str | None], FlaskClient
     rows = list(csv.DictReader(io.StringIO(body.removeprefix("\ufeff"))))
     assert {r["kind"] for r in rows} == {"gap", "fork"} and {r["state"] for r in rows} == {"open"}
     doc = json.loads(client.get(ALERTS + ".json").get_data(as_text=True))
-    assert doc["event"] == EVENT_ID and {a["severity"] for a in doc["alerts"]} == {"critical", "high"}
+    assert doc["event"] == EVENT_ID and {a["severity"] for a in doc["alerts"]} == {"critical", "medium"}
 
 
 def test_the_cli_lists_alerts_and_the_open_ones(
