@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from checkin.core.errors import Reason
+from checkin.services import audit
 from checkin.services.findings import AlertState, Severity
 from checkin.store import Alert, Device, Store
 from checkin.store.models import CredentialStatus
@@ -22,19 +23,6 @@ from checkin.store.tallies import EventRecords, Presence, Tally, event_records
 
 SLOT = timedelta(minutes=15)
 CHART_MARGIN = timedelta(hours=6)  # rows further than this outside the event are counted, not charted
-# The alerts that say a gate's records cannot be taken as they are.
-INTEGRITY_KINDS = frozenset(
-    {
-        Reason.JOURNAL_GAP,
-        Reason.JOURNAL_FORK,
-        Reason.BROKEN_CHAIN,
-        Reason.BAD_CHECKPOINT,
-        Reason.BAD_SEAL,
-        Reason.MISSING_SEAL,
-        Reason.SEALS_UNCHECKED,
-        Reason.ROW_INVALID,
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -192,7 +180,7 @@ def event_report(store: Store, event_id: str, now: datetime) -> EventReport:
         zones=zones,
         chart=_chart(records, names, tz),
         alerts=alerts,
-        gates=_gate_integrity(records, tz),
+        gates=_gate_integrity(store, records, now, tz),
     )
 
 
@@ -246,33 +234,15 @@ def _chart(records: EventRecords, names: dict[str, str], tz: ZoneInfo) -> Chart:
     return Chart(starts, gates)
 
 
-_SEVERITY = {
-    Reason.JOURNAL_FORK: Severity.CRITICAL,
-    Reason.BROKEN_CHAIN: Severity.CRITICAL,
-    Reason.BAD_SEAL: Severity.CRITICAL,
-    Reason.BAD_CHECKPOINT: Severity.CRITICAL,
-    Reason.JOURNAL_GAP: Severity.HIGH,
-    Reason.MISSING_SEAL: Severity.HIGH,
-    Reason.ROW_INVALID: Severity.HIGH,
-}
-
-
-def _alert_severity(alert: Alert) -> Severity:
-    """How urgent an alert is.
-    # coordinator: wire to the alerts.severity column (engine, migration 0011) at merge.
-    """
-    return next((v for k, v in _SEVERITY.items() if k.value == alert.kind), Severity.MEDIUM)
-
-
 def _alert_state(alert: Alert) -> tuple[AlertState, str]:
-    """Where an officer stands with an alert, and their note.
-    # coordinator: wire to the alerts.state / alerts.note columns (alerts, migration 0013) at merge.
-    """
-    return (AlertState.ACKNOWLEDGED if alert.acknowledged_by else AlertState.OPEN), ""
+    """Where an officer stands with an alert, and their note (an unknown state, a newer service's: open)."""
+    known = alert.state in AlertState._value2member_map_
+    return (AlertState(alert.state) if known else AlertState.OPEN), alert.note
 
 
 def _alert_line(alert: Alert, names: dict[str, str], tz: ZoneInfo) -> AlertLine:
     state, note = _alert_state(alert)
+    severity = Severity(alert.severity) if alert.severity in Severity._value2member_map_ else Severity.HIGH
     gate = names.get(alert.device_id, alert.device_id) if alert.device_id else ""
     return AlertLine(
         id=alert.id,
@@ -280,24 +250,21 @@ def _alert_line(alert: Alert, names: dict[str, str], tz: ZoneInfo) -> AlertLine:
         gate=gate,
         seq=alert.seq,
         kind=alert.kind,
-        severity=_alert_severity(alert),
+        severity=severity,
         state=state,
         note=note,
         detail=alert.detail,
     )
 
 
-def _gate_integrity(records: EventRecords, tz: ZoneInfo) -> tuple[GateIntegrity, ...]:
-    """Every gate's integrity, from what ingest keeps: rows held (acked_seq), seals checked (seal_seq)
-    and the integrity alerts not yet acknowledged.
-    # coordinator: wire to checkin.services.audit.verify_event(store, event_id, now) at merge (the
-    # engine re-verifies chains, seals and checkpoints end to end; keep this value's fields).
-    """
-    faults: dict[str, set[str]] = {}
-    for alert in records.alerts:
-        state, _ = _alert_state(alert)
-        if alert.device_id and alert.kind in INTEGRITY_KINDS and state is AlertState.OPEN:
-            faults.setdefault(alert.device_id, set()).add(alert.kind)
+def _gate_integrity(store: Store, records: EventRecords, now: datetime, tz: ZoneInfo) -> tuple[GateIntegrity, ...]:
+    """Every gate's integrity as the audit finds it now (services.audit.verify_event: chains, seals,
+    checkpoints and the ledger re-verified end to end), with what ingest keeps (rows, seals checked)."""
+    gates = audit.verify_event(store, records.event.id, now)
+    faults = {gate.device_id: {f.kind.value for f in gate.faults} for gate in gates}
+    for gate in gates:  # a gate that gave no sealing seed: its rows could be rewritten unseen, said in the report
+        if gate.seals_ok is None:
+            faults[gate.device_id].add(Reason.SEALS_UNCHECKED.value)
     return tuple(_gate(d, records.checkpoints.get(d.id, 0), faults.get(d.id, set()), tz) for d in records.devices)
 
 
