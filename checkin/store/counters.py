@@ -1,0 +1,336 @@
+"""The officer's dashboard counters, kept at ingest: who is inside now and who entered, per zone and
+in total (`presence`), and entries, exits and denials per gate and 15 minutes (`scan_buckets`).
+
+"Inside" follows the gate (scanner.gate.count): an admitted row going in puts the person inside, in
+that gate's zone; an admitted row going out takes them out. Across gates, the person is where their
+latest admitted movement says, latest by (wall time, gate, seq): a total order, so the counters are
+the same whatever order the gates' batches arrive in. Every other update is a sum, a minimum or
+that maximum, so a batch is folded in with one upsert per table, and two gates' batches folded in
+at once (PostgreSQL) cannot lose each other's counts.
+
+Counting reads the stored rows after the gate's mark (`counter_marks`), so a count that failed
+half-way, or never ran, is caught up by the next one: counters never miss a stored row and never
+count one twice. `rebuild` recounts everything from the scans (after the migration, and for tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, case, delete, func, insert, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+
+from checkin.store.engine import Store
+from checkin.store.models import CounterMark, Presence, Scan, ScanBucket
+
+BUCKET_MS = 15 * 60 * 1000
+TOTAL = ""  # the presence row of the whole event, beside one per zone
+_CHUNK = 20_000  # rows read at a time when recounting
+
+
+@dataclass(frozen=True)
+class PresenceRow:
+    """One presence row's values (`zone` TOTAL for the whole event)."""
+
+    entries: int
+    first_in_ms: int | None
+    last_ms: int
+    last_device: str
+    last_seq: int
+    last_zone: str
+    inside: bool
+
+    def merged(self, other: PresenceRow) -> PresenceRow:
+        """Both rows' movements together: sums, the first entry, the latest movement."""
+        firsts = [t for t in (self.first_in_ms, other.first_in_ms) if t is not None]
+        newer = other if _order(other) > _order(self) else self
+        return PresenceRow(
+            self.entries + other.entries,
+            min(firsts) if firsts else None,
+            newer.last_ms,
+            newer.last_device,
+            newer.last_seq,
+            newer.last_zone,
+            newer.inside,
+        )
+
+
+def _order(row: PresenceRow) -> tuple[int, str, int]:
+    return (row.last_ms, row.last_device, row.last_seq)
+
+
+@dataclass
+class Tally:
+    """Counters of some rows: presence by (event, cti, zone), buckets by (event, device, bucket start)
+    as (entries, exits, denials)."""
+
+    presence: dict[tuple[str, str, str], PresenceRow]
+    buckets: dict[tuple[str, str, int], tuple[int, int, int]]
+
+    @classmethod
+    def empty(cls) -> Tally:
+        """No rows counted."""
+        return cls({}, {})
+
+    def add(self, rows: Iterable[Sequence[Any]]) -> None:
+        """Count rows of (event_id, device_id, seq, wall_ms, cti, verdict, direction, zone)."""
+        presence, buckets = self.presence, self.buckets
+        for event_id, device_id, seq, wall_ms, cti, verdict, direction, zone in rows:
+            admitted = verdict == "admit"
+            entering = admitted and direction == "in"
+            leaving = admitted and direction == "out"
+            key = (event_id, device_id, wall_ms // BUCKET_MS * BUCKET_MS)
+            e, x, d = buckets.get(key, (0, 0, 0))
+            buckets[key] = (e + entering, x + leaving, d + (not admitted))
+            if not (entering or leaving) or not cti:
+                continue  # only an admitted credential moves anyone
+            move = PresenceRow(int(entering), wall_ms if entering else None, wall_ms, device_id, seq, zone, entering)
+            places = (TOTAL, zone) if entering else (TOTAL,)
+            for place in places:
+                held = presence.get((event_id, cti, place))
+                presence[(event_id, cti, place)] = move if held is None else held.merged(move)
+
+
+_ROW_COLUMNS = (
+    Scan.event_id,
+    Scan.device_id,
+    Scan.seq,
+    Scan.wall_ms,
+    Scan.cti,
+    Scan.verdict,
+    Scan.direction,
+    Scan.zone,
+)
+
+
+# ---- keeping them up to date ------------------------------------------------------------------------
+
+
+def count_new_rows(store: Store, device_id: str) -> int:
+    """Fold a gate's stored rows that are not counted yet into the counters; how many were new.
+    Called after each stored batch (services.ingest); safe to call again at any time."""
+    with store.writing() as s:
+        return count_new_in(s.connection(), device_id)
+
+
+def count_new_in(connection: Connection, device_id: str) -> int:
+    """`count_new_rows` in the caller's transaction."""
+    marks = CounterMark.table()
+    connection.execute(_insert(connection, marks).values(device_id=device_id, seq=0).on_conflict_do_nothing())
+    # the mark's row lock (PostgreSQL) makes two counts of one gate wait for each other
+    mark = connection.execute(
+        select(marks.c.seq).where(marks.c.device_id == device_id).with_for_update()
+    ).scalar_one()
+    rows = connection.execute(
+        select(*_ROW_COLUMNS).where(Scan.device_id == device_id, Scan.seq > mark).order_by(Scan.seq)
+    ).all()
+    if not rows:
+        return 0
+    tally = Tally.empty()
+    tally.add(rows)
+    _fold(connection, tally)
+    connection.execute(marks.update().where(marks.c.device_id == device_id).values(seq=rows[-1][2]))
+    return len(rows)
+
+
+def _insert(connection: Connection, table: Any) -> Any:
+    """An INSERT that takes ON CONFLICT, in the connection's dialect."""
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"counters need PostgreSQL or SQLite, not {dialect}")
+
+
+def _fold(connection: Connection, tally: Tally) -> None:
+    """Add a tally to the stored counters: one upsert per table, keys in order (no deadlock between
+    two gates' counts on PostgreSQL, which lock rows in the order they come)."""
+    if tally.presence:
+        table = Presence.table()
+        statement: Any = _insert(connection, table)
+        new = statement.excluded
+        c = table.c
+        newer = tuple_(new.last_ms, new.last_device, new.last_seq) > tuple_(c.last_ms, c.last_device, c.last_seq)
+        latest = {name: case((newer, new[name]), else_=c[name]) for name in _LATEST}
+        statement = statement.on_conflict_do_update(
+            index_elements=[c.event_id, c.cti, c.zone],
+            set_={
+                "entries": c.entries + new.entries,
+                "first_in_ms": case(
+                    (new.first_in_ms < c.first_in_ms, new.first_in_ms), else_=func.coalesce(c.first_in_ms, new.first_in_ms)
+                ),
+                **latest,
+            },
+        )
+        connection.execute(statement, [_presence_values(key, row) for key, row in sorted(tally.presence.items())])
+    if tally.buckets:
+        table = ScanBucket.table()
+        statement = _insert(connection, table)
+        new, c = statement.excluded, table.c
+        statement = statement.on_conflict_do_update(
+            index_elements=[c.event_id, c.device_id, c.bucket_ms],
+            set_={name: c[name] + new[name] for name in ("entries", "exits", "denials")},
+        )
+        connection.execute(statement, [_bucket_values(key, v) for key, v in sorted(tally.buckets.items())])
+
+
+_LATEST = ("last_ms", "last_device", "last_seq", "last_zone", "inside")
+
+
+def _presence_values(key: tuple[str, str, str], row: PresenceRow) -> dict[str, Any]:
+    event_id, cti, zone = key
+    return {
+        "event_id": event_id,
+        "cti": cti,
+        "zone": zone,
+        "entries": row.entries,
+        "first_in_ms": row.first_in_ms,
+        "last_ms": row.last_ms,
+        "last_device": row.last_device,
+        "last_seq": row.last_seq,
+        "last_zone": row.last_zone,
+        "inside": row.inside,
+    }
+
+
+def _bucket_values(key: tuple[str, str, int], value: tuple[int, int, int]) -> dict[str, Any]:
+    event_id, device_id, bucket = key
+    entries, exits, denials = value
+    return {
+        "event_id": event_id,
+        "device_id": device_id,
+        "bucket_ms": bucket,
+        "entries": entries,
+        "exits": exits,
+        "denials": denials,
+    }
+
+
+# ---- recounting from the scans ----------------------------------------------------------------------
+
+
+def recount(store: Store, event_id: str | None = None) -> Tally:
+    """The counters as the held scans imply them (of one event, if given), computed, not stored."""
+    with store.session() as s:
+        return _recount(s.connection(), event_id)
+
+
+def _recount(connection: Connection, event_id: str | None) -> Tally:
+    tally = Tally.empty()
+    query = select(*_ROW_COLUMNS).order_by(Scan.device_id, Scan.seq)
+    if event_id is not None:
+        query = query.where(Scan.event_id == event_id)
+    # streamed (a server-side cursor on PostgreSQL); set on the statement, not the shared connection
+    result = connection.execute(query.execution_options(yield_per=_CHUNK))
+    for chunk in result.partitions():
+        tally.add(chunk)
+    return tally
+
+
+def stored(store: Store, event_id: str | None = None) -> Tally:
+    """The counters as they are stored (of one event, if given)."""
+    presence, buckets = Presence.table(), ScanBucket.table()
+    p_query, b_query = select(presence), select(buckets)
+    if event_id is not None:
+        p_query, b_query = p_query.where(presence.c.event_id == event_id), b_query.where(buckets.c.event_id == event_id)
+    with store.session() as s:
+        tally = Tally.empty()
+        for r in s.execute(p_query):
+            tally.presence[(r.event_id, r.cti, r.zone)] = PresenceRow(
+                r.entries, r.first_in_ms, r.last_ms, r.last_device, r.last_seq, r.last_zone, bool(r.inside)
+            )
+        for r in s.execute(b_query):
+            tally.buckets[(r.event_id, r.device_id, r.bucket_ms)] = (r.entries, r.exits, r.denials)
+    return tally
+
+
+def rebuild(store: Store) -> None:
+    """Recount every counter from the held scans (the counters of a database that had scans before them)."""
+    with store.writing() as s:
+        rebuild_in(s.connection())
+
+
+def rebuild_in(connection: Connection) -> None:
+    """`rebuild` in the caller's transaction (the migration that adds the counters calls it)."""
+    for table in (Presence.table(), ScanBucket.table(), CounterMark.table()):
+        connection.execute(delete(table))
+    tally = _recount(connection, None)
+    presence = [_presence_values(k, v) for k, v in sorted(tally.presence.items())]
+    buckets = [_bucket_values(k, v) for k, v in sorted(tally.buckets.items())]
+    for table, values in ((Presence.table(), presence), (ScanBucket.table(), buckets)):
+        for start in range(0, len(values), _CHUNK):
+            connection.execute(insert(table), values[start : start + _CHUNK])
+    held = select(Scan.device_id, func.max(Scan.seq)).group_by(Scan.device_id)
+    marks = [{"device_id": device_id, "seq": seq} for device_id, seq in connection.execute(held)]
+    if marks:
+        connection.execute(insert(CounterMark.table()), marks)
+
+
+# ---- what the dashboard reads -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ZoneCount:
+    """Inside now and entered so far, in one zone (TOTAL: the whole event)."""
+
+    zone: str
+    inside: int
+    entered: int
+
+
+def presence_counts(store: Store, event_id: str) -> dict[str, ZoneCount]:
+    """Inside now and entered so far per zone and in total (key TOTAL), for one event; two index-only
+    counts over the presence rows."""
+    p = Presence.table().c
+    with store.session() as s:
+        inside = dict(
+            s.execute(
+                select(p.last_zone, func.count())
+                .where(p.event_id == event_id, p.zone == TOTAL, p.inside)
+                .group_by(p.last_zone)
+            ).all()
+        )
+        entered = dict(
+            s.execute(select(p.zone, func.count(p.first_in_ms)).where(p.event_id == event_id).group_by(p.zone)).all()
+        )
+    counts = {zone: ZoneCount(zone, inside.get(zone, 0), entered.get(zone, 0)) for zone in set(inside) | set(entered)}
+    counts[TOTAL] = ZoneCount(TOTAL, sum(inside.values()), entered.get(TOTAL, 0))
+    return counts
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One gate's counts in one 15 minutes."""
+
+    device_id: str
+    start_ms: int
+    entries: int
+    exits: int
+    denials: int
+
+
+def buckets(store: Store, event_id: str, first_ms: int, last_ms: int) -> list[Bucket]:
+    """The event's 15-minute counts starting from `first_ms` to `last_ms` (both included), by gate and time."""
+    b = ScanBucket.table().c
+    query = (
+        select(b.device_id, b.bucket_ms, b.entries, b.exits, b.denials)
+        .where(b.event_id == event_id, and_(b.bucket_ms >= first_ms, b.bucket_ms <= last_ms))
+        .order_by(b.device_id, b.bucket_ms)
+    )
+    with store.session() as s:
+        return [Bucket(*row) for row in s.execute(query)]
+
+
+def bucket_span(store: Store, event_id: str, first_ms: int, last_ms: int) -> tuple[int, int] | None:
+    """The starts of the first and the latest 15 minutes with any scan between `first_ms` and
+    `last_ms`, or None when there is none."""
+    b = ScanBucket.table().c
+    query = select(func.min(b.bucket_ms), func.max(b.bucket_ms)).where(
+        b.event_id == event_id, b.bucket_ms.between(first_ms, last_ms)
+    )
+    with store.session() as s:
+        low, high = s.execute(query).one()
+    return None if low is None else (int(low), int(high))
