@@ -30,6 +30,11 @@ class Series:
     denials: tuple[int, ...]
 
     @property
+    def busy(self) -> list[tuple[int, int, int, int]]:
+        """(slot, entries, exits, denials) of each slot with any scan, for the table beside the chart."""
+        return [(i, *counts) for i, counts in enumerate(zip(self.entries, self.exits, self.denials)) if any(counts)]
+
+    @property
     def totals(self) -> tuple[int, int, int]:
         """Entries, exits and denials over the window."""
         return sum(self.entries), sum(self.exits), sum(self.denials)

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, delete, func, insert, select, tuple_
+from sqlalchemy import Connection, and_, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from checkin.store.engine import Store
@@ -120,9 +120,7 @@ def count_new_in(connection: Connection, device_id: str) -> int:
     marks = CounterMark.table()
     connection.execute(_insert(connection, marks).values(device_id=device_id, seq=0).on_conflict_do_nothing())
     # the mark's row lock (PostgreSQL) makes two counts of one gate wait for each other
-    mark = connection.execute(
-        select(marks.c.seq).where(marks.c.device_id == device_id).with_for_update()
-    ).scalar_one()
+    mark = connection.execute(select(marks.c.seq).where(marks.c.device_id == device_id).with_for_update()).scalar_one()
     rows = connection.execute(
         select(*_ROW_COLUMNS).where(Scan.device_id == device_id, Scan.seq > mark).order_by(Scan.seq)
     ).all()
@@ -145,39 +143,65 @@ def _insert(connection: Connection, table: Any) -> Any:
     raise NotImplementedError(f"counters need PostgreSQL or SQLite, not {dialect}")
 
 
+# One statement per table for both databases: PostgreSQL and SQLite share ON CONFLICT ... DO UPDATE,
+# row-value comparison and `excluded`. Sent through the driver's executemany (COPY-like speed on
+# psycopg's pipeline, one prepared statement on sqlite3): SQLAlchemy's per-row parameter work would
+# cost more than the database's. Only our own column names are in the text; every value is a parameter.
+_PRESENCE_COLUMNS = (
+    "event_id",
+    "cti",
+    "zone",
+    "entries",
+    "first_in_ms",
+    "last_ms",
+    "last_device",
+    "last_seq",
+    "last_zone",
+    "inside",
+)
+_NEWER = "(excluded.last_ms, excluded.last_device, excluded.last_seq) > (p.last_ms, p.last_device, p.last_seq)"
+_PRESENCE_UPSERT = (
+    f"INSERT INTO presence AS p ({', '.join(_PRESENCE_COLUMNS)}) VALUES ({{marks}}) "  # noqa: S608
+    "ON CONFLICT (event_id, cti, zone) DO UPDATE SET "
+    "entries = p.entries + excluded.entries, "
+    "first_in_ms = CASE WHEN excluded.first_in_ms < p.first_in_ms THEN excluded.first_in_ms "
+    "ELSE COALESCE(p.first_in_ms, excluded.first_in_ms) END, "
+    + ", ".join(
+        f"{name} = CASE WHEN {_NEWER} THEN excluded.{name} ELSE p.{name} END"
+        for name in ("last_ms", "last_device", "last_seq", "last_zone", "inside")
+    )
+)
+_BUCKET_COLUMNS = ("event_id", "device_id", "bucket_ms", "entries", "exits", "denials")
+_BUCKET_UPSERT = (
+    f"INSERT INTO scan_buckets AS b ({', '.join(_BUCKET_COLUMNS)}) VALUES ({{marks}}) "  # noqa: S608
+    "ON CONFLICT (event_id, device_id, bucket_ms) DO UPDATE SET "
+    "entries = b.entries + excluded.entries, exits = b.exits + excluded.exits, denials = b.denials + excluded.denials"
+)
+
+
 def _fold(connection: Connection, tally: Tally) -> None:
     """Add a tally to the stored counters: one upsert per table, keys in order (no deadlock between
     two gates' counts on PostgreSQL, which lock rows in the order they come)."""
-    if tally.presence:
-        table = Presence.table()
-        statement: Any = _insert(connection, table)
-        new = statement.excluded
-        c = table.c
-        newer = tuple_(new.last_ms, new.last_device, new.last_seq) > tuple_(c.last_ms, c.last_device, c.last_seq)
-        latest = {name: case((newer, new[name]), else_=c[name]) for name in _LATEST}
-        statement = statement.on_conflict_do_update(
-            index_elements=[c.event_id, c.cti, c.zone],
-            set_={
-                "entries": c.entries + new.entries,
-                "first_in_ms": case(
-                    (new.first_in_ms < c.first_in_ms, new.first_in_ms), else_=func.coalesce(c.first_in_ms, new.first_in_ms)
-                ),
-                **latest,
-            },
-        )
-        connection.execute(statement, [_presence_values(key, row) for key, row in sorted(tally.presence.items())])
-    if tally.buckets:
-        table = ScanBucket.table()
-        statement = _insert(connection, table)
-        new, c = statement.excluded, table.c
-        statement = statement.on_conflict_do_update(
-            index_elements=[c.event_id, c.device_id, c.bucket_ms],
-            set_={name: c[name] + new[name] for name in ("entries", "exits", "denials")},
-        )
-        connection.execute(statement, [_bucket_values(key, v) for key, v in sorted(tally.buckets.items())])
-
-
-_LATEST = ("last_ms", "last_device", "last_seq", "last_zone", "inside")
+    dialect = connection.dialect.name
+    if dialect not in ("postgresql", "sqlite"):
+        raise NotImplementedError(f"counters need PostgreSQL or SQLite, not {dialect}")
+    mark = "%s" if dialect == "postgresql" else "?"
+    raw: Any = connection.connection.driver_connection
+    presence = [
+        (*key, r.entries, r.first_in_ms, r.last_ms, r.last_device, r.last_seq, r.last_zone, r.inside)
+        for key, r in sorted(tally.presence.items())
+    ]
+    buckets = [(*key, *value) for key, value in sorted(tally.buckets.items())]
+    cursor = raw.cursor()
+    try:
+        for statement, columns, values in (
+            (_PRESENCE_UPSERT, _PRESENCE_COLUMNS, presence),
+            (_BUCKET_UPSERT, _BUCKET_COLUMNS, buckets),
+        ):
+            if values:
+                cursor.executemany(statement.format(marks=", ".join([mark] * len(columns))), values)
+    finally:
+        cursor.close()
 
 
 def _presence_values(key: tuple[str, str, str], row: PresenceRow) -> dict[str, Any]:

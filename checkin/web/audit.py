@@ -18,8 +18,9 @@ from checkin.store import devices as stored_devices
 from checkin.store import events as stored_events
 from checkin.web import auth
 from checkin.web.auth import AUDIT, allow
-from checkin.web.charts import line_chart
+from checkin.web.charts import Chart, TimeAxis, line_chart, time_axis
 from checkin.web.context import now, store
+from checkin.web.formatting import local_time
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 bp.before_request(auth.guard)
@@ -34,10 +35,13 @@ def _event_or_404(event_id: str) -> Event:
         abort(404)
 
 
-def _chart(series: dashboards.Series, window: dashboards.Window, event: Event) -> object:
-    return line_chart(
-        {"entries": series.entries, "exits": series.exits, "denials": series.denials}, window.starts, event.timezone
-    )
+def _chart(series: dashboards.Series, axis: TimeAxis) -> Chart:
+    return line_chart({"entries": series.entries, "exits": series.exits, "denials": series.denials}, axis)
+
+
+def _slot_labels(window: dashboards.Window | None, event: Event) -> list[str]:
+    """Each slot's start as the tables write it (once per page, not once per gate)."""
+    return [local_time(start, event.timezone) for start in window.starts] if window else []
 
 
 @bp.route("/")
@@ -59,9 +63,18 @@ def event(event_id: str) -> ResponseReturnValue:
     open alerts by severity, the gates."""
     ev = _event_or_404(event_id)
     board = dashboards.dashboard(store(), ev, now())
-    charts = {s.device.id: _chart(s, board.window, ev) for s in board.series} if board.window else {}
+    charts: dict[str, Chart] = {}
+    if board.window:
+        axis = time_axis(board.window.starts, ev.timezone)
+        charts = {s.device.id: _chart(s, axis) for s in board.series}
     return render_template(
-        "audit/dashboard.html", event=ev, board=board, charts=charts, refresh=REFRESH_SECONDS, now=now()
+        "audit/dashboard.html",
+        event=ev,
+        board=board,
+        charts=charts,
+        slots=_slot_labels(board.window, ev),
+        refresh=REFRESH_SECONDS,
+        now=now(),
     )
 
 
@@ -77,5 +90,9 @@ def gate(event_id: str, device_id: str) -> ResponseReturnValue:
     if device.event_id != ev.id:
         abort(404)
     report = dashboards.gate_report(store(), ev, device, now())
-    chart = _chart(report.series, report.window, ev) if report.series and report.window else None
-    return render_template("audit/gate.html", event=ev, report=report, chart=chart, now=now())
+    chart = None
+    if report.series and report.window:
+        chart = _chart(report.series, time_axis(report.window.starts, ev.timezone))
+    return render_template(
+        "audit/gate.html", event=ev, report=report, chart=chart, slots=_slot_labels(report.window, ev), now=now()
+    )

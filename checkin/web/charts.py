@@ -68,32 +68,39 @@ def _label_every(slots: int) -> int:
     return 48
 
 
-def line_chart(series: dict[str, tuple[int, ...]], starts: list[datetime], timezone: str) -> Chart:
-    """The geometry of lines for `series` (key -> one value per slot), slots starting at `starts`,
-    times written in `timezone`."""
-    slots = len(starts)
+@dataclass(frozen=True)
+class TimeAxis:
+    """The time axis of every chart over one window, worked out once for all of them: x ticks at
+    round hours (or at both ends of a chart shorter than an hour)."""
+
+    slots: int
+    ticks: tuple[tuple[int, str], ...]  # (slot index, HH:MM in the event's zone)
+
+
+def time_axis(starts: list[datetime], timezone: str) -> TimeAxis:
+    """The axis for slots starting at `starts`, labelled in `timezone`."""
+    zone = ZoneInfo(timezone)
+    local = [start.astimezone(zone) for start in starts]
+    every = _label_every(len(starts))
+    ticks = tuple((i, t.strftime("%H:%M")) for i, t in enumerate(local) if t.minute == 0 and (t.hour * 4) % every == 0)
+    if not ticks and local:  # a chart shorter than an hour: its first and last slot
+        ticks = tuple((i, local[i].strftime("%H:%M")) for i in sorted({0, len(local) - 1}))
+    return TimeAxis(len(starts), ticks)
+
+
+def line_chart(series: dict[str, tuple[int, ...]], axis: TimeAxis) -> Chart:
+    """The geometry of lines for `series` (key -> one value per slot of `axis`)."""
+    slots = axis.slots
     top = _nice_top(max((max(values, default=0) for values in series.values()), default=0))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-
-    def x(i: int) -> float:
-        return LEFT + (plot_w * i / (slots - 1) if slots > 1 else plot_w / 2)
-
-    def y(value: int) -> float:
-        return TOP + plot_h * (1 - value / top)
+    step = plot_w / (slots - 1) if slots > 1 else 0.0
+    first_x = LEFT if slots > 1 else LEFT + plot_w / 2
+    scale = plot_h / top
 
     lines = []
     for key, values in series.items():
-        points = [(round(x(i), 1), round(y(v), 1)) for i, v in enumerate(values)]
+        points = [(round(first_x + i * step, 1), round(TOP + plot_h - v * scale, 1)) for i, v in enumerate(values)]
         lines.append(Line(key, " ".join(f"{px},{py}" for px, py in points), tuple(points) if slots == 1 else ()))
-    y_ticks = tuple(Tick(round(y(v), 1), str(v)) for v in (0, top // 2, top))
-    zone = ZoneInfo(timezone)
-    every = _label_every(slots)
-    x_ticks = tuple(
-        Tick(round(x(i), 1), start.astimezone(zone).strftime("%H:%M"))
-        for i, start in enumerate(starts)
-        if start.astimezone(zone).minute == 0 and (start.astimezone(zone).hour * 4) % every == 0
-    )
-    if not x_ticks:  # a chart shorter than an hour: its first and last slot
-        ends = {0, slots - 1}
-        x_ticks = tuple(Tick(round(x(i), 1), starts[i].astimezone(zone).strftime("%H:%M")) for i in sorted(ends))
+    y_ticks = tuple(Tick(round(TOP + plot_h - v * scale, 1), str(v)) for v in (0, top // 2, top))
+    x_ticks = tuple(Tick(round(first_x + i * step, 1), text) for i, text in axis.ticks)
     return Chart(tuple(lines), y_ticks, x_ticks, top)

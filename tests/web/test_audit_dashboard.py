@@ -387,3 +387,38 @@ def test_an_empty_event_shows_zeros_and_no_chart(login_as: Callable[[str | None]
     html = page(client, f"/audit/events/{EVENT_ID}")
     assert (number(html, "inside-total"), number(html, "entered-total"), number(html, "alerts-total")) == (0, 0, 0)
     assert "No scans uploaded yet." in html and "<svg class=\"chart\"" not in html
+
+
+def test_the_migration_counts_the_scans_already_held(tmp_path: Path, venue: Venue) -> None:
+    """A database with scans from before the counters: upgrading to them counts every held row."""
+    from checkin.store import journal as stored_journal
+
+    clock = Clock(FIXED)
+    store = Store(f"sqlite:///{tmp_path / 'old.db'}")
+    store.migrate("0010")
+    start = datetime(2022, 3, 26, 0, 30, tzinfo=FIXED.tzinfo)
+    stored_events.create_event(
+        store, NewEvent(EVENT_ID, "Sự kiện", start, start + timedelta(hours=10), "Asia/Ho_Chi_Minh", ("hall", "vip")), FIXED
+    )
+    hall = RealGate(store, clock, tmp_path, venue.bundle, "Cổng chính", "hall", "in")
+    out = RealGate(store, clock, tmp_path, venue.bundle, "Cửa ra", "hall", "out")
+    codes = [venue.code(f"Khách {i}")[0] for i in range(4)]
+    for i, text in enumerate(codes):
+        hall.scan(text, morning(i))
+    hall.scan(codes[0], morning(9))  # denied: inside already
+    out.scan(codes[1], morning(20))
+    for g in (hall, out):  # stored as the service before the counters stored them
+        rows = g.pending()
+        signed = g.journal.checkpoint(clock.ms, upto=rows[-1])
+        stored_journal.ingest_journal(store, g.device, rows, signed.signed, clock())  # type: ignore[union-attr]
+        g.journal.close()
+    store.migrate()
+    try:
+        assert counters.stored(store, EVENT_ID) == counters.recount(store, EVENT_ID)
+        assert counters.presence_counts(store, EVENT_ID)[TOTAL] == counters.ZoneCount(TOTAL, inside=3, entered=4)
+        assert counters.stored(store, EVENT_ID).buckets[(EVENT_ID, hall.device.id, ms(morning(0)))] == (4, 0, 1)
+        assert counters.count_new_rows(store, hall.device.id) == 0
+        store.downgrade("0010")  # and back: the counters' tables go, the scans stay
+        assert reports.scan_count(store) == 6
+    finally:
+        store.dispose()

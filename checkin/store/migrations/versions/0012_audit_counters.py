@@ -36,7 +36,7 @@ def upgrade() -> None:
         sa.Column("inside", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("event_id", "cti", "zone"),
     )
-    op.create_index("ix_presence_counts", "presence", ["event_id", "zone", "inside", "last_zone"])
+    op.create_index("ix_presence_counts", "presence", ["event_id", "zone", "inside", "last_zone", "first_in_ms"])
     op.create_table(
         "scan_buckets",
         sa.Column("event_id", sa.String(length=64), nullable=False),
