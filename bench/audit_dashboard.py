@@ -110,7 +110,11 @@ class Deployment:
         stored_events.create_event(
             self.store,
             NewEvent(
-                EVENT, "Ngày Chuyển đổi số 2022", START, START + timedelta(hours=10), "Asia/Ho_Chi_Minh",
+                EVENT,
+                "Ngày Chuyển đổi số 2022",
+                START,
+                START + timedelta(hours=10),
+                "Asia/Ho_Chi_Minh",
                 ("hall", "vip", "press"),
             ),
             START - timedelta(days=1),
@@ -124,7 +128,10 @@ class Deployment:
             self.gates.append((device, key))
         with self.store.writing() as s:
             officer = User(
-                username="officer", password_hash=users.hash_password("bench officer 2022"), role="officer", created=START
+                username="officer",
+                password_hash=users.hash_password("bench officer 2022"),
+                role="officer",
+                created=START,
             )
             s.add(officer)
             s.flush()
@@ -141,7 +148,7 @@ class Deployment:
             t1 = time.perf_counter()
             with self.store.writing() as s:
                 for at in range(0, len(rows), 5000):
-                    stored_journal._store_rows(s, device, rows[at : at + 5000], NOW)  # noqa: SLF001 - ingest's bulk insert
+                    stored_journal._store_rows(s, device, rows[at : at + 5000], NOW)  # ingest's own bulk insert
                 s.execute(
                     update(Device)
                     .where(Device.id == device.id)
@@ -211,8 +218,15 @@ def bench_backend(backend: str, database_for: Callable[[Path], str], scans: int)
             rows = []
             for _ in range(BATCH):
                 prev = chain.append(
-                    prev, wall_ms=prev.wall_ms + 1000, mono_ms=prev.mono_ms + 1000, cti=rng.randbytes(16).hex(),
-                    kid="1a2b3c4d5e6f7081", verdict="admit", reason="admitted", direction="in", zone="hall",
+                    prev,
+                    wall_ms=prev.wall_ms + 1000,
+                    mono_ms=prev.mono_ms + 1000,
+                    cti=rng.randbytes(16).hex(),
+                    kid="1a2b3c4d5e6f7081",
+                    verdict="admit",
+                    reason="admitted",
+                    direction="in",
+                    zone="hall",
                 )
                 rows.append(prev)
             signed = chain.sign_checkpoint(chain.Checkpoint(prev.seq, prev.hash, int(NOW.timestamp() * 1000)), key)

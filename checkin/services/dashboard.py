@@ -32,7 +32,11 @@ class Series:
     @property
     def busy(self) -> list[tuple[int, int, int, int]]:
         """(slot, entries, exits, denials) of each slot with any scan, for the table beside the chart."""
-        return [(i, *counts) for i, counts in enumerate(zip(self.entries, self.exits, self.denials)) if any(counts)]
+        return [
+            (i, *counts)
+            for i, counts in enumerate(zip(self.entries, self.exits, self.denials, strict=True))
+            if any(counts)
+        ]
 
     @property
     def totals(self) -> tuple[int, int, int]:
@@ -96,7 +100,9 @@ def presence(store: Store, event: Event) -> tuple[tuple[ZoneCount, ...], ZoneCou
     return tuple(counts.get(z, ZoneCount(z, 0, 0)) for z in order), total
 
 
-def chart(store: Store, event: Event, gates: Sequence[Device], now: datetime) -> tuple[Window | None, tuple[Series, ...]]:
+def chart(
+    store: Store, event: Event, gates: Sequence[Device], now: datetime
+) -> tuple[Window | None, tuple[Series, ...]]:
     """Each gate's 15-minute counts over the latest day with scans around the event (up to now while it runs)."""
     low, high = _slot(_ms(event.start - _MARGIN)), _slot(_ms(event.end + _MARGIN))
     span = counters.bucket_span(store, event.id, low, high)

@@ -4,9 +4,10 @@ in total (`presence`), and entries, exits and denials per gate and 15 minutes (`
 "Inside" follows the gate (scanner.gate.count): an admitted row going in puts the person inside, in
 that gate's zone; an admitted row going out takes them out. Across gates, the person is where their
 latest admitted movement says, latest by (wall time, gate, seq): a total order, so the counters are
-the same whatever order the gates' batches arrive in. Every other update is a sum, a minimum or
-that maximum, so a batch is folded in with one upsert per table, and two gates' batches folded in
-at once (PostgreSQL) cannot lose each other's counts.
+the same whatever order the gates' batches arrive in (every update is a sum, a minimum or that
+maximum). `presence_totals` keeps the per-zone sums of the presence rows, changed by the difference
+each batch makes, so the dashboard reads a handful of rows at any number of guests; counting one
+event's batches is serialised by a lock on its totals row (PostgreSQL; SQLite has one writer).
 
 Counting reads the stored rows after the gate's mark (`counter_marks`), so a count that failed
 half-way, or never ran, is caught up by the next one: counters never miss a stored row and never
@@ -23,7 +24,7 @@ from sqlalchemy import Connection, and_, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from checkin.store.engine import Store
-from checkin.store.models import CounterMark, Presence, Scan, ScanBucket
+from checkin.store.models import CounterMark, Presence, PresenceTotal, Scan, ScanBucket
 
 BUCKET_MS = 15 * 60 * 1000
 TOTAL = ""  # the presence row of the whole event, beside one per zone
@@ -143,10 +144,9 @@ def _insert(connection: Connection, table: Any) -> Any:
     raise NotImplementedError(f"counters need PostgreSQL or SQLite, not {dialect}")
 
 
-# One statement per table for both databases: PostgreSQL and SQLite share ON CONFLICT ... DO UPDATE,
-# row-value comparison and `excluded`. Sent through the driver's executemany (COPY-like speed on
-# psycopg's pipeline, one prepared statement on sqlite3): SQLAlchemy's per-row parameter work would
-# cost more than the database's. Only our own column names are in the text; every value is a parameter.
+# Both databases share ON CONFLICT ... DO UPDATE and `excluded`. Sent through the driver's
+# executemany (a pipeline on psycopg, one prepared statement on sqlite3): SQLAlchemy's per-row
+# parameter work would cost more than the database's. Only our own column names are in the text.
 _PRESENCE_COLUMNS = (
     "event_id",
     "cti",
@@ -159,17 +159,10 @@ _PRESENCE_COLUMNS = (
     "last_zone",
     "inside",
 )
-_NEWER = "(excluded.last_ms, excluded.last_device, excluded.last_seq) > (p.last_ms, p.last_device, p.last_seq)"
 _PRESENCE_UPSERT = (
-    f"INSERT INTO presence AS p ({', '.join(_PRESENCE_COLUMNS)}) VALUES ({{marks}}) "  # noqa: S608
+    f"INSERT INTO presence ({', '.join(_PRESENCE_COLUMNS)}) VALUES ({{marks}}) "  # noqa: S608
     "ON CONFLICT (event_id, cti, zone) DO UPDATE SET "
-    "entries = p.entries + excluded.entries, "
-    "first_in_ms = CASE WHEN excluded.first_in_ms < p.first_in_ms THEN excluded.first_in_ms "
-    "ELSE COALESCE(p.first_in_ms, excluded.first_in_ms) END, "
-    + ", ".join(
-        f"{name} = CASE WHEN {_NEWER} THEN excluded.{name} ELSE p.{name} END"
-        for name in ("last_ms", "last_device", "last_seq", "last_zone", "inside")
-    )
+    + ", ".join(f"{name} = excluded.{name}" for name in _PRESENCE_COLUMNS[3:])
 )
 _BUCKET_COLUMNS = ("event_id", "device_id", "bucket_ms", "entries", "exits", "denials")
 _BUCKET_UPSERT = (
@@ -177,31 +170,94 @@ _BUCKET_UPSERT = (
     "ON CONFLICT (event_id, device_id, bucket_ms) DO UPDATE SET "
     "entries = b.entries + excluded.entries, exits = b.exits + excluded.exits, denials = b.denials + excluded.denials"
 )
+_TOTALS_COLUMNS = ("event_id", "zone", "inside", "entered")
+_TOTALS_UPSERT = (
+    f"INSERT INTO presence_totals AS t ({', '.join(_TOTALS_COLUMNS)}) VALUES ({{marks}}) "  # noqa: S608
+    "ON CONFLICT (event_id, zone) DO UPDATE SET "
+    "inside = t.inside + excluded.inside, entered = t.entered + excluded.entered"
+)
+_IN_LIST = 500  # credential ids per IN (...) when reading the held presence rows
+
+
+def _executemany(connection: Connection, statement: str, width: int, values: list[tuple[Any, ...]]) -> None:
+    if not values:
+        return
+    mark = "%s" if connection.dialect.name == "postgresql" else "?"
+    raw: Any = connection.connection.driver_connection
+    cursor = raw.cursor()
+    try:
+        cursor.executemany(statement.format(marks=", ".join([mark] * width)), values)
+    finally:
+        cursor.close()
 
 
 def _fold(connection: Connection, tally: Tally) -> None:
-    """Add a tally to the stored counters: one upsert per table, keys in order (no deadlock between
-    two gates' counts on PostgreSQL, which lock rows in the order they come)."""
-    dialect = connection.dialect.name
-    if dialect not in ("postgresql", "sqlite"):
-        raise NotImplementedError(f"counters need PostgreSQL or SQLite, not {dialect}")
-    mark = "%s" if dialect == "postgresql" else "?"
-    raw: Any = connection.connection.driver_connection
-    presence = [
-        (*key, r.entries, r.first_in_ms, r.last_ms, r.last_device, r.last_seq, r.last_zone, r.inside)
-        for key, r in sorted(tally.presence.items())
-    ]
+    """Add a tally to the stored counters, event by event, under the event's totals lock."""
+    events = sorted({key[0] for key in tally.presence} | {key[0] for key in tally.buckets})
+    for event_id in events:
+        _lock_event(connection, event_id)
+        mine = {key: row for key, row in tally.presence.items() if key[0] == event_id}
+        held = _held_presence(connection, event_id, sorted({key[1] for key in mine}))
+        merged = {key: row if key not in held else held[key].merged(row) for key, row in mine.items()}
+        deltas = totals_of(merged)
+        for zone, (inside, entered) in totals_of({k: held[k] for k in mine if k in held}).items():
+            before = deltas.get(zone, (0, 0))
+            deltas[zone] = (before[0] - inside, before[1] - entered)
+        _executemany(
+            connection,
+            _PRESENCE_UPSERT,
+            len(_PRESENCE_COLUMNS),
+            [(*key, *_astuple(row)) for key, row in sorted(merged.items())],
+        )
+        _executemany(
+            connection,
+            _TOTALS_UPSERT,
+            len(_TOTALS_COLUMNS),
+            [(event_id, zone, d[0], d[1]) for zone, d in sorted(deltas.items()) if d != (0, 0)],
+        )
     buckets = [(*key, *value) for key, value in sorted(tally.buckets.items())]
-    cursor = raw.cursor()
-    try:
-        for statement, columns, values in (
-            (_PRESENCE_UPSERT, _PRESENCE_COLUMNS, presence),
-            (_BUCKET_UPSERT, _BUCKET_COLUMNS, buckets),
-        ):
-            if values:
-                cursor.executemany(statement.format(marks=", ".join([mark] * len(columns))), values)
-    finally:
-        cursor.close()
+    _executemany(connection, _BUCKET_UPSERT, len(_BUCKET_COLUMNS), buckets)
+
+
+def _lock_event(connection: Connection, event_id: str) -> None:
+    """Take the event's totals row lock: one count of an event's rows at a time (PostgreSQL)."""
+    totals = PresenceTotal.table()
+    connection.execute(
+        _insert(connection, totals).values(event_id=event_id, zone=TOTAL, inside=0, entered=0).on_conflict_do_nothing()
+    )
+    connection.execute(
+        select(totals.c.inside).where(totals.c.event_id == event_id, totals.c.zone == TOTAL).with_for_update()
+    )
+
+
+def _held_presence(connection: Connection, event_id: str, ctis: list[str]) -> dict[tuple[str, str, str], PresenceRow]:
+    p = Presence.table().c
+    held: dict[tuple[str, str, str], PresenceRow] = {}
+    for start in range(0, len(ctis), _IN_LIST):
+        query = select(*(p[name] for name in _PRESENCE_COLUMNS)).where(
+            p.event_id == event_id, p.cti.in_(ctis[start : start + _IN_LIST])
+        )
+        for r in connection.execute(query):
+            held[(r[0], r[1], r[2])] = PresenceRow(r[3], r[4], r[5], r[6], r[7], r[8], bool(r[9]))
+    return held
+
+
+def _astuple(row: PresenceRow) -> tuple[Any, ...]:
+    return (row.entries, row.first_in_ms, row.last_ms, row.last_device, row.last_seq, row.last_zone, row.inside)
+
+
+def totals_of(presence: dict[tuple[str, str, str], PresenceRow]) -> dict[str, tuple[int, int]]:
+    """(inside, entered) by zone (TOTAL: the whole event) that presence rows of one event add up to.
+    Inside counts on the whole-event rows, in the zone of the latest movement; entered on each row."""
+    totals: dict[str, tuple[int, int]] = {}
+    for (_event, _cti, zone), row in presence.items():
+        inside, entered = totals.get(zone, (0, 0))
+        totals[zone] = (inside + (zone == TOTAL and row.inside), entered + (row.first_in_ms is not None))
+        if zone == TOTAL and row.inside:
+            there = totals.get(row.last_zone, (0, 0)) if row.last_zone != TOTAL else (0, 0)
+            if row.last_zone != TOTAL:
+                totals[row.last_zone] = (there[0] + 1, there[1])
+    return totals
 
 
 def _presence_values(key: tuple[str, str, str], row: PresenceRow) -> dict[str, Any]:
@@ -279,12 +335,19 @@ def rebuild(store: Store) -> None:
 
 def rebuild_in(connection: Connection) -> None:
     """`rebuild` in the caller's transaction (the migration that adds the counters calls it)."""
-    for table in (Presence.table(), ScanBucket.table(), CounterMark.table()):
+    for table in (Presence.table(), PresenceTotal.table(), ScanBucket.table(), CounterMark.table()):
         connection.execute(delete(table))
     tally = _recount(connection, None)
     presence = [_presence_values(k, v) for k, v in sorted(tally.presence.items())]
     buckets = [_bucket_values(k, v) for k, v in sorted(tally.buckets.items())]
-    for table, values in ((Presence.table(), presence), (ScanBucket.table(), buckets)):
+    totals = [
+        {"event_id": event_id, "zone": zone, "inside": inside, "entered": entered}
+        for event_id in sorted({key[0] for key in tally.presence})
+        for zone, (inside, entered) in sorted(
+            totals_of({k: v for k, v in tally.presence.items() if k[0] == event_id}).items()
+        )
+    ]
+    for table, values in ((Presence.table(), presence), (ScanBucket.table(), buckets), (PresenceTotal.table(), totals)):
         for start in range(0, len(values), _CHUNK):
             connection.execute(insert(table), values[start : start + _CHUNK])
     held = select(Scan.device_id, func.max(Scan.seq)).group_by(Scan.device_id)
@@ -306,23 +369,19 @@ class ZoneCount:
 
 
 def presence_counts(store: Store, event_id: str) -> dict[str, ZoneCount]:
-    """Inside now and entered so far per zone and in total (key TOTAL), for one event; two index-only
-    counts over the presence rows."""
-    p = Presence.table().c
+    """Inside now and entered so far per zone and in total (key TOTAL), for one event: a few rows."""
+    t = PresenceTotal.table().c
+    query = select(t.zone, t.inside, t.entered).where(t.event_id == event_id)
     with store.session() as s:
-        inside = dict(
-            s.execute(
-                select(p.last_zone, func.count())
-                .where(p.event_id == event_id, p.zone == TOTAL, p.inside)
-                .group_by(p.last_zone)
-            ).all()
-        )
-        entered = dict(
-            s.execute(select(p.zone, func.count(p.first_in_ms)).where(p.event_id == event_id).group_by(p.zone)).all()
-        )
-    counts = {zone: ZoneCount(zone, inside.get(zone, 0), entered.get(zone, 0)) for zone in set(inside) | set(entered)}
-    counts[TOTAL] = ZoneCount(TOTAL, sum(inside.values()), entered.get(TOTAL, 0))
+        counts = {zone: ZoneCount(zone, inside, entered) for zone, inside, entered in s.execute(query)}
+    counts.setdefault(TOTAL, ZoneCount(TOTAL, 0, 0))
     return counts
+
+
+def recount_counts(store: Store, event_id: str) -> dict[str, ZoneCount]:
+    """What `presence_counts` must say, recounted from the scans (zones at zero left out)."""
+    tally = recount(store, event_id)
+    return {zone: ZoneCount(zone, i, e) for zone, (i, e) in totals_of(tally.presence).items() if (i, e) != (0, 0)}
 
 
 @dataclass(frozen=True)

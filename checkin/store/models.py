@@ -269,7 +269,6 @@ class Presence(Base):
     matter."""
 
     __tablename__ = "presence"
-    __table_args__ = (Index("ix_presence_counts", "event_id", "zone", "inside", "last_zone", "first_in_ms"),)
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     cti: Mapped[str] = mapped_column(String(_TEXT), primary_key=True)
     zone: Mapped[str] = mapped_column(String(_TEXT), primary_key=True)  # "": the whole event
@@ -281,6 +280,17 @@ class Presence(Base):
     last_seq: Mapped[int] = mapped_column(BigInteger)
     last_zone: Mapped[str] = mapped_column(String(_TEXT))
     inside: Mapped[bool] = mapped_column(Boolean)  # the latest movement was an entry
+
+
+class PresenceTotal(Base):
+    """The presence rows of an event added up per zone (zone "": the whole event): inside now and
+    entered so far, what the dashboard shows, changed by each counted batch's difference."""
+
+    __tablename__ = "presence_totals"
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    zone: Mapped[str] = mapped_column(String(_TEXT), primary_key=True)
+    inside: Mapped[int] = mapped_column(Integer)
+    entered: Mapped[int] = mapped_column(Integer)
 
 
 class ScanBucket(Base):

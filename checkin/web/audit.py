@@ -50,7 +50,11 @@ def home() -> ResponseReturnValue:
     """The events, each with who is inside now and its open alerts."""
     events = stored_events.events(store())
     rows = [
-        (ev, counters.presence_counts(store(), ev.id)[counters.TOTAL], sum(reports.open_alert_counts(store(), ev.id).values()))
+        (
+            ev,
+            counters.presence_counts(store(), ev.id)[counters.TOTAL],
+            sum(reports.open_alert_counts(store(), ev.id).values()),
+        )
         for ev in events
     ]
     return render_template("audit/events.html", rows=rows)

@@ -1,4 +1,4 @@
-"""presence, scan_buckets, counter_marks: the officer's dashboard counters, kept up to date at
+"""presence, presence_totals, scan_buckets, counter_marks: the officer's dashboard counters, kept up to date at
 ingest (checkin.store.counters) so the dashboard never counts a million scans per request; filled
 here from the scans already held.
 
@@ -36,7 +36,14 @@ def upgrade() -> None:
         sa.Column("inside", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("event_id", "cti", "zone"),
     )
-    op.create_index("ix_presence_counts", "presence", ["event_id", "zone", "inside", "last_zone", "first_in_ms"])
+    op.create_table(
+        "presence_totals",
+        sa.Column("event_id", sa.String(length=64), nullable=False),
+        sa.Column("zone", sa.String(length=200), nullable=False),
+        sa.Column("inside", sa.Integer(), nullable=False),
+        sa.Column("entered", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("event_id", "zone"),
+    )
     op.create_table(
         "scan_buckets",
         sa.Column("event_id", sa.String(length=64), nullable=False),
@@ -62,5 +69,5 @@ def downgrade() -> None:
     """Revert this revision."""
     op.drop_table("counter_marks")
     op.drop_table("scan_buckets")
-    op.drop_index("ix_presence_counts", table_name="presence")
+    op.drop_table("presence_totals")
     op.drop_table("presence")
