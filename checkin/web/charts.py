@@ -13,7 +13,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 WIDTH, HEIGHT = 640, 220
-LEFT, RIGHT, TOP, BOTTOM = 44, 12, 12, 30  # room for the axis labels
+LEFT, RIGHT, TOP, BOTTOM = 44, 24, 12, 30  # room for the axis labels
 
 
 @dataclass(frozen=True)
@@ -50,11 +50,12 @@ class Chart:
 
 
 def _nice_top(value: int) -> int:
-    """The smallest of 1, 2, 5 × 10^n (from 4 up) at or above `value`: round numbers on the axis."""
+    """The smallest of 1, 2, 4, 6, 8 × 10^n (from 4 up) at or above `value`: round numbers on the axis,
+    and an even top, so the middle tick is a whole number too."""
     top = 4
     step = 1
     while True:
-        for factor in (1, 2, 5):
+        for factor in (1, 2, 4, 6, 8):
             if step * factor >= max(value, top):
                 return step * factor
         step *= 10

@@ -9,92 +9,28 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask.testing import FlaskClient
 
-from checkin.core import seal
-from checkin.core.chain import JournalRow
-from checkin.core.credential import Credential, sign
-from checkin.core.trust import Direction, TrustBundle
 from checkin.services.ingest import upload_journal
 from checkin.store import Store, counters, reports
-from checkin.store import devices as stored_devices
 from checkin.store import events as stored_events
 from checkin.store.counters import TOTAL
 from checkin.store.events import NewEvent
 from checkin.store.journal import JournalRefused
-from scanner import gate as gate_logic
-from scanner.gate import GateState
-from scanner.journal import Journal
-from tests.support import world
 from tests.support.apikit import FIXED, Clock
-from tests.support.gatekit import World
+from tests.support.auditkit import RealGate, Venue, ms
 from tests.support.world import EVENT_ID
 
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-def ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-class RealGate:
-    """A gate enrolled with the service, deciding with scanner.gate and journalling with scanner.journal."""
-
-    def __init__(self, store: Store, clock: Clock, folder: Path, bundle: TrustBundle, name: str, zone: str, way: str):
-        made, code = stored_devices.create_device(store, EVENT_ID, name, zone, Direction(way), clock())
-        key, seed = Ed25519PrivateKey.generate(), seal.new_seed()
-        self.device, _ = stored_devices.enrol_device(
-            store, code, key.public_key().public_bytes_raw().hex(), clock(), seal_seed=seed
-        )
-        self.journal = Journal(folder / f"{made.id}.db", key)
-        self.journal.start_sealing(seed)
-        self.bundle, self.zone, self.way = bundle, zone, Direction(way)
-        self.state = GateState(zone=zone, direction=self.way)
-        self.store, self.clock = store, clock
-        self.skew_ms = 0  # how far the gate's clock is from the service's
-
-    def scan(self, text: str, at: datetime) -> JournalRow:
-        decision = gate_logic.decide(text, self.bundle, self.state, at)
-        row = self.journal.record(
-            decision, wall_ms=ms(at), mono_ms=ms(at) - ms(FIXED) + 10**7, direction=self.way, zone=self.zone
-        )
-        self.state = self.state.after(decision, ms(at))
-        return row
-
-    def pending(self) -> list[JournalRow]:
-        return self.journal.rows(after=self.journal.acked_seq)
-
-    def upload(self, rows: list[JournalRow] | None = None) -> int:
-        rows = self.pending() if rows is None else rows
-        stored = self.journal.checkpoint(self.clock.ms + self.skew_ms, upto=rows[-1])
-        assert stored is not None
-        result = upload_journal(self.store, self.device, rows, stored.signed, self.clock())
-        self.journal.acknowledge(result.acked_seq, result.head_hash)
-        return result.stored
-
-
-class Venue:
-    """The deployment's keys and bundle for the test event, and the guests' codes."""
-
-    def __init__(self) -> None:
-        self.world = World(now=FIXED)
-        base = self.world.bundle()
-        self.bundle = replace(base, event=replace(base.event, id=EVENT_ID, zones=("hall", "vip", "press")))
-
-    def code(self, name: str, zones: tuple[str, ...] = ("hall", "vip")) -> tuple[str, Credential]:
-        cred = world.credential(FIXED, name=name, zones=zones)
-        return sign(cred, self.world.issuing), cred
-
-
 @pytest.fixture
 def venue() -> Venue:
-    return Venue()
+    return Venue(EVENT_ID, FIXED)
 
 
 @pytest.fixture
@@ -102,7 +38,7 @@ def make_gate(store: Store, clock: Clock, tmp_path: Path, venue: Venue) -> Calla
     opened: list[RealGate] = []
 
     def make(name: str, zone: str = "hall", way: str = "in") -> RealGate:
-        made = RealGate(store, clock, tmp_path, venue.bundle, name, zone, way)
+        made = RealGate(store, clock, tmp_path, venue, name, zone, way)
         opened.append(made)
         return made
 
@@ -330,7 +266,7 @@ def test_gate_page_shows_sync_rows_clock_chain_and_seals(
     assert re.search(r'id="seal-state"><span class="pill pill-ok">Intact', html)
     ET.fromstring(re.search(r"<svg class=\"chart\".*?</svg>", html, re.S).group(0))  # type: ignore[union-attr]
     # a batch that skips rows: refused with a gap alert; the page names the missing rows and the chain problem
-    text = Venue().code("Người lạ")[0]
+    text = Venue(EVENT_ID, FIXED).code("Người lạ")[0]
     for minute in (70, 71, 72):
         hall.scan(text, morning(minute))
     rows = hall.pending()
@@ -430,8 +366,8 @@ def test_the_migration_counts_the_scans_already_held(tmp_path: Path, venue: Venu
         NewEvent(EVENT_ID, "Sự kiện", start, start + timedelta(hours=10), "Asia/Ho_Chi_Minh", ("hall", "vip")),
         FIXED,
     )
-    hall = RealGate(store, clock, tmp_path, venue.bundle, "Cổng chính", "hall", "in")
-    out = RealGate(store, clock, tmp_path, venue.bundle, "Cửa ra", "hall", "out")
+    hall = RealGate(store, clock, tmp_path, venue, "Cổng chính", "hall", "in")
+    out = RealGate(store, clock, tmp_path, venue, "Cửa ra", "hall", "out")
     codes = [venue.code(f"Khách {i}")[0] for i in range(4)]
     for i, text in enumerate(codes):
         hall.scan(text, morning(i))
