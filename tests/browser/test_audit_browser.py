@@ -40,6 +40,8 @@ class AuditWorld:
 
     gates: dict[str, str]  # name -> device id
     passwords: dict[str, str]
+    hall: RealGate  # to scan more while a page is open
+    venue: Venue
 
 
 def _password(site: Site, name: str, role: str) -> str:
@@ -92,7 +94,7 @@ def audit_world(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         assert signed is not None
         with pytest.raises(JournalRefused):
             upload_journal(store, side.device, rows[2:], signed.signed, clock())
-        yield AuditWorld({g.device.name: g.device.id for g in gates}, passwords)
+        yield AuditWorld({g.device.name: g.device.id for g in gates}, passwords, hall, venue)
     finally:
         for g in gates:
             g.journal.close()
@@ -183,5 +185,28 @@ def test_each_role_stays_on_its_own_side(site: Site, browser: Any, audit_world: 
         screens.take(page, "registrar-refused-audit-390")
         page.goto(f"{site.url}/admin/events/{EVENT}")
         assert page.inner_text("#entered") == "40" and page.get_by_text("Bảng theo dõi an ninh").count() == 0
+    finally:
+        context.close()
+
+
+def test_the_dashboard_updates_itself_while_it_is_open(site: Site, browser: Any, audit_world: AuditWorld) -> None:
+    """A guest admitted while the officer watches shows up at the next refresh (30 s, the page's own
+    clock run forward: the test waits for nothing)."""
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    try:
+        _log_in(page, site, "officer", audit_world.passwords["officer"], r".*/audit/$")
+        page.clock.install()
+        page.goto(f"{site.url}/audit/events/{EVENT}")
+        before = int(page.inner_text("#inside-total"))
+        hall = audit_world.hall
+        hall.scan(audit_world.venue.code("Khách đến muộn")[0], MORNING + timedelta(hours=2, minutes=50))
+        hall.upload()
+        assert page.inner_text("#inside-total") == str(before)  # nothing moves by itself before the refresh
+        page.clock.run_for(31_000)
+        from playwright.sync_api import expect
+
+        expect(page.locator("#inside-total")).to_have_text(str(before + 1))
+        assert page.url.endswith(f"/audit/events/{EVENT}")  # updated in place, not reloaded
     finally:
         context.close()
