@@ -27,6 +27,9 @@ from checkin.store.engine import Store
 from checkin.store.models import CounterMark, Presence, PresenceTotal, Scan, ScanBucket
 
 BUCKET_MS = 15 * 60 * 1000
+# the earliest bucket a BIGINT holds: a stored time near -2**63 (a hand in the database) is counted
+# there rather than overflow the column; the chart only shows the event's days anyway
+_FIRST_BUCKET = -(2**63 // BUCKET_MS) * BUCKET_MS
 TOTAL = ""  # the presence row of the whole event, beside one per zone
 _CHUNK = 20_000  # rows read at a time when recounting
 
@@ -82,7 +85,7 @@ class Tally:
             admitted = verdict == "admit"
             entering = admitted and direction == "in"
             leaving = admitted and direction == "out"
-            key = (event_id, device_id, wall_ms // BUCKET_MS * BUCKET_MS)
+            key = (event_id, device_id, max(wall_ms // BUCKET_MS * BUCKET_MS, _FIRST_BUCKET))
             e, x, d = buckets.get(key, (0, 0, 0))
             buckets[key] = (e + entering, x + leaving, d + (not admitted))
             if not (entering or leaving) or not cti:
