@@ -12,7 +12,7 @@ does). Measured on SQLite and, when CHECKIN_TEST_DATABASE_URL is set, PostgreSQL
   counted by `counters.count_new_rows` (the two halves of `services.ingest.upload_journal`);
 - the full rebuild of the counters from the scans.
 
-Run: `python -m bench.audit_dashboard [--scans N]`. Prints one table. Target: dashboard p95 <= 200 ms.
+Run: `python -m bench.audit_dashboard [--scans N] [--only sqlite|postgresql]`. Prints one table. Target: dashboard p95 <= 200 ms.
 """
 
 from __future__ import annotations
@@ -285,9 +285,13 @@ def main() -> None:
     scans = 1_000_000
     if "--scans" in sys.argv:
         scans = int(sys.argv[sys.argv.index("--scans") + 1])
-    bench_backend("SQLite", lambda home: "checkin.db", scans)
+    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else ""  # sqlite or postgresql
+    if only != "postgresql":
+        bench_backend("SQLite", lambda home: "checkin.db", scans)
     pg = os.environ.get("CHECKIN_TEST_DATABASE_URL")
-    if pg:
+    if only == "sqlite":
+        pass
+    elif pg:
         from tests.support.scratch import scratch_schema  # the test suite's throw-away schemas
 
         with scratch_schema(pg, "bench_dashboard") as url:
