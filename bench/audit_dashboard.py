@@ -12,7 +12,8 @@ does). Measured on SQLite and, when CHECKIN_TEST_DATABASE_URL is set, PostgreSQL
   counted by `counters.count_new_rows` (the two halves of `services.ingest.upload_journal`);
 - the full rebuild of the counters from the scans.
 
-Run: `python -m bench.audit_dashboard [--scans N] [--only sqlite|postgresql]`. Prints one table. Target: dashboard p95 <= 200 ms.
+Run: `python -m bench.audit_dashboard [--scans N] [--only sqlite|postgresql]`. Prints one table.
+Target: dashboard p95 <= 200 ms.
 """
 
 from __future__ import annotations
