@@ -91,7 +91,8 @@ class Tally:
             if not (entering or leaving) or not cti:
                 continue  # only an admitted credential moves anyone
             move = PresenceRow(int(entering), wall_ms if entering else None, wall_ms, device_id, seq, zone, entering)
-            places = (TOTAL, zone) if entering else (TOTAL,)
+            # a row naming no zone (a gate set up without one) counts for the whole event only
+            places = (TOTAL, zone) if entering and zone != TOTAL else (TOTAL,)
             for place in places:
                 held = presence.get((event_id, cti, place))
                 presence[(event_id, cti, place)] = move if held is None else held.merged(move)
@@ -256,10 +257,9 @@ def totals_of(presence: dict[tuple[str, str, str], PresenceRow]) -> dict[str, tu
     for (_event, _cti, zone), row in presence.items():
         inside, entered = totals.get(zone, (0, 0))
         totals[zone] = (inside + (zone == TOTAL and row.inside), entered + (row.first_in_ms is not None))
-        if zone == TOTAL and row.inside:
-            there = totals.get(row.last_zone, (0, 0)) if row.last_zone != TOTAL else (0, 0)
-            if row.last_zone != TOTAL:
-                totals[row.last_zone] = (there[0] + 1, there[1])
+        if zone == TOTAL and row.inside and row.last_zone != TOTAL:  # inside somewhere named
+            there = totals.get(row.last_zone, (0, 0))
+            totals[row.last_zone] = (there[0] + 1, there[1])
     return totals
 
 

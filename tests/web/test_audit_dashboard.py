@@ -426,3 +426,13 @@ def test_gates_uploading_at_once_lose_no_count(make_gate: Callable[..., RealGate
     recount_equals_stored(store)
     total = counters.presence_counts(store, EVENT_ID)[TOTAL]
     assert (total.inside, total.entered) == (0, 30)  # everyone left by the exit, at the end
+
+
+def test_a_row_naming_no_zone_counts_for_the_whole_event_once() -> None:
+    """A gate set up without a zone journals zone "": the person is inside the event, in no zone,
+    and their entry is counted once (the whole event's row and a zone's row must not be one)."""
+    tally = counters.Tally.empty()
+    tally.add([(EVENT_ID, "gate", 1, ms(morning(1)), "ab" * 16, "admit", "in", "")])
+    assert list(tally.presence) == [(EVENT_ID, "ab" * 16, TOTAL)]
+    assert tally.presence[(EVENT_ID, "ab" * 16, TOTAL)].entries == 1
+    assert counters.totals_of(tally.presence) == {TOTAL: (1, 1)}
