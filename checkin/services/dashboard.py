@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from checkin.core.errors import Reason
 from checkin.services.findings import SEVERITY_ORDER
@@ -66,6 +67,17 @@ class GateLine:
 
 
 @dataclass(frozen=True)
+class ScreeningHour:
+    """The health screening at one gate in one hour (local time): how many people were screened
+    and how many of them referred to the medical desk. Counts only: no name, no reading."""
+
+    start: datetime  # the hour's start, in the event's time zone
+    device: Device
+    screened: int
+    referred: int
+
+
+@dataclass(frozen=True)
 class Dashboard:
     """Everything the dashboard shows of one event."""
 
@@ -76,6 +88,7 @@ class Dashboard:
     gates: tuple[GateLine, ...]
     window: Window | None
     series: tuple[Series, ...]
+    screening: tuple[ScreeningHour, ...] = ()
 
     @property
     def open_alerts(self) -> int:
@@ -135,6 +148,23 @@ def _ordered_alerts(counts: dict[str, int]) -> tuple[tuple[str, int], ...]:
     return tuple(sorted(counts.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0])))
 
 
+def screening(store: Store, event: Event, gates: Sequence[Device]) -> tuple[ScreeningHour, ...]:
+    """The health screening's figures per hour and gate around the event, oldest first (hours with
+    none left out), from the 15-minute counters: no scan and no name is read."""
+    low, high = _slot(_ms(event.start - _MARGIN)), _slot(_ms(event.end + _MARGIN))
+    tz, by_id = ZoneInfo(event.timezone), {d.id: d for d in gates}
+    hours: dict[tuple[datetime, str], tuple[int, int]] = {}
+    for bucket in counters.buckets(store, event.id, low, high):
+        if not bucket.screened or bucket.device_id not in by_id:
+            continue
+        local = datetime.fromtimestamp(bucket.start_ms / 1000, UTC).astimezone(tz)
+        key = (local.replace(minute=0, second=0, microsecond=0), bucket.device_id)
+        screened, referred = hours.get(key, (0, 0))
+        hours[key] = (screened + bucket.screened, referred + bucket.referred)
+    ordered = sorted(hours.items(), key=lambda item: (item[0][0], by_id[item[0][1]].name))
+    return tuple(ScreeningHour(start, by_id[device], *counts) for (start, device), counts in ordered)
+
+
 def dashboard(store: Store, event: Event, now: datetime) -> Dashboard:
     """The event's dashboard as it stands at `now`."""
     zones, total = presence(store, event)
@@ -149,6 +179,7 @@ def dashboard(store: Store, event: Event, now: datetime) -> Dashboard:
         gates=tuple(GateLine(d, by_device.get(d.id, 0)) for d in gates),
         window=window,
         series=series,
+        screening=screening(store, event, gates),
     )
 
 

@@ -1,5 +1,6 @@
 """The officer's dashboard counters, kept at ingest: who is inside now and who entered, per zone and
-in total (`presence`), and entries, exits and denials per gate and 15 minutes (`scan_buckets`).
+in total (`presence`), and entries, exits and denials per gate and 15 minutes (`scan_buckets`), with
+the health screening's figures (screened, referred): counts only, never who.
 
 "Inside" follows the gate (scanner.gate.count): an admitted row going in puts the person inside, in
 that gate's zone; an admitted row going out takes them out. Across gates, the person is where their
@@ -68,10 +69,10 @@ def _order(row: PresenceRow) -> tuple[int, str, int]:
 @dataclass
 class Tally:
     """Counters of some rows: presence by (event, cti, zone), buckets by (event, device, bucket start)
-    as (entries, exits, denials)."""
+    as (entries, exits, denials, screened, referred)."""
 
     presence: dict[tuple[str, str, str], PresenceRow]
-    buckets: dict[tuple[str, str, int], tuple[int, int, int]]
+    buckets: dict[tuple[str, str, int], tuple[int, int, int, int, int]]
 
     @classmethod
     def empty(cls) -> Tally:
@@ -79,15 +80,22 @@ class Tally:
         return cls({}, {})
 
     def add(self, rows: Iterable[Sequence[Any]]) -> None:
-        """Count rows of (event_id, device_id, seq, wall_ms, cti, verdict, direction, zone)."""
+        """Count rows of (event_id, device_id, seq, wall_ms, cti, verdict, direction, zone, screening)."""
         presence, buckets = self.presence, self.buckets
-        for event_id, device_id, seq, wall_ms, cti, verdict, direction, zone in rows:
+        for event_id, device_id, seq, wall_ms, cti, verdict, direction, zone, screening in rows:
             admitted = verdict == "admit"
             entering = admitted and direction == "in"
             leaving = admitted and direction == "out"
+            screened = bool(screening)  # the row's screening outcome (and its details' digest), "" when none ran
             key = (event_id, device_id, max(wall_ms // BUCKET_MS * BUCKET_MS, _FIRST_BUCKET))
-            e, x, d = buckets.get(key, (0, 0, 0))
-            buckets[key] = (e + entering, x + leaving, d + (not admitted))
+            e, x, d, sc, rf = buckets.get(key, (0, 0, 0, 0, 0))
+            buckets[key] = (
+                e + entering,
+                x + leaving,
+                d + (not admitted),
+                sc + screened,
+                rf + (screened and verdict == "refer"),
+            )
             if not (entering or leaving) or not cti:
                 continue  # only an admitted credential moves anyone
             move = PresenceRow(int(entering), wall_ms if entering else None, wall_ms, device_id, seq, zone, entering)
@@ -107,6 +115,7 @@ _ROW_COLUMNS = (
     Scan.verdict,
     Scan.direction,
     Scan.zone,
+    Scan.screening,
 )
 
 
@@ -168,11 +177,12 @@ _PRESENCE_UPSERT = (
     "ON CONFLICT (event_id, cti, zone) DO UPDATE SET "
     + ", ".join(f"{name} = excluded.{name}" for name in _PRESENCE_COLUMNS[3:])
 )
-_BUCKET_COLUMNS = ("event_id", "device_id", "bucket_ms", "entries", "exits", "denials")
+_BUCKET_COLUMNS = ("event_id", "device_id", "bucket_ms", "entries", "exits", "denials", "screened", "referred")
 _BUCKET_UPSERT = (
     f"INSERT INTO scan_buckets AS b ({', '.join(_BUCKET_COLUMNS)}) VALUES ({{marks}}) "  # noqa: S608
     "ON CONFLICT (event_id, device_id, bucket_ms) DO UPDATE SET "
-    "entries = b.entries + excluded.entries, exits = b.exits + excluded.exits, denials = b.denials + excluded.denials"
+    "entries = b.entries + excluded.entries, exits = b.exits + excluded.exits, denials = b.denials + excluded.denials, "
+    "screened = b.screened + excluded.screened, referred = b.referred + excluded.referred"
 )
 _TOTALS_COLUMNS = ("event_id", "zone", "inside", "entered")
 _TOTALS_UPSERT = (
@@ -279,9 +289,9 @@ def _presence_values(key: tuple[str, str, str], row: PresenceRow) -> dict[str, A
     }
 
 
-def _bucket_values(key: tuple[str, str, int], value: tuple[int, int, int]) -> dict[str, Any]:
+def _bucket_values(key: tuple[str, str, int], value: tuple[int, int, int, int, int]) -> dict[str, Any]:
     event_id, device_id, bucket = key
-    entries, exits, denials = value
+    entries, exits, denials, screened, referred = value
     return {
         "event_id": event_id,
         "device_id": device_id,
@@ -289,6 +299,8 @@ def _bucket_values(key: tuple[str, str, int], value: tuple[int, int, int]) -> di
         "entries": entries,
         "exits": exits,
         "denials": denials,
+        "screened": screened,
+        "referred": referred,
     }
 
 
@@ -326,7 +338,13 @@ def stored(store: Store, event_id: str | None = None) -> Tally:
                 r.entries, r.first_in_ms, r.last_ms, r.last_device, r.last_seq, r.last_zone, bool(r.inside)
             )
         for r in s.execute(b_query):
-            tally.buckets[(r.event_id, r.device_id, r.bucket_ms)] = (r.entries, r.exits, r.denials)
+            tally.buckets[(r.event_id, r.device_id, r.bucket_ms)] = (
+                r.entries,
+                r.exits,
+                r.denials,
+                r.screened,
+                r.referred,
+            )
     return tally
 
 
@@ -396,13 +414,15 @@ class Bucket:
     entries: int
     exits: int
     denials: int
+    screened: int = 0
+    referred: int = 0
 
 
 def buckets(store: Store, event_id: str, first_ms: int, last_ms: int) -> list[Bucket]:
     """The event's 15-minute counts starting from `first_ms` to `last_ms` (both included), by gate and time."""
     b = ScanBucket.table().c
     query = (
-        select(b.device_id, b.bucket_ms, b.entries, b.exits, b.denials)
+        select(b.device_id, b.bucket_ms, b.entries, b.exits, b.denials, b.screened, b.referred)
         .where(b.event_id == event_id, and_(b.bucket_ms >= first_ms, b.bucket_ms <= last_ms))
         .order_by(b.device_id, b.bucket_ms)
     )

@@ -371,7 +371,8 @@ class PresenceTotal(Base):
 
 
 class ScanBucket(Base):
-    """Entries, exits and denials (every verdict but admit) per gate and 15 minutes of wall time."""
+    """Entries, exits and denials (every verdict but admit) per gate and 15 minutes of wall time, and
+    the health screening's figures: rows screened, and of them referred (counts, never who)."""
 
     __tablename__ = "scan_buckets"
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -380,6 +381,8 @@ class ScanBucket(Base):
     entries: Mapped[int] = mapped_column(Integer)
     exits: Mapped[int] = mapped_column(Integer)
     denials: Mapped[int] = mapped_column(Integer)
+    screened: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    referred: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class CounterMark(Base):

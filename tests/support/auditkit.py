@@ -19,6 +19,7 @@ from checkin.config import Config
 from checkin.core import seal
 from checkin.core.chain import JournalRow
 from checkin.core.credential import Credential, sign
+from checkin.core.errors import Verdict
 from checkin.core.trust import Direction, TrustBundle
 from checkin.keystore import KeyStore
 from checkin.services import ingest
@@ -27,7 +28,7 @@ from checkin.store import Store, guests
 from checkin.store import devices as stored_devices
 from checkin.store.guests import GuestRow
 from checkin.store.journal import JournalRefused
-from scanner import gate, journal
+from scanner import gate, journal, screening
 from scanner import gate as gate_logic
 from scanner.gate import GateState
 from scanner.journal import Journal
@@ -154,9 +155,12 @@ class RealGate:
         self.store, self.clock = store, clock
         self.skew_ms = 0  # how far the gate's clock is from the service's
 
-    def scan(self, text: str, at: datetime) -> JournalRow:
-        """Decide on a scanned code at `at` and journal the decision, as the gate's loop does."""
+    def scan(self, text: str, at: datetime, screened: screening.Result | None = None) -> JournalRow:
+        """Decide on a scanned code at `at` and journal the decision, as the gate's loop does; an
+        admission goes through `screened` (what the operator's screening found) when given."""
         decision = gate_logic.decide(text, self.bundle, self.state, at)
+        if screened is not None and decision.verdict is Verdict.ADMIT:
+            decision = gate_logic.screened(decision, screened)
         row = self.journal.record(decision, wall_ms=ms(at), mono_ms=ms(at) % 10**9, direction=self.way, zone=self.zone)
         self.state = self.state.after(decision, ms(at))
         return row

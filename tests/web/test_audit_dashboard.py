@@ -16,6 +16,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from checkin.core.chain import JournalRow
+from checkin.core.errors import Reason
 from checkin.services.ingest import upload_journal
 from checkin.store import Store, counters, reports
 from checkin.store import events as stored_events
@@ -82,9 +83,15 @@ def test_counters_follow_admissions_exits_and_denials(
     assert counts[TOTAL] == counters.ZoneCount(TOTAL, inside=1, entered=2)
     assert counts["vip"] == counters.ZoneCount("vip", inside=1, entered=1)
     assert counts["hall"] == counters.ZoneCount("hall", inside=0, entered=2)
-    assert tally.buckets[(EVENT_ID, hall.device.id, ms(morning(0)))] == (2, 0, 2)
-    assert tally.buckets[(EVENT_ID, vip.device.id, ms(morning(15)))] == (1, 0, 0)
-    assert tally.buckets[(EVENT_ID, out.device.id, ms(morning(30)))] == (0, 1, 0)
+    assert tally.buckets[(EVENT_ID, hall.device.id, ms(morning(0)))] == (
+        2,
+        0,
+        2,
+        0,
+        0,
+    )  # entries, exits, denials, screened, referred
+    assert tally.buckets[(EVENT_ID, vip.device.id, ms(morning(15)))] == (1, 0, 0, 0, 0)
+    assert tally.buckets[(EVENT_ID, out.device.id, ms(morning(30)))] == (0, 1, 0, 0, 0)
     an_row = tally.presence[(EVENT_ID, an[1].id_hex, TOTAL)]
     assert (an_row.inside, an_row.entries, an_row.first_in_ms, an_row.last_device) == (
         False,
@@ -391,7 +398,7 @@ def test_the_migration_counts_the_scans_already_held(tmp_path: Path, venue: Venu
     try:
         recount_equals_stored(store)
         assert counters.presence_counts(store, EVENT_ID)[TOTAL] == counters.ZoneCount(TOTAL, inside=3, entered=4)
-        assert counters.stored(store, EVENT_ID).buckets[(EVENT_ID, hall.device.id, ms(morning(0)))] == (4, 0, 1)
+        assert counters.stored(store, EVENT_ID).buckets[(EVENT_ID, hall.device.id, ms(morning(0)))] == (4, 0, 1, 0, 0)
         assert counters.count_new_rows(store, hall.device.id) == 0
         store.downgrade("0010")  # and back: the counters' tables go, the scans stay
         assert reports.scan_count(store) == 6
@@ -440,7 +447,31 @@ def test_a_row_naming_no_zone_counts_for_the_whole_event_once() -> None:
     """A gate set up without a zone journals zone "": the person is inside the event, in no zone,
     and their entry is counted once (the whole event's row and a zone's row must not be one)."""
     tally = counters.Tally.empty()
-    tally.add([(EVENT_ID, "gate", 1, ms(morning(1)), "ab" * 16, "admit", "in", "")])
+    tally.add([(EVENT_ID, "gate", 1, ms(morning(1)), "ab" * 16, "admit", "in", "", "")])
     assert list(tally.presence) == [(EVENT_ID, "ab" * 16, TOTAL)]
     assert tally.presence[(EVENT_ID, "ab" * 16, TOTAL)].entries == 1
     assert counters.totals_of(tally.presence) == {TOTAL: (1, 1)}
+
+
+def test_the_health_screening_figures_are_counts_per_hour_and_gate_without_names(
+    make_gate: Callable[..., RealGate], venue: Venue, store: Store, login_as: Callable[[str | None], FlaskClient]
+) -> None:
+    from scanner.screening import Outcome, Result
+
+    hall = make_gate("Cổng chính")
+    well, feverish, unscreened = (venue.code(name)[0] for name in ("Nguyễn Thị Ánh", "Trần Văn Sốt", "Lê Văn Cũ"))
+    passed = Result(Outcome.PASSED, None, "", {"temperature": 36.6})
+    fever = Result(Outcome.FEVER, Reason.SCREENING_FAILED, "Send the guest to the medical desk", {"temperature": 38.4})
+    assert hall.scan(well, morning(5), passed).verdict == "admit"
+    assert hall.scan(feverish, morning(10), fever).verdict == "refer"
+    hall.scan(unscreened, morning(70))  # 08:10: admitted before screening was on: not screened
+    hall.upload()
+    assert recount_equals_stored(store).buckets  # the figures are the recount's too
+    html = page(login_as("officer"), f"/audit/events/{EVENT_ID}")
+    section = html[html.index('id="h-screening"') : html.index("</section>", html.index('id="h-screening"'))]
+    assert re.findall(
+        r'<th scope="row" class="nowrap">(.*?)</th><td>(.*?)</td><td class="num">(\d+)</td><td class="num">(\d+)</td>',
+        section,
+    ) == [("26/03 07:00", "Cổng chính", "2", "1")]
+    for name in ("Ánh", "Sốt", "36.6", "38.4"):  # counts only: no name, no reading
+        assert name not in section

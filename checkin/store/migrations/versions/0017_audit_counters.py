@@ -52,6 +52,8 @@ def upgrade() -> None:
         sa.Column("entries", sa.Integer(), nullable=False),
         sa.Column("exits", sa.Integer(), nullable=False),
         sa.Column("denials", sa.Integer(), nullable=False),
+        sa.Column("screened", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("referred", sa.Integer(), nullable=False, server_default="0"),
         sa.PrimaryKeyConstraint("event_id", "device_id", "bucket_ms"),
     )
     op.create_table(
