@@ -25,6 +25,7 @@ from sqlalchemy import insert
 from checkin.config import Config, load
 from checkin.core import chain, seal
 from checkin.core.chain import JournalRow
+from checkin.core.trust import Direction
 from checkin.keystore import KeyStore
 from checkin.services import ingest
 from checkin.store import Device, Guest, IssuedCredential, Store, sessions, users
@@ -159,7 +160,9 @@ class Deployment:
         self.journals: list[GateJournal] = []
         for g in range(gates):
             zone, direction = gate_plan(g)
-            _, code = stored_devices.create_device(self.store, EVENT, f"Cổng {g + 1:02d}", zone, direction, START)
+            _, code = stored_devices.create_device(
+                self.store, EVENT, f"Cổng {g + 1:02d}", zone, Direction(direction), START
+            )
             key, seed = Ed25519PrivateKey.generate(), seal.new_seed()
             public = key.public_key().public_bytes_raw().hex()
             self.devices.append(stored_devices.enrol_device(self.store, code, public, START, seal_seed=seed)[0])
