@@ -23,31 +23,13 @@ from sqlalchemy.orm import Session
 from checkin.core import chain, seal
 from checkin.core.errors import CheckinError, Reason
 from checkin.services.findings import SEVERITY_ORDER, Finding, RowRef, Severity
-from checkin.store import Device, Store, alerts, ledger
+from checkin.store import Device, Store, alerts, journal, ledger
 from checkin.store.models import CheckpointRecord, DeviceStatus, Event, Scan
 
 _CHUNK = 20_000
 _NAMED = 100  # rows a finding names at most (the detail says how many in all)
 _SHOWN = 5  # seqs spelt out in a finding's detail
-_COLUMNS = (
-    Scan.id,
-    Scan.seq,
-    Scan.wall_ms,
-    Scan.mono_ms,
-    Scan.cti,
-    Scan.kid,
-    Scan.verdict,
-    Scan.reason,
-    Scan.direction,
-    Scan.zone,
-    Scan.operator,
-    Scan.screening,
-    Scan.prev_hash,
-    Scan.hash,
-    Scan.seal,
-    Scan.event_id,
-    Scan.received_at,
-)
+_COLUMNS = (Scan.id, *journal.ROW_COLUMNS, Scan.event_id, Scan.received_at)
 
 
 @dataclass(frozen=True)

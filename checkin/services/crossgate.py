@@ -45,6 +45,17 @@ UNTRUSTED = frozenset(
 )
 MANUAL_PREFIX = "manual"  # scanner.runner.Gate.manual journals operator "manual" or "manual:<name>"
 
+# every kind of finding this analysis makes (the alert list offers them as filters)
+KINDS = (
+    Reason.DOUBLE_ENTRY,
+    Reason.ENTRY_LIMIT_EXCEEDED,
+    Reason.REVOKED_ADMITTED,
+    Reason.REPEATED_FORGERY,
+    Reason.REPEATED_REVOKED,
+    Reason.MANUAL_ENTRY,
+    Reason.SUPERVISOR_OVERRIDE,
+)
+
 
 class ScanRow(NamedTuple):
     """The fields of a stored journal row this analysis reads, with the gate that wrote it (a tuple:

@@ -21,7 +21,7 @@ from checkin.services.audit import SEVERITY
 from checkin.services.crossgate import DEFAULT_POLICY, AuditPolicy, ScanRow
 from checkin.services.crossgate_analysis import find_batch
 from checkin.services.findings import Finding, RowRef, Severity
-from checkin.store import Device, Store, alerts, journal, ledger
+from checkin.store import Device, Store, alerts, counters, journal, ledger
 from checkin.store.events import zone_codes
 from checkin.store.journal import AlertNote, Ingested, JournalRefused
 from checkin.store.seals import check_seals
@@ -95,7 +95,8 @@ def _after_store(
     analysers: Sequence[BatchAnalyser],
     policy: AuditPolicy,
 ) -> Ingested:
-    """Seals, ledger, analysers and alerts for the rows just stored (the device is locked)."""
+    """Seals, ledger, the dashboard's counters, analysers and alerts for the rows just stored (the
+    device is locked)."""
     device = s.get(Device, device_id)  # the locked row journal.ingest loaded
     assert device is not None
     notes = list(stored.alerts)
@@ -103,6 +104,7 @@ def _after_store(
     if new:
         notes.extend(check_seals(s, device, new))
         ledger.append(s, key, device.id, device.event_id, new, now)
+        counters.count_new_in(s.connection(), device.id)  # the dashboard's: inside now, per 15 minutes
     for note in notes:  # the answer names each, even one kept already (a retried batch)
         _keep(s, device, note, now)
     if new and analysers:

@@ -37,7 +37,7 @@ _MAX_INT64 = 2**63
 _ROW_FIELDS = tuple(f.name for f in fields(JournalRow))
 _ROW_VALUES = attrgetter(*_ROW_FIELDS)
 _INSERT_COLUMNS = ("device_id", "event_id", *_ROW_FIELDS, "received_at")
-_ROW_COLUMNS = (
+ROW_COLUMNS = (  # a JournalRow's fields, in order, as the scans table holds them
     Scan.seq,
     Scan.wall_ms,
     Scan.mono_ms,
@@ -258,7 +258,7 @@ def _held_hash(s: Session, device: Device, seq: int) -> str:
 
 def held_rows(s: Session, device_id: str) -> list[JournalRow]:
     """Every row held for a device, in seq order."""
-    result = s.execute(select(*_ROW_COLUMNS).where(Scan.device_id == device_id).order_by(Scan.seq))
+    result = s.execute(select(*ROW_COLUMNS).where(Scan.device_id == device_id).order_by(Scan.seq))
     return [JournalRow(*row) for row in result]
 
 

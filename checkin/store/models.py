@@ -339,6 +339,61 @@ class BundlePull(Base):
     pulled_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class Presence(Base):
+    """Who is inside, kept at ingest (checkin.store.counters): per event and credential, one row for
+    the whole event (zone "") holding the latest admitted movement by wall time, and one row per zone
+    entered. Only the latest movement decides where a person is, so the order rows arrive in does not
+    matter."""
+
+    __tablename__ = "presence"
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cti: Mapped[str] = mapped_column(String(_TEXT), primary_key=True)
+    zone: Mapped[str] = mapped_column(String(_TEXT), primary_key=True)  # "": the whole event
+    entries: Mapped[int] = mapped_column(Integer)  # admitted entries (direction in)
+    first_in_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # None: never entered
+    # the latest admitted movement (wall time, gate, seq: a total order whatever the upload order)
+    last_ms: Mapped[int] = mapped_column(BigInteger)
+    last_device: Mapped[str] = mapped_column(String(32))
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    last_zone: Mapped[str] = mapped_column(String(_TEXT))
+    inside: Mapped[bool] = mapped_column(Boolean)  # the latest movement was an entry
+
+
+class PresenceTotal(Base):
+    """The presence rows of an event added up per zone (zone "": the whole event): inside now and
+    entered so far, what the dashboard shows, changed by each counted batch's difference."""
+
+    __tablename__ = "presence_totals"
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    zone: Mapped[str] = mapped_column(String(_TEXT), primary_key=True)
+    inside: Mapped[int] = mapped_column(Integer)
+    entered: Mapped[int] = mapped_column(Integer)
+
+
+class ScanBucket(Base):
+    """Entries, exits and denials (every verdict but admit) per gate and 15 minutes of wall time, and
+    the health screening's figures: rows screened, and of them referred (counts, never who)."""
+
+    __tablename__ = "scan_buckets"
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    bucket_ms: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # start, UTC ms
+    entries: Mapped[int] = mapped_column(Integer)
+    exits: Mapped[int] = mapped_column(Integer)
+    denials: Mapped[int] = mapped_column(Integer)
+    screened: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    referred: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class CounterMark(Base):
+    """Up to which seq a gate's stored rows are in the counters: counting resumes after it, so a
+    retried or interrupted count never counts a row twice or misses one."""
+
+    __tablename__ = "counter_marks"
+    device_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+
+
 class User(Base):
     """A person who logs in: admin, registrar or officer."""
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 
 from checkin.core.chain import plausible_wall_ms
 from checkin.store.engine import Store
-from checkin.store.models import Alert, CredentialStatus, Device, Guest, IssuedCredential, Scan
+from checkin.store.models import Alert, CheckpointRecord, CredentialStatus, Device, Guest, IssuedCredential, Scan
 
 
 @dataclass(frozen=True)
@@ -183,3 +184,48 @@ def invitees(store: Store, event_id: str) -> list[InviteeRow]:
         seen.add(gid)
         found.append(InviteeRow(gid, name, email or "", tuple(z for z in (zones or "").split(",") if z), cti, text))
     return found
+
+
+# ---- open alerts, as the officer's pages count them ---------------------------------------------------
+# The one place that says which alerts are open (their state) and how they are grouped (severity).
+
+
+def _open_alerts() -> Any:
+    return Alert.state == "open"
+
+
+def _alert_group() -> Any:
+    return Alert.severity
+
+
+def open_alert_counts(store: Store, event_id: str) -> dict[str, int]:
+    """How many alerts of the event are open, by severity."""
+    group = _alert_group()
+    query = select(group, func.count()).where(Alert.event_id == event_id, _open_alerts()).group_by(group)
+    with store.session() as s:
+        return {str(key): int(count) for key, count in s.execute(query)}
+
+
+def open_alerts(store: Store, device_id: str, limit: int = 100) -> Sequence[Alert]:
+    """A gate's open alerts, newest first."""
+    query = select(Alert).where(Alert.device_id == device_id, _open_alerts()).order_by(Alert.id.desc()).limit(limit)
+    with store.session() as s:
+        return s.scalars(query).all()
+
+
+def open_alert_count_by_device(store: Store, event_id: str) -> dict[str, int]:
+    """How many alerts of the event are open, by gate."""
+    query = (
+        select(Alert.device_id, func.count())
+        .where(Alert.event_id == event_id, Alert.device_id.is_not(None), _open_alerts())
+        .group_by(Alert.device_id)
+    )
+    with store.session() as s:
+        return {str(device): int(count) for device, count in s.execute(query)}
+
+
+def newest_checkpoint(store: Store, device_id: str) -> CheckpointRecord | None:
+    """The checkpoint a gate signed most recently, as received."""
+    query = select(CheckpointRecord).where(CheckpointRecord.device_id == device_id)
+    with store.session() as s:
+        return s.scalars(query.order_by(CheckpointRecord.id.desc()).limit(1)).first()

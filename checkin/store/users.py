@@ -38,7 +38,7 @@ _hasher = PasswordHasher()  # argon2id, t=3, m=64 MiB, p=4
 
 
 class Role(StrEnum):
-    """What a person may do: admin everything, registrar guests and codes, officer read only."""
+    """What a person may do: admin everything, registrar guests and codes, officer the audit pages (read only)."""
 
     ADMIN = "admin"
     REGISTRAR = "registrar"

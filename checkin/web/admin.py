@@ -40,7 +40,7 @@ from checkin.services import gates, guestlist, imports, invitations, issuing, re
 from checkin.services import guests as guest_service
 from checkin.services.issuing import Signer
 from checkin.services.problems import FieldsInvalid, Problem, RowError
-from checkin.store import CredentialStatus, Event, Guest, reports
+from checkin.store import CredentialStatus, Event, Guest, counters, reports
 from checkin.store import devices as stored_devices
 from checkin.store import events as stored_events
 from checkin.store import guests as stored_guests
@@ -124,12 +124,12 @@ def row_error_text(error: RowError) -> str:
 @bp.route("/")
 @allow(EVERYONE)
 def home() -> ResponseReturnValue:
-    """The admin start page is the events list."""
-    return redirect(url_for("admin.events"))
+    """Where each role starts: the events list, or the audit dashboard for officers."""
+    return redirect(auth.home_for())
 
 
 @bp.route("/events")
-@allow(EVERYONE)
+@allow(REGISTRATION)
 def events() -> ResponseReturnValue:
     """Every event with its counts."""
     return render_template(
@@ -270,7 +270,7 @@ def event_edit(event_id: str) -> ResponseReturnValue:
 
 
 @bp.route("/events/<event_id>")
-@allow(EVERYONE)
+@allow(REGISTRATION)
 def event(event_id: str) -> ResponseReturnValue:
     """One event: its numbers, gates and guests (searchable, without regard to diacritics)."""
     ev = _event_or_404(event_id)
@@ -287,6 +287,7 @@ def event(event_id: str) -> ResponseReturnValue:
         pages=max(1, -(-found.total // PAGE_SIZE)),
         pending=found.pending,
         counts=reports.event_counts(store()).get(ev.id, reports.EventCounts()),
+        presence=counters.presence_counts(store(), ev.id)[counters.TOTAL],
         gates=stored_devices.devices(store(), ev.id),
         entries=reports.recent_entries(store(), ev.id),
         signer_problem=signer_problem(),
@@ -415,7 +416,7 @@ def guest_new(event_id: str) -> ResponseReturnValue:
 
 
 @bp.route("/guests/<int:guest_id>")
-@allow(EVERYONE)
+@allow(REGISTRATION)
 def guest(guest_id: int) -> ResponseReturnValue:
     """One guest: details, their codes, and (for registrars) the QR code and the actions."""
     return _guest_page(_guest_or_404(guest_id))
@@ -993,7 +994,7 @@ def user_change(user_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/log")
-@allow(EVERYONE)
+@allow(REGISTRATION)
 def action_log() -> ResponseReturnValue:
     """The admin action log, newest first."""
     page = _page()

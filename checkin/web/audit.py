@@ -1,9 +1,13 @@
-"""Security officers' audit pages: alerts (acknowledge, resolve with a note), the search over scans
-with its CSV and JSON exports, and a guest's timeline. Officers and admins only.
+"""The security officer's pages (officers and administrators; registrars never see them): the live
+dashboard of an event and each gate's page; alerts (acknowledge, resolve with a note); the search
+over scans with its CSV and JSON exports; a guest's timeline.
 
-The query logic lives in `services.alertdesk`, `services.scansearch` and `store.scan_search`, which
-the `checkin audit` commands use too; the views only read the request and render. Exports stream:
-a million scans go out as they are read.
+The dashboard reads the counters kept at ingest (`checkin.store.counters`), so it costs the same at
+any number of scans, and refreshes itself every 30 seconds with a small script of our own
+(static/audit.js) while the tab is visible. The query logic of alerts and search lives in
+`services.alertdesk`, `services.scansearch` and `store.scan_search`, which the `checkin audit`
+commands use too; the views only read the request and render. Exports stream: a million scans go
+out as they are read.
 """
 
 from __future__ import annotations
@@ -15,37 +19,30 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask.typing import ResponseReturnValue
 
 from checkin.core.errors import InputError, Reason, Verdict
-from checkin.services import alertdesk, scansearch
+from checkin.services import alertdesk, audit, crossgate, scansearch
+from checkin.services import dashboard as dashboards
 from checkin.services.alertdesk import AlertFilter
 from checkin.services.findings import SEVERITY_ORDER, AlertState, Severity
 from checkin.services.problems import FieldsInvalid
-from checkin.store import Event, scan_search
+from checkin.store import Event, counters, reports, scan_search
 from checkin.store import devices as stored_devices
 from checkin.store import events as stored_events
 from checkin.store import guests as stored_guests
 from checkin.store.scan_search import Cursor
 from checkin.web import auth
 from checkin.web.auth import AUDIT, allow, current_user
+from checkin.web.charts import Chart, TimeAxis, line_chart, time_axis
 from checkin.web.context import now, store
+from checkin.web.formatting import local_time
 from checkin.web.i18n import describe, language
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 bp.before_request(auth.guard)  # deny by default, as on the admin pages
 
 PAGE_SIZE = 50
-ALERT_KINDS = (
-    Reason.JOURNAL_GAP,
-    Reason.JOURNAL_FORK,
-    Reason.BROKEN_CHAIN,
-    Reason.BAD_CHECKPOINT,
-    Reason.BAD_SEAL,
-    Reason.MISSING_SEAL,
-    Reason.SEALS_UNCHECKED,
-    Reason.CLOCK_SKEW,
-    Reason.ROW_INVALID,
-    Reason.TIME_OUT_OF_RANGE,
-    Reason.UNKNOWN_REASON,
-)
+REFRESH_SECONDS = 30
+# every kind of alert: what the upload and the integrity audit find, then the cross-gate findings
+ALERT_KINDS = (*audit.SEVERITY, *crossgate.KINDS)
 # what a gate journals (scanner.gate): the search offers these reasons
 SCAN_REASONS = (
     Reason.ADMITTED,
@@ -77,6 +74,76 @@ def _event_or_404(event_id: str) -> Event:
         return stored_events.event(store(), event_id)
     except InputError:
         abort(404)
+
+
+def _chart(series: dashboards.Series, axis: TimeAxis) -> Chart:
+    return line_chart({"entries": series.entries, "exits": series.exits, "denials": series.denials}, axis)
+
+
+def _slot_labels(window: dashboards.Window | None, event: Event) -> list[str]:
+    """Each slot's start as the tables write it (once per page, not once per gate)."""
+    return [local_time(start, event.timezone) for start in window.starts] if window else []
+
+
+@bp.route("/")
+@allow(AUDIT)
+def home() -> ResponseReturnValue:
+    """The events, each with who is inside now and its open alerts."""
+    events = stored_events.events(store())
+    rows = [
+        (
+            ev,
+            counters.presence_counts(store(), ev.id)[counters.TOTAL],
+            sum(reports.open_alert_counts(store(), ev.id).values()),
+        )
+        for ev in events
+    ]
+    return render_template("audit/events.html", rows=rows)
+
+
+@bp.route("/events/<event_id>")
+@allow(AUDIT)
+def event(event_id: str) -> ResponseReturnValue:
+    """An event's live dashboard: inside now and entered per zone, the 15-minute chart per gate,
+    open alerts by severity, the gates."""
+    ev = _event_or_404(event_id)
+    board = dashboards.dashboard(store(), ev, now())
+    charts: dict[str, Chart] = {}
+    if board.window:
+        axis = time_axis(board.window.starts, ev.timezone)
+        charts = {s.device.id: _chart(s, axis) for s in board.series}
+    return render_template(
+        "audit/dashboard.html",
+        event=ev,
+        board=board,
+        charts=charts,
+        slots=_slot_labels(board.window, ev),
+        refresh=REFRESH_SECONDS,
+        now=now(),
+    )
+
+
+@bp.route("/events/<event_id>/gates/<device_id>")
+@allow(AUDIT)
+def gate(event_id: str, device_id: str) -> ResponseReturnValue:
+    """One gate: last sync, bundle, rows held and missing, clock offset, chain and seals, its chart."""
+    ev = _event_or_404(event_id)
+    try:
+        device = stored_devices.device(store(), device_id)
+    except InputError:
+        abort(404)
+    if device.event_id != ev.id:
+        abort(404)
+    report = dashboards.gate_report(store(), ev, device, now())
+    chart = None
+    if report.series and report.window:
+        chart = _chart(report.series, time_axis(report.window.starts, ev.timezone))
+    return render_template(
+        "audit/gate.html", event=ev, report=report, chart=chart, slots=_slot_labels(report.window, ev), now=now()
+    )
+
+
+# ---- alerts, scans, timelines ---------------------------------------------------------------------
 
 
 def _page() -> int:

@@ -48,7 +48,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 EVERYONE = frozenset(Role)
 REGISTRATION = frozenset({Role.ADMIN, Role.REGISTRAR})
 ADMIN_ONLY = frozenset({Role.ADMIN})
-AUDIT = frozenset({Role.ADMIN, Role.OFFICER})  # the audit pages: security officers and admins
+AUDIT = frozenset({Role.ADMIN, Role.OFFICER})  # the security officer's pages; registrars never see them
 
 SESSION_MAX_AGE = sessions.MAX_AGE
 SESSION_ID = "sid"  # the one key of the cookie that says who is logged in
@@ -144,13 +144,22 @@ def guard() -> ResponseReturnValue | None:
 _SITE_PATH = re.compile(r"/(?![/\\])[!-\[\]-~]*")  # visible ASCII, no backslash, not "//" at the start
 
 
-def safe_next(target: str | None) -> str:
+def safe_next(target: str | None, role: Role | None = None) -> str:
     """A redirect target from a parameter: a path on this site only, never another host. Only
     visible ASCII is taken: browsers and werkzeug drop tabs and line breaks, so "/\t/evil" would
-    leave as "//evil", and a line break cannot go into a header at all."""
+    leave as "//evil", and a line break cannot go into a header at all. Without one, the home of
+    `role` (or of the logged-in user)."""
     if target and _SITE_PATH.fullmatch(target):
         return target
-    return url_for("admin.events")
+    return home_for(role)
+
+
+def home_for(role: Role | None = None) -> str:
+    """Where a user starts: officers at the audit dashboard, everyone else at the events list."""
+    if role is None:
+        user: StaffUser | None = g.get("checkin_user")
+        role = user.role if user is not None else None
+    return url_for("audit.home") if role is Role.OFFICER else url_for("admin.events")
 
 
 def showing() -> bool:
@@ -205,7 +214,7 @@ def login() -> ResponseReturnValue:
         return render_template("admin/login.html", errors={}, failure=failure, username=username), 401
     users.record_login(store(), user.id, password, now())
     _start_session(user.id)
-    return redirect(safe_next(request.args.get("next")))
+    return redirect(safe_next(request.args.get("next"), Role(user.role)))
 
 
 @allow(EVERYONE)

@@ -134,7 +134,19 @@ def _alerts(store: Store, gate_id: str) -> None:
     with store.writing() as s:
         for seq, kind in ((40, "gap"), (7, "fork"), (12, "clock_skew")):
             detail = f"the batch starts at seq {seq}; the server holds up to seq {seq - 1}"
-            s.add(Alert(event_id=EVENT, device_id=gate_id, kind=kind, seq=seq, detail=detail, created=NOW))
+            severity = "critical" if kind == "fork" else "medium"  # as services.audit.SEVERITY ranks them
+            s.add(
+                Alert(
+                    event_id=EVENT,
+                    device_id=gate_id,
+                    kind=kind,
+                    seq=seq,
+                    detail=detail,
+                    created=NOW,
+                    severity=severity,
+                    fingerprint=f"test:{kind}:{seq}",
+                )
+            )
     alertdesk.acknowledge(store, 2, "Đang liên hệ tổ trưởng cổng phía Đông để kiểm tra máy", "admin", NOW)
     alertdesk.resolve(store, 3, "Đồng hồ máy cổng lệch 6 phút; đã đồng bộ lại giờ và kiểm tra các dòng", "admin", NOW)
 

@@ -96,7 +96,7 @@ class Gate:
             fields: dict[str, Any] = {
                 "wall_ms": self.clock.ms - 3_600_000 + seq * 100,
                 "mono_ms": 5_000 + seq * 100,
-                "cti": f"{seq:032x}",
+                "cti": f"{self.device_id[:16]:0>16}{seq:016x}",  # one guest per row, each gate its own guests
                 "kid": "1a2b3c4d5e6f7081",
                 "verdict": "admit",
                 "reason": "admitted",

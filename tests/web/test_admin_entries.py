@@ -37,7 +37,7 @@ def test_event_page_lists_uploaded_entries_with_guest_and_gate(
     gate.scan(1, cti="", kid="", verdict="deny", reason="a_reason_from_a_newer_gate")
     assert gate.upload(gate.journal).status_code == 200
 
-    page = login_as("officer").get(f"/admin/events/{EVENT_ID}").get_data(as_text=True)
+    page = login_as("registrar").get(f"/admin/events/{EVENT_ID}").get_data(as_text=True)
 
     assert "Lượt quét tại các cổng" in page and "(3)" in page
     assert "Nguyễn Thị Ánh" in page and short_code(anh.credential_id) in page  # as printed on the badge
@@ -48,5 +48,5 @@ def test_event_page_lists_uploaded_entries_with_guest_and_gate(
 
 
 def test_event_page_says_when_nothing_was_uploaded(gate: Gate, login_as: Callable[[str | None], FlaskClient]) -> None:
-    page = login_as("officer").get(f"/admin/events/{EVENT_ID}").get_data(as_text=True)
+    page = login_as("registrar").get(f"/admin/events/{EVENT_ID}").get_data(as_text=True)
     assert "Chưa có lượt quét nào được cổng tải lên." in page

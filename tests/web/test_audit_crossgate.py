@@ -5,9 +5,8 @@ officer gets: one per finding, whatever the upload order, never a second one on 
 
 from __future__ import annotations
 
-import json
-
 import base64
+import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
