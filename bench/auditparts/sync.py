@@ -55,7 +55,6 @@ PRESENT_EVERY_S = 0.02
 GIVE_UP_S = 60.0
 TARGET_S = 5.0
 PULLS = 50
-NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 @dataclass
@@ -68,12 +67,14 @@ class Deployment:
         self.config_path.write_text('[deployment]\nid = "hd-stttt"\n\n[paths]\ndatabase = "checkin.db"\n')
         cfg = load(str(self.config_path))
         self.keys = KeyStore(cfg.keys_dir)
-        self.keys.init(None, NOW - timedelta(days=30))
+        # the service runs on the real clock: its enrolment codes expire, so "now" is when the part starts
+        self.now = datetime.now(UTC).replace(microsecond=0)
+        self.keys.init(None, self.now - timedelta(days=30))
         self.store = Store(cfg.database_url)
         self.store.migrate()
-        start = NOW - timedelta(hours=1)
+        start = self.now - timedelta(hours=1)
         event = NewEvent(EVENT, "Ngày Chuyển đổi số", start, start + timedelta(hours=10), "Asia/Ho_Chi_Minh", ("hall",))
-        stored_events.create_event(self.store, event, NOW)
+        stored_events.create_event(self.store, event, self.now)
         self._issuing = self.keys.active_issuing()
         self._key = self.keys.load_private(self._issuing, None)
 
@@ -85,7 +86,14 @@ class Deployment:
         """A gate of the hall, as `checkin gate add` registers it; its one-time enrolment code."""
         event = stored_events.event(self.store, EVENT)
         made = gates.add_gate(
-            self.store, event, name, "hall", "in", NOW, actor="bench", root_pem=self.keys.root_public_pem()
+            self.store,
+            event,
+            name,
+            "hall",
+            "in",
+            datetime.now(UTC),
+            actor="bench",
+            root_pem=self.keys.root_public_pem(),
         )
         return made.code
 
