@@ -41,6 +41,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from checkin.config import load
 from checkin.core import chain, credential
 from checkin.core.credential import Credential
+from checkin.core.trust import Direction
 from checkin.keystore import KeyStore
 from checkin.store import Store, sessions, tokens, users
 from checkin.store import devices as stored_devices
@@ -214,7 +215,7 @@ class Gate:
 def enrol_gates(store: Store, port: int, count: int, batches: int) -> list[Gate]:
     gates = []
     for i in range(count):
-        device, code = stored_devices.create_device(store, EVENT, f"Cổng {i}", "hall", "in", NOW)
+        device, code = stored_devices.create_device(store, EVENT, f"Cổng {i}", "hall", Direction.IN, NOW)
         key = Ed25519PrivateKey.generate()
         body = json.dumps({"code": code, "public_key": key.public_key().public_bytes_raw().hex()}).encode()
         status, _h, answer = request(port, "POST", "/api/v1/devices/enroll", body, {"Content-Type": "application/json"})

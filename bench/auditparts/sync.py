@@ -12,7 +12,7 @@ acknowledged, and a presence pull's round trip.
 The alternative in the same run is the cadence gates had before: one round every 15 s (the old
 default sync interval) and no push on admission.
 
-Run as `python -m bench.audit_sync`. Prints one table.
+Part of `python -m bench.audit`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import json
 import os
 import random
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -29,7 +28,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.service import pct, served
+from bench.auditparts.table import Row, pct, verdict
+from bench.service import served
 from checkin.config import load
 from checkin.core import credential
 from checkin.core.credential import Credential
@@ -55,12 +55,6 @@ PRESENT_EVERY_S = 0.02
 GIVE_UP_S = 60.0
 TARGET_S = 5.0
 PULLS = 50
-NOW = datetime.now(UTC).replace(microsecond=0)
-ROWS: list[tuple[str, ...]] = []
-
-
-def row(*cells: str) -> None:
-    ROWS.append(cells)
 
 
 @dataclass
@@ -73,12 +67,14 @@ class Deployment:
         self.config_path.write_text('[deployment]\nid = "hd-stttt"\n\n[paths]\ndatabase = "checkin.db"\n')
         cfg = load(str(self.config_path))
         self.keys = KeyStore(cfg.keys_dir)
-        self.keys.init(None, NOW - timedelta(days=30))
+        # the service runs on the real clock: its enrolment codes expire, so "now" is when the part starts
+        self.now = datetime.now(UTC).replace(microsecond=0)
+        self.keys.init(None, self.now - timedelta(days=30))
         self.store = Store(cfg.database_url)
         self.store.migrate()
-        start = NOW - timedelta(hours=1)
+        start = self.now - timedelta(hours=1)
         event = NewEvent(EVENT, "Ngày Chuyển đổi số", start, start + timedelta(hours=10), "Asia/Ho_Chi_Minh", ("hall",))
-        stored_events.create_event(self.store, event, NOW)
+        stored_events.create_event(self.store, event, self.now)
         self._issuing = self.keys.active_issuing()
         self._key = self.keys.load_private(self._issuing, None)
 
@@ -90,7 +86,14 @@ class Deployment:
         """A gate of the hall, as `checkin gate add` registers it; its one-time enrolment code."""
         event = stored_events.event(self.store, EVENT)
         made = gates.add_gate(
-            self.store, event, name, "hall", "in", NOW, actor="bench", root_pem=self.keys.root_public_pem()
+            self.store,
+            event,
+            name,
+            "hall",
+            "in",
+            datetime.now(UTC),
+            actor="bench",
+            root_pem=self.keys.root_public_pem(),
         )
         return made.code
 
@@ -187,7 +190,9 @@ def summary(values: list[float]) -> str:
     return f"{statistics.median(values):.2f} / {pct(values, 0.95):.2f} / {max(values):.2f}"
 
 
-def main() -> None:
+def admission_to_denial() -> list[Row]:
+    """Two gates through `checkin serve`: the trials at the default settings and at the old cadence,
+    and presence pulls; the rows of the table."""
     defaults = Settings()
     old = Settings(sync_interval_seconds=15.0, presence_interval_seconds=15.0)
     with tempfile.TemporaryDirectory(prefix="bench-audit-sync-") as tmp:
@@ -216,56 +221,29 @@ def main() -> None:
 
     deny = [t.to_deny_s for t in new]
     old_deny = [t.to_deny_s for t in before]
-    p95 = pct(deny, 0.95)
-    row(
-        "admission at A -> already_inside at B, s (med / p95 / max)",
-        summary(deny),
-        f"old cadence {summary(old_deny)}",
-        f"{statistics.median(old_deny) / statistics.median(deny):.1f}x faster (median)",
-        f"<= {TARGET_S:g} s: {'MET' if max(deny) <= TARGET_S else 'MISSED'}",
-    )
-    row(
-        "admission at A -> A's upload acknowledged, s (med / p95 / max)",
-        summary([t.to_ack_s for t in new]),
-        f"old cadence {summary([t.to_ack_s for t in before])}",
-        "",
-        "",
-    )
-    row(
-        "presence pull round trip, ms (med / p95 / max)",
-        summary(pulls),
-        "",
-        "",
-        f"{len(new) + len(before)} passages in each answer",
-    )
-    row("bytes per passage in an answer (JSON)", f"{per_passage:.0f}", "", "", "")
-    idle = 20 / defaults.presence_interval_seconds
-    row(
-        "20 gates idle: presence requests per second",
-        f"{idle:g}",
-        f"old cadence {20 / old.sync_interval_seconds:.1f}",
-        "",
-        "plus one push and one pull per admission",
-    )
-    print_table(p95)
-
-
-def print_table(p95: float) -> None:
-    header = ("measured", "value", "alternative (same run)", "ratio", "target")
-    widths = [max(len(h), *(len(r[i]) for r in ROWS)) for i, h in enumerate(header)]
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
-    print("  ".join("-" * w for w in widths))
-    for r in ROWS:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
-    defaults = Settings()
-    print(
-        f"\n{TRIALS} trials at the default settings (short round every {defaults.presence_interval_seconds:g} s and "
-        f"after each admission, full round every {defaults.sync_interval_seconds:g} s), {OLD_TRIALS} at the old "
-        f"cadence; p95 {p95:.2f} s; gunicorn (2 workers) and SQLite on localhost; gates, service and this "
-        f"process share {os.cpu_count()} cores; load average at the end {os.getloadavg()[0]:.1f}; "
-        f"python {sys.version.split()[0]}"
-    )
-
-
-if __name__ == "__main__":
-    main()
+    return [
+        (
+            "admission at A -> already_inside at B, s (med / p95 / max)",
+            summary(deny),
+            f"old cadence (15 s, no push) {summary(old_deny)}; {TRIALS} + {OLD_TRIALS} trials",
+            f"max <= {TARGET_S:g} s: {verdict(max(deny) <= TARGET_S)}",
+        ),
+        (
+            "admission at A -> A's upload acknowledged, s (med / p95 / max)",
+            summary([t.to_ack_s for t in new]),
+            f"old cadence {summary([t.to_ack_s for t in before])}",
+            "",
+        ),
+        (
+            "presence pull round trip, ms (med / p95 / max)",
+            summary(pulls),
+            f"{len(new) + len(before)} passages per answer, {per_passage:.0f} bytes each (JSON)",
+            "",
+        ),
+        (
+            "gates' settings",
+            f"short round {defaults.presence_interval_seconds:g} s",
+            f"and after each admission; full round every {defaults.sync_interval_seconds:g} s; gunicorn, SQLite",
+            "",
+        ),
+    ]
