@@ -113,7 +113,7 @@ def make_deployment(root: Path, database: str) -> Deployment:
     (root / "config.toml").chmod(0o600)  # as `checkin init` writes it
     cfg = load(str(root / "config.toml"))
     KeyStore(cfg.keys_dir).init(PASSPHRASE.encode(), OPENS - timedelta(days=30))
-    store = Store(cfg.database_url)
+    store = Store(cfg.database_url, keys_dir=cfg.keys_dir)
     store.migrate()
     stored_events.create_event(
         store,
