@@ -19,7 +19,7 @@ from checkin.services import audit
 from checkin.services.findings import AlertState, Severity
 from checkin.store import Alert, Device, Store
 from checkin.store.models import CredentialStatus
-from checkin.store.tallies import EventRecords, Presence, Tally, event_records
+from checkin.store.tallies import EventRecords, Tally, event_records
 
 SLOT = timedelta(minutes=15)
 CHART_MARGIN = timedelta(hours=6)  # rows further than this outside the event are counted, not charted
@@ -152,7 +152,7 @@ def event_report(store: Store, event_id: str, now: datetime) -> EventReport:
     tz = ZoneInfo(ev.timezone)
     facts = EventFacts(ev.id, ev.name, ev.venue, ev.timezone, ev.start.astimezone(tz), ev.end.astimezone(tz))
     names = {d.id: d.name for d in records.devices}
-    presence = _presence(records)
+    presence = records.presence
     entered, inside = presence.entered, presence.inside
     zones = tuple(
         ZoneCount(code, *_zone_names(records, code), entered.get(code, 0), inside.get(code, 0))
@@ -185,15 +185,6 @@ def event_report(store: Store, event_id: str, now: datetime) -> EventReport:
 
 
 # ---- the parts ------------------------------------------------------------------------------------
-
-
-def _presence(records: EventRecords) -> Presence:
-    """Who entered each zone so far, who entered at all, who is inside each zone now (from the scans:
-    the latest admission of each credential).
-    # coordinator: wire to the dashboard's counters (migration 0012) at merge, if they keep the same
-    # definition; this counts over every admission of the event.
-    """
-    return records.presence
 
 
 def _zone_names(records: EventRecords, code: str) -> tuple[str, str]:

@@ -391,10 +391,15 @@ class ZoneCount:
 
 def presence_counts(store: Store, event_id: str) -> dict[str, ZoneCount]:
     """Inside now and entered so far per zone and in total (key TOTAL), for one event: a few rows."""
+    with store.session() as s:
+        return presence_counts_in(s.connection(), event_id)
+
+
+def presence_counts_in(connection: Connection, event_id: str) -> dict[str, ZoneCount]:
+    """`presence_counts` in the caller's transaction (the report reads everything in one)."""
     t = PresenceTotal.table().c
     query = select(t.zone, t.inside, t.entered).where(t.event_id == event_id)
-    with store.session() as s:
-        counts = {zone: ZoneCount(zone, inside, entered) for zone, inside, entered in s.execute(query)}
+    counts = {zone: ZoneCount(zone, inside, entered) for zone, inside, entered in connection.execute(query)}
     counts.setdefault(TOTAL, ZoneCount(TOTAL, 0, 0))
     return counts
 

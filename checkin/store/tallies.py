@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from checkin.store import counters
 from checkin.store.engine import Store
 from checkin.store.events import event_in
 from checkin.store.models import Alert, CheckpointRecord, Device, Event, Guest, IssuedCredential, Scan
@@ -28,8 +29,8 @@ class Tally:
 @dataclass(frozen=True)
 class Presence:
     """Who entered each zone so far, how many people entered at all (once each, whatever the zones),
-    and who is inside each zone now: a credential is inside the zone of its latest admission (by the
-    gate's time) when that admission was an entry."""
+    and who is inside each zone now: a credential is inside where its latest admitted movement took
+    it (store.counters)."""
 
     entered: dict[str, int]
     people: int
@@ -91,18 +92,11 @@ def event_records(store: Store, event_id: str, slot_ms: int) -> EventRecords:
 
 
 def _presence(s: Session, event_id: str) -> Presence:
-    """Presence counted by the database: a window over each credential's admissions finds its latest."""
-    admitted = (Scan.event_id == event_id, Scan.verdict == "admit", Scan.cti != "")
-    entries = (*admitted, Scan.direction == "in")
-    entered = select(Scan.zone, func.count(distinct(Scan.cti))).where(*entries).group_by(Scan.zone)
-    people = select(func.count(distinct(Scan.cti))).where(*entries)
-    latest = func.row_number().over(partition_by=Scan.cti, order_by=(Scan.wall_ms.desc(), Scan.id.desc()))
-    ranked = select(Scan.zone, Scan.direction, latest.label("n")).where(*admitted).subquery()
-    inside = (
-        select(ranked.c.zone, func.count()).where(ranked.c.n == 1, ranked.c.direction == "in").group_by(ranked.c.zone)
-    )
+    """Presence as the dashboard's counters keep it (store.counters: one definition for both)."""
+    counts = counters.presence_counts_in(s.connection(), event_id)
+    total = counts.pop(counters.TOTAL)
     return Presence(
-        {zone: count for zone, count in s.execute(entered)},
-        s.scalar(people) or 0,
-        {zone: count for zone, count in s.execute(inside)},
+        {zone: c.entered for zone, c in counts.items() if c.entered},
+        total.entered,
+        {zone: c.inside for zone, c in counts.items() if c.inside},
     )
