@@ -104,7 +104,8 @@ def _after_store(
     if new:
         notes.extend(check_seals(s, device, new))
         ledger.append(s, key, device.id, device.event_id, new, now)
-        counters.count_new_in(s.connection(), device.id)  # the dashboard's: inside now, per 15 minutes
+        # the dashboard's counters (inside now, per 15 minutes), from the rows in hand
+        counters.count_new_in(s.connection(), device.id, new, device.event_id)
     for note in notes:  # the answer names each, even one kept already (a retried batch)
         _keep(s, device, note, now)
     if new and analysers:

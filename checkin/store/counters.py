@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from checkin.core.chain import JournalRow
 from checkin.store.engine import Store
 from checkin.store.models import CounterMark, Presence, PresenceTotal, Scan, ScanBucket
 
@@ -129,15 +130,23 @@ def count_new_rows(store: Store, device_id: str) -> int:
         return count_new_in(s.connection(), device_id)
 
 
-def count_new_in(connection: Connection, device_id: str) -> int:
-    """`count_new_rows` in the caller's transaction."""
+def count_new_in(connection: Connection, device_id: str, stored: Sequence[JournalRow] = (), event_id: str = "") -> int:
+    """`count_new_rows` in the caller's transaction. `stored` (with their `event_id`) are rows just
+    stored in it, in seq order: when they follow the mark they are counted as they are, else the
+    rows after the mark are read back."""
     marks = CounterMark.table()
     connection.execute(_insert(connection, marks).values(device_id=device_id, seq=0).on_conflict_do_nothing())
     # the mark's row lock (PostgreSQL) makes two counts of one gate wait for each other
     mark = connection.execute(select(marks.c.seq).where(marks.c.device_id == device_id).with_for_update()).scalar_one()
-    rows = connection.execute(
-        select(*_ROW_COLUMNS).where(Scan.device_id == device_id, Scan.seq > mark).order_by(Scan.seq)
-    ).all()
+    rows: Sequence[Sequence[Any]]
+    if stored and stored[0].seq == mark + 1:
+        rows = [
+            (event_id, device_id, r.seq, r.wall_ms, r.cti, r.verdict, r.direction, r.zone, r.screening) for r in stored
+        ]
+    else:
+        rows = connection.execute(
+            select(*_ROW_COLUMNS).where(Scan.device_id == device_id, Scan.seq > mark).order_by(Scan.seq)
+        ).all()
     if not rows:
         return 0
     tally = Tally.empty()
