@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -218,6 +219,7 @@ class Device(Base):
     seal_key: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
+UNTRUSTED_ROW = text("cti = ''")  # a row whose code never verified (no credential id)
 TIMELINE_INDEX = ("event_id", "cti", "wall_ms", "device_id", "seq", "verdict", "reason", "direction", "zone")
 
 
@@ -241,6 +243,15 @@ class Scan(Base):
         Index("ix_scans_event_cti", *TIMELINE_INDEX),
         Index("ix_scans_event_time", "event_id", "wall_ms", "id"),
         Index("ix_scans_event_device_time", "event_id", "device_id", "wall_ms", "id"),
+        # the tries of codes that never verified (no credential id), by the key id they claimed
+        Index(
+            "ix_scans_untrusted",
+            "event_id",
+            "kid",
+            "device_id",
+            postgresql_where=UNTRUSTED_ROW,
+            sqlite_where=UNTRUSTED_ROW,
+        ),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # no cascade: a gate (or its event) with rows cannot be deleted; scans are append-only (0014)

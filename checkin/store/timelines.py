@@ -165,9 +165,9 @@ def untrusted_tries(
             return ", ".join([m] * len(values))
 
         # only our own column names and placeholders go into the statement; every value is a parameter
-        # without statistics SQLite would walk all the gate's rows by (device_id, seq); the tries of
-        # codes that never verified are one short range of the timeline index
-        hint = " INDEXED BY ix_scans_event_cti" if m == "?" else ""
+        # the partial index of rows with no credential id, one short range per key id (without
+        # statistics SQLite would walk all the gate's rows by (device_id, seq) instead)
+        hint = " INDEXED BY ix_scans_untrusted" if m == "?" else ""
         sql = (
             f"SELECT {columns} FROM scans{hint} WHERE event_id = {m} AND cti = ''"  # noqa: S608
             f" AND device_id IN ({marks(devices)}) AND kid IN ({marks(kids)}) AND reason IN ({marks(why)})"
