@@ -145,7 +145,7 @@ class EventReport:
     gates: tuple[GateIntegrity, ...]
 
 
-def event_report(store: Store, event_id: str, now: datetime) -> EventReport:
+def event_report(store: Store, event_id: str, now: datetime, *, workers: int = 1) -> EventReport:
     """The report of one event as it stands at `now`."""
     records = event_records(store, event_id, int(SLOT.total_seconds() * 1000))
     ev = records.event
@@ -180,7 +180,7 @@ def event_report(store: Store, event_id: str, now: datetime) -> EventReport:
         zones=zones,
         chart=_chart(records, names, tz),
         alerts=alerts,
-        gates=_gate_integrity(store, records, now, tz),
+        gates=_gate_integrity(store, records, now, tz, workers),
     )
 
 
@@ -248,10 +248,12 @@ def _alert_line(alert: Alert, names: dict[str, str], tz: ZoneInfo) -> AlertLine:
     )
 
 
-def _gate_integrity(store: Store, records: EventRecords, now: datetime, tz: ZoneInfo) -> tuple[GateIntegrity, ...]:
+def _gate_integrity(
+    store: Store, records: EventRecords, now: datetime, tz: ZoneInfo, workers: int
+) -> tuple[GateIntegrity, ...]:
     """Every gate's integrity as the audit finds it now (services.audit.verify_event: chains, seals,
     checkpoints and the ledger re-verified end to end), with what ingest keeps (rows, seals checked)."""
-    gates = audit.verify_event(store, records.event.id, now)
+    gates = audit.verify_event(store, records.event.id, now, workers=workers)
     faults = {gate.device_id: {f.kind.value for f in gate.faults} for gate in gates}
     for gate in gates:  # a gate that gave no sealing seed: its rows could be rewritten unseen, said in the report
         if gate.seals_ok is None:

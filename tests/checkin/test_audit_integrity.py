@@ -195,6 +195,18 @@ def test_the_ledger_key_is_private_and_made_once(store: Store, gates: list[Gate]
     assert ledger.ledger_key(store) == path.read_bytes()
 
 
+def test_gates_walked_in_parallel_processes_give_the_same_result(store: Store, gates: list[Gate]) -> None:
+    a, b = gates
+    intact = verify(store)
+    assert audit.verify_event(store, EVENT, NOW, workers=2, parallel_from_rows=0) == intact
+    drop_guards(store)
+    sql(store, "UPDATE scans SET verdict = 'admit' WHERE device_id = :d AND seq = 4", d=a.device_id)
+    sql(store, "DELETE FROM scans WHERE device_id = :d AND seq = 2", d=b.device_id)
+    tampered = verify(store)
+    assert found(tampered, a) == {"row_changed": [4]} and found(tampered, b) == {"row_missing": [2]}
+    assert audit.verify_event(store, EVENT, NOW, workers=2, parallel_from_rows=0) == tampered
+
+
 # ---- plain SQL behind the service ---------------------------------------------------------------------
 
 
