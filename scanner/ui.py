@@ -112,6 +112,7 @@ WORDS = {
     "reading": N_("Temperature %(reading)s °C"),
     "question_of": N_("Question %(n)s of %(of)s"),
     "answer_keys": N_("C, Y or 1: yes  ·  K, N or 0: no"),
+    "all_clear_key": N_("Space: all answers are fine (none sends the guest to the medical desk)"),
     "no_certificate": N_("Enter: the guest has no certificate"),
     "screening_close": N_("Esc cancels: nothing is recorded, the guest scans the ticket again"),
     "screening_cancelled": N_("Screening cancelled: nothing recorded. Scan the ticket again"),
@@ -119,6 +120,7 @@ WORDS = {
 }
 # A question's answer as one key: Vietnamese C(ó)/K(hông), English Y/N, or 1/0 on a number pad.
 ANSWER_KEYS = {"c": True, "y": True, "1": True, "k": False, "n": False, "0": False}
+ALL_CLEAR_KEY = " "  # Space: every question still to ask answered the way that does not refer
 DCC_PREFIX = "HC1:"
 
 Line = tuple[str, int, bool, tuple[int, int, int]]  # text, font size, bold, BGR colour
@@ -485,6 +487,8 @@ class Screening:
                 self.typed += key
         elif step is Step.QUESTION and key.lower() in ANSWER_KEYS:
             self.session = self.session.answered(ANSWER_KEYS[key.lower()])
+        elif step is Step.QUESTION and key == ALL_CLEAR_KEY:
+            self.session = self.session.all_clear()
         elif step is Step.CERTIFICATE and key == "enter":
             self.finish(screen)  # none shown: refers as screening required, with what to do
             return
@@ -523,7 +527,10 @@ class Screening:
             total = len(session.policy.questions)
             out.append((word("question_of", lang, n=len(session.answers) + 1, of=total), _px(24, k), False, accent))
             out.append((session.question.text(lang), _px(44, k), True, (255, 255, 255)))
+            for later in session.policy.questions[len(session.answers) + 1 :]:  # for the guest to read, for Space
+                out.append(("· " + later.text(lang), _px(26, k), False, (220, 220, 220)))
             out.append((word("answer_keys", lang), _px(32, k), True, accent))
+            out.append((word("all_clear_key", lang), _px(26, k), False, accent))
         elif step is Step.CERTIFICATE:
             out.append((word("no_certificate", lang), _px(30, k), True, accent))
         if session.problem:

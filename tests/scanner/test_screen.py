@@ -363,6 +363,22 @@ def test_screening_admits_a_well_guest_with_single_keys(screening_gate: tuple[Ga
     assert details["answers"] == {"symptoms": False, "well": True}
 
 
+def test_space_answers_every_question_shown_as_fine(screening_gate: tuple[Gate, World]) -> None:
+    gate, world = screening_gate
+    screen = screen_of(gate, Ticks())
+    screen.scanned(world.issue("Đỗ Thị Hà"))
+    type_in(screen, "36,5")
+    screen.key("enter")
+    shown = box_text(screen)
+    assert QUESTIONS[0].vi in shown and QUESTIONS[1].vi in shown  # every question still to ask, for the guest to read
+    assert "Phím cách: mọi câu trả lời đều bình thường" in shown
+    screen.key(" ")
+    head = gate.journal.head()
+    assert head is not None and (head.verdict, head.screening.split(":")[0]) == ("admit", "passed")
+    assert screen.banner is not None and screen.banner.record.decision.screening_details is not None
+    assert screen.banner.record.decision.screening_details["answers"] == {"symptoms": False, "well": True}
+
+
 def test_screening_refers_a_fever_with_the_advice_on_an_amber_banner(screening_gate: tuple[Gate, World]) -> None:
     gate, world = screening_gate
     screen = screen_of(gate, Ticks())

@@ -173,6 +173,18 @@ def test_the_session_asks_each_question_in_turn() -> None:
     }
 
 
+def test_all_clear_answers_every_remaining_question_the_way_that_does_not_refer() -> None:
+    before_reading = Session.start(ticket(), POLICY, NOW)
+    assert before_reading.all_clear() == before_reading  # nothing to answer yet: the reading comes first
+    asked = before_reading.temperature_typed("36,8")
+    clear = asked.all_clear()
+    assert clear.step is Step.DONE and clear.result().admitted
+    assert clear.result().details["answers"] == FINE  # "no" to the fever question, "yes" to feeling well
+    after_one = asked.answered(False).all_clear()
+    assert after_one.answers == (("symptoms", False), ("well", True))
+    assert asked.answered(True).all_clear().result().outcome is Outcome.ANSWER_REFERS  # a "yes" already given stays
+
+
 def test_a_fever_ends_the_session_before_the_questions() -> None:
     session = Session.start(ticket(), POLICY, NOW).temperature_typed("38.1")
     assert session.step is Step.DONE and session.result().outcome is Outcome.FEVER
