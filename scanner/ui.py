@@ -159,6 +159,17 @@ def zone_label(event: EventInfo, code: str, lang: str) -> str:
     return trust.label_of(event.zone_names, code, lang)
 
 
+def category_label(event: EventInfo | None, code: str, lang: str) -> str:
+    """A category's display name in `lang` when the bundle's event names its categories, else its code."""
+    return code if event is None else trust.label_of(event.category_names, code, lang)
+
+
+def guest_details(cred: credential.Credential, event: EventInfo | None, lang: str) -> str:
+    """Organisation · category (by its display name), as the banner and the look-up list show them."""
+    category = category_label(event, cred.category, lang) if cred.category else ""
+    return " · ".join(x for x in (cred.organisation, category) if x)
+
+
 @dataclass(frozen=True)
 class StatusView:
     """What the status line shows."""
@@ -215,13 +226,11 @@ def _lines_height(lines: list[Line], top: int) -> int:
     return top + sum(int(points * 1.25) for _text, points, _bold, _colour in lines)
 
 
-def banner_image(
-    record: Recorded, lang: str, event: EventInfo | None = None, width: int = WIDTH, k: float = 1.0
-) -> np.ndarray:
-    """The full-width verdict banner: headline, reason, name, organisation and category, zones, a manual mark."""
+def banner_lines(record: Recorded, lang: str, event: EventInfo | None = None, k: float = 1.0) -> list[Line]:
+    """The verdict banner's lines: headline, reason, name, organisation and category, zones, a manual mark."""
     decision = record.decision
     verdict = decision.verdict
-    colour, ink = COLOURS[verdict], TEXT_ON[verdict]
+    ink = TEXT_ON[verdict]
     exiting = verdict is Verdict.ADMIT and record.row.direction == Direction.OUT.value
     msgid = REASON_HEADLINE.get(decision.reason) or (EXIT_HEADLINE if exiting else HEADLINE[verdict])
     headline = i18n.gettext(lang, msgid)
@@ -233,7 +242,7 @@ def banner_image(
         lines.append(("→ " + i18n.gettext(lang, decision.advice), _px(32, k), True, ink))
     if cred is not None:
         lines.append((cred.name, _px(56, k), True, ink))
-        details = " · ".join(x for x in (cred.organisation, cred.category) if x)
+        details = guest_details(cred, event, lang)
         if details:
             lines.append((details, _px(32, k), False, ink))
         if cred.zones:
@@ -244,6 +253,15 @@ def banner_image(
     if decision.warning:
         warning = word(decision.warning, lang) if decision.warning in WORDS else decision.warning
         lines.append((f"⚠ {warning}", _px(24, k), False, ink))
+    return lines
+
+
+def banner_image(
+    record: Recorded, lang: str, event: EventInfo | None = None, width: int = WIDTH, k: float = 1.0
+) -> np.ndarray:
+    """The full-width verdict banner (`banner_lines`) on the verdict's colour."""
+    colour = COLOURS[record.decision.verdict]
+    lines = banner_lines(record, lang, event, k)
     top = _px(24, k)  # room for stacked marks (Ố, Ẫ)
     return _text_block((width, _lines_height(lines, top) + _px(12, k)), colour, lines, top=top, left=_px(32, k))
 
@@ -379,7 +397,7 @@ class Lookup:
         ]
         for i, candidate in enumerate(self.candidates, 1):
             cred = candidate.credential
-            extra = "" if cred is None else " · ".join(x for x in (cred.organisation, cred.category) if x)
+            extra = "" if cred is None else guest_details(cred, screen.gate.bundle.event, lang)
             text = f"{i}.  {credential.short_code(candidate.cti)}   {candidate.name}" + (
                 f"  ({extra})" if extra else ""
             )

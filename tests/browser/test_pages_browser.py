@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from checkin.cli import main
 from checkin.config import load
 from checkin.keystore import PASSPHRASE_ENV
+from checkin.services import invitations
 from checkin.store import Scan, Store
 from checkin.store import guests as stored_guests
 from checkin.store.guests import GuestRow
@@ -95,6 +96,7 @@ def world(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worl
             store, gate_id, [c.cti for v in views[:12] for c in stored_guests.guest_credentials(store, v.guest.id)]
         )
         _alerts(store, gate_id)
+        invitations.new_invitation(store, first.id, NOW)  # the guest page shows a live link to revoke
         yield World(first.id, active.cti, bare, gate_id)
     finally:
         store.dispose()
@@ -168,6 +170,8 @@ def _pages(world: World) -> list[tuple[str, str]]:
         ("confirm-gate-revoke", f"/admin/gates/{world.gate_id}/revoke"),
         ("confirm-anonymise", f"/admin/guests/{world.guest_id}/anonymise"),
         ("confirm-remove", f"/admin/guests/{world.bare_guest_id}/remove"),
+        ("confirm-invitation-revoke", f"/admin/guests/{world.guest_id}/invitation/revoke"),
+        ("account", "/admin/account"),
         ("keys", "/admin/keys"),
         ("users", "/admin/users"),
         ("log", "/admin/log"),
@@ -237,6 +241,14 @@ def test_every_page_fits_a_phone_and_passes_axe(site: Site, browser: Any, world:
             page.uncheck("input[name=issue_now]")
             page.get_by_role("button", name="Nhập danh sách").click()
             _check(page, width, "import-report", axe, screens, problems)
+            # the account page answering a new password typed differently twice (its errors in place)
+            page.goto(f"{site.url}/admin/account")
+            page.fill("#f-current", site.admin_password)
+            page.fill("#f-new", "ba con mèo nhỏ chạy quanh hồ")
+            page.fill("#f-repeat", "ba con mèo nhỏ chạy quanh hồ!")
+            page.get_by_role("button", name="Đổi mật khẩu").click()
+            page.locator("#f-repeat[aria-invalid=true]").wait_for()
+            _check(page, width, "account-error", axe, screens, problems)
         finally:
             context.close()
     assert not problems, "\n".join(problems)
@@ -290,3 +302,137 @@ def test_the_skip_link_is_first_and_the_focus_ring_shows(
         page.keyboard.press("Tab")
         page.keyboard.press("Tab")
         assert page.evaluate(f"{style}.outlineWidth") == "3px"
+
+
+# Colours as the screen shows them: a computed colour as [r, g, b, a], and the background painted at an
+# element (its own, composited over its ancestors' until an opaque one; the page is white below them all).
+_PAINT = """
+  const rgba = (text) => {
+    const [r, g, b, a] = text.match(/[\\d.]+/g).map(Number);
+    return [r, g, b, a === undefined ? 1 : a];
+  };
+  const paint = (start) => {
+    const layers = [];
+    for (let e = start; e; e = e.parentElement) {
+      const c = rgba(getComputedStyle(e).backgroundColor);
+      if (c[3] > 0) layers.push(c);
+      if (c[3] >= 1) break;
+    }
+    let out = [255, 255, 255];
+    for (const [r, g, b, a] of layers.reverse()) out = [r, g, b].map((v, i) => v * a + out[i] * (1 - a));
+    return out;
+  };
+"""
+
+# The focused element's ring: its colour, and for each side the background under the middle of the
+# ring (the topmost other element there, or the element itself for a ring drawn inside it), which is
+# what the ring must stand out from.
+_RING = (
+    "(selector) => {"
+    + _PAINT
+    + """
+  const el = document.querySelector(selector);
+  el.scrollIntoView({block: 'center'});
+  el.focus();
+  const style = getComputedStyle(el);
+  const box = el.getBoundingClientRect();
+  const d = parseFloat(style.outlineOffset) + parseFloat(style.outlineWidth) / 2;
+  const midX = box.left + box.width / 2, midY = box.top + box.height / 2;
+  const sides = {left: [box.left - d, midY], right: [box.right + d, midY],
+                 top: [midX, box.top - d], bottom: [midX, box.bottom + d]};
+  const seen = {};
+  for (const [side, [x, y]] of Object.entries(sides)) {
+    if (x < 0 || y < 0 || x >= innerWidth || y >= innerHeight) continue;  // off screen (the skip link's top)
+    // a ring drawn inside the element (a negative offset) lies on the element's own background
+    seen[side] = d < 0 ? paint(el) : paint(document.elementsFromPoint(x, y).find((e) => e !== el && !el.contains(e)));
+  }
+  return {focused: el === document.activeElement, style: style.outlineStyle, width: style.outlineWidth,
+          ring: rgba(style.outlineColor).slice(0, 3), sides: seen};
+}
+"""
+)
+
+# Each piece of text in the top bar: what it says, its colour, the background painted under it.
+_TOP_BAR_TEXT = (
+    "() => {"
+    + _PAINT
+    + """
+  const walker = document.createTreeWalker(document.querySelector('.topbar'), NodeFilter.SHOW_TEXT);
+  const found = [];
+  while (walker.nextNode()) {
+    const text = walker.currentNode.textContent.trim();
+    const el = walker.currentNode.parentElement;
+    if (text && el.getClientRects().length) {
+      found.push({text, ink: rgba(getComputedStyle(el).color).slice(0, 3), behind: paint(el)});
+    }
+  }
+  return found;
+}
+"""
+)
+
+
+def _luminance(rgb: list[float]) -> float:
+    """WCAG 2.x relative luminance of an sRGB colour (0-255 channels)."""
+    linear = [c / 255 / 12.92 if c / 255 <= 0.04045 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(a: list[float], b: list[float]) -> float:
+    """WCAG contrast ratio of two colours, 1 to 21."""
+    light, dark = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_contrast_follows_the_wcag_formula() -> None:
+    assert contrast([0, 0, 0], [255, 255, 255]) == pytest.approx(21)
+    assert contrast([118, 118, 118], [255, 255, 255]) == pytest.approx(4.54, abs=0.01)  # #767676, the known 4.5:1
+
+
+def test_the_focus_ring_stands_out_from_what_surrounds_it(site: Site, browser: Any, world: World) -> None:
+    """WCAG 2.2 SC 1.4.11 and 2.4.13: the ring is at least 3:1 against the colours beside it, on the
+    page's white cards, the grey page, the blue top bar and the darker tabs."""
+    ringed = {
+        f"/admin/events/{EVENT}": [
+            ".skip",  # shown over the top bar
+            ".lang a",  # a link in the top bar
+            ".who",  # the user's name: their account
+            ".topbar button",  # Log out
+            ".tabs a",  # a section tab
+            ".crumbs a",  # a link on the grey page
+            "#guests tbody a",  # a link in a card
+            "#g-name",  # an input
+            "#g-zone",  # a list to choose from
+            ".row-form button",  # a button
+        ],
+        "/admin/account": ["#f-current", "section.card button.btn-primary", ".btn-danger-quiet"],
+    }
+    problems: list[str] = []
+    with _admin_page(browser, site, 1366) as page:
+        for path, selectors in ringed.items():
+            page.goto(site.url + path)
+            page.keyboard.press("Tab")  # focus from the keyboard: the :focus-visible rings show
+            for selector in selectors:
+                seen = page.evaluate(_RING, selector)
+                assert seen["focused"] and seen["style"] == "solid" and seen["width"] == "3px", (selector, seen)
+                assert seen["sides"], selector
+                for side, behind in seen["sides"].items():
+                    ratio = contrast(seen["ring"], behind)
+                    if ratio < 3:
+                        problems.append(f"{path} {selector} {side}: ring {seen['ring']} on {behind}: {ratio:.2f}")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_top_bar_text_is_readable(site: Site, browser: Any, world: World) -> None:
+    """Every word in the blue top bar, the user's name (a link) too, at 4.5:1 or more (WCAG 1.4.3): axe
+    leaves text of the background's own colour as "needs review", and the name was blue on blue."""
+    with _admin_page(browser, site, 1366) as page:
+        page.goto(f"{site.url}/admin/events/{EVENT}")
+        texts = page.evaluate(_TOP_BAR_TEXT)
+        assert "admin" in [t["text"] for t in texts]
+        low = [
+            (t["text"], round(contrast(t["ink"], t["behind"]), 2))
+            for t in texts
+            if contrast(t["ink"], t["behind"]) < 4.5
+        ]
+        assert not low

@@ -265,6 +265,37 @@ def test_banner_lists_zones_by_display_name_when_the_bundle_has_them(gate: Gate,
     assert plain.shape == named.shape and not np.array_equal(plain, named)
 
 
+def test_banner_and_look_up_name_the_category_in_the_gate_language(gate: Gate, world: World) -> None:
+    def texts(lines: list[ui.Line]) -> str:
+        return "\n".join(line[0] for line in lines)
+
+    delegate = world.issue("Phạm Minh Châu", organisation="Sở TT&TT", category="delegate")
+    record = gate.scan(delegate)
+    # a bundle without category names (an older one): the code, as before
+    assert "Sở TT&TT · delegate" in texts(ui.banner_lines(record, "vi", gate.bundle.event))
+
+    # the bundle names the category (trust.Label, signed with the event)
+    names = {"delegate": trust.Label("Đại biểu", "Delegate")}
+    event = dataclasses.replace(gate.bundle.event, category_names=names)
+    gate.set_bundle(dataclasses.replace(gate.bundle, event=event))
+    for lang, shown in (("vi", "Đại biểu"), ("en", "Delegate")):
+        banner = texts(ui.banner_lines(record, lang, gate.bundle.event))
+        assert f"Sở TT&TT · {shown}" in banner and "delegate" not in banner
+    assert ui.category_label(event, "press", "en") == "press"  # a category the event did not name
+
+    # the look-up list (the guest was seen at this gate, so the credential's category is known)
+    screen = screen_of(gate, Ticks())
+    for lang, shown in (("vi", "Đại biểu"), ("en", "Delegate")):
+        screen.lang = lang
+        screen.key("l")
+        type_in(screen, "chau")
+        screen.key("enter")
+        assert isinstance(screen.prompt, ui.Lookup)
+        listed = texts(screen.prompt.lines(screen, 1.0))
+        assert "Phạm Minh Châu  (Sở TT&TT · " + shown + ")" in listed and "delegate" not in listed
+        screen.key("esc")
+
+
 # ---- the PIN on the command line ------------------------------------------------------------------------------
 
 
