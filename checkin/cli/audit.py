@@ -197,6 +197,12 @@ def audit_alerts(ctx: Context, event_id: str | None, only_open: bool) -> None:
 @click.option("--name", default="", help="guest name, diacritics optional")
 @click.option("--code", default="", help="start of a code id (hex) or a short code")
 @click.option("--open", "only_open", is_flag=True, help="alerts: only open ones")
+@click.option(
+    "--with-screening",
+    "with_screening",
+    is_flag=True,
+    help="scans: include each named guest's screening outcome and the screening reasons (health data)",
+)
 @pass_ctx
 def audit_export(
     ctx: Context,
@@ -206,10 +212,15 @@ def audit_export(
     out: Path,
     what: str,
     only_open: bool,
+    with_screening: bool,
     **filters: str,
 ) -> None:
     """Export an event's scans (oldest first, with the search's filters) or its alerts, as CSV safe for
-    spreadsheets or as JSON; written as it is read, into a new file readable by you only."""
+    spreadsheets or as JSON; written as it is read, into a new file readable by you only.
+
+    The command has no staff role: whoever runs it holds the database. Screening outcomes beside
+    names still stay out of the file unless --with-screening asks for them, as the officer's
+    download leaves them out: an export travels, and health data goes into it only on purpose."""
     from checkin import files
     from checkin.services import alertdesk, scansearch
     from checkin.services.findings import AlertState
@@ -229,9 +240,12 @@ def audit_export(
         else:
             pieces = scansearch.alerts_json(ev.id, ev.timezone, alerts)
     else:
-        query = scansearch.parse_filter(ev, filters)
+        query = scansearch.parse_filter(ev, filters, screening=with_screening)
         scans = count(scan_search.stream(store, query))
-        pieces = scansearch.scans_csv(scans, ev.timezone) if fmt == "csv" else scansearch.scans_json(ev, query, scans)
+        if fmt == "csv":
+            pieces = scansearch.scans_csv(scans, ev.timezone, screening=with_screening)
+        else:
+            pieces = scansearch.scans_json(ev, query, scans, screening=with_screening)
     files.write_text(out, pieces, bom=fmt == "csv")
     click.echo(f"wrote {tally.count} {what} to {out}")
 

@@ -5,12 +5,19 @@ gate's id, a zone, a verdict, a reason, a guest name typed with or without diacr
 of a credential id or a short code. `parse_filter` turns them into a `store.scan_search.ScanQuery`
 or says, per field, what is wrong. Exports (CSV safe for spreadsheets, JSON) are generators of text
 pieces: a download or a file is written as the rows are read, never built whole in memory.
+
+Health screening beside a name is for administrators only (issue 11, item 5): for anyone else the
+views are passed through `without_screening` (the screening column and the two screening reasons
+blanked), the exports leave the screening column out, and the reason filter refuses the screening
+reasons, which would otherwise list exactly who was referred. Officers keep the figures (screened,
+referred, by hour and gate) on the dashboard.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -22,6 +29,7 @@ from checkin.services.problems import FieldsInvalid, Problem
 from checkin.store import Event
 from checkin.store.alerts_view import AlertRow
 from checkin.store.guests import code_prefixes
+from checkin.store.reports import EntryView
 from checkin.store.scan_search import ScanQuery, ScanView
 
 FILTERS = ("since", "until", "gate", "zone", "verdict", "reason", "name", "code")
@@ -44,6 +52,9 @@ SCAN_COLUMNS = (
     "operator",
     "screening",
 )
+# the reasons that say how a named guest's health screening went; the verdict (refer) stays shown,
+# as whether someone entered is the officer's business, and why a guest was referred is not
+SCREENING_REASONS = frozenset({Reason.SCREENING_FAILED.value, Reason.SCREENING_REQUIRED.value})
 ALERT_COLUMNS = (
     "id",
     "created",
@@ -60,10 +71,13 @@ ALERT_COLUMNS = (
 )
 
 
-def parse_filter(event: Event, values: Mapping[str, str]) -> ScanQuery:
-    """The query the typed filters ask for; FieldsInvalid naming each field at fault."""
+def parse_filter(event: Event, values: Mapping[str, str], *, screening: bool) -> ScanQuery:
+    """The query the typed filters ask for; FieldsInvalid naming each field at fault. Without
+    `screening` (a role that may not see named screening outcomes) a screening reason is FORBIDDEN."""
     typed = {name: (values.get(name) or "").strip()[:TEXT_LIMIT] for name in FILTERS}
     problems: dict[str, Problem] = {}
+    if typed["reason"] in SCREENING_REASONS and not screening:
+        problems["reason"] = Problem(Reason.FORBIDDEN)
     times: dict[str, int | None] = {"since": None, "until": None}
     for name in ("since", "until"):
         if typed[name]:
@@ -89,6 +103,30 @@ def parse_filter(event: Event, values: Mapping[str, str]) -> ScanQuery:
         name=typed["name"],
         cti_prefixes=prefixes,
     )
+
+
+def without_screening(view: ScanView) -> ScanView:
+    """A scan as a role without named screening outcomes sees it: the screening column and the
+    screening reasons blank (the page shows the bare verdict, "Referred")."""
+    if not view.screening and view.reason not in SCREENING_REASONS:
+        return view
+    return replace(view, screening="", reason="" if view.reason in SCREENING_REASONS else view.reason)
+
+
+def entry_without_screening(view: EntryView) -> EntryView:
+    """An event page's entry as a role without named screening outcomes sees it (the reason blank)."""
+    return replace(view, reason="") if view.reason in SCREENING_REASONS else view
+
+
+def as_seen(rows: Iterable[ScanView], *, screening: bool) -> Iterator[ScanView]:
+    """Scans as the role sees them: as stored with `screening`, else `without_screening`."""
+    return (view if screening else without_screening(view) for view in rows)
+
+
+def scan_columns(*, screening: bool) -> tuple[str, ...]:
+    """The export's columns: the screening column only for a role that may see it (left out rather
+    than blank, so an empty cell never passes for "not screened")."""
+    return SCAN_COLUMNS if screening else tuple(c for c in SCAN_COLUMNS if c != "screening")
 
 
 def local_iso(moment: datetime | None, timezone: str) -> str:
@@ -136,9 +174,11 @@ def alert_record(row: AlertRow, timezone: str) -> dict[str, str | int | None]:
     }
 
 
-def scans_csv(rows: Iterable[ScanView], timezone: str) -> Iterator[str]:
-    """Scans as spreadsheet-safe CSV text, in pieces."""
-    return csv_lines(SCAN_COLUMNS, ([record[c] for c in SCAN_COLUMNS] for record in _scan_records(rows, timezone)))
+def scans_csv(rows: Iterable[ScanView], timezone: str, *, screening: bool) -> Iterator[str]:
+    """Scans as spreadsheet-safe CSV text, in pieces (the screening column only with `screening`)."""
+    columns = scan_columns(screening=screening)
+    records = _scan_records(rows, timezone, screening=screening)
+    return csv_lines(columns, ([record[c] for c in columns] for record in records))
 
 
 def alerts_csv(rows: Iterable[AlertRow], timezone: str) -> Iterator[str]:
@@ -147,8 +187,11 @@ def alerts_csv(rows: Iterable[AlertRow], timezone: str) -> Iterator[str]:
     return csv_lines(ALERT_COLUMNS, ([record[c] for c in ALERT_COLUMNS] for record in records))
 
 
-def _scan_records(rows: Iterable[ScanView], timezone: str) -> Iterator[dict[str, str | int | None]]:
-    return (scan_record(view, timezone) for view in rows)
+def _scan_records(rows: Iterable[ScanView], timezone: str, *, screening: bool) -> Iterator[dict[str, str | int | None]]:
+    columns = scan_columns(screening=screening)
+    for view in as_seen(rows, screening=screening):
+        record = scan_record(view, timezone)
+        yield {c: record[c] for c in columns}
 
 
 def json_document(head: Mapping[str, object], key: str, records: Iterable[Mapping[str, object]]) -> Iterator[str]:
@@ -164,10 +207,11 @@ def json_document(head: Mapping[str, object], key: str, records: Iterable[Mappin
     yield "".join(pieces) + "\n]}\n"
 
 
-def scans_json(event: Event, query: ScanQuery, rows: Iterable[ScanView]) -> Iterator[str]:
-    """Scans as one JSON document: the event, the filters used, then the rows."""
+def scans_json(event: Event, query: ScanQuery, rows: Iterable[ScanView], *, screening: bool) -> Iterator[str]:
+    """Scans as one JSON document: the event, the filters used, then the rows (the screening field
+    only with `screening`)."""
     head = {"event": event.id, "timezone": event.timezone, "filters": query_summary(query)}
-    return json_document(head, "scans", _scan_records(rows, event.timezone))
+    return json_document(head, "scans", _scan_records(rows, event.timezone, screening=screening))
 
 
 def alerts_json(event_id: str, timezone: str, rows: Iterable[AlertRow]) -> Iterator[str]:

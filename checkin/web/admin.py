@@ -36,7 +36,7 @@ from checkin.core.errors import CheckinError, InputError, KeyStoreError, Reason
 from checkin.core.trust import Label, bilingual
 from checkin.keystore import KeyStore
 from checkin.services import events as event_service
-from checkin.services import gates, guestlist, imports, invitations, issuing, revocation
+from checkin.services import gates, guestlist, imports, invitations, issuing, revocation, scansearch
 from checkin.services import guests as guest_service
 from checkin.services.issuing import Signer
 from checkin.services.problems import FieldsInvalid, Problem, RowError
@@ -269,6 +269,14 @@ def event_edit(event_id: str) -> ResponseReturnValue:
     return redirect(url_for("admin.event", event_id=ev.id))
 
 
+def _entries_as_seen(event_id: str) -> tuple[list[reports.EntryView], int]:
+    """The event's newest scans; a screening reason beside a name for administrators only (issue 11)."""
+    rows, total = reports.recent_entries(store(), event_id)
+    if not auth.can(ADMIN_ONLY):
+        rows = [scansearch.entry_without_screening(row) for row in rows]
+    return rows, total
+
+
 @bp.route("/events/<event_id>")
 @allow(REGISTRATION)
 def event(event_id: str) -> ResponseReturnValue:
@@ -289,7 +297,7 @@ def event(event_id: str) -> ResponseReturnValue:
         counts=reports.event_counts(store()).get(ev.id, reports.EventCounts()),
         presence=counters.presence_counts(store(), ev.id)[counters.TOTAL],
         gates=stored_devices.devices(store(), ev.id),
-        entries=reports.recent_entries(store(), ev.id),
+        entries=_entries_as_seen(ev.id),
         signer_problem=signer_problem(),
         mail_enabled=config().mail.enabled,
         recent_jobs=stored_jobs.event_jobs(store(), ev.id, limit=5) if auth.can(REGISTRATION) else (),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from dataclasses import replace
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -30,7 +31,7 @@ from checkin.store import events as stored_events
 from checkin.store import guests as stored_guests
 from checkin.store.scan_search import Cursor
 from checkin.web import auth
-from checkin.web.auth import AUDIT, allow, current_user
+from checkin.web.auth import ADMIN_ONLY, AUDIT, allow, current_user
 from checkin.web.charts import Chart, TimeAxis, line_chart, time_axis
 from checkin.web.context import now, store
 from checkin.web.formatting import local_time
@@ -247,6 +248,12 @@ def alerts_export(event_id: str, fmt: str) -> ResponseReturnValue:
 # ---- scans ------------------------------------------------------------------------------------------
 
 
+def _named_screening() -> bool:
+    """True when the user may see a named guest's screening outcome: administrators only (issue 11,
+    item 5); officers keep the screening figures of the dashboard, counts without names."""
+    return auth.can(ADMIN_ONLY)
+
+
 def _typed_filters() -> dict[str, str]:
     return {name: request.args.get(name, "").strip()[: scansearch.TEXT_LIMIT] for name in scansearch.FILTERS}
 
@@ -260,13 +267,15 @@ def scans(event_id: str) -> ResponseReturnValue:
     typed = _typed_filters()
     errors: dict[str, str] = {}
     found = None
+    named = _named_screening()
     try:
-        query = scansearch.parse_filter(ev, typed)
+        query = scansearch.parse_filter(ev, typed, screening=named)
     except FieldsInvalid as refused:
         errors = refused.texts(language())
     else:
         after = Cursor.parse(request.args.get("after", ""))
         found = scan_search.search(store(), query, after=after, limit=PAGE_SIZE)
+        found = replace(found, rows=list(scansearch.as_seen(found.rows, screening=named)))
     filters = {k: v for k, v in typed.items() if v}
     return render_template(
         "audit/scans.html",
@@ -278,7 +287,8 @@ def scans(event_id: str) -> ResponseReturnValue:
         first_page="after" not in request.args,
         gates=stored_devices.devices(store(), ev.id),
         verdicts=tuple(Verdict),
-        reasons=SCAN_REASONS,
+        reasons=SCAN_REASONS if named else tuple(r for r in SCAN_REASONS if r not in scansearch.SCREENING_REASONS),
+        named_screening=named,
     ), 400 if errors else 200
 
 
@@ -287,14 +297,16 @@ def scans(event_id: str) -> ResponseReturnValue:
 def scans_export(event_id: str, fmt: str) -> ResponseReturnValue:
     """Every scan the search's filters match, oldest first, streamed as CSV or JSON."""
     ev = _event_or_404(event_id)
+    named = _named_screening()
     try:
-        query = scansearch.parse_filter(ev, _typed_filters())
+        query = scansearch.parse_filter(ev, _typed_filters(), screening=named)
     except FieldsInvalid as refused:
         return Response("\n".join(refused.texts(language()).values()) + "\n", 400, mimetype="text/plain")
     rows = scan_search.stream(store(), query)
     if fmt == "csv":
-        return _download(scansearch.scans_csv(rows, ev.timezone), f"{ev.id}-scans.csv", "text/csv; charset=utf-8")
-    return _download(scansearch.scans_json(ev, query, rows), f"{ev.id}-scans.json", "application/json")
+        pieces = scansearch.scans_csv(rows, ev.timezone, screening=named)
+        return _download(pieces, f"{ev.id}-scans.csv", "text/csv; charset=utf-8")
+    return _download(scansearch.scans_json(ev, query, rows, screening=named), f"{ev.id}-scans.json", "application/json")
 
 
 def _download(pieces: Iterator[str], name: str, mimetype: str) -> Response:
@@ -326,5 +338,5 @@ def timeline(event_id: str, guest_id: int) -> ResponseReturnValue:
         event=ev,
         guest=guest,
         credentials=stored_guests.guest_credentials(store(), guest.id),
-        rows=scan_search.timeline(store(), ev.id, guest.id),
+        rows=list(scansearch.as_seen(scan_search.timeline(store(), ev.id, guest.id), screening=_named_screening())),
     )

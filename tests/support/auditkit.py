@@ -20,7 +20,7 @@ from checkin.core import seal
 from checkin.core.chain import JournalRow
 from checkin.core.credential import Credential, sign
 from checkin.core.errors import Verdict
-from checkin.core.trust import Direction, TrustBundle
+from checkin.core.trust import Direction, GatePolicy, TrustBundle
 from checkin.keystore import KeyStore
 from checkin.services import ingest
 from checkin.services.ingest import upload_journal
@@ -49,10 +49,16 @@ class AuditGate:
     journal: journal.Journal
     bundle: TrustBundle
     state: gate.GateState
+    seal_seed: bytes = b""  # the verification key the gate showed at enrolment (journal verify)
 
-    def scan(self, text: str, at: datetime, operator: str = "Trần Văn Bảo") -> JournalRow:
-        """Show a code to the gate at `at`: decide as the gate does, journal the decision."""
+    def scan(
+        self, text: str, at: datetime, operator: str = "Trần Văn Bảo", entry: screening.Entry | None = None
+    ) -> JournalRow:
+        """Show a code to the gate at `at`: decide as the gate does, journal the decision; with the
+        operator's screening `entry`, an admission is screened as the bundle's policy says."""
         decision = gate.decide(text, self.bundle, self.state, at)
+        if entry is not None:
+            decision = gate.screen(decision, self.bundle, self.state, at, entry)
         row = self.journal.record(
             decision, wall_ms=gate.to_ms(at), mono_ms=gate.to_ms(at) % 10**9, direction=self.direction,
             zone=self.zone, operator=operator,
@@ -86,9 +92,10 @@ def add_gate(
     *,
     key: Ed25519PrivateKey | None = None,
     device_id: str | None = None,
+    policy: GatePolicy | None = None,
 ) -> AuditGate:
     """Create and enrol a gate (or, with `device_id` and `key`, a second journal of an enrolled one:
-    another history under the same device key, a fork)."""
+    another history under the same device key, a fork); `policy` is the bundle's gate policy."""
     key = key or Ed25519PrivateKey.generate()
     path = folder / f"gate-{len(list(folder.glob('*.journal')))}.journal"
     seed = journal.begin(path)
@@ -98,7 +105,10 @@ def add_gate(
         device_id = stored_devices.enrol_device(store, code, public, now, seal_seed=seed)[0].id
     way = Direction(direction)
     bundle = bundle_for(config, now - timedelta(hours=1))
-    return AuditGate(store, device_id, zone, way, journal.Journal(path, key), bundle, gate.GateState(zone, way))
+    if policy is not None:
+        bundle = replace(bundle, policy=policy)
+    state = gate.GateState(zone, way)
+    return AuditGate(store, device_id, zone, way, journal.Journal(path, key), bundle, state, seal_seed=seed)
 
 
 def issue_guest(
