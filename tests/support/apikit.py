@@ -25,7 +25,7 @@ from waitress.wasyncore import close_all
 from werkzeug.test import TestResponse
 
 from checkin.cli import main
-from checkin.config import Config
+from checkin.config import Config, load
 from checkin.core import chain, seal
 from checkin.core.trust import EventInfo, TrustBundle
 from checkin.keystore import KeyStore
@@ -55,6 +55,14 @@ class Clock:
     @property
     def ms(self) -> int:
         return int(self.now.timestamp() * 1000)
+
+
+def amended(config: Config, toml: str) -> Config:
+    """The deployment with `toml` (whole sections) added to its config.toml, read again as the
+    service reads it."""
+    path = config.root / "config.toml"
+    path.write_text(path.read_text(encoding="utf-8") + toml, encoding="utf-8")
+    return load(str(path))
 
 
 @dataclass

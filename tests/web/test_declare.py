@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from PIL import Image
 from sqlalchemy import select
 
-from checkin.config import Config, load
+from checkin.config import Config
 from checkin.core import credential
 from checkin.core.credential import declaration_of
 from checkin.services import invitations
@@ -28,7 +28,7 @@ from checkin.store import guests as stored_guests
 from checkin.store.events import NewEvent
 from checkin.store.guests import GuestRow
 from tests.support import dockit
-from tests.support.apikit import Clock, bundle_for
+from tests.support.apikit import Clock, amended, bundle_for
 from tests.support.world import EVENT_ID, EVENT_NAME
 from tests.web.test_admin import ANH, TOKEN, issue_to
 
@@ -56,9 +56,7 @@ BINH = GuestRow(3, "Trần Văn Bình", "Báo Hải Dương", "press", ("press",
 @pytest.fixture
 def config(config: Config) -> Config:
     """The web tests' deployment, screening guests with two questions (one refers on yes, one on no)."""
-    path = config.root / "config.toml"
-    path.write_text(path.read_text(encoding="utf-8") + SCREENING, encoding="utf-8")
-    return load(str(path))
+    return amended(config, SCREENING)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from pathlib import Path
 from checkin.config import Config
 from checkin.store import Store, throttle, users
 from checkin.store.users import Role
+from tests.support.apikit import amended
 from tests.support.server import free_port, wait_for_line
 
 PASSWORD = "plum rain over the old harbour"
@@ -85,8 +86,8 @@ def _guessed_for_minutes(store: Store, address: str, username: str, now: datetim
 
 
 def test_login_and_logout_hold_under_gunicorn_with_two_workers_behind_the_proxy(config: Config) -> None:
+    amended(config, "\n[service]\ntrusted_proxies = 1\n")
     config_path = config.root / "config.toml"
-    config_path.write_text(config_path.read_text(encoding="utf-8") + "\n[service]\ntrusted_proxies = 1\n")
     store = Store(config.database_url)
     users.create_user(store, "admin", Role.ADMIN, PASSWORD, datetime.now(UTC), actor="test")
     port = free_port()

@@ -25,7 +25,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import LargeBinary, String, Text, inspect, select
 
-from checkin.config import Config, load
+from checkin.config import Config
 from checkin.core import chain, credential
 from checkin.core.errors import Reason
 from checkin.core.trust import GatePolicy
@@ -37,7 +37,7 @@ from checkin.store.journal import JournalRefused
 from checkin.store.models import Base
 from scanner import screening
 from scanner.cli import _purge_by_policy
-from tests.support.apikit import Clock, Runner, bundle_for
+from tests.support.apikit import Clock, Runner, amended, bundle_for
 from tests.support.auditkit import AuditGate, add_gate, issue_guest
 from tests.support.cli import CHECKIN, clean_env, ok, run_cli
 from tests.support.world import EVENT_ID
@@ -61,9 +61,7 @@ SCANS = f"/audit/events/{EVENT_ID}/scans"
 @pytest.fixture
 def config(config: Config) -> Config:
     """The web tests' deployment with health screening on, kept 14 days."""
-    path = config.root / "config.toml"
-    path.write_text(path.read_text(encoding="utf-8") + SCREENING_TOML, encoding="utf-8")
-    return load(str(path))
+    return amended(config, SCREENING_TOML)
 
 
 @pytest.fixture
