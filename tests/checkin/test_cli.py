@@ -27,14 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import cbor2
-import numpy as np
 import pytest
-import zxingcpp
 from cryptography.hazmat.primitives import serialization
-from PIL import Image
 
 from checkin.core import credential, trust
 from tests.support.cli import clean_env, run_cli
+from tests.support.dockit import png_codes
 
 BIN = Path(sys.executable).parent
 CHECKIN = str(BIN / "checkin")
@@ -124,11 +122,6 @@ def ck1_parts(text: str) -> tuple[str, dict]:
 
 def cti(text: str) -> str:
     return ck1_parts(text)[1][7].hex()
-
-
-def decode_png(path: Path) -> list[str]:
-    image = np.asarray(Image.open(path).convert("L"))
-    return [r.text for r in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)]
 
 
 def guest_csv() -> str:
@@ -318,7 +311,7 @@ def test_issue_prints_the_ck1_text_last_and_writes_png_and_svg(deployment: Deplo
     text = deployment.texts["A"]
     assert text.startswith("CK1:")
     assert all(c in B45 for c in text[4:])
-    assert decode_png(deployment.home / "A.png") == [text]
+    assert png_codes((deployment.home / "A.png").read_bytes()) == [text]
     root = ET.parse(deployment.home / "A.svg").getroot()
     assert root.tag == "{http://www.w3.org/2000/svg}svg"
     assert root.find("{http://www.w3.org/2000/svg}path") is not None
@@ -347,7 +340,7 @@ def test_csv_issue_reports_bad_lines_and_writes_the_rest(deployment: Deployment)
     assert all(unicodedata.is_normalized("NFC", row["name"]) for row in index)
     assert not {int(row["line"]) for row in index} & set(BAD_LINES)
     for row in index:
-        assert decode_png(out / row["png"]) == [row["code"]]
+        assert png_codes((out / row["png"]).read_bytes()) == [row["code"]]
         assert cti(row["code"]) == row["credential_id"]
         assert row["short_code"] == credential.short_code(bytes.fromhex(row["credential_id"]))
     assert {p.name for p in pngs} == {row["png"] for row in index}

@@ -109,7 +109,7 @@ def read_png(png: bytes) -> str | None:
         image = Image.open(io.BytesIO(png))
     except UnidentifiedImageError:  # Q1: bytes that are no image at all
         return None
-    found = zxingcpp.read_barcodes(image)
+    found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
     return bytes(found[0].bytes).decode("ascii") if found else None
 
 

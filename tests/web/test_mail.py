@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import re
 import socket
 from collections.abc import Callable, Iterator
@@ -14,10 +13,8 @@ from email.utils import getaddresses
 from typing import Any
 
 import pytest
-import zxingcpp
 from aiosmtpd.controller import Controller
 from flask.testing import FlaskClient
-from PIL import Image
 
 from checkin import mail, qr
 from checkin.config import Config, MailSettings
@@ -28,6 +25,7 @@ from checkin.store import Store
 from checkin.store import actions as stored_actions
 from checkin.store import events as stored_events
 from checkin.store import guests as stored_guests
+from tests.support.dockit import png_codes
 
 EVENT = "cds2022"
 SENDER = "Ban tổ chức <sukien@example.gov.vn>"
@@ -93,10 +91,6 @@ def code_mail(**overrides: Any) -> mail.CodeMail:
     return mail.CodeMail(**values)
 
 
-def decoded(png: bytes) -> list[str]:
-    return [b.text for b in zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))]
-
-
 # ---- the message and the SMTP conversation --------------------------------------------------------
 
 
@@ -111,7 +105,7 @@ def test_the_message_is_bilingual_with_the_code_attached() -> None:
     assert "Khu vực được vào: hall, vip" in text and "Zones: hall, vip" in text
     attachments = list(message.iter_attachments())
     assert [a.get_filename() for a in attachments] == ["nguyen-thi-anh.png"]
-    assert decoded(attachments[0].get_content()) == [CODE]
+    assert png_codes(attachments[0].get_content()) == [CODE]
 
 
 # ---- every header as a mail reader decodes it --------------------------------------------------------
@@ -201,7 +195,7 @@ def test_a_labelled_code_attached_reads_back() -> None:
     """The PNG with name and event under the code (qr.badge_png), attached, still reads as the code."""
     badge = qr.Badge("Nguyễn Thị Ánh", "", "delegate", ("hall",), CODE, short_code="7K3M-Q9XD")
     received, _raw = as_received(mail.compose(settings(25), code_mail(png=qr.badge_png(badge, LONG_EVENT))))
-    assert decoded(next(received.iter_attachments()).get_content()) == [CODE]
+    assert png_codes(next(received.iter_attachments()).get_content()) == [CODE]
 
 
 def test_delivered_to_the_local_server(smtp: tuple[Inbox, int]) -> None:
@@ -213,7 +207,7 @@ def test_delivered_to_the_local_server(smtp: tuple[Inbox, int]) -> None:
     assert received["To"] == "Nguyễn Thị Ánh <anh@example.vn>" and received["From"] == SENDER
     assert "Quý khách" in received.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     png = next(received.iter_attachments()).get_content()
-    assert decoded(png) == [CODE]
+    assert png_codes(png) == [CODE]
 
 
 def test_never_sends_in_clear_when_starttls_is_asked_for(smtp: tuple[Inbox, int]) -> None:
@@ -303,7 +297,7 @@ def test_send_from_the_guest_page(
     [(_sender, recipients, received)] = inbox.messages
     assert recipients == ["anh@example.vn"]
     assert "26/03/2022 07:30" in received.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    assert decoded(next(received.iter_attachments()).get_content()) == [text]
+    assert png_codes(next(received.iter_attachments()).get_content()) == [text]
     last = stored_actions.actions(store)[0]
     assert (last.actor, last.action, last.detail) == ("registrar", "credential.email", "anh@example.vn")
 
