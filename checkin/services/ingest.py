@@ -104,8 +104,6 @@ def _after_store(
     if new:
         notes.extend(check_seals(s, device, new))
         ledger.append(s, key, device.id, device.event_id, new, now)
-        # the dashboard's counters (inside now, per 15 minutes), from the rows in hand
-        counters.count_new_in(s.connection(), device.id, new, device.event_id)
     for note in notes:  # the answer names each, even one kept already (a retried batch)
         _keep(s, device, note, now)
     if new and analysers:
@@ -114,6 +112,10 @@ def _after_store(
             for finding in analyse(s, batch):
                 alerts.record_finding(s, finding, now)
                 notes.append(AlertNote(finding.kind, finding.rows[0].seq if finding.rows else None, finding.detail))
+    if new:
+        # the dashboard's counters (inside now, per 15 minutes), from the rows in hand; last, as
+        # they take the event's lock (PostgreSQL), which the event's other gates wait for until commit
+        counters.count_new_in(s.connection(), device.id, new, device.event_id)
     return replace(stored, alerts=tuple(notes))
 
 
